@@ -2,7 +2,4 @@ module github.com/rampart-gw/rampart
 
 go 1.26.8
 
-require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	go.yaml.in/yaml/v4 v4.0.0 // indirect
-)
+require go.yaml.in/yaml/v4 v4.0.0

@@ -137,6 +137,7 @@ type CORS struct {
 type OpenAPI struct {
 	Name               string
 	Spec               string
+	SpecPos            Pos // position of the spec value, for errors found when loading it
 	ValidateRequests   bool
 	FilterResponses    string // "" | strip | reject
 	RejectUndocumented bool
@@ -151,6 +152,7 @@ type Route struct {
 	Name      string
 	Host      string   // optional; lower-cased, no port
 	Path      string   // template: /a/{id}/b, optional trailing /{rest...}
+	PathPos   Pos      // position of the path value
 	Methods   []string // required, non-empty; upper-case method tokens as written (case-sensitive)
 	Upstream  string
 	Auth      []string // authenticator names, or exactly ["none"]

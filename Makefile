@@ -1,0 +1,37 @@
+# Rampart — run `make help` for the targets.
+GO        ?= go
+FUZZTIME  ?= 5s
+PKGS      := ./...
+
+.PHONY: help test vet unit fuzz vuln bench build demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+test: vet unit fuzz vuln ## everything CI runs: vet, race tests, fuzz smoke, vulnerability scan
+
+vet: ## gofmt check and go vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+unit: ## race-enabled unit and integration tests
+	$(GO) test -race -count=1 $(PKGS)
+
+fuzz: ## run every fuzz target briefly (FUZZTIME each)
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz-smoke
+
+vuln: ## govulncheck against the offline vulnerability database
+	@scripts/vulncheck
+
+bench: ## benchmarks with allocation counts
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+build: ## build bin/rampart
+	$(GO) build -trimpath -o bin/rampart ./cmd/rampart
+
+demo: ## run the demo
+	$(GO) run ./cmd/rampart demo
+
+clean:
+	rm -rf bin

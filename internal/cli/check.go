@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway"
+)
+
+func check(args []string, env Env, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	path := fs.String("c", "rampart.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadAndCompile(*path, env)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d routes, %d upstreams)\n", *path, len(cfg.Routes), len(cfg.Upstreams))
+	return 0
+}
+
+// loadAndCompile loads the config and compiles a gateway from it without
+// serving, so check refuses exactly what serve would refuse.
+func loadAndCompile(path string, env Env) (*config.Config, error) {
+	cfg, err := config.Load(path, env)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Logger: discardLogger()})
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	gw.Close()
+	return cfg, nil
+}

@@ -1,0 +1,60 @@
+// Package cli implements the rampart command line. Run is main without the
+// process: tests call it with their own context, arguments and writers.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
+var Version = "dev"
+
+// Env looks up environment variables (os.LookupEnv in production).
+type Env func(string) (string, bool)
+
+const usage = `rampart — a security-first API gateway
+
+Usage:
+  rampart serve -c rampart.yaml   run the gateway (SIGHUP reloads, SIGTERM drains and stops)
+  rampart check -c rampart.yaml   validate a config; exit 1 with file:line:col errors
+  rampart demo                    gateway + example backend with embedded defaults
+  rampart version                 print the version
+
+Run 'rampart <command> -h' for a command's flags.
+`
+
+// Run runs one command and returns the process exit code.
+func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, env, stdout, stderr)
+	case "check":
+		return check(rest, env, stdout, stderr)
+	case "demo":
+		return demo(ctx, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "rampart %s\n", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rampart: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// newFlags returns a FlagSet that reports errors to stderr and never exits.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("rampart "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}

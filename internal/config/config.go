@@ -1,0 +1,389 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+var (
+	topKeys     = []string{"version", "server", "admin", "store", "shared_state", "shared_state_failure", "lockout", "upstreams", "authenticators", "rate_limits", "cors", "openapi", "routes"}
+	serverKeys  = []string{"listen", "tls", "http_redirect", "trusted_proxies", "max_header_bytes", "max_body_bytes", "max_query_params", "read_header_timeout", "read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout"}
+	tlsKeys     = []string{"cert_file", "key_file", "min_version", "client_ca_file", "client_auth"}
+	adminKeys   = []string{"listen", "token"}
+	lockoutKeys = []string{"max_failures", "window", "duration", "key"}
+)
+
+// Defaults, as documented on the types.
+const (
+	defaultListen       = ":8080"
+	defaultTLSListen    = ":8443"
+	defaultAdminListen  = "127.0.0.1:9901"
+	defaultStore        = "sqlite://rampart.db"
+	defaultSharedState  = "memory://"
+	defaultFailure      = "fail_closed"
+	defaultMinTLS       = "1.3"
+	defaultMaxHeader    = 16 << 10
+	defaultMaxBody      = 1 << 20
+	defaultMaxQuery     = 100
+	defaultReadHeader   = 5 * time.Second
+	defaultRead         = 30 * time.Second
+	defaultWrite        = 60 * time.Second
+	defaultIdle         = 120 * time.Second
+	defaultShutdown     = 30 * time.Second
+	defaultLockoutMax   = 10
+	defaultLockoutWin   = time.Minute
+	defaultLockoutDur   = 5 * time.Minute
+	defaultLockoutKey   = "client_ip"
+	defaultUpstreamTO   = 30 * time.Second
+	defaultLeeway       = 30 * time.Second
+	maxLeeway           = 5 * time.Minute
+	defaultTokenHeader  = "Authorization"
+	defaultAPIKeyHeader = "X-API-Key"
+)
+
+// section returns the fields of the mapping under key, or empty fields (reporting
+// missing keys at the parent's position) when key is absent.
+func (f *fields) section(key, ctx string, known []string) *fields {
+	n := f.vals[key]
+	if n == nil {
+		return &fields{p: f.p, at: f.at, ctx: ctx, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+	}
+	return f.p.fields(n, f.keys[key], ctx, known)
+}
+
+func (p *parser) config(root *yaml.Node) *Config {
+	f := p.fields(root, root, topLevel, topKeys)
+	cfg := &Config{
+		File:               p.file,
+		Store:              defaultStore,
+		SharedState:        defaultSharedState,
+		SharedStateFailure: defaultFailure,
+	}
+
+	if !f.has("version") {
+		p.errAt(root, "version is required: write version: 1")
+	} else if v, ok := f.integer("version"); ok {
+		if v != 1 {
+			f.errf("version", "must be 1, the only config version this Rampart reads; got %d", v)
+		} else {
+			cfg.Version = v
+		}
+	}
+
+	var server, admin *fields
+	cfg.Server, server = p.server(f)
+	cfg.Admin, admin = p.admin(f)
+	p.listenerConflicts(server, admin, cfg)
+
+	if v, ok := f.str("store"); ok {
+		if prob := storeProblem(v.s); prob != "" {
+			f.errf("store", "%s", prob)
+		} else {
+			cfg.Store = v.s
+		}
+	}
+	if v, ok := f.str("shared_state"); ok {
+		if prob := sharedStateProblem(v.s); prob != "" {
+			f.errf("shared_state", "%s", prob)
+		} else {
+			cfg.SharedState = v.s
+		}
+	}
+	if v, ok := f.str("shared_state_failure"); ok {
+		if p.oneOf(f, "shared_state_failure", v, "fail_closed", "fail_open", "local") {
+			cfg.SharedStateFailure = v.s
+		}
+	}
+	if f.has("lockout") {
+		cfg.Lockout = p.lockout(f)
+	}
+
+	cfg.Upstreams = p.upstreams(f)
+	cfg.Authenticators = p.authenticators(f)
+	cfg.RateLimits = p.rateLimits(f)
+	cfg.CORS = p.corsPolicies(f)
+	cfg.OpenAPI = p.openAPIs(f)
+	cfg.Routes = p.routes(f, cfg)
+	return cfg
+}
+
+// oneOf checks that v is one of the allowed spellings, suggesting the closest.
+func (p *parser) oneOf(f *fields, key string, v value, allowed ...string) bool {
+	if contains(allowed, v.s) {
+		return true
+	}
+	msg := fmt.Sprintf("must be one of %s; got %s", strings.Join(allowed, ", "), v.show())
+	if s := suggest(v.s, allowed); s != "" && !v.env {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	f.errf(key, "%s", msg)
+	return false
+}
+
+func (p *parser) server(top *fields) (Server, *fields) {
+	s := Server{
+		MaxHeaderBytes:    defaultMaxHeader,
+		MaxBodyBytes:      defaultMaxBody,
+		MaxQueryParams:    defaultMaxQuery,
+		ReadHeaderTimeout: defaultReadHeader,
+		ReadTimeout:       defaultRead,
+		WriteTimeout:      defaultWrite,
+		IdleTimeout:       defaultIdle,
+		ShutdownTimeout:   defaultShutdown,
+	}
+	f := top.section("server", "server", serverKeys)
+
+	if f.has("tls") {
+		s.TLS = p.tls(f)
+	}
+	s.Listen = defaultListen
+	if s.TLS != nil {
+		s.Listen = defaultTLSListen
+	}
+	if v, ok := f.str("listen"); ok {
+		if prob := listenProblem(v.s); prob != "" {
+			f.errf("listen", "%s; got %s", prob, v.show())
+		} else {
+			s.Listen = v.s
+		}
+	}
+	if v, ok := f.str("http_redirect"); ok {
+		switch prob := listenProblem(v.s); {
+		case prob != "":
+			f.errf("http_redirect", "%s; got %s", prob, v.show())
+		case !f.has("tls"):
+			f.errf("http_redirect", "is only allowed with tls (it redirects plain HTTP to the TLS listener)")
+		default:
+			s.HTTPRedirect = v.s
+		}
+	}
+	if vs, ok := f.strList("trusted_proxies"); ok {
+		s.TrustedProxies = p.trustedProxies(f, vs)
+	}
+	if n, ok := p.size(f, "max_header_bytes", 1<<10, 1<<20, "between 1KiB and 1MiB"); ok {
+		s.MaxHeaderBytes = int(n)
+	}
+	if n, ok := p.size(f, "max_body_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
+		s.MaxBodyBytes = n
+	}
+	if n, ok := f.integer("max_query_params"); ok {
+		if n < 1 {
+			f.errf("max_query_params", "must be at least 1, got %d", n)
+		} else {
+			s.MaxQueryParams = n
+		}
+	}
+	f.positiveDuration("read_header_timeout", &s.ReadHeaderTimeout)
+	f.positiveDuration("read_timeout", &s.ReadTimeout)
+	f.positiveDuration("write_timeout", &s.WriteTimeout)
+	f.positiveDuration("idle_timeout", &s.IdleTimeout)
+	f.positiveDuration("shutdown_timeout", &s.ShutdownTimeout)
+	return s, f
+}
+
+func (p *parser) tls(server *fields) *TLS {
+	t := &TLS{MinVersion: defaultMinTLS}
+	f := server.section("tls", "server.tls", tlsKeys)
+	if v, ok := f.reqStr("cert_file"); ok {
+		t.CertFile = v.s
+	}
+	if v, ok := f.reqStr("key_file"); ok {
+		t.KeyFile = v.s
+	}
+	if v, ok := f.str("min_version"); ok {
+		switch v.s {
+		case "1.2", "1.3":
+			t.MinVersion = v.s
+		case "1.0", "1.1":
+			f.errf("min_version", `must be "1.2" or "1.3": TLS %s is obsolete and insecure`, v.s)
+		default:
+			f.errf("min_version", `must be "1.2" or "1.3", got %s`, v.show())
+		}
+	}
+	if v, ok := f.str("client_ca_file"); ok {
+		if v.s == "" {
+			f.errf("client_ca_file", "must not be empty")
+		} else {
+			t.ClientCAFile = v.s
+		}
+	}
+	if v, ok := f.str("client_auth"); ok && p.oneOf(f, "client_auth", v, "request", "require") {
+		t.ClientAuth = v.s
+		if !f.has("client_ca_file") {
+			f.errf("client_auth", "needs client_ca_file (the CA that signs client certificates)")
+		}
+	}
+	if f.has("client_ca_file") && !f.has("client_auth") {
+		f.errf("client_ca_file", "has no effect without client_auth: set client_auth to request or require")
+	}
+	return t
+}
+
+func (p *parser) trustedProxies(f *fields, vs []value) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(vs))
+	seen := map[netip.Prefix]*yaml.Node{}
+	for _, v := range vs {
+		var pfx netip.Prefix
+		if strings.Contains(v.s, "/") {
+			var err error
+			pfx, err = netip.ParsePrefix(v.s)
+			if err != nil {
+				p.errAt(v.node, "server: trusted_proxies entry %s is not an IP address or CIDR prefix (such as 10.0.0.0/8)", v.show())
+				continue
+			}
+			if pfx.Masked() != pfx {
+				p.errAt(v.node, "server: trusted_proxies entry %s has bits set after the prefix length; did you mean %q?", v.show(), pfx.Masked().String())
+				continue
+			}
+		} else {
+			a, err := netip.ParseAddr(v.s)
+			if err != nil || a.Zone() != "" {
+				p.errAt(v.node, "server: trusted_proxies entry %s is not an IP address or CIDR prefix (such as 10.0.0.0/8)", v.show())
+				continue
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		if pfx.Bits() == 0 {
+			p.errAt(v.node, "server: trusted_proxies entry %s trusts every address, which lets any client forge X-Forwarded-For; list your proxies' addresses", v.show())
+			continue
+		}
+		if first, dup := seen[pfx]; dup {
+			p.errAt(v.node, "server: trusted_proxies lists %s twice (first at line %d)", pfx, first.Line)
+			continue
+		}
+		seen[pfx] = v.node
+		out = append(out, pfx)
+	}
+	return out
+}
+
+// size reads a byte size (an integer, or a string such as "16KiB") in [lo, hi].
+func (p *parser) size(f *fields, key string, lo, hi int64, bounds string) (int64, bool) {
+	n := f.vals[key]
+	if n == nil {
+		return 0, false
+	}
+	v, ok := p.scalar(n, f.subject(key), "a size such as 16384 or \"16KiB\"")
+	if !ok {
+		return 0, false
+	}
+	sz, prob := parseSize(v.s)
+	if prob != "" {
+		f.errf(key, "%s; got %s", prob, v.show())
+		return 0, false
+	}
+	if sz < lo || sz > hi {
+		f.errf(key, "must be %s, got %d bytes", bounds, sz)
+		return 0, false
+	}
+	return sz, true
+}
+
+func (p *parser) admin(top *fields) (Admin, *fields) {
+	a := Admin{Listen: defaultAdminListen}
+	f := top.section("admin", "admin", adminKeys)
+	if v, ok := f.str("listen"); ok {
+		if v.s == "off" {
+			a.Listen = ""
+		} else if prob := listenProblem(v.s); prob != "" {
+			f.errf("listen", `%s, or "off" to turn the admin listener off; got %s`, prob, v.show())
+		} else {
+			a.Listen = v.s
+		}
+	}
+	if f.has("token") {
+		if v, ok := f.str("token"); ok {
+			if prob := secretProblem(v.s); prob != "" {
+				f.errf("token", "%s", prob)
+			} else {
+				a.Token = v.s
+			}
+		}
+	} else if a.Listen != "" && !f.bad {
+		p.errAt(f.at, `admin: token is required while the admin listener is on (it serves /metrics and the admin API); set admin.token, or turn the listener off with admin: { listen: "off" }`)
+	}
+	return a, f
+}
+
+// listenerConflicts reports listeners that would bind the same port on overlapping
+// interfaces, at the later one.
+func (p *parser) listenerConflicts(server, admin *fields, cfg *Config) {
+	type listener struct {
+		name, addr string
+		f          *fields
+		key        string
+	}
+	ls := []listener{{"server.listen", cfg.Server.Listen, server, "listen"}}
+	if cfg.Server.HTTPRedirect != "" {
+		ls = append(ls, listener{"server.http_redirect", cfg.Server.HTTPRedirect, server, "http_redirect"})
+	}
+	if cfg.Admin.Listen != "" {
+		ls = append(ls, listener{"admin.listen", cfg.Admin.Listen, admin, "listen"})
+	}
+	for i := 1; i < len(ls); i++ {
+		for j := 0; j < i; j++ {
+			if listenersConflict(ls[i].addr, ls[j].addr) {
+				ls[i].f.errf(ls[i].key, "uses the same port as %s", ls[j].name)
+				break
+			}
+		}
+	}
+}
+
+func (p *parser) lockout(top *fields) *Lockout {
+	l := &Lockout{MaxFailures: defaultLockoutMax, Window: defaultLockoutWin, Duration: defaultLockoutDur, Key: defaultLockoutKey}
+	f := top.section("lockout", "lockout", lockoutKeys)
+	if n, ok := f.integer("max_failures"); ok {
+		if n < 1 {
+			f.errf("max_failures", "must be at least 1, got %d", n)
+		} else {
+			l.MaxFailures = n
+		}
+	}
+	f.positiveDuration("window", &l.Window)
+	f.positiveDuration("duration", &l.Duration)
+	if v, ok := f.str("key"); ok && p.oneOf(f, "key", v, "client_ip", "principal") {
+		l.Key = v.s
+	}
+	return l
+}
+
+// storeProblem explains why s is not a store URL, without echoing it (it may hold a
+// database password).
+func storeProblem(s string) string {
+	const want = `must be sqlite://PATH, postgres://... or postgresql://...`
+	switch {
+	case strings.HasPrefix(s, "sqlite://"):
+		if strings.TrimPrefix(s, "sqlite://") == "" {
+			return want + " (the sqlite path is missing)"
+		}
+		return ""
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return want + " (the postgres URL does not parse)"
+		}
+		return ""
+	}
+	return want
+}
+
+// sharedStateProblem explains why s is not a shared state URL, without echoing it.
+func sharedStateProblem(s string) string {
+	const want = `must be memory:// or redis://... or rediss://...`
+	switch {
+	case s == "memory://":
+		return ""
+	case strings.HasPrefix(s, "redis://"), strings.HasPrefix(s, "rediss://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return want + " (the redis URL does not parse or has no host)"
+		}
+		return ""
+	}
+	return want
+}

@@ -1,0 +1,336 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+var (
+	routeKeys   = []string{"name", "host", "path", "methods", "upstream", "auth", "require", "rate_limit", "cors", "openapi", "websocket", "headers"}
+	requireKeys = []string{"roles", "scopes", "claims", "mfa"}
+	headersKeys = []string{"set", "remove"}
+)
+
+// routeInfo keeps what the overlap check needs about a decoded route.
+type routeInfo struct {
+	route    *Route
+	pathNode *yaml.Node // the path value
+	methNode *yaml.Node // the methods value
+	hostNode *yaml.Node // the host value, if any
+	label    string     // how messages name the route
+	ok       bool       // host, path and methods are all usable
+}
+
+func (p *parser) routes(top *fields, cfg *Config) []*Route {
+	items, ok := top.list("routes", "a list of routes")
+	if !ok {
+		return nil
+	}
+	var out []*Route
+	var infos []routeInfo
+	seen := map[string]*yaml.Node{}
+	for i, n := range items {
+		info := p.route(n, i, cfg, seen)
+		if info.route == nil {
+			continue
+		}
+		out = append(out, info.route)
+		infos = append(infos, info)
+	}
+	p.routeOverlaps(infos)
+	return out
+}
+
+func (p *parser) route(n *yaml.Node, index int, cfg *Config, seen map[string]*yaml.Node) routeInfo {
+	if !p.expect(n, yaml.MappingNode, fmt.Sprintf("routes entry %d", index+1), "a mapping") {
+		return routeInfo{}
+	}
+	r := &Route{Pos: posOf(n)}
+	info := routeInfo{route: r, ok: true}
+
+	// The name comes first so that every other message can say which route it is about.
+	ctx := fmt.Sprintf("route #%d", index+1)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Kind == yaml.ScalarNode && k.Value == "name" && v.Kind == yaml.ScalarNode && validName(v.Value) {
+			ctx = fmt.Sprintf("route %q", v.Value)
+			break
+		}
+	}
+	info.label = ctx
+	f := p.fields(n, n, ctx, routeKeys)
+
+	if v, ok := f.reqStr("name"); ok {
+		switch first, dup := seen[v.s]; {
+		case !validName(v.s):
+			f.errf("name", `must be 1-64 letters, digits, "_", "-" or "." (not starting with "-" or "."), got %s`, v.show())
+		case dup:
+			f.errf("name", "%s is already used by the route at line %d", v.show(), first.Line)
+			r.Name = v.s
+		default:
+			seen[v.s] = v.node
+			r.Name = v.s
+		}
+	}
+
+	if v, ok := f.str("host"); ok {
+		if h, prob := routeHost(v.s); prob != "" {
+			f.errf("host", "%s; got %s", prob, v.show())
+			info.ok = false
+		} else {
+			r.Host = h
+		}
+	}
+
+	if v, ok := f.reqStr("path"); ok {
+		r.Path = v.s
+		r.PathPos = posOf(v.node)
+		info.pathNode = v.node
+	} else {
+		info.ok = false
+	}
+
+	if vs, ok := f.nonEmptyStrList("methods", true); ok {
+		for _, v := range p.noDuplicates(vs, f.subject("methods"), nil) {
+			if prob := methodProblem(v.s); prob != "" {
+				p.errAt(v.node, "%s: method %s %s", ctx, v.show(), prob)
+				continue
+			}
+			r.Methods = append(r.Methods, v.s)
+		}
+		if len(r.Methods) == 0 {
+			info.ok = false
+		}
+	} else {
+		info.ok = false
+	}
+	info.methNode = f.vals["methods"]
+	info.hostNode = f.vals["host"]
+
+	if v, ok := f.reqStr("upstream"); ok {
+		if p.defined(f, "upstream", v, "upstream", "upstreams", names(cfg.Upstreams), cfg.Upstreams[v.s] != nil) {
+			r.Upstream = v.s
+		}
+	}
+
+	public := p.routeAuth(f, r, cfg)
+
+	if f.has("require") {
+		rf := f.section("require", ctx+" require", requireKeys)
+		if public {
+			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
+		}
+		if vs, ok := rf.nonEmptyStrList("roles", false); ok {
+			r.Require.Roles = strs(p.noDuplicates(vs, rf.subject("roles"), nil))
+		}
+		if vs, ok := rf.nonEmptyStrList("scopes", false); ok {
+			r.Require.Scopes = strs(p.noDuplicates(vs, rf.subject("scopes"), nil))
+		}
+		if n := rf.vals["claims"]; n != nil {
+			if es, ok := p.entries(n, rf.subject("claims")); ok {
+				r.Require.Claims = map[string]string{}
+				for _, e := range es {
+					if v, ok := p.scalar(e.val, fmt.Sprintf("%s: claim %s", ctx, quoteTrunc(e.name)), "a string"); ok {
+						r.Require.Claims[e.name] = v.s
+					}
+				}
+			}
+		}
+		rf.boolean("mfa", &r.Require.MFA)
+	}
+
+	if items, ok := f.list("rate_limit", "a list of rate limit names"); ok {
+		var vs []value
+		for _, it := range items {
+			if v, ok := p.scalar(it, f.subject("rate_limit")+" entries", "rate limit names"); ok {
+				vs = append(vs, v)
+			}
+		}
+		for _, v := range p.noDuplicates(vs, f.subject("rate_limit"), nil) {
+			if p.definedAt(v, ctx, "rate limit", "rate_limits", names(cfg.RateLimits), cfg.RateLimits[v.s] != nil) {
+				r.RateLimit = append(r.RateLimit, v.s)
+			}
+		}
+	}
+	if v, ok := f.str("cors"); ok && p.defined(f, "cors", v, "cors policy", "cors", names(cfg.CORS), cfg.CORS[v.s] != nil) {
+		r.CORS = v.s
+	}
+	if v, ok := f.str("openapi"); ok && p.defined(f, "openapi", v, "openapi document", "openapi", names(cfg.OpenAPI), cfg.OpenAPI[v.s] != nil) {
+		r.OpenAPI = v.s
+	}
+	f.boolean("websocket", &r.WebSocket)
+	if f.has("headers") {
+		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", headersKeys))
+	}
+	return info
+}
+
+// routeAuth reads auth: the string none, or a non-empty list of defined authenticator
+// names. It reports whether the route is public.
+func (p *parser) routeAuth(f *fields, r *Route, cfg *Config) bool {
+	n := f.vals["auth"]
+	if n == nil {
+		p.errAt(f.at, "%s: auth is required; write auth: none for a public route", f.ctx)
+		return false
+	}
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		v, ok := p.scalar(n, f.subject("auth"), "none or a list of authenticator names")
+		if !ok {
+			return false
+		}
+		if v.s == AuthNone {
+			r.Auth = []string{AuthNone}
+			return true
+		}
+		if v.env || !validName(v.s) {
+			f.errf("auth", "must be none or a list of authenticator names, such as auth: [corp_sso]")
+		} else {
+			f.errf("auth", "must be none or a list of authenticator names; write auth: [%s] for one authenticator", v.s)
+		}
+		return false
+	}
+	if !p.expect(n, yaml.SequenceNode, f.subject("auth"), "none or a list of authenticator names") {
+		return false
+	}
+	if len(n.Content) == 0 {
+		f.errf("auth", "must not be an empty list; write auth: none for a public route")
+		return false
+	}
+	var vs []value
+	for _, it := range n.Content {
+		if v, ok := p.scalar(it, f.subject("auth")+" entries", "authenticator names"); ok {
+			vs = append(vs, v)
+		}
+	}
+	for _, v := range p.noDuplicates(vs, f.subject("auth"), nil) {
+		if v.s == AuthNone {
+			if len(n.Content) == 1 {
+				p.errAt(v.node, "%s: write auth: none, not a list, for a public route", f.ctx)
+			} else {
+				p.errAt(v.node, "%s: auth mixes none with authenticators; a route is either public (auth: none) or authenticated", f.ctx)
+			}
+			continue
+		}
+		if p.definedAt(v, f.ctx, "authenticator", "authenticators", names(cfg.Authenticators), cfg.Authenticators[v.s] != nil) {
+			r.Auth = append(r.Auth, v.s)
+		}
+	}
+	return false
+}
+
+// defined checks a reference in key; see definedAt.
+func (p *parser) defined(f *fields, key string, v value, kind, section, defined string, ok bool) bool {
+	if v.s == "" {
+		f.errf(key, "must not be empty")
+		return false
+	}
+	return p.definedAt(v, f.ctx, kind, section, defined, ok)
+}
+
+// definedAt reports a dangling reference at the reference, listing what is defined.
+func (p *parser) definedAt(v value, ctx, kind, section, defined string, ok bool) bool {
+	if ok {
+		return true
+	}
+	msg := fmt.Sprintf("%s: %s %s is not defined", ctx, kind, v.show())
+	if defined == "" {
+		msg += fmt.Sprintf(" (there is no %s section entry)", section)
+	} else {
+		msg += fmt.Sprintf(" (defined in %s: %s)", section, defined)
+		if s := suggest(v.s, strings.Split(defined, ", ")); s != "" && !v.env {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+	}
+	p.errAt(v.node, "%s", msg)
+	return false
+}
+
+// methodProblem explains why m is not an upper-case method token Rampart routes.
+func methodProblem(m string) string {
+	if !isToken(m) {
+		return "is not a valid method token"
+	}
+	if up := strings.ToUpper(m); up != m {
+		return fmt.Sprintf("must be upper case (methods are case-sensitive); did you mean %q?", up)
+	}
+	if m == "CONNECT" {
+		return "cannot be routed: Rampart is not a forward proxy"
+	}
+	return ""
+}
+
+// routeHost validates and lower-cases a route host: a DNS name, an IPv4 address, or an
+// IPv6 address in brackets, without a port.
+func routeHost(s string) (string, string) {
+	h := strings.ToLower(s)
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		if a, err := netip.ParseAddr(h[1 : len(h)-1]); err == nil && a.Is6() && a.Zone() == "" {
+			return h, ""
+		}
+		return "", "must be a host name or IP address"
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		if a.Is6() {
+			return "", fmt.Sprintf("must write an IPv6 address in brackets, as in %q", "["+h+"]")
+		}
+		return h, ""
+	}
+	if strings.HasSuffix(h, ".") {
+		return "", "must be a host name without the trailing dot"
+	}
+	if strings.Contains(h, ":") {
+		return "", "must be a host name or IP address without a port"
+	}
+	if !validHostname(h) {
+		return "", "must be a host name or IP address"
+	}
+	return h, ""
+}
+
+// headerOverrides reads headers: { set: {NAME: VALUE}, remove: [NAME] }.
+func (p *parser) headerOverrides(f *fields) HeaderOverrides {
+	var h HeaderOverrides
+	setNames := map[string]*yaml.Node{}
+	if n := f.vals["set"]; n != nil {
+		if es, ok := p.entries(n, f.subject("set")); ok {
+			h.Set = map[string]string{}
+			for _, e := range es {
+				if !isToken(e.name) {
+					p.errAt(e.key, "%s: set: %s is not a valid header name", f.ctx, quoteTrunc(e.name))
+					continue
+				}
+				canon := strings.ToLower(e.name)
+				if first, dup := setNames[canon]; dup {
+					p.errAt(e.key, "%s: set: header %s is set twice (first at line %d; header names are case-insensitive)", f.ctx, quoteTrunc(e.name), first.Line)
+					continue
+				}
+				setNames[canon] = e.key
+				v, ok := p.scalar(e.val, fmt.Sprintf("%s: set: %s", f.ctx, e.name), "a string")
+				if !ok {
+					continue
+				}
+				if strings.ContainsAny(v.s, "\r\n\x00") {
+					p.errAt(e.val, "%s: set: the value of %s must not contain CR, LF or NUL", f.ctx, e.name)
+					continue
+				}
+				h.Set[e.name] = v.s
+			}
+		}
+	}
+	if vs, ok := f.strList("remove"); ok {
+		for _, v := range p.noDuplicates(vs, f.subject("remove"), strings.ToLower) {
+			if !isToken(v.s) {
+				p.errAt(v.node, "%s: remove: %s is not a valid header name", f.ctx, v.show())
+				continue
+			}
+			if first := setNames[strings.ToLower(v.s)]; first != nil {
+				p.errAt(v.node, "%s: remove: header %s is also set (line %d); set replaces it already", f.ctx, v.show(), first.Line)
+				continue
+			}
+			h.Remove = append(h.Remove, v.s)
+		}
+	}
+	return h
+}

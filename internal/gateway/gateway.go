@@ -1,0 +1,320 @@
+// Package gateway compiles a validated config into one http.Handler. It is the
+// only place that knows the order of the steps (DESIGN.md, "The request
+// pipeline"): everything a route needs is built here once, at load, so the
+// request path only decides.
+//
+// Order, for every request:
+//
+//	request id, client address → framing verdict → request target → path
+//	normalization and strict query → header scrub → route match (404/405/421)
+//	→ the route's own steps → body limit and buffering (413) → upstream
+//
+// Controls that later issues own (authenticators other than "none", rate
+// limits, CORS, OpenAPI, lockout, authorization requirements) fail closed: a
+// config that uses one this build cannot enforce is refused at load, never
+// served without it.
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/clientip"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/framing"
+	"github.com/rampart-gw/rampart/internal/hygiene"
+	"github.com/rampart-gw/rampart/internal/pathnorm"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/route"
+)
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	// Observer is told about every rejection. nil means log them to Logger.
+	Observer pipeline.Observer
+	// Logger receives operational messages. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Gateway is a compiled config. It is immutable; a reload builds a new one.
+type Gateway struct {
+	router         *route.Router
+	routes         []compiledRoute
+	upstreams      map[string]*proxy.Upstream
+	ips            *clientip.Resolver
+	obs            pipeline.Observer
+	maxQueryParams int
+	hosts          map[string]bool // route hosts; used for absolute-form and 421
+	hostsOnly      bool            // every route names a host
+}
+
+type compiledRoute struct {
+	name    string
+	handler http.Handler
+}
+
+// New compiles cfg. Every problem is returned at once.
+func New(cfg *config.Config, deps Deps) (*Gateway, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Observer == nil {
+		deps.Observer = LogObserver{Logger: deps.Logger}
+	}
+	g := &Gateway{
+		upstreams:      map[string]*proxy.Upstream{},
+		ips:            clientip.New(cfg.Server.TrustedProxies),
+		obs:            deps.Observer,
+		maxQueryParams: cfg.Server.MaxQueryParams,
+		hosts:          map[string]bool{},
+		hostsOnly:      len(cfg.Routes) > 0,
+	}
+	var errs []error
+	for name, u := range cfg.Upstreams {
+		up, err := proxy.New(proxy.Config{Name: name, Targets: u.Targets, Timeout: u.Timeout, MaskErrors: u.MaskUpstreamErrors}, deps.Observer)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		g.upstreams[name] = up
+	}
+	errs = append(errs, unsupported(cfg)...)
+	specs := make([]route.Spec, len(cfg.Routes))
+	for i, rt := range cfg.Routes {
+		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path}
+		if rt.Host == "" {
+			g.hostsOnly = false
+		} else {
+			g.hosts[strings.ToLower(rt.Host)] = true
+		}
+		up := g.upstreams[rt.Upstream]
+		if up == nil {
+			errs = append(errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
+			continue
+		}
+		g.routes = append(g.routes, compiledRoute{
+			name:    rt.Name,
+			handler: pipeline.Chain(up, bodyLimit(cfg.Server.MaxBodyBytes, g.obs)),
+		})
+	}
+	router, rerrs := route.New(specs)
+	for _, e := range rerrs {
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		g.Close()
+		return nil, errors.Join(errs...)
+	}
+	g.router = router
+	return g, nil
+}
+
+// unsupported lists the config features this build cannot enforce yet.
+// Refusing them is what "fail closed" means for a gateway under construction.
+func unsupported(cfg *config.Config) []error {
+	var errs []error
+	for _, rt := range cfg.Routes {
+		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
+			errs = append(errs, fmt.Errorf("route %q: authenticators are not available in this build yet; only auth: none can be served", rt.Name))
+		}
+		if len(rt.RateLimit) > 0 {
+			errs = append(errs, fmt.Errorf("route %q: rate limits are not available in this build yet", rt.Name))
+		}
+		if rt.CORS != "" {
+			errs = append(errs, fmt.Errorf("route %q: CORS policies are not available in this build yet", rt.Name))
+		}
+		if rt.OpenAPI != "" {
+			errs = append(errs, fmt.Errorf("route %q: OpenAPI enforcement is not available in this build yet", rt.Name))
+		}
+		if rt.WebSocket {
+			errs = append(errs, fmt.Errorf("route %q: WebSocket routes are not available in this build yet", rt.Name))
+		}
+	}
+	if cfg.Lockout != nil {
+		errs = append(errs, errors.New("lockout is not available in this build yet"))
+	}
+	if cfg.Server.TLS != nil {
+		errs = append(errs, errors.New("server.tls is not available in this build yet"))
+	}
+	return errs
+}
+
+// Close releases upstream connection pools.
+func (g *Gateway) Close() {
+	for _, u := range g.upstreams {
+		u.Close()
+	}
+}
+
+// ServeHTTP runs the pre-routing checks, routes, and hands over to the route.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := &pipeline.Info{Start: time.Now(), Scheme: "http"}
+	if r.TLS != nil {
+		info.Scheme = "https"
+	}
+	peer, _ := clientip.Peer(r.RemoteAddr)
+	client, chain := g.ips.Client(peer, r.Header["X-Forwarded-For"])
+	info.Peer, info.ClientIP = peer.String(), client.String()
+	info.ForwardedFor = proxy.ForwardedFor(chain)
+	propagated := hygiene.Scrub(r.Header)
+	if propagated != "" && g.ips.Trusted(peer) && hygiene.ValidRequestID(propagated) {
+		info.ID = propagated
+	} else {
+		info.ID = newRequestID()
+	}
+	w.Header()["X-Request-Id"] = []string{info.ID}
+	r = pipeline.WithInfo(r, info)
+
+	if rej := g.precheck(r, info); rej != nil {
+		pipeline.Refuse(w, r, "request", g.obs, rej)
+		return
+	}
+	var params route.Params
+	res := g.router.Match(r.Host, r.Method, info.Path, &params)
+	switch res.Status {
+	case 0:
+	case http.StatusMethodNotAllowed:
+		rej := pipeline.Reject(http.StatusMethodNotAllowed, "method-not-allowed", "This path does not accept the "+safeMethod(r.Method)+" method.")
+		rej.Header = http.Header{"Allow": {res.Allow}}
+		pipeline.Refuse(w, r, "route", g.obs, rej)
+		return
+	default:
+		pipeline.Refuse(w, r, "route", g.obs, pipeline.Reject(http.StatusNotFound, "route-not-found", "No route matches this request."))
+		return
+	}
+	rt := &g.routes[res.Route]
+	info.Route = rt.name
+	info.Params = params
+	rt.handler.ServeHTTP(w, r)
+}
+
+// precheck refuses what must never be routed. It fills info.Path.
+func (g *Gateway) precheck(r *http.Request, info *pipeline.Info) *pipeline.Rejection {
+	if reason, ok := framing.Rejected(r); ok {
+		rej := pipeline.Reject(http.StatusBadRequest, "bad-framing", framingDetail(reason))
+		if reason == framing.ReasonHeaderTooLarge {
+			rej.Status, rej.Type = http.StatusRequestHeaderFieldsTooLarge, "header-too-large"
+		}
+		rej.Close = true
+		return rej
+	}
+	if r.Method == http.MethodConnect {
+		return pipeline.Reject(http.StatusMethodNotAllowed, "method-not-allowed", "CONNECT is refused: Rampart is not a forward proxy.")
+	}
+	if g.hostsOnly && !g.hosts[hostOnly(r.Host)] {
+		return pipeline.Reject(http.StatusMisdirectedRequest, "unknown-host", "This gateway does not serve the requested host.")
+	}
+	rawPath, rawQuery, reason := hygiene.Target(r.RequestURI, func(h string) bool { return g.hosts[hostOnly(h)] })
+	if reason != "" {
+		return pipeline.Reject(http.StatusBadRequest, "bad-request-target", targetDetail(reason))
+	}
+	p, err := pathnorm.Path(rawPath)
+	if err != nil {
+		var pe *pathnorm.Error
+		errors.As(err, &pe)
+		return pipeline.Reject(http.StatusBadRequest, "bad-path", pe.Detail)
+	}
+	if err := pathnorm.Query(rawQuery, g.maxQueryParams); err != nil {
+		var pe *pathnorm.Error
+		errors.As(err, &pe)
+		if pe.Reason == "too-many-params" {
+			return pipeline.Reject(http.StatusRequestURITooLong, "too-many-query-params", pe.Detail)
+		}
+		return pipeline.Reject(http.StatusBadRequest, "bad-query", pe.Detail)
+	}
+	if r.URL.RawQuery != rawQuery {
+		r.URL.RawQuery = rawQuery
+	}
+	info.Path = p
+	return nil
+}
+
+func hostOnly(h string) string {
+	h = strings.ToLower(h)
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		return h[:i]
+	}
+	return h
+}
+
+// safeMethod keeps client text out of details unless it is a plain token.
+func safeMethod(m string) string {
+	if len(m) > 20 {
+		return "requested"
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-') {
+			return "requested"
+		}
+	}
+	return m
+}
+
+func framingDetail(reason string) string {
+	switch reason {
+	case framing.ReasonCLAndTE:
+		return "The request has both Content-Length and Transfer-Encoding."
+	case framing.ReasonBadTransferEncoding:
+		return "Only Transfer-Encoding: chunked is accepted."
+	case framing.ReasonTEOnHTTP10:
+		return "Transfer-Encoding is not allowed on HTTP/1.0 requests."
+	case framing.ReasonObsFold:
+		return "Folded (multi-line) header values are not accepted."
+	case framing.ReasonBadContentLength:
+		return "The Content-Length header is malformed or repeated."
+	case framing.ReasonHeaderTooLarge:
+		return "The request headers are too large."
+	default:
+		return "The request is malformed."
+	}
+}
+
+func targetDetail(reason string) string {
+	switch reason {
+	case "fragment":
+		return "The request target must not contain a fragment (#)."
+	case "absolute-form":
+		return "Absolute-form request targets are refused: Rampart is not a forward proxy."
+	default:
+		return "The request target must be a path starting with /."
+	}
+}
+
+// newRequestID returns 128 random bits in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// LogObserver logs rejections.
+type LogObserver struct{ Logger *slog.Logger }
+
+// Rejected implements pipeline.Observer.
+func (o LogObserver) Rejected(r *http.Request, step string, rej *pipeline.Rejection) {
+	attrs := []slog.Attr{slog.String("step", step), slog.Int("status", rej.Status), slog.String("type", rej.Type)}
+	if info := pipeline.InfoFrom(r.Context()); info != nil {
+		attrs = append(attrs, slog.String("request_id", info.ID), slog.String("client_ip", info.ClientIP), slog.String("route", info.Route))
+	}
+	if rej.Err != nil {
+		attrs = append(attrs, slog.String("error", rej.Err.Error()))
+	}
+	level := slog.LevelInfo
+	if rej.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	o.Logger.LogAttrs(r.Context(), level, "request rejected", attrs...)
+}

@@ -1,0 +1,156 @@
+// Package pipeline is the joint between Rampart's request steps: the Middleware
+// shape, the Rejection every refusing step returns, the per-request Info carried
+// in the context, and the one writer of RFC 9457 problem+json bodies.
+//
+// A step that refuses a request returns a *Rejection; Guard turns it into a
+// problem+json response, reports it to the Observer and does not call the next
+// handler, so a rejected request never reaches the upstream.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/route"
+)
+
+// Middleware is the one shape every step has.
+type Middleware func(next http.Handler) http.Handler
+
+// Chain applies ms so that ms[0] runs first.
+func Chain(h http.Handler, ms ...Middleware) http.Handler {
+	for i := len(ms) - 1; i >= 0; i-- {
+		h = ms[i](h)
+	}
+	return h
+}
+
+// Rejection is a refusal. Status, Type and Detail reach the client; Err reaches
+// only the logs. Header holds extra response headers (Allow, Retry-After).
+type Rejection struct {
+	Status int
+	Type   string // stable kebab-case reason, e.g. "route-not-found"
+	Detail string // safe, short, never echoes secrets or internals
+	Header http.Header
+	Err    error
+	// Close asks the server to close the connection after the response
+	// (framing errors, unread oversized bodies).
+	Close bool
+}
+
+func (r *Rejection) Error() string {
+	if r.Err != nil {
+		return r.Type + ": " + r.Err.Error()
+	}
+	return r.Type + ": " + r.Detail
+}
+
+// Reject builds a Rejection.
+func Reject(status int, typ, detail string) *Rejection {
+	return &Rejection{Status: status, Type: typ, Detail: detail}
+}
+
+// Observer is told about every rejection (audit log, metrics).
+type Observer interface {
+	Rejected(r *http.Request, step string, rej *Rejection)
+}
+
+// Info is the per-request state the steps share. One is allocated per request
+// and carried in the context under a private key.
+type Info struct {
+	ID        string       // request id, propagated or generated
+	ClientIP  string       // real client per trusted proxies
+	Peer      string       // immediate peer IP
+	Start     time.Time    // when the gateway received the request
+	Route     string       // matched route name, "" before routing
+	Path      string       // canonical path that was routed (and is forwarded)
+	Params    route.Params // path parameters of the matched route (values are escaped)
+	Principal *Principal   // nil for anonymous requests
+	Scheme    string       // "http" or "https", as seen by the gateway
+	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
+	// believe (trusted proxies only) followed by the immediate peer.
+	ForwardedFor string
+}
+
+// Principal is the authenticated caller, as every authenticator reports it.
+type Principal struct {
+	Subject       string
+	Authenticator string // name of the authenticator that accepted the credential
+	Scopes        []string
+	Roles         []string
+	Claims        map[string]any
+	AMR           []string // authentication methods (RFC 8176), for step-up MFA
+}
+
+type infoKey struct{}
+
+// WithInfo returns a request carrying info.
+func WithInfo(r *http.Request, info *Info) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+}
+
+// InfoFrom returns the request's Info, or nil.
+func InfoFrom(ctx context.Context) *Info {
+	info, _ := ctx.Value(infoKey{}).(*Info)
+	return info
+}
+
+// Guard adapts a check into a Middleware. With a nil error the (possibly
+// replaced) request goes on; a *Rejection is written as problem+json and
+// reported to obs; any other error becomes a masked 500.
+func Guard(step string, obs Observer, check func(*http.Request) (*http.Request, error)) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r2, err := check(r)
+			if err != nil {
+				Refuse(w, r, step, obs, err)
+				return
+			}
+			next.ServeHTTP(w, r2)
+		})
+	}
+}
+
+// Refuse writes err as a problem response and reports it. Errors that are not
+// a *Rejection become a masked 500 (the cause goes to the observer only).
+func Refuse(w http.ResponseWriter, r *http.Request, step string, obs Observer, err error) {
+	var rej *Rejection
+	if !errors.As(err, &rej) {
+		rej = &Rejection{Status: http.StatusInternalServerError, Type: "internal-error",
+			Detail: "The gateway failed to process the request.", Err: err}
+	}
+	if obs != nil {
+		obs.Rejected(r, step, rej)
+	}
+	WriteProblem(w, r, rej)
+	if rej.Close && r.ProtoMajor == 1 && r.ContentLength != 0 {
+		closeUnread(w)
+	}
+}
+
+// closeUnread ends an HTTP/1 connection whose request body is left unread.
+// Without it net/http would, after the handler returns, keep reading the body
+// to find the next request — up to the read timeout for a client that declared
+// a huge Content-Length and sends nothing. The response is flushed, the write
+// side shut, and what the client still sends is drained briefly so that its
+// kernel does not answer our close with a reset that destroys the response.
+func closeUnread(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush() // the problem body sits in the response's own buffer
+	conn, brw, err := rc.Hijack()
+	if err != nil {
+		return // HTTP/2 or already hijacked: net/http resets the stream itself
+	}
+	_ = brw.Flush()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	go func() {
+		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _ = io.Copy(io.Discard, io.LimitReader(conn, 256<<10))
+		_ = conn.Close()
+	}()
+}

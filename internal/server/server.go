@@ -1,0 +1,159 @@
+// Package server runs the listeners: the public gateway listener (behind the
+// framing inspector, with slowloris-safe timeouts and header limits) and the
+// admin listener. It swaps compiled gateways atomically on reload, so a request
+// runs entirely on the gateway that accepted it, and drains in-flight requests
+// on shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/framing"
+	"github.com/rampart-gw/rampart/internal/gateway"
+)
+
+// Options are Run's collaborators; all optional.
+type Options struct {
+	Logger *slog.Logger
+	// Listener and AdminListener, when set, are used instead of opening
+	// cfg.Server.Listen / cfg.Admin.Listen (tests and the demo pass ":0" ones).
+	Listener, AdminListener net.Listener
+	// Ready is called once both listeners accept connections.
+	Ready func(addr, adminAddr net.Addr)
+	// Reload delivers new, already-validated configs. Listener settings in a
+	// reloaded config are ignored (they need a restart); routes, upstreams and
+	// policies take effect for the next request.
+	Reload <-chan *config.Config
+}
+
+// Run serves until ctx is done, then drains in-flight requests for up to
+// server.shutdown_timeout.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Logger: logger})
+	if err != nil {
+		return err
+	}
+	var current atomic.Pointer[gateway.Gateway]
+	current.Store(gw)
+	var draining atomic.Bool
+
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			gw.Close()
+			return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	ln = framing.NewListener(ln, cfg.Server.MaxHeaderBytes)
+	errLog := log.New(slogWriter{logger}, "", 0)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		// The framing inspector enforces max_header_bytes with a problem+json
+		// 431; net/http's own limit (plus its 4 KiB slack) is the backstop.
+		MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
+		ErrorLog:       errLog,
+	}
+
+	var adminSrv *http.Server
+	adminLn := opts.AdminListener
+	if cfg.Admin.Listen != "" || adminLn != nil {
+		if adminLn == nil {
+			if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+				ln.Close()
+				gw.Close()
+				return fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
+			}
+		}
+		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() })
+		adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if adminSrv != nil {
+		go func() { errc <- adminSrv.Serve(adminLn) }()
+	}
+	var adminAddr net.Addr
+	if adminLn != nil {
+		adminAddr = adminLn.Addr()
+	}
+	logger.Info("rampart serving", "listen", ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(cfg.Routes))
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr(), adminAddr)
+	}
+
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			serveErr = err
+			break loop
+		case next := <-opts.Reload:
+			ngw, err := gateway.New(next, gateway.Deps{Logger: logger})
+			if err != nil {
+				logger.Error("reload refused; keeping the running config", "error", err)
+				continue
+			}
+			old := current.Swap(ngw)
+			// Requests already on the old gateway keep its upstream pools;
+			// idle connections are closed now, busy ones when they finish.
+			old.Close()
+			logger.Info("config reloaded", "routes", len(next.Routes))
+		}
+	}
+
+	draining.Store(true)
+	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(sctx)
+	}
+	current.Load().Close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// slogWriter routes net/http's internal error log (TLS handshake errors,
+// panics recovered in handlers) to the structured logger.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn("http server", "message", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
