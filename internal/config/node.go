@@ -16,6 +16,9 @@ type parser struct {
 	file string
 	env  func(string) (string, bool)
 	errs Errors
+	// refused holds nodes already reported by checkStructure (unsupported tags); they
+	// fail type checks silently so one problem gives one error.
+	refused map[*yaml.Node]bool
 }
 
 // errAt records a problem at n's position (1:1 when n has none).
@@ -104,10 +107,13 @@ func isNull(n *yaml.Node) bool {
 // expect checks n's kind, reporting "SUBJECT must be WANT, got ...". Alias nodes fail
 // silently: they were already reported as aliases.
 func (p *parser) expect(n *yaml.Node, kind yaml.Kind, subject, want string) bool {
+	if p.refused[n] {
+		return false
+	}
 	if n.Kind == kind && !(kind == yaml.ScalarNode && isNull(n)) {
 		return true
 	}
-	if n.Kind != yaml.AliasNode {
+	if n.Kind != yaml.AliasNode && !p.refused[n] {
 		p.errAt(n, "%s must be %s, got %s", subject, want, describe(n))
 	}
 	return false

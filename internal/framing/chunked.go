@@ -1,7 +1,7 @@
 package framing
 
 // maxChunkLine bounds a chunk-size line, chunk extensions and CRLF included.
-// net/http refuses lines that do not fit its 4 KiB read buffer too.
+// net/http refuses longer lines too: they do not fit its 4 KiB read buffer.
 const maxChunkLine = 4096
 
 // States of chunkScan.
@@ -32,18 +32,27 @@ const (
 //	trailer     = 1*tchar ":" value CRLF, value without CTLs other than HTAB
 //
 // Bare CR, bare LF, obs-fold and whitespace before ';' are refused.
+//
+// Chunk data is released as it arrives. Everything else is held back until
+// it is complete: the CRLF after a chunk's data together with the next size
+// line, and the last chunk together with the trailer section. So net/http
+// never reads a piece of a malformed line; it reads what came before, then
+// the error. (Given half a line it might notice the fault itself first and
+// report its own error instead of ErrBadChunk.)
 type chunkScan struct {
 	st      uint8
 	digits  uint8  // hex digits read in the current size
 	size    uint64 // chunk size being parsed, then data bytes left
 	line    int    // bytes of the current size line
-	trailer int    // bytes of the trailer section
+	pending int    // bytes scanned but held back
 }
 
-// scan follows the body through b. It returns how many bytes of b belong to
-// the body and are valid, whether the body ended (after those n bytes), and
-// whether the byte after those n bytes is malformed.
-func (s *chunkScan) scan(b []byte, maxTrailer int) (n int, done, bad bool) {
+// scan follows the body through b, which starts where the previous call
+// stopped. It returns how many bytes of b it consumed, whether the body
+// ended (with the n-th byte), and whether the byte after those n is
+// malformed. Of all the bytes consumed so far, the last s.pending are held
+// back; limit bounds s.pending.
+func (s *chunkScan) scan(b []byte, limit int) (n int, done, bad bool) {
 	for i := 0; i < len(b); {
 		if s.st == chData {
 			k := len(b) - i
@@ -58,30 +67,22 @@ func (s *chunkScan) scan(b []byte, maxTrailer int) (n int, done, bad bool) {
 			continue
 		}
 		c := b[i]
+		ok, release := true, false
 		switch s.st {
 		case chSize, chSizeWS, chExt, chSizeLF:
 			s.line++
 			if s.line > maxChunkLine {
 				return i, false, true
 			}
-		case chTrailer, chTrailerName, chTrailerValue, chTrailerLF, chEndLF:
-			s.trailer++
-			if s.trailer > maxTrailer {
-				return i, false, true
-			}
 		}
-		ok := true
 		switch s.st {
 		case chSize:
 			switch {
 			case hexValue(c) >= 0:
 				// net/http allows 16 digits, leading zeros included.
-				if s.digits == 16 {
-					return i, false, true
-				}
 				s.digits++
 				s.size = s.size<<4 | uint64(hexValue(c))
-				ok = s.size <= maxContentLength
+				ok = s.digits <= 16 && s.size <= maxContentLength
 			case s.digits == 0:
 				ok = false
 			case c == ';':
@@ -112,9 +113,10 @@ func (s *chunkScan) scan(b []byte, maxTrailer int) (n int, done, bad bool) {
 			ok = c == '\n'
 			s.line, s.digits = 0, 0
 			if s.size == 0 {
-				s.st = chTrailer
+				s.st = chTrailer // the last chunk is held back with the trailers
 			} else {
 				s.st = chData
+				release = true
 			}
 		case chDataCR:
 			ok = c == '\r'
@@ -149,15 +151,26 @@ func (s *chunkScan) scan(b []byte, maxTrailer int) (n int, done, bad bool) {
 			ok = c == '\n'
 			s.st = chTrailer
 		case chEndLF:
-			if c != '\n' {
-				return i, false, true
-			}
-			return i + 1, true, false
+			ok = c == '\n'
+			release, done = true, true
 		}
 		if !ok {
 			return i, false, true
 		}
 		i++
+		if release {
+			s.pending = 0
+			if done {
+				return i, true, false
+			}
+			continue
+		}
+		s.pending++
+		if s.pending >= limit {
+			// What is held back must fit the buffer, and this is not
+			// complete yet.
+			return i, false, true
+		}
 	}
 	return len(b), false, false
 }

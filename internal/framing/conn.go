@@ -42,9 +42,10 @@ type conn struct {
 
 	// buf holds bytes read from the network and not yet returned by Read.
 	// buf[r:rel] is validated and is returned next; buf[rel:w] is not
-	// validated yet (a partial head, or bytes the scanners have not reached).
-	buf       []byte
-	r, rel, w int
+	// released yet: a partial head, a held-back piece of chunked framing
+	// (buf[rel:scan], already scanned), or bytes no scanner has reached.
+	buf             []byte
+	r, rel, scan, w int
 	consumed  int64 // stream offset of buf[0]
 
 	st      state
@@ -92,7 +93,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		case stDone:
 			return 0, c.err
 		}
-		if c.rel < c.w && c.advance() {
+		if c.advance() {
 			continue
 		}
 		if err := c.pending; err != nil {
@@ -101,7 +102,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 		if c.r == c.w {
 			c.consumed += int64(c.w)
-			c.r, c.rel, c.w = 0, 0, 0
+			c.r, c.rel, c.scan, c.w = 0, 0, 0, 0
 		}
 		// Nothing is buffered in the states below: advance has taken all
 		// of it. Read straight into p.
@@ -128,16 +129,19 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// advance runs the scanners over buf[rel:w], moving rel past validated bytes
-// and switching states at the end of heads and bodies. It reports whether it
-// got anywhere: false means a head needs more bytes.
+// advance runs the scanners over the bytes not scanned yet, moving rel past
+// validated bytes and switching states at the end of heads and bodies. It
+// reports whether it consumed anything or changed to a final state; false
+// means it needs more bytes.
 func (c *conn) advance() bool {
 	progress := false
-	for c.rel < c.w {
-		b := c.buf[c.rel:c.w]
+	for {
 		switch c.st {
 		case stHead:
-			v, n, reason := c.head.scan(b, c.max)
+			if c.rel == c.w {
+				return progress
+			}
+			v, n, reason := c.head.scan(c.buf[c.rel:c.w], c.max)
 			if v == needMore {
 				return progress
 			}
@@ -160,6 +164,7 @@ func (c *conn) advance() bool {
 				case c.head.chunked():
 					c.st = stChunked
 					c.chunk = chunkScan{}
+					c.scan = c.rel
 				case c.head.contentLength() > 0:
 					c.st = stBodyCL
 					c.remain = c.head.contentLength()
@@ -167,18 +172,22 @@ func (c *conn) advance() bool {
 				c.head = headScan{}
 			}
 		case stBodyCL:
-			n := int64(len(b))
-			if n > c.remain {
-				n = c.remain
+			if c.rel == c.w {
+				return progress
 			}
+			n := min(int64(c.w-c.rel), c.remain)
 			c.rel += int(n)
 			c.remain -= n
 			if c.remain == 0 {
 				c.st = stHead
 			}
 		case stChunked:
-			n, done, bad := c.chunk.scan(b, c.max)
-			c.rel += n
+			if c.scan == c.w {
+				return progress
+			}
+			n, done, bad := c.chunk.scan(c.buf[c.scan:c.w], c.max)
+			c.scan += n
+			c.rel = c.scan - c.chunk.pending
 			if bad {
 				c.w = c.rel
 				c.st = stDone
@@ -190,11 +199,15 @@ func (c *conn) advance() bool {
 				c.st = stHead
 			}
 		case stPass:
+			if c.rel == c.w {
+				return progress
+			}
 			c.rel = c.w
+		default: // stReject, stDone
+			return true
 		}
 		progress = true
 	}
-	return progress
 }
 
 // fill reads from the network into buf, making room first.
@@ -205,6 +218,7 @@ func (c *conn) fill() error {
 			c.w = copy(c.buf, c.buf[c.r:c.w])
 			c.consumed += int64(c.r)
 			c.rel -= c.r
+			c.scan = max(c.scan-c.r, 0)
 			c.r = 0
 		case len(c.buf) < c.max:
 			size := min(max(2*len(c.buf), initialBuf), c.max)
@@ -212,8 +226,9 @@ func (c *conn) fill() error {
 			copy(buf, c.buf[:c.w])
 			c.buf = buf
 		default:
-			// Unreachable: a head that fills a buffer of max bytes has
-			// been refused, and bodies never stay in the buffer.
+			// Unreachable: a head, or a held-back piece of chunked
+			// framing, that fills a buffer of max bytes has been refused,
+			// and nothing else stays in the buffer.
 			return errors.New("framing: internal error: buffer full")
 		}
 	}

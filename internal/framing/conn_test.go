@@ -106,10 +106,13 @@ func TestStream(t *testing.T) {
 		{name: "http09-version", in: "GET / HTTP/0.9\r\nTransfer-Encoding: x\r\n\r\n"},
 		// Chunked bodies: the valid prefix, then ErrBadChunk.
 		{name: "bad-chunk", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc", err: ErrBadChunk},
-		{name: "chunk-17-digits", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000", err: ErrBadChunk},
+		{name: "chunk-17-digits", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadChunk},
 		{name: "chunk-16-digits", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000001\r\na\r\n0\r\n\r\n"},
 		{name: "chunk-ws-before-crlf", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1 \t\r\na\r\n0\r\n\r\n"},
-		{name: "trailer-without-colon", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX", err: ErrBadChunk},
+		{name: "eof-in-size-line", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"},
+		{name: "eof-in-trailers", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"},
+		{name: "trailers-too-large", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + strings.Repeat("a", 600) + "\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadChunk},
+		{name: "trailer-without-colon", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadChunk},
 	} {
 		for _, wsize := range []int{1, 3, 4096} {
 			for _, rsize := range []int{1, 7, 4096} {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ type Gateway struct {
 	upstreams      map[string]*proxy.Upstream
 	ips            *clientip.Resolver
 	obs            pipeline.Observer
+	logger         *slog.Logger
 	maxQueryParams int
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
@@ -72,6 +74,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		upstreams:      map[string]*proxy.Upstream{},
 		ips:            clientip.New(cfg.Server.TrustedProxies),
 		obs:            deps.Observer,
+		logger:         deps.Logger,
 		maxQueryParams: cfg.Server.MaxQueryParams,
 		hosts:          map[string]bool{},
 		hostsOnly:      len(cfg.Routes) > 0,
@@ -171,6 +174,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()["X-Request-Id"] = []string{info.ID}
 	r = pipeline.WithInfo(r, info)
+	defer g.recoverPanic(r)
 
 	if rej := g.precheck(r, info); rej != nil {
 		pipeline.Refuse(w, r, "request", g.obs, rej)
@@ -193,6 +197,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Route = rt.name
 	info.Params = params
 	rt.handler.ServeHTTP(w, r)
+}
+
+// recoverPanic keeps a bug from becoming a stack trace on the wire or a dead
+// process: the stack goes to the log, the connection is aborted.
+func (g *Gateway) recoverPanic(r *http.Request) {
+	v := recover()
+	if v == nil || v == http.ErrAbortHandler {
+		if v != nil {
+			panic(v)
+		}
+		return
+	}
+	info := pipeline.InfoFrom(r.Context())
+	g.logger.Error("panic while serving a request", "request_id", info.ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	panic(http.ErrAbortHandler)
 }
 
 // precheck refuses what must never be routed. It fills info.Path.

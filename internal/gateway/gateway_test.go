@@ -504,3 +504,27 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}
 	<-stopped
 }
+
+func TestReload(t *testing.T) {
+	up := gt.NewUpstream(t, nil)
+	g := gt.Start(t, gt.Config(up.URL, "", basicRoutes), nil)
+	if resp, _ := g.Get(t, "/api/new"); resp.StatusCode != 404 {
+		t.Fatalf("before reload: %d", resp.StatusCode)
+	}
+	next := gt.Config(up.URL, "", basicRoutes+"  - { name: new, path: /api/new, methods: [GET], upstream: app, auth: none }\n")
+	if err := g.ReloadYAML(t, next); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if resp, _ := g.Get(t, "/api/new"); resp.StatusCode != 200 {
+		t.Fatalf("after reload: %d", resp.StatusCode)
+	}
+	// A config the gateway cannot serve is refused and the running one stays.
+	bad := gt.Config(up.URL, "rate_limits:\n  r: { key: client_ip, limits: [\"1/s\"] }\n",
+		basicRoutes+"  - { name: limited, path: /api/limited, methods: [GET], upstream: app, auth: none, rate_limit: [r] }\n")
+	if err := g.ReloadYAML(t, bad); err == nil {
+		t.Fatal("unservable config accepted")
+	}
+	if resp, _ := g.Get(t, "/api/new"); resp.StatusCode != 200 {
+		t.Fatalf("running config lost after refused reload: %d", resp.StatusCode)
+	}
+}

@@ -34,6 +34,8 @@ type Options struct {
 	// reloaded config are ignored (they need a restart); routes, upstreams and
 	// policies take effect for the next request.
 	Reload <-chan *config.Config
+	// Reloaded, when set, is called after each reload attempt with its outcome.
+	Reloaded func(error)
 }
 
 // Run serves until ctx is done, then drains in-flight requests for up to
@@ -114,13 +116,16 @@ loop:
 			ngw, err := gateway.New(next, gateway.Deps{Logger: logger})
 			if err != nil {
 				logger.Error("reload refused; keeping the running config", "error", err)
-				continue
+			} else {
+				old := current.Swap(ngw)
+				// Requests already on the old gateway keep its upstream pools;
+				// idle connections are closed now, busy ones when they finish.
+				old.Close()
+				logger.Info("config reloaded", "routes", len(next.Routes))
 			}
-			old := current.Swap(ngw)
-			// Requests already on the old gateway keep its upstream pools;
-			// idle connections are closed now, busy ones when they finish.
-			old.Close()
-			logger.Info("config reloaded", "routes", len(next.Routes))
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
+			}
 		}
 	}
 

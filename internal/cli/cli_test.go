@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rampart.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheck(t *testing.T) {
+	good := `version: 1
+admin: { token: "${TOKEN}" }
+upstreams:
+  app: { targets: ["http://127.0.0.1:8000"] }
+routes:
+  - { name: health, path: /health, methods: [GET], upstream: app, auth: none }
+`
+	env := func(k string) (string, bool) {
+		if k == "TOKEN" {
+			return "a-perfectly-long-admin-token-0123456789", true
+		}
+		return "", false
+	}
+	t.Run("valid config → summary, exit 0", func(t *testing.T) {
+		var out, errb strings.Builder
+		code := Run(context.Background(), []string{"check", "-c", writeFile(t, good)}, env, &out, &errb)
+		if code != 0 || !strings.Contains(out.String(), "ok (1 routes, 1 upstreams)") {
+			t.Fatalf("code %d out %q err %q", code, out.String(), errb.String())
+		}
+	})
+	t.Run("every problem reported with file:line:col, exit 1", func(t *testing.T) {
+		bad := `version: 1
+admin: { token: "${TOKEN}" }
+upstreams:
+  app: { targets: ["http://127.0.0.1:8000"], timeout: fast }
+routes:
+  - { name: a, path: /a, methods: [GET], upstream: nowhere, auth: none }
+  - { name: b, path: /b, methods: [GET], upstream: app }
+`
+		p := writeFile(t, bad)
+		var out, errb strings.Builder
+		code := Run(context.Background(), []string{"check", "-c", p}, env, &out, &errb)
+		if code != 1 {
+			t.Fatalf("code %d", code)
+		}
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		re := regexp.MustCompile(`^` + regexp.QuoteMeta(p) + `:\d+:\d+: `)
+		if len(lines) < 3 {
+			t.Fatalf("want at least 3 problems (timeout, dangling upstream, missing auth), got:\n%s", errb.String())
+		}
+		for _, l := range lines {
+			if !re.MatchString(l) {
+				t.Errorf("line without file:line:col: %q", l)
+			}
+		}
+		for _, want := range []string{":4:", ":6:", ":7:"} {
+			if !strings.Contains(errb.String(), p+want) {
+				t.Errorf("no problem reported on line %s:\n%s", want, errb.String())
+			}
+		}
+	})
+	t.Run("a control this build cannot enforce is refused", func(t *testing.T) {
+		cfg := strings.Replace(good, "auth: none", "auth: none, rate_limit: [per_ip]", 1) +
+			"rate_limits:\n  per_ip: { key: client_ip, limits: [\"10/s\"] }\n"
+		var out, errb strings.Builder
+		code := Run(context.Background(), []string{"check", "-c", writeFile(t, cfg)}, env, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "not available in this build") {
+			t.Fatalf("code %d err %q", code, errb.String())
+		}
+	})
+	t.Run("missing file → exit 1", func(t *testing.T) {
+		var out, errb strings.Builder
+		if code := Run(context.Background(), []string{"check", "-c", "/nonexistent/rampart.yaml"}, noEnv, &out, &errb); code != 1 {
+			t.Fatalf("code %d", code)
+		}
+	})
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out, errb strings.Builder
+	if code := Run(context.Background(), []string{"frobnicate"}, noEnv, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Fatalf("code %d err %q", code, errb.String())
+	}
+}
+
+// lockedWriter lets the test read what the demo prints while it runs.
+type lockedWriter struct {
+	mu sync.Mutex
+	pw *io.PipeWriter
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pw.Write(p)
+}
+
+// TestDemo runs `rampart demo` for real and follows its printed instructions.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"demo", "--listen", "127.0.0.1:0"}, noEnv, &lockedWriter{pw: pw}, io.Discard)
+		pw.Close()
+	}()
+	addrRe := regexp.MustCompile(`gateway\s+http://(\S+)`)
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for sc.Scan() {
+		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		cancel()
+		t.Fatalf("demo printed no gateway address (exit %d)", <-done)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (*http.Response, string) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := get("/api/items"); resp.StatusCode != 200 || !strings.Contains(body, "bolt") || resp.Header.Get("Server") != "" {
+		t.Errorf("items: %d %q Server=%q", resp.StatusCode, body, resp.Header.Get("Server"))
+	}
+	if resp, body := get("/api/debug/crash"); resp.StatusCode != 500 || strings.Contains(body, "S3cr3t") {
+		t.Errorf("crash not masked: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := get("/admin"); resp.StatusCode != 404 {
+		t.Errorf("/admin: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("demo exit code %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
