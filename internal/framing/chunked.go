@@ -6,18 +6,18 @@ const maxChunkLine = 4096
 
 // States of chunkScan.
 const (
-	chSize      uint8 = iota // in the hex digits of a chunk size
-	chSizeWS                 // OWS after the size, before CRLF
-	chExt                    // in a chunk extension, after ';'
-	chSizeLF                 // after the CR of a size line
-	chData                   // in chunk data
-	chDataCR                 // after chunk data, expecting CR
-	chDataLF                 // expecting the LF after chunk data
-	chTrailer                // at the start of a trailer line
-	chTrailerName            // in a trailer field name
-	chTrailerValue           // in a trailer field value
-	chTrailerLF              // after the CR of a trailer line
-	chEndLF                  // after the CR of the empty line that ends the body
+	chSize         uint8 = iota // in the hex digits of a chunk size
+	chSizeWS                    // OWS after the size, before CRLF
+	chExt                       // in a chunk extension, after ';'
+	chSizeLF                    // after the CR of a size line
+	chData                      // in chunk data
+	chDataCR                    // after chunk data, expecting CR
+	chDataLF                    // expecting the LF after chunk data
+	chTrailer                   // at the start of a trailer line
+	chTrailerName               // in a trailer field name
+	chTrailerValue              // in a trailer field value
+	chTrailerLF                 // after the CR of a trailer line
+	chEndLF                     // after the CR of the empty line that ends the body
 )
 
 // chunkScan follows a chunked body (RFC 9112 §7.1) byte by byte. It accepts

@@ -46,7 +46,7 @@ type conn struct {
 	// (buf[rel:scan], already scanned), or bytes no scanner has reached.
 	buf             []byte
 	r, rel, scan, w int
-	consumed  int64 // stream offset of buf[0]
+	consumed        int64 // stream offset of buf[0]
 
 	st      state
 	head    headScan

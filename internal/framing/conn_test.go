@@ -12,10 +12,12 @@ import (
 )
 
 // memConn is an in-memory net.Conn whose Read hands out data at most chunk
-// bytes at a time, then io.EOF. Writes are discarded.
+// bytes at a time, then io.EOF (with the last bytes if eofWithData). Writes
+// are discarded.
 type memConn struct {
-	data  []byte
-	chunk int
+	data        []byte
+	chunk       int
+	eofWithData bool
 }
 
 func (m *memConn) Read(p []byte) (int, error) {
@@ -24,6 +26,9 @@ func (m *memConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p[:min(len(p), m.chunk)], m.data)
 	m.data = m.data[n:]
+	if len(m.data) == 0 && m.eofWithData {
+		return n, io.EOF
+	}
 	return n, nil
 }
 
@@ -101,6 +106,7 @@ func TestStream(t *testing.T) {
 		{name: "leading-crlf-count-toward-limit", in: strings.Repeat("\r\n", 300), want: rejectHead(ReasonHeaderTooLarge)},
 		// Passthrough: net/http refuses these by itself.
 		{name: "h2-preface", in: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "GET / HTTP/1.1\r\nTransfer-Encoding: x\r\n\r\n"},
+		{name: "no-spaces", in: "GET\r\nTransfer-Encoding: x\r\n\r\n"},
 		{name: "no-version", in: "GET /\r\nTransfer-Encoding: x\r\n\r\n"},
 		{name: "bad-version", in: "GET / HTTP/1.1 \r\nTransfer-Encoding: x\r\n\r\n"},
 		{name: "http09-version", in: "GET / HTTP/0.9\r\nTransfer-Encoding: x\r\n\r\n"},
@@ -112,11 +118,12 @@ func TestStream(t *testing.T) {
 		{name: "eof-in-size-line", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"},
 		{name: "eof-in-trailers", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"},
 		{name: "trailers-too-large", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + strings.Repeat("a", 600) + "\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadChunk},
+		{name: "trailer-ctl", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX: \x7f\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na", err: ErrBadChunk},
 		{name: "trailer-without-colon", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX\r\n\r\n", want: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadChunk},
 	} {
 		for _, wsize := range []int{1, 3, 4096} {
 			for _, rsize := range []int{1, 7, 4096} {
-				c := newConn(&memConn{data: []byte(tc.in), chunk: wsize}, 512)
+				c := newConn(&memConn{data: []byte(tc.in), chunk: wsize, eofWithData: rsize == 7}, 512)
 				out, err := readAll(t, c, rsize, 10*len(tc.in)+100)
 				want := tc.want
 				if want == "" {
@@ -215,6 +222,37 @@ func TestDeadlineErrorsPassThrough(t *testing.T) {
 	n, err = wc.Read(p)
 	if err != nil || string(p[:n]) != getHead {
 		t.Fatalf("Read: %q, %v; want %q", p[:n], err, getHead)
+	}
+	if wc.NetConn() != server {
+		t.Error("NetConn does not return the wrapped conn")
+	}
+	if err := wc.CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("CloseWrite on a pipe: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestCloseWritePassesThrough(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := NewListener(ln, 0).Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if err := server.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("client Read after CloseWrite: %d, %v; want io.EOF", n, err)
 	}
 }
 

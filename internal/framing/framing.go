@@ -9,13 +9,14 @@
 // a malformed one, bytes that one of them treats as body are the next request
 // for the other. That is request smuggling (RFC 9112 §11.2; James Kettle,
 // "HTTP Desync Attacks: Request Smuggling Reborn", PortSwigger Research, 2019,
-// and PortSwigger's later desync research). RFC 9112 §6.1 tells a server
-// to treat a request with both fields as an error and close the connection,
-// to answer 400 and close when chunked is not the final coding, and to treat
-// Transfer-Encoding on an HTTP/1.0 message as faulty framing. §6.3 says an
-// invalid Content-Length is an unrecoverable error. §5.1 says a server MUST
-// reject whitespace between a field name and the colon, and §5.2 lets it
-// reject obs-fold.
+// and PortSwigger's later desync research). RFC 9112 therefore asks a server
+// to be strict: a request with both fields "ought to be handled as an error"
+// and the connection MUST be closed after responding (§6.1, §6.3);
+// Transfer-Encoding in an HTTP/1.0 message MUST be treated as faulty framing
+// (§6.1); when chunked is not the final coding, or Content-Length is invalid,
+// the server MUST answer 400 and close (§6.3); whitespace between a field
+// name and its colon MUST be rejected with 400 (§5.1); obs-fold may be
+// rejected with 400 (§5.2).
 //
 // Go's net/http server is stricter than most, but it quietly fixes some of
 // these shapes instead of refusing them, so by the time a handler sees the
@@ -52,12 +53,16 @@
 // Connection: close, and net/http closes the connection.
 //
 // A malformed chunked body is found after its head was released, so it
-// cannot be replaced. Instead, from the first bad byte on, Read returns an
-// error that wraps [ErrBadChunk], so net/http's body reader fails and the
-// handler's read of the body reports it. The gateway reads a whole body
-// before it forwards the request, so the upstream never sees such a body.
-// The error is a *net.OpError with Op "read", so net/http treats it as a
-// broken connection and closes it without writing a second response.
+// cannot be replaced. Instead Read returns the valid part of the body, then,
+// for good, an error that wraps [ErrBadChunk], so net/http's body reader
+// fails and the handler's read of the body reports it. Chunk data is
+// released as it arrives, but a chunk-size line (with the CRLF before it) and
+// the last chunk with its trailer section are held back until they are
+// complete and valid, so net/http never sees part of a malformed line and
+// reports ErrBadChunk rather than an error of its own. The gateway reads a
+// whole body before it forwards the request, so the upstream never sees such
+// a body. The error is a *net.OpError with Op "read", so net/http treats the
+// connection as broken and closes it without writing a second response.
 //
 // A connection that was refused lingers on Close: it half-closes (FIN),
 // discards what the client still sends for a short while, then closes. A
@@ -128,6 +133,9 @@ const (
 	ReasonSpaceBeforeColon = "space-before-colon"
 	// ReasonBadHeaderLine: a field line without a colon or with an empty name.
 	ReasonBadHeaderLine = "bad-header-line"
+	// ReasonBadTarget: a request-target with a malformed percent-escape in
+	// its path or a control byte.
+	ReasonBadTarget = "bad-target"
 	// ReasonMalformed: the fallback for anything else.
 	ReasonMalformed = "malformed"
 )
@@ -145,7 +153,9 @@ const defaultMaxHeaderBytes = 16 << 10
 // the request line, the empty line that ends the head and any CR or LF bytes
 // before the request line.
 //
-// Wrap the plain-text stream: the TCP listener, or a TLS listener.
+// Wrap the plain-text stream: the TCP listener, or a TLS listener. Note that
+// net/http recognises TLS only on a *tls.Conn, which the returned conns are
+// not; they have a NetConn method that returns the conn they wrap.
 func NewListener(l net.Listener, maxHeaderBytes int) net.Listener {
 	if maxHeaderBytes <= 0 {
 		maxHeaderBytes = defaultMaxHeaderBytes
@@ -181,7 +191,7 @@ func Rejected(r *http.Request) (reason string, ok bool) {
 	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
 		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
 		ReasonBadChunk, ReasonSpaceBeforeColon, ReasonBadHeaderLine,
-		ReasonMalformed:
+		ReasonBadTarget, ReasonMalformed:
 		return reason, true
 	}
 	return ReasonMalformed, true

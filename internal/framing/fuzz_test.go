@@ -94,7 +94,7 @@ func FuzzConn(f *testing.F) {
 			case ok && v == headReject && start == rejectAt && req.Method == RejectMethod:
 				return
 			default:
-				t.Fatalf("net/http read %s %s at offset %d, where the wrapper decided %v (%v)\nreleased: %q",
+				t.Fatalf("net/http read %s %s at offset %d, where the wrapper decided %v (decided: %v)\nreleased: %q",
 					req.Method, req.RequestURI, start, v, ok, out)
 			}
 			if _, err := io.Copy(io.Discard, req.Body); err != nil {
@@ -114,7 +114,7 @@ func isRejectHead(b []byte) bool {
 	switch string(reason) {
 	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
 		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
-		ReasonSpaceBeforeColon, ReasonBadHeaderLine:
+		ReasonSpaceBeforeColon, ReasonBadHeaderLine, ReasonBadTarget:
 		return string(b) == rejectHead(string(reason))
 	}
 	return false

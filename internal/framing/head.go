@@ -12,6 +12,20 @@ const (
 	headReject                // refused: deliver the synthetic head instead
 )
 
+func (v verdict) String() string {
+	switch v {
+	case needMore:
+		return "need-more"
+	case headOK:
+		return "ok"
+	case headPass:
+		return "passthrough"
+	case headReject:
+		return "reject"
+	}
+	return "verdict(?)"
+}
+
 // maxContentLength bounds Content-Length and chunk sizes. net/http accepts up
 // to 2^63-1; nobody sends a body of 2^62 bytes.
 const maxContentLength = 1 << 62
@@ -79,6 +93,9 @@ func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason string) {
 				return headPass, len(b), ""
 			}
 			h.http10 = minor == 0
+			if badTarget(line) {
+				return headReject, 0, ReasonBadTarget
+			}
 			continue
 		}
 		if len(line) == 0 {
@@ -242,3 +259,30 @@ func isTchar(c byte) bool {
 
 // isCtl reports whether c is a control byte other than HTAB.
 func isCtl(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
+
+// badTarget reports a request-target that net/http's URL parser refuses with
+// its own plain-text 400 (a malformed percent-escape in the path, a control
+// byte anywhere): refusing it here keeps every rejection problem+json. Escapes
+// in the query are left to the gateway's strict query check.
+func badTarget(line []byte) bool {
+	sp := bytes.IndexByte(line, ' ')
+	target := line[sp+1:]
+	target = target[:bytes.IndexByte(target, ' ')]
+	inQuery := false
+	for i := 0; i < len(target); i++ {
+		c := target[i]
+		switch {
+		case isCtl(c) || c == '\t':
+			return true
+		case c == '?':
+			inQuery = true
+		case c == '%' && !inQuery:
+			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

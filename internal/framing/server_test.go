@@ -170,6 +170,9 @@ var attacks = []struct {
 	// frame by it.
 	{"te-space-before-colon", postHead + "Content-Length: 5\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggledGet, ReasonSpaceBeforeColon},
 	{"cl-space-before-colon", postHead + "Content-Length : 33\r\n\r\n" + smuggledGet, ReasonSpaceBeforeColon},
+	{"bad-percent-escape-in-path", "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
+	{"truncated-percent-escape-in-path", "GET /a%4 HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
+	{"tab-in-target", "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
 	// net/http ignores Transfer-Encoding on HTTP/1.0 and would serve the
 	// chunk as the next request.
 	{"te-on-http10", "POST /submit HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" + smuggledGet, ReasonTEOnHTTP10},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -44,7 +45,9 @@ func bodyLimit(max int64, obs pipeline.Observer) pipeline.Middleware {
 			if err != nil {
 				rej := pipeline.Reject(http.StatusBadRequest, "bad-body", "The request body could not be read: it is malformed or incomplete.")
 				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
+				if errors.Is(err, framing.ErrBadChunk) {
+					rej.Type, rej.Detail = "bad-framing", "The chunked request body is malformed."
+				} else if errors.As(err, &ne) && ne.Timeout() {
 					rej.Status, rej.Type, rej.Detail = http.StatusRequestTimeout, "body-timeout", "The request body did not arrive in time."
 				}
 				rej.Err, rej.Close = err, true

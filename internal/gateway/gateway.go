@@ -296,6 +296,10 @@ func framingDetail(reason string) string {
 		return "The Content-Length header is malformed or repeated."
 	case framing.ReasonHeaderTooLarge:
 		return "The request headers are too large."
+	case framing.ReasonBadTarget:
+		return "The request target has a malformed percent-escape or a control character."
+	case framing.ReasonSpaceBeforeColon, framing.ReasonBadHeaderLine:
+		return "A header line is malformed."
 	default:
 		return "The request is malformed."
 	}
