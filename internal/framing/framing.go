@@ -136,6 +136,11 @@ const (
 	// ReasonBadTarget: a request-target with a malformed percent-escape in
 	// its path or a control byte.
 	ReasonBadTarget = "bad-target"
+	// ReasonBadHeaderValue: a control byte (other than HTAB) in a field value.
+	ReasonBadHeaderValue = "bad-header-value"
+	// ReasonBadHost: more than one Host field line (RFC 9112 §3.2). A
+	// missing Host is left to net/http.
+	ReasonBadHost = "bad-host"
 	// ReasonMalformed: the fallback for anything else.
 	ReasonMalformed = "malformed"
 )
@@ -191,7 +196,7 @@ func Rejected(r *http.Request) (reason string, ok bool) {
 	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
 		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
 		ReasonBadChunk, ReasonSpaceBeforeColon, ReasonBadHeaderLine,
-		ReasonBadTarget, ReasonMalformed:
+		ReasonBadTarget, ReasonBadHeaderValue, ReasonBadHost, ReasonMalformed:
 		return reason, true
 	}
 	return ReasonMalformed, true

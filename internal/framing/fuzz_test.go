@@ -114,7 +114,7 @@ func isRejectHead(b []byte) bool {
 	switch string(reason) {
 	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
 		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
-		ReasonSpaceBeforeColon, ReasonBadHeaderLine, ReasonBadTarget:
+		ReasonSpaceBeforeColon, ReasonBadHeaderLine, ReasonBadTarget, ReasonBadHeaderValue, ReasonBadHost:
 		return string(b) == rejectHead(string(reason))
 	}
 	return false

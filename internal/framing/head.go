@@ -42,6 +42,7 @@ type headScan struct {
 	http10    bool // the request is HTTP/1.0
 
 	nCL, nTE int   // Content-Length and Transfer-Encoding field lines
+	nHost    int   // Host field lines
 	cl       int64 // value of the Content-Length line
 	clBad    bool  // a Content-Length value was not 1*DIGIT <= 2^62
 	teBad    bool  // a Transfer-Encoding value was not "chunked"
@@ -129,7 +130,19 @@ func (h *headScan) field(line []byte) string {
 	if c := name[len(name)-1]; c == ' ' || c == '\t' {
 		return ReasonSpaceBeforeColon
 	}
+	for _, c := range name {
+		if !isTchar(c) {
+			return ReasonBadHeaderLine
+		}
+	}
+	for _, c := range line[colon+1:] {
+		if isCtl(c) {
+			return ReasonBadHeaderValue
+		}
+	}
 	switch {
+	case equalFold(name, "host"):
+		h.nHost++
 	case equalFold(name, "content-length"):
 		h.nCL++
 		n, ok := parseContentLength(trimOWS(line[colon+1:]))
@@ -145,6 +158,8 @@ func (h *headScan) field(line []byte) string {
 // framingError checks the body framing fields of a complete head.
 func (h *headScan) framingError() string {
 	switch {
+	case h.nHost > 1:
+		return ReasonBadHost
 	case h.nTE > 0 && h.http10:
 		return ReasonTEOnHTTP10
 	case h.nTE > 0 && h.nCL > 0:

@@ -173,6 +173,10 @@ var attacks = []struct {
 	{"bad-percent-escape-in-path", "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
 	{"truncated-percent-escape-in-path", "GET /a%4 HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
 	{"tab-in-target", "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, ReasonBadTarget},
+	{"two-host-lines", "GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n" + smuggledGet, ReasonBadHost},
+	{"control-byte-in-value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n" + smuggledGet, ReasonBadHeaderValue},
+	{"bare-cr-in-value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rX-B: b\r\n\r\n" + smuggledGet, ReasonBadHeaderValue},
+	{"invalid-byte-in-name", "GET / HTTP/1.1\r\nHost: x\r\nX\"A: b\r\n\r\n" + smuggledGet, ReasonBadHeaderLine},
 	// net/http ignores Transfer-Encoding on HTTP/1.0 and would serve the
 	// chunk as the next request.
 	{"te-on-http10", "POST /submit HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" + smuggledGet, ReasonTEOnHTTP10},

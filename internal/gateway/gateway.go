@@ -298,8 +298,10 @@ func framingDetail(reason string) string {
 		return "The request headers are too large."
 	case framing.ReasonBadTarget:
 		return "The request target has a malformed percent-escape or a control character."
-	case framing.ReasonSpaceBeforeColon, framing.ReasonBadHeaderLine:
+	case framing.ReasonSpaceBeforeColon, framing.ReasonBadHeaderLine, framing.ReasonBadHeaderValue:
 		return "A header line is malformed."
+	case framing.ReasonBadHost:
+		return "The request has more than one Host header."
 	default:
 		return "The request is malformed."
 	}

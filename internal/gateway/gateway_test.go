@@ -150,7 +150,7 @@ func TestTooManyQueryParams(t *testing.T) {
 
 func TestConnectRefused(t *testing.T) {
 	g, up := start(t, nil, "")
-	res := g.Raw(t, "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
+	res := g.Raw(t, "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n")
 	if res.Resp.StatusCode != 405 {
 		t.Fatalf("status = %d, want 405", res.Resp.StatusCode)
 	}
@@ -175,6 +175,9 @@ func TestSmugglingRejected(t *testing.T) {
 		"obs-folded TE":         "POST /api/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + hidden,
 		"two Content-Lengths":   "POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n" + hidden,
 		"signed Content-Length": "POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: +41\r\n\r\n" + hidden,
+		"duplicate Host":        "GET /api/items HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",
+		"control byte in value": "GET /api/items HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+		"invalid header name":   "GET /api/items HTTP/1.1\r\nHost: x\r\nX(A): b\r\n\r\n",
 		"malformed chunk size":  "POST /api/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
 	}
 	for name, raw := range tests {
