@@ -118,7 +118,7 @@ func (p *parser) oneOf(f *fields, key string, v value, allowed ...string) bool {
 		return true
 	}
 	msg := fmt.Sprintf("must be one of %s; got %s", strings.Join(allowed, ", "), v.show())
-	if s := suggest(v.s, allowed); s != "" && !v.env {
+	if s := p.suggest(v.s, allowed); s != "" && !v.env {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	f.errf(key, "%s", msg)

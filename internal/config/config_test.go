@@ -690,11 +690,11 @@ func TestAuthenticators(t *testing.T) {
 		{name: "unknown algorithm suggests", src: jwt("discovery: true, algorithms: [rs256]"), want: []string{`4:93: authenticator "j": unknown algorithm "rs256" (valid: HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA); did you mean "RS256"?`}},
 		{name: "duplicate algorithm refused", src: jwt("discovery: true, algorithms: [RS256, RS256]"), want: []string{`4:100: authenticator "j": algorithms lists "RS256" twice`}},
 		{name: "empty algorithms refused", src: jwt("discovery: true, algorithms: []"), want: []string{`4:92: authenticator "j": algorithms must not be empty`}},
-		{name: "HS mixed with asymmetric refused", src: jwt("secret: "+strongSecret+", algorithms: [HS256, RS256]"), want: []string{
+		{name: "HS mixed with asymmetric refused", src: jwt("secret: " + strongSecret + ", algorithms: [HS256, RS256]"), want: []string{
 			`4:117: authenticator "j": algorithms mixes shared-secret (HS256) and public-key (RS256) algorithms`,
 		}},
 		{name: "HS without secret refused", src: jwt("jwks_url: \"https://idp.test/k\", algorithms: [HS512]"), want: []string{`4:107: authenticator "j": algorithms lists HS512, which verify with a shared secret: set secret`}},
-		{name: "secret with RS refused", src: jwt("secret: "+strongSecret+", algorithms: [RS256]"), want: []string{`4:71: authenticator "j": secret is only for HS256, HS384 and HS512, but algorithms lists RS256`}},
+		{name: "secret with RS refused", src: jwt("secret: " + strongSecret + ", algorithms: [RS256]"), want: []string{`4:71: authenticator "j": secret is only for HS256, HS384 and HS512, but algorithms lists RS256`}},
 		{name: "audiences required non-empty", src: head + "  j: {type: jwt, issuer: \"https://idp.test/\", discovery: true, algorithms: [RS256], audiences: []}\n", want: []string{`4:96: authenticator "j": audiences must not be empty`}},
 		{name: "leeway over 5m refused", src: jwt("discovery: true, algorithms: [RS256], leeway: 6m"), want: []string{`4:109: authenticator "j": leeway must be at most 5m, got 6m0s`}},
 		{name: "negative leeway refused", src: jwt("discovery: true, algorithms: [RS256], leeway: -1s"), want: []string{`4:109: authenticator "j": leeway must not be negative`}},
@@ -804,7 +804,7 @@ func TestRoutes(t *testing.T) {
 			`15:11: route "r": cors policy "webb" is not defined (defined in cors: web); did you mean "web"?`,
 			`16:14: route "r": openapi document "spec" is not defined (defined in openapi: api)`,
 		}},
-		{name: "reference with nothing defined", src: base + "routes:\n  - {name: r, path: /r, methods: [GET], upstream: app, auth: none, cors: web}\n", want: []string{`6:74: route "r": cors policy "web" is not defined (there is no cors section entry)`}},
+		{name: "reference with nothing defined", src: base + "routes:\n  - {name: r, path: /r, methods: [GET], upstream: app, auth: none, cors: web}\n", want: []string{`6:74: route "r": cors policy "web" is not defined (nothing is defined in cors)`}},
 		{name: "duplicate route name mentions the first", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n  - name: r\n    path: /s\n    methods: [GET]\n    upstream: app\n    auth: none\n"), want: []string{`14:11: route "r": name "r" is already used by the route at line 9`}},
 		{name: "route name required", src: defs + "routes:\n  - {path: /r, methods: [GET], upstream: app, auth: none}\n", want: []string{`9:5: route #1: name is required`}},
 		{name: "path required", src: defs + "routes:\n  - {name: r, methods: [GET], upstream: app, auth: none}\n", want: []string{`9:5: route "r": path is required`}},

@@ -172,7 +172,6 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 	if vs, ok := f.nonEmptyStrList("audiences", typ == "jwt"); ok {
 		a.Audiences = strs(p.noDuplicates(vs, f.subject("audiences"), nil))
 	}
-	algNodes := map[string]*yaml.Node{}
 	if vs, ok := f.nonEmptyStrList("algorithms", typ == "jwt"); ok {
 		for _, v := range p.noDuplicates(vs, f.subject("algorithms"), nil) {
 			switch {
@@ -180,13 +179,12 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 				p.errAt(v.node, `%s: algorithm "none" is never accepted: it means an unsigned token anyone can forge`, f.ctx)
 			case !contains(jwtAlgorithms, v.s):
 				msg := fmt.Sprintf("%s: unknown algorithm %s (valid: %s)", f.ctx, v.show(), strings.Join(jwtAlgorithms, ", "))
-				if s := suggest(v.s, jwtAlgorithms); s != "" && !v.env {
+				if s := p.suggest(v.s, jwtAlgorithms); s != "" && !v.env {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
 				p.errAt(v.node, "%s", msg)
 			default:
 				a.Algorithms = append(a.Algorithms, v.s)
-				algNodes[v.s] = v.node
 			}
 		}
 	}
@@ -257,7 +255,7 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 	}
 
 	if typ == "jwt" {
-		p.jwtRules(a, f, algNodes)
+		p.jwtRules(a, f)
 	}
 }
 
@@ -286,7 +284,7 @@ func (p *parser) secret(f *fields, key string) string {
 }
 
 // jwtRules checks the rules that relate jwt fields to each other.
-func (p *parser) jwtRules(a *Authenticator, f *fields, algNodes map[string]*yaml.Node) {
+func (p *parser) jwtRules(a *Authenticator, f *fields) {
 	if !f.has("issuer") {
 		f.missing("issuer")
 	}
@@ -582,15 +580,29 @@ func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
 	return out
 }
 
-// names lists a definition map's names, sorted, for messages.
-func names[T any](m map[string]T) string {
-	if len(m) == 0 {
-		return ""
-	}
-	out := make([]string, 0, len(m))
+// nameSet is the defined names of one kind of definition, for checking references.
+type nameSet struct {
+	kind    string // "upstream", as the reference is named in messages
+	section string // "upstreams", the section defining them
+	sorted  []string
+	has     map[string]bool
+}
+
+func newNameSet[T any](kind, section string, m map[string]T) *nameSet {
+	ns := &nameSet{kind: kind, section: section, has: make(map[string]bool, len(m))}
 	for k := range m {
-		out = append(out, k)
+		ns.sorted = append(ns.sorted, k)
+		ns.has[k] = true
 	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
+	sort.Strings(ns.sorted)
+	return ns
+}
+
+// list renders the names for a message, at most 10 of them.
+func (ns *nameSet) list() string {
+	const most = 10
+	if len(ns.sorted) <= most {
+		return strings.Join(ns.sorted, ", ")
+	}
+	return fmt.Sprintf("%s, ... (%d in all)", strings.Join(ns.sorted[:most], ", "), len(ns.sorted))
 }

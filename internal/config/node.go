@@ -19,6 +19,8 @@ type parser struct {
 	// refused holds nodes already reported by checkStructure (unsupported tags); they
 	// fail type checks silently so one problem gives one error.
 	refused map[*yaml.Node]bool
+	// suggestSpent is the edit-distance work done so far (see suggestBudget).
+	suggestSpent int
 }
 
 // errAt records a problem at n's position (1:1 when n has none).
@@ -104,8 +106,8 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// expect checks n's kind, reporting "SUBJECT must be WANT, got ...". Alias nodes fail
-// silently: they were already reported as aliases.
+// expect checks n's kind, reporting "SUBJECT must be WANT, got ...". Aliases and nodes
+// with refused tags fail silently: checkStructure already reported them.
 func (p *parser) expect(n *yaml.Node, kind yaml.Kind, subject, want string) bool {
 	if p.refused[n] {
 		return false
@@ -113,7 +115,7 @@ func (p *parser) expect(n *yaml.Node, kind yaml.Kind, subject, want string) bool
 	if n.Kind == kind && !(kind == yaml.ScalarNode && isNull(n)) {
 		return true
 	}
-	if n.Kind != yaml.AliasNode && !p.refused[n] {
+	if n.Kind != yaml.AliasNode {
 		p.errAt(n, "%s must be %s, got %s", subject, want, describe(n))
 	}
 	return false
@@ -245,10 +247,14 @@ func (p *parser) fields(n, at *yaml.Node, ctx string, known []string) *fields {
 		f.bad = true
 		return f
 	}
+	knownList := ""
 	for _, e := range es {
 		if !contains(known, e.name) {
-			msg := fmt.Sprintf("unknown key %s in %s (known: %s)", quoteTrunc(e.name), ctx, strings.Join(known, ", "))
-			if s := suggest(e.name, known); s != "" {
+			if knownList == "" {
+				knownList = strings.Join(known, ", ")
+			}
+			msg := fmt.Sprintf("unknown key %s in %s (known: %s)", quoteTrunc(e.name), ctx, knownList)
+			if s := p.suggest(e.name, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			p.errAt(e.key, "%s", msg)
@@ -374,7 +380,7 @@ func (f *fields) duration(key string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, err := strconv.ParseFloat(v.s, 64); err == nil {
+	if isBareNumber(v.s) {
 		f.errf(key, "must be a duration with a unit, such as 30s, 1m30s or 250ms; got the bare number %s", v.show())
 		return 0, false
 	}
@@ -384,6 +390,21 @@ func (f *fields) duration(key string) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// isBareNumber reports whether s is a number without a unit, such as 30, -1 or 1.5.
+func isBareNumber(s string) bool {
+	digits := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			digits = true
+		case c == '.' || (i == 0 && (c == '-' || c == '+')):
+		default:
+			return false
+		}
+	}
+	return digits
 }
 
 // positiveDuration sets *dst from key when present, requiring > 0.

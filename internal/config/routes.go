@@ -32,8 +32,15 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 	var out []*Route
 	var infos []routeInfo
 	seen := map[string]*yaml.Node{}
+	refs := &routeRefs{
+		upstreams:      newNameSet("upstream", "upstreams", cfg.Upstreams),
+		authenticators: newNameSet("authenticator", "authenticators", cfg.Authenticators),
+		rateLimits:     newNameSet("rate limit", "rate_limits", cfg.RateLimits),
+		cors:           newNameSet("cors policy", "cors", cfg.CORS),
+		openAPI:        newNameSet("openapi document", "openapi", cfg.OpenAPI),
+	}
 	for i, n := range items {
-		info := p.route(n, i, cfg, seen)
+		info := p.route(n, i, refs, seen)
 		if info.route == nil {
 			continue
 		}
@@ -44,7 +51,12 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 	return out
 }
 
-func (p *parser) route(n *yaml.Node, index int, cfg *Config, seen map[string]*yaml.Node) routeInfo {
+// routeRefs are the names routes may refer to.
+type routeRefs struct {
+	upstreams, authenticators, rateLimits, cors, openAPI *nameSet
+}
+
+func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string]*yaml.Node) routeInfo {
 	if !p.expect(n, yaml.MappingNode, fmt.Sprintf("routes entry %d", index+1), "a mapping") {
 		return routeInfo{}
 	}
@@ -110,12 +122,12 @@ func (p *parser) route(n *yaml.Node, index int, cfg *Config, seen map[string]*ya
 	info.hostNode = f.vals["host"]
 
 	if v, ok := f.reqStr("upstream"); ok {
-		if p.defined(f, "upstream", v, "upstream", "upstreams", names(cfg.Upstreams), cfg.Upstreams[v.s] != nil) {
+		if p.defined(f, "upstream", v, refs.upstreams) {
 			r.Upstream = v.s
 		}
 	}
 
-	public := p.routeAuth(f, r, cfg)
+	public := p.routeAuth(f, r, refs.authenticators)
 
 	if f.has("require") {
 		rf := f.section("require", ctx+" require", requireKeys)
@@ -149,15 +161,15 @@ func (p *parser) route(n *yaml.Node, index int, cfg *Config, seen map[string]*ya
 			}
 		}
 		for _, v := range p.noDuplicates(vs, f.subject("rate_limit"), nil) {
-			if p.definedAt(v, ctx, "rate limit", "rate_limits", names(cfg.RateLimits), cfg.RateLimits[v.s] != nil) {
+			if p.definedAt(v, ctx, refs.rateLimits) {
 				r.RateLimit = append(r.RateLimit, v.s)
 			}
 		}
 	}
-	if v, ok := f.str("cors"); ok && p.defined(f, "cors", v, "cors policy", "cors", names(cfg.CORS), cfg.CORS[v.s] != nil) {
+	if v, ok := f.str("cors"); ok && p.defined(f, "cors", v, refs.cors) {
 		r.CORS = v.s
 	}
-	if v, ok := f.str("openapi"); ok && p.defined(f, "openapi", v, "openapi document", "openapi", names(cfg.OpenAPI), cfg.OpenAPI[v.s] != nil) {
+	if v, ok := f.str("openapi"); ok && p.defined(f, "openapi", v, refs.openAPI) {
 		r.OpenAPI = v.s
 	}
 	f.boolean("websocket", &r.WebSocket)
@@ -169,7 +181,7 @@ func (p *parser) route(n *yaml.Node, index int, cfg *Config, seen map[string]*ya
 
 // routeAuth reads auth: the string none, or a non-empty list of defined authenticator
 // names. It reports whether the route is public.
-func (p *parser) routeAuth(f *fields, r *Route, cfg *Config) bool {
+func (p *parser) routeAuth(f *fields, r *Route, auths *nameSet) bool {
 	n := f.vals["auth"]
 	if n == nil {
 		p.errAt(f.at, "%s: auth is required; write auth: none for a public route", f.ctx)
@@ -213,7 +225,7 @@ func (p *parser) routeAuth(f *fields, r *Route, cfg *Config) bool {
 			}
 			continue
 		}
-		if p.definedAt(v, f.ctx, "authenticator", "authenticators", names(cfg.Authenticators), cfg.Authenticators[v.s] != nil) {
+		if p.definedAt(v, f.ctx, auths) {
 			r.Auth = append(r.Auth, v.s)
 		}
 	}
@@ -221,25 +233,25 @@ func (p *parser) routeAuth(f *fields, r *Route, cfg *Config) bool {
 }
 
 // defined checks a reference in key; see definedAt.
-func (p *parser) defined(f *fields, key string, v value, kind, section, defined string, ok bool) bool {
+func (p *parser) defined(f *fields, key string, v value, ns *nameSet) bool {
 	if v.s == "" {
 		f.errf(key, "must not be empty")
 		return false
 	}
-	return p.definedAt(v, f.ctx, kind, section, defined, ok)
+	return p.definedAt(v, f.ctx, ns)
 }
 
 // definedAt reports a dangling reference at the reference, listing what is defined.
-func (p *parser) definedAt(v value, ctx, kind, section, defined string, ok bool) bool {
-	if ok {
+func (p *parser) definedAt(v value, ctx string, ns *nameSet) bool {
+	if ns.has[v.s] {
 		return true
 	}
-	msg := fmt.Sprintf("%s: %s %s is not defined", ctx, kind, v.show())
-	if defined == "" {
-		msg += fmt.Sprintf(" (there is no %s section entry)", section)
+	msg := fmt.Sprintf("%s: %s %s is not defined", ctx, ns.kind, v.show())
+	if len(ns.sorted) == 0 {
+		msg += fmt.Sprintf(" (nothing is defined in %s)", ns.section)
 	} else {
-		msg += fmt.Sprintf(" (defined in %s: %s)", section, defined)
-		if s := suggest(v.s, strings.Split(defined, ", ")); s != "" && !v.env {
+		msg += fmt.Sprintf(" (defined in %s: %s)", ns.section, ns.list())
+		if s := p.suggest(v.s, ns.sorted); s != "" && !v.env {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 	}

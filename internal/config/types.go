@@ -24,6 +24,7 @@ type Config struct {
 	SharedStateFailure string   // fail_closed (default) | fail_open | local
 	Lockout            *Lockout // nil when the section is absent
 
+	// Definitions by name. Load never leaves these maps nil.
 	Upstreams      map[string]*Upstream
 	Authenticators map[string]*Authenticator
 	RateLimits     map[string]*RateLimit
@@ -73,14 +74,17 @@ type Lockout struct {
 // Upstream is a named pool of targets.
 type Upstream struct {
 	Name               string
-	Targets            []*url.URL    // http or https, host required, no query/fragment/userinfo
+	Targets            []*url.URL    // http or https, host required, path "" or "/", no query/fragment/userinfo
 	Timeout            time.Duration // default 30s: whole upstream exchange until response headers
 	MaskUpstreamErrors bool          // default true
 	Pos                Pos
 }
 
-// Authenticator is one entry of authenticators:. Fields are type-specific; later issues
-// own their validation. Type is one of jwt, api_key, mtls, introspection.
+// Authenticator is one entry of authenticators:. Type is one of jwt, api_key, mtls,
+// introspection; fields are type-specific and a field of another type is an error.
+// Load checks the config-level rules (required fields, URL shapes, one key source,
+// algorithm families, secret strength); the authenticator packages own the rest
+// (reading key files, fetching discovery documents and JWKS).
 type Authenticator struct {
 	Name string
 	Type string
@@ -92,8 +96,8 @@ type Authenticator struct {
 	JWKSURL       string
 	Audiences     []string
 	Algorithms    []string
-	Leeway        time.Duration
-	Secret        string // HS*; >= 32 bytes, no placeholders
+	Leeway        time.Duration // default 30s, at most 5m
+	Secret        string        // HS*; >= 32 bytes, no placeholders
 	PublicKeyFile string
 	TokenHeader   string // default "Authorization" (Bearer)
 	TokenCookie   string

@@ -47,9 +47,9 @@ func validIPOrHostname(host string) bool {
 	return validHostname(host)
 }
 
-// validHostname reports whether s is a DNS name: dot-separated labels of letters,
-// digits and "-" (not at either end of a label), 1-63 bytes each, at most 253 in all,
-// without a trailing dot.
+// validHostname reports whether s is a host name: dot-separated labels of letters,
+// digits, "-" (not at either end of a label) and "_" (found in container service
+// names), 1-63 bytes each, at most 253 in all, without a trailing dot.
 func validHostname(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false
@@ -60,7 +60,7 @@ func validHostname(s string) bool {
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
-			if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			if !(c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 				return false
 			}
 		}

@@ -119,34 +119,41 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	return g, nil
 }
 
-// unsupported lists the config features this build cannot enforce yet.
-// Refusing them is what "fail closed" means for a gateway under construction.
+// unsupported lists the config features this build cannot enforce yet, at
+// their positions. Refusing them is what "fail closed" means for a gateway
+// under construction.
 func unsupported(cfg *config.Config) []error {
-	var errs []error
+	var errs config.Errors
+	at := func(pos config.Pos, format string, args ...any) {
+		errs = append(errs, &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: fmt.Sprintf(format, args...)})
+	}
 	for _, rt := range cfg.Routes {
 		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
-			errs = append(errs, fmt.Errorf("route %q: authenticators are not available in this build yet; only auth: none can be served", rt.Name))
+			at(rt.Pos, "route %q: authenticators are not available in this build yet; only auth: none can be served", rt.Name)
 		}
 		if len(rt.RateLimit) > 0 {
-			errs = append(errs, fmt.Errorf("route %q: rate limits are not available in this build yet", rt.Name))
+			at(rt.Pos, "route %q: rate limits are not available in this build yet", rt.Name)
 		}
 		if rt.CORS != "" {
-			errs = append(errs, fmt.Errorf("route %q: CORS policies are not available in this build yet", rt.Name))
+			at(rt.Pos, "route %q: CORS policies are not available in this build yet", rt.Name)
 		}
 		if rt.OpenAPI != "" {
-			errs = append(errs, fmt.Errorf("route %q: OpenAPI enforcement is not available in this build yet", rt.Name))
+			at(rt.Pos, "route %q: OpenAPI enforcement is not available in this build yet", rt.Name)
 		}
 		if rt.WebSocket {
-			errs = append(errs, fmt.Errorf("route %q: WebSocket routes are not available in this build yet", rt.Name))
+			at(rt.Pos, "route %q: WebSocket routes are not available in this build yet", rt.Name)
 		}
 	}
 	if cfg.Lockout != nil {
-		errs = append(errs, errors.New("lockout is not available in this build yet"))
+		at(config.Pos{}, "lockout is not available in this build yet")
 	}
 	if cfg.Server.TLS != nil {
-		errs = append(errs, errors.New("server.tls is not available in this build yet"))
+		at(config.Pos{}, "server.tls is not available in this build yet")
 	}
-	return errs
+	if len(errs) == 0 {
+		return nil
+	}
+	return []error{errs}
 }
 
 // Close releases upstream connection pools.
