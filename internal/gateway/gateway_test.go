@@ -531,3 +531,32 @@ func TestReload(t *testing.T) {
 		t.Fatalf("running config lost after refused reload: %d", resp.StatusCode)
 	}
 }
+
+func TestHostRouting(t *testing.T) {
+	up := gt.NewUpstream(t, nil)
+	routes := `  - { name: api, host: api.example.test, path: /v1/items, methods: [GET], upstream: app, auth: none }
+`
+	g := gt.Start(t, gt.Config(up.URL, "", routes), nil)
+	tests := []struct {
+		name, raw string
+		status    int
+	}{
+		{"configured host → routed", "GET /v1/items HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n", 200},
+		{"host compared case-insensitively, port ignored", "GET /v1/items HTTP/1.1\r\nHost: API.Example.Test:8080\r\nConnection: close\r\n\r\n", 200},
+		{"unknown host → 421", "GET /v1/items HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", 421},
+		{"absolute-form naming the configured host → routed", "GET http://api.example.test/v1/items HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n", 200},
+		{"absolute-form naming another host → refused", "GET http://evil.example/v1/items HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n", 421},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := up.Count()
+			res := g.Raw(t, tt.raw)
+			if res.Resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.Resp.StatusCode, tt.status, res.Body)
+			}
+			if reached := up.Count() > before; reached != (tt.status == 200) {
+				t.Fatalf("upstream reached = %v", reached)
+			}
+		})
+	}
+}

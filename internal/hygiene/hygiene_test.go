@@ -1,0 +1,59 @@
+package hygiene
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestTarget(t *testing.T) {
+	ours := func(h string) bool { return h == "api.example.test" }
+	tests := []struct {
+		name, target, path, query, reason string
+	}{
+		{"origin-form split at ?", "/a/b?x=1&y", "/a/b", "x=1&y", ""},
+		{"no query", "/a", "/a", "", ""},
+		{"raw fragment refused", "/a#b", "", "", "fragment"},
+		{"asterisk-form refused", "*", "", "", "asterisk-form"},
+		{"authority-form refused", "example.com:443", "", "", "not-origin-form"},
+		{"absolute-form for our host reduced to origin-form", "http://api.example.test/a?q", "/a", "q", ""},
+		{"absolute-form scheme case-insensitive", "HTTPS://api.example.test", "/", "", ""},
+		{"absolute-form for another host refused", "http://evil.example/a", "", "", "absolute-form"},
+		{"userinfo in absolute-form refused", "http://u@api.example.test/a", "", "", "absolute-form"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, q, reason := Target(tt.target, ours)
+			if p != tt.path || q != tt.query || reason != tt.reason {
+				t.Errorf("Target(%q) = %q, %q, %q; want %q, %q, %q", tt.target, p, q, reason, tt.path, tt.query, tt.reason)
+			}
+		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	h := http.Header{
+		"X-Forwarded-For": {"1.2.3.4"}, "X-Rampart-Subject": {"admin"}, "X_rampart_subject": {"admin"},
+		"X-Request-Id": {"abc"}, "Authorization": {"Bearer t"}, "X-Http-Method-Override": {"DELETE"}, "Accept": {"*/*"},
+	}
+	h["x-rampart-raw"] = []string{"non-canonical key"}
+	id := Scrub(h)
+	if id != "abc" {
+		t.Errorf("request id = %q", id)
+	}
+	for k := range h {
+		if k != "Authorization" && k != "Accept" {
+			t.Errorf("%s survived", k)
+		}
+	}
+	if len(h) != 2 {
+		t.Errorf("kept %v", h)
+	}
+}
+
+func TestValidRequestID(t *testing.T) {
+	for id, want := range map[string]bool{"abc-123_x.y:z": true, "": false, "a b": false, "a\nb": false, string(make([]byte, 129)): false} {
+		if got := ValidRequestID(id); got != want {
+			t.Errorf("ValidRequestID(%q) = %v", id, got)
+		}
+	}
+}
