@@ -325,6 +325,7 @@ func TestTrustedProxyForwardingKept(t *testing.T) {
 
 func TestUpstreamResponseHygiene(t *testing.T) {
 	g, _ := start(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "upstream-own-id")
 		w.Header().Set("Server", "gunicorn/21.2.0")
 		w.Header().Set("X-Powered-By", "Django")
 		switch r.URL.Path {
@@ -347,6 +348,9 @@ func TestUpstreamResponseHygiene(t *testing.T) {
 		resp, body := g.Get(t, "/api/items/1")
 		if body != "fine" || resp.Header.Get("Server") != "" || resp.Header.Get("X-Powered-By") != "" {
 			t.Errorf("body %q Server %q X-Powered-By %q", body, resp.Header.Get("Server"), resp.Header.Get("X-Powered-By"))
+		}
+		if ids := resp.Header.Values("X-Request-Id"); len(ids) != 1 || ids[0] == "upstream-own-id" {
+			t.Errorf("X-Request-Id = %q, want only the gateway's", ids)
 		}
 	})
 	t.Run("5xx body masked", func(t *testing.T) {

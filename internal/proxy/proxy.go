@@ -181,6 +181,9 @@ func (u *Upstream) modifyResponse(resp *http.Response) error {
 	for _, k := range fingerprintHeaders {
 		delete(resp.Header, k)
 	}
+	// The gateway already answers with its own X-Request-Id; an upstream's
+	// copy (often the same value echoed) would make the header ambiguous.
+	delete(resp.Header, "X-Request-Id")
 	if !u.mask || resp.StatusCode < 500 {
 		return nil
 	}
