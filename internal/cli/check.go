@@ -7,6 +7,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
 func check(args []string, env Env, stdout, stderr io.Writer) int {
@@ -40,5 +41,12 @@ func loadAndCompile(path string, env Env) (*config.Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	gw.Close()
+	if cfg.Server.TLS != nil {
+		// Load the certificate now: a missing or mismatched pair must fail
+		// check, not the first handshake.
+		if _, err := tlsconfig.New(cfg.Server.TLS, discardLogger()); err != nil {
+			return nil, fmt.Errorf("%s: server.tls: %w", path, err)
+		}
+	}
 	return cfg, nil
 }

@@ -165,3 +165,29 @@ func TestDemo(t *testing.T) {
 		t.Fatal("demo did not stop")
 	}
 }
+
+func TestCertDev(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	if code := Run(context.Background(), []string{"cert", "dev", "--host", "localhost,127.0.0.1", "--out", dir}, noEnv, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	for _, name := range []string{"tls.crt", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(out.String(), "cert_file:") {
+		t.Errorf("no usage hint printed: %s", out.String())
+	}
+	// The result is usable by check as the listener's certificate.
+	cfg := "version: 1\nserver:\n  tls: { cert_file: " + filepath.Join(dir, "tls.crt") + ", key_file: " + filepath.Join(dir, "tls.key") +
+		" }\nadmin: { listen: \"off\" }\nupstreams:\n  app: { targets: [\"http://127.0.0.1:8000\"] }\nroutes:\n  - { name: h, path: /h, methods: [GET], upstream: app, auth: none }\n"
+	out.Reset()
+	if code := Run(context.Background(), []string{"check", "-c", writeFile(t, cfg)}, noEnv, &out, &errb); code != 0 {
+		t.Fatalf("check with dev cert: %d %s", code, errb.String())
+	}
+	if code := Run(context.Background(), []string{"cert"}, noEnv, &out, &errb); code != 2 {
+		t.Errorf("bare 'cert' exit %d, want 2", code)
+	}
+}

@@ -147,9 +147,6 @@ func unsupported(cfg *config.Config) []error {
 	if cfg.Lockout != nil {
 		at(config.Pos{}, "lockout is not available in this build yet")
 	}
-	if cfg.Server.TLS != nil {
-		at(config.Pos{}, "server.tls is not available in this build yet")
-	}
 	if len(errs) == 0 {
 		return nil
 	}

@@ -20,14 +20,16 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
 // Options are Run's collaborators; all optional.
 type Options struct {
 	Logger *slog.Logger
-	// Listener and AdminListener, when set, are used instead of opening
-	// cfg.Server.Listen / cfg.Admin.Listen (tests and the demo pass ":0" ones).
-	Listener, AdminListener net.Listener
+	// Listener, AdminListener and RedirectListener, when set, are used
+	// instead of opening cfg.Server.Listen / cfg.Admin.Listen /
+	// cfg.Server.HTTPRedirect (tests and the demo pass ":0" ones).
+	Listener, AdminListener, RedirectListener net.Listener
 	// Ready is called once both listeners accept connections.
 	Ready func(addr, adminAddr net.Addr)
 	// Reload delivers new, already-validated configs. Listener settings in a
@@ -60,10 +62,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
 		}
 	}
-	ln = framing.NewListener(ln, cfg.Server.MaxHeaderBytes)
 	errLog := log.New(slogWriter{logger}, "", 0)
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }),
+		Handler:           withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) })),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -72,6 +74,39 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		// 431; net/http's own limit (plus its 4 KiB slack) is the backstop.
 		MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		ErrorLog:       errLog,
+	}
+
+	if cfg.Server.TLS != nil {
+		tlsCfg, err := tlsconfig.New(cfg.Server.TLS, logger)
+		if err != nil {
+			ln.Close()
+			gw.Close()
+			return err
+		}
+		acc, err := newTLSAcceptor(ln, tlsCfg, cfg.Server.ReadHeaderTimeout, srv, logger)
+		if err != nil {
+			ln.Close()
+			gw.Close()
+			return err
+		}
+		ln = acc
+	}
+	ln = framing.NewListener(ln, cfg.Server.MaxHeaderBytes)
+
+	var redirectSrv *http.Server
+	redirectLn := opts.RedirectListener
+	if cfg.Server.TLS != nil && (cfg.Server.HTTPRedirect != "" || redirectLn != nil) {
+		if redirectLn == nil {
+			if redirectLn, err = net.Listen("tcp", cfg.Server.HTTPRedirect); err != nil {
+				ln.Close()
+				gw.Close()
+				return fmt.Errorf("http_redirect listen %s: %w", cfg.Server.HTTPRedirect, err)
+			}
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		redirectSrv = &http.Server{Handler: redirectHandler(port), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
+			MaxHeaderBytes: cfg.Server.MaxHeaderBytes, ErrorLog: errLog}
 	}
 
 	var adminSrv *http.Server
@@ -89,8 +124,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
+	if redirectSrv != nil {
+		go func() { errc <- redirectSrv.Serve(redirectLn) }()
+	}
 	if adminSrv != nil {
 		go func() { errc <- adminSrv.Serve(adminLn) }()
 	}
@@ -136,6 +174,9 @@ loop:
 	err = srv.Shutdown(sctx)
 	if adminSrv != nil {
 		_ = adminSrv.Shutdown(sctx)
+	}
+	if redirectSrv != nil {
+		_ = redirectSrv.Shutdown(sctx)
 	}
 	current.Load().Close()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
