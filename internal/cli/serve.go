@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/server"
@@ -25,7 +26,13 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	reload := make(chan *config.Config)
+	reload := make(chan struct{}, 1)
+	trigger := func() {
+		select {
+		case reload <- struct{}{}:
+		default: // a reload is already pending
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -35,20 +42,13 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 			case <-ctx.Done():
 				return
 			case <-hup:
-				next, err := loadAndCompile(*path, env)
-				if err != nil {
-					logger.Error("reload refused; keeping the running config", "error", err.Error())
-					continue
-				}
-				select {
-				case reload <- next:
-				case <-ctx.Done():
-					return
-				}
+				trigger()
 			}
 		}
 	}()
-	if err := server.Run(ctx, cfg, server.Options{Logger: logger, Reload: reload}); err != nil {
+	go watchFile(ctx, *path, time.Second, trigger)
+	load := func() (*config.Config, error) { return loadAndCompile(*path, env) }
+	if err := server.Run(ctx, cfg, server.Options{Logger: logger, Reload: reload, Load: load}); err != nil {
 		fmt.Fprintln(stderr, "rampart:", err)
 		return 1
 	}
@@ -56,3 +56,36 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// watchFile calls changed when path's size or modification time changes and
+// then stays unchanged for one more interval (debounce: editors and
+// ConfigMap updates write in several steps). Polling keeps the dependency
+// list short and works on every filesystem, symlink swaps included.
+func watchFile(ctx context.Context, path string, every time.Duration, changed func()) {
+	stat := func() (time.Time, int64) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return fi.ModTime(), fi.Size()
+	}
+	lastMod, lastSize := stat()
+	pending := false
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mod, size := stat()
+		switch {
+		case mod != lastMod || size != lastSize:
+			lastMod, lastSize, pending = mod, size, true
+		case pending && size >= 0:
+			pending = false
+			changed()
+		}
+	}
+}

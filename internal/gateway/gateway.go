@@ -30,6 +30,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/hygiene"
+	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -42,6 +43,15 @@ type Deps struct {
 	Observer pipeline.Observer
 	// Logger receives operational messages. nil means slog.Default().
 	Logger *slog.Logger
+	// Access, when set, writes one access line per request.
+	Access AccessLogger
+	// Metrics, when set, counts requests and upstream latency.
+	Metrics *metrics.Metrics
+}
+
+// AccessLogger writes the access log.
+type AccessLogger interface {
+	Access(r *http.Request, status int, bytes int64, elapsed time.Duration)
 }
 
 // Gateway is a compiled config. It is immutable; a reload builds a new one.
@@ -52,6 +62,8 @@ type Gateway struct {
 	ips            *clientip.Resolver
 	obs            pipeline.Observer
 	logger         *slog.Logger
+	access         AccessLogger
+	metrics        *metrics.Metrics
 	maxQueryParams int
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
@@ -75,6 +87,8 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		ips:            clientip.New(cfg.Server.TrustedProxies),
 		obs:            deps.Observer,
 		logger:         deps.Logger,
+		access:         deps.Access,
+		metrics:        deps.Metrics,
 		maxQueryParams: cfg.Server.MaxQueryParams,
 		hosts:          map[string]bool{},
 		hostsOnly:      len(cfg.Routes) > 0,
@@ -161,8 +175,9 @@ func (g *Gateway) Close() {
 }
 
 // ServeHTTP runs the pre-routing checks, routes, and hands over to the route.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	info := &pipeline.Info{Start: time.Now(), Scheme: "http"}
+	w := &recorder{ResponseWriter: rw}
 	if r.TLS != nil {
 		info.Scheme = "https"
 	}
@@ -178,6 +193,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()["X-Request-Id"] = []string{info.ID}
 	r = pipeline.WithInfo(r, info)
+	if g.metrics != nil {
+		g.metrics.Begin()
+	}
+	defer g.finish(w, r, info)
 	defer g.recoverPanic(r)
 
 	if rej := g.precheck(r, info); rej != nil {
@@ -202,6 +221,50 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Params = params
 	rt.handler.ServeHTTP(w, r)
 }
+
+// finish records the access line and metrics of a request.
+func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
+	elapsed := time.Since(info.Start)
+	status := w.status
+	if status == 0 {
+		status = 499 // aborted before any response (client gone, handler aborted)
+	}
+	if g.metrics != nil {
+		g.metrics.Done(info.Route, r.Method, status, elapsed)
+		if info.Target != "" {
+			g.metrics.Upstream(info.Route, info.UpstreamTime)
+		}
+	}
+	if g.access != nil {
+		g.access.Access(r, status, w.bytes, elapsed)
+	}
+}
+
+// recorder notes the status and size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // recoverPanic keeps a bug from becoming a stack trace on the wire or a dead
 // process: the stack goes to the log, the connection is aborted.

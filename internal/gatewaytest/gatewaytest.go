@@ -86,24 +86,27 @@ type Gateway struct {
 	Logs       *syncBuffer
 	stop       context.CancelFunc
 	done       chan error
-	reload     chan *config.Config
+	reload     chan struct{}
 	reloaded   chan error
+	next       []byte
 }
 
-// ReloadYAML parses text and swaps it in, returning the gateway's verdict.
+// ReloadYAML makes text the config file's content, triggers a reload and
+// returns the gateway's verdict (parse errors included).
 func (g *Gateway) ReloadYAML(t testing.TB, text string) error {
 	t.Helper()
-	cfg, err := config.Parse("reload.yaml", []byte(text), func(k string) (string, bool) {
+	g.next = []byte(text)
+	g.reload <- struct{}{}
+	return <-g.reloaded
+}
+
+func (g *Gateway) load() (*config.Config, error) {
+	return config.Parse("reload.yaml", g.next, func(k string) (string, bool) {
 		if k == "ADMIN_TOKEN" {
 			return AdminToken, true
 		}
 		return "", false
 	})
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	g.reload <- cfg
-	return <-g.reloaded
 }
 
 // AdminToken is the admin token Start puts in the environment as ADMIN_TOKEN.
@@ -138,11 +141,11 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{Logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan *config.Config), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
+	g := &Gateway{Logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
 	ready := make(chan struct{})
 	logger := slog.New(slog.NewJSONHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
-		g.done <- server.Run(ctx, cfg, server.Options{Logger: logger, Listener: ln, AdminListener: adminLn, Reload: g.reload,
+		g.done <- server.Run(ctx, cfg, server.Options{Logger: logger, Listener: ln, AdminListener: adminLn, Reload: g.reload, Load: g.load,
 			Reloaded: func(err error) { g.reloaded <- err },
 			Ready: func(addr, adminAddr net.Addr) {
 				g.Addr = addr.String()

@@ -70,6 +70,10 @@ type Info struct {
 	Params    route.Params // path parameters of the matched route (values are escaped)
 	Principal *Principal   // nil for anonymous requests
 	Scheme    string       // "http" or "https", as seen by the gateway
+	// Target is the upstream target the request was sent to ("" if none),
+	// and UpstreamTime how long the upstream took to send response headers.
+	Target       string
+	UpstreamTime time.Duration
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string

@@ -261,8 +261,13 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	attempts := len(u.targets)
+	info := pipeline.InfoFrom(req.Context())
 	for i := 0; ; i++ {
+		start := time.Now()
 		resp, err := u.transport.RoundTrip(req)
+		if info != nil {
+			info.Target, info.UpstreamTime = req.URL.Host, time.Since(start)
+		}
 		if err == nil {
 			return resp, nil
 		}

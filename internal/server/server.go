@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
@@ -32,10 +34,12 @@ type Options struct {
 	Listener, AdminListener, RedirectListener net.Listener
 	// Ready is called once both listeners accept connections.
 	Ready func(addr, adminAddr net.Addr)
-	// Reload delivers new, already-validated configs. Listener settings in a
-	// reloaded config are ignored (they need a restart); routes, upstreams and
-	// policies take effect for the next request.
-	Reload <-chan *config.Config
+	// Reload triggers a reload: Load is called for the new config, which is
+	// compiled off to the side and swapped in atomically; on any error the
+	// running config stays. Listener settings (addresses, TLS files, limits
+	// and timeouts) need a restart: a change to them is reported, not applied.
+	Reload <-chan struct{}
+	Load   func() (*config.Config, error)
 	// Reloaded, when set, is called after each reload attempt with its outcome.
 	Reloaded func(error)
 }
@@ -47,7 +51,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	gw, err := gateway.New(cfg, gateway.Deps{Logger: logger})
+	m := metrics.New()
+	aud := audit.New(logger, m)
+	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m}
+	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -120,6 +127,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			}
 		}
 		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() })
+		ah.Handle("GET /metrics", m.Handler())
 		adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
 	}
@@ -150,16 +158,24 @@ loop:
 		case err := <-errc:
 			serveErr = err
 			break loop
-		case next := <-opts.Reload:
-			ngw, err := gateway.New(next, gateway.Deps{Logger: logger})
+		case <-opts.Reload:
+			next, err := opts.Load()
+			var ngw *gateway.Gateway
+			if err == nil {
+				ngw, err = gateway.New(next, deps)
+			}
+			m.Reloaded(err)
 			if err != nil {
-				logger.Error("reload refused; keeping the running config", "error", err)
+				logger.Error("reload refused; keeping the running config", "error", err.Error())
 			} else {
 				old := current.Swap(ngw)
 				// Requests already on the old gateway keep its upstream pools;
 				// idle connections are closed now, busy ones when they finish.
 				old.Close()
 				logger.Info("config reloaded", "routes", len(next.Routes))
+				if listenerSettings(next) != listenerSettings(cfg) {
+					logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")
+				}
 			}
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
@@ -202,4 +218,17 @@ func trimNL(p []byte) []byte {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// listenerSettings summarises what a reload cannot change.
+func listenerSettings(c *config.Config) string {
+	srv := c.Server
+	srv.TrustedProxies = nil // applied per request by the gateway: reloadable
+	srv.MaxQueryParams = 0   // likewise
+	tls := ""
+	if srv.TLS != nil {
+		tls = fmt.Sprintf("%+v", *srv.TLS)
+	}
+	srv.TLS = nil
+	return fmt.Sprintf("%+v|%s|%s", srv, tls, c.Admin.Listen)
 }
