@@ -28,7 +28,9 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/clientip"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/framing"
+	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pathnorm"
@@ -65,6 +67,7 @@ type Gateway struct {
 	access         AccessLogger
 	metrics        *metrics.Metrics
 	maxQueryParams int
+	secure         http.Handler    // security headers around precheck, routing and the route
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 }
@@ -72,6 +75,7 @@ type Gateway struct {
 type compiledRoute struct {
 	name    string
 	handler http.Handler
+	cors    bool // the route has a CORS policy (and so answers preflights)
 }
 
 // New compiles cfg. Every problem is returned at once.
@@ -103,6 +107,26 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		g.upstreams[name] = up
 	}
 	errs = append(errs, unsupported(cfg)...)
+	corsPolicies := map[string]pipeline.Middleware{}
+	for name, c := range cfg.CORS {
+		mw, err := cors.New(cors.Config{Name: name, AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods,
+			AllowHeaders: c.AllowHeaders, ExposeHeaders: c.ExposeHeaders, AllowCredentials: c.AllowCredentials, MaxAge: c.MaxAge}, deps.Observer)
+		if err != nil {
+			errs = append(errs, positioned(cfg, c.Pos, fmt.Sprintf("cors %q: %v", name, err)))
+			continue
+		}
+		corsPolicies[name] = mw
+	}
+	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
+	for _, rt := range cfg.Routes {
+		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
+			overrides.Routes[rt.Name] = headers.Overrides(rt.Headers)
+		}
+	}
+	secure, err := headers.New(overrides)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	for i, rt := range cfg.Routes {
 		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path}
@@ -116,9 +140,17 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			errs = append(errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
 			continue
 		}
+		// The route's steps, in DESIGN.md order. CORS comes first so that
+		// preflights are answered before anything else looks at them.
+		var steps []pipeline.Middleware
+		if rt.CORS != "" {
+			steps = append(steps, corsPolicies[rt.CORS])
+		}
+		steps = append(steps, bodyLimit(cfg.Server.MaxBodyBytes, g.obs))
 		g.routes = append(g.routes, compiledRoute{
 			name:    rt.Name,
-			handler: pipeline.Chain(up, bodyLimit(cfg.Server.MaxBodyBytes, g.obs)),
+			handler: pipeline.Chain(up, steps...),
+			cors:    rt.CORS != "",
 		})
 	}
 	router, rerrs := route.New(specs)
@@ -130,6 +162,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		return nil, errors.Join(errs...)
 	}
 	g.router = router
+	g.secure = secure(http.HandlerFunc(g.serve))
 	return g, nil
 }
 
@@ -139,7 +172,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 func unsupported(cfg *config.Config) []error {
 	var errs config.Errors
 	at := func(pos config.Pos, format string, args ...any) {
-		errs = append(errs, &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, positioned(cfg, pos, fmt.Sprintf(format, args...)))
 	}
 	for _, rt := range cfg.Routes {
 		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
@@ -147,9 +180,6 @@ func unsupported(cfg *config.Config) []error {
 		}
 		if len(rt.RateLimit) > 0 {
 			at(rt.Pos, "route %q: rate limits are not available in this build yet", rt.Name)
-		}
-		if rt.CORS != "" {
-			at(rt.Pos, "route %q: CORS policies are not available in this build yet", rt.Name)
 		}
 		if rt.OpenAPI != "" {
 			at(rt.Pos, "route %q: OpenAPI enforcement is not available in this build yet", rt.Name)
@@ -165,6 +195,11 @@ func unsupported(cfg *config.Config) []error {
 		return nil
 	}
 	return []error{errs}
+}
+
+// positioned is a config error found while compiling.
+func positioned(cfg *config.Config, pos config.Pos, msg string) *config.Error {
+	return &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: msg}
 }
 
 // Close releases upstream connection pools.
@@ -198,13 +233,26 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	defer g.finish(w, r, info)
 	defer g.recoverPanic(r)
+	g.secure.ServeHTTP(w, r)
+}
 
+// serve runs the pre-routing checks, routes, and hands over to the route.
+// It runs inside the security-headers wrapper, so every answer — refusals
+// included — carries the header profile.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	info := pipeline.InfoFrom(r.Context())
 	if rej := g.precheck(r, info); rej != nil {
 		pipeline.Refuse(w, r, "request", g.obs, rej)
 		return
 	}
+	// A CORS preflight is routed by the method it asks about: no route
+	// lists OPTIONS for it, and the route's policy answers it.
+	method, preflight := r.Method, cors.IsPreflight(r)
+	if preflight {
+		method = cors.RequestedMethod(r)
+	}
 	var params route.Params
-	res := g.router.Match(r.Host, r.Method, info.Path, &params)
+	res := g.router.Match(r.Host, method, info.Path, &params)
 	switch res.Status {
 	case 0:
 	case http.StatusMethodNotAllowed:
@@ -219,6 +267,12 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rt := &g.routes[res.Route]
 	info.Route = rt.name
 	info.Params = params
+	if preflight && !rt.cors {
+		// Preflights are the gateway's business: never forwarded.
+		pipeline.Refuse(w, r, "cors", g.obs, pipeline.Reject(http.StatusForbidden, cors.TypePreflightRefused,
+			"This route does not allow cross-origin requests."))
+		return
+	}
 	rt.handler.ServeHTTP(w, r)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/config"
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/server"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
@@ -106,6 +107,9 @@ func TestTLSDefaultsToTLS13(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.TLS.Version != tls.VersionTLS13 {
 		t.Fatalf("status %d version %x", resp.StatusCode, resp.TLS.Version)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != headers.StrictTransportSecurity {
+		t.Errorf("HSTS = %q over TLS", got)
 	}
 	if got := up.Seen()[0].Header.Get("X-Forwarded-Proto"); got != "https" {
 		t.Errorf("X-Forwarded-Proto = %q, want https", got)
