@@ -669,7 +669,7 @@ func TestAuthenticators(t *testing.T) {
 		{name: "type required", src: head + "  a: {header: X-Key}\n", want: []string{`4:3: authenticator "a": type is required`}},
 		{name: "unknown type lists valid ones", src: head + "  a: {type: oauth}\n", want: []string{`4:13: authenticator "a": type must be one of jwt, api_key, mtls, introspection; got "oauth"`}},
 		{name: "field of another type refused", src: jwt("jwks_url: \"https://idp.test/k\", algorithms: [RS256], header: X-Key"), want: []string{
-			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie)`,
+			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie, roles_claim, forward_token)`,
 		}},
 		{name: "jwt field on api_key refused", src: head + "  a: {type: api_key, issuer: \"https://idp.test/\"}\n", want: []string{`4:22: authenticator "a": "issuer" is not an api_key field (api_key fields: type, header)`}},
 		{name: "jwt requires issuer, audiences, algorithms and a key source", src: head + "  j: {type: jwt}\n", want: []string{
@@ -823,7 +823,7 @@ func TestRoutes(t *testing.T) {
 			`14:38: route "r" require: scopes entries must not be empty`,
 			`14:51: route "r" require: claims must be a mapping, got a list`,
 			`14:61: route "r" require: mfa must be a boolean (true or false), got "1"`,
-			`14:64: unknown key "role" in route "r" require (known: roles, scopes, claims, mfa); did you mean "roles"?`,
+			`14:64: unknown key "role" in route "r" require (known: roles, scopes, claims, mfa, mfa_methods, acr_values); did you mean "roles"?`,
 		}},
 		{name: "header overrides checked", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    headers:\n      set: {\"X Bad\": a, X-Ok: \"a\\r\\nb\", X-Dup: a, x-dup: b}\n      remove: [Server, \"Bad Header\", X-Ok]\n"), want: []string{
 			`15:13: route "r" headers: set: "X Bad" is not a valid header name`,
@@ -852,7 +852,7 @@ func TestRoutes(t *testing.T) {
 		{
 			Name: "r", Host: "api.example.com", Path: "/r", PathPos: Pos{10, 11}, Methods: []string{"GET", "POST", "PROPFIND"},
 			Upstream: "app", Auth: []string{"sso"},
-			Require:   Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string]string{"tenant": "acme", "email_verified": "true"}, MFA: true},
+			Require:   Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string][]string{"tenant": {"acme"}, "email_verified": {"true"}}, MFA: true},
 			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api", WebSocket: true,
 			Headers: HeaderOverrides{Set: map[string]string{"Cache-Control": "no-store"}, Remove: []string{"X-Powered-By"}},
 			Pos:     Pos{9, 5},

@@ -13,13 +13,13 @@ import (
 
 var (
 	upstreamKeys = []string{"targets", "timeout", "mask_upstream_errors"}
-	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "header", "client_ca_file", "url", "client_id", "client_secret"}
+	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "header", "client_ca_file", "url", "client_id", "client_secret", "timeout"}
 	authTypes    = []string{"jwt", "api_key", "mtls", "introspection"}
 	authTypeKeys = map[string][]string{
-		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie"},
+		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token"},
 		"api_key":       {"header"},
 		"mtls":          {"client_ca_file"},
-		"introspection": {"url", "client_id", "client_secret"},
+		"introspection": {"url", "client_id", "client_secret", "issuer", "audiences", "token_header", "token_cookie", "roles_claim", "forward_token", "timeout"},
 	}
 	jwtAlgorithms  = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 	rateLimitKeys  = []string{"key", "limits", "concurrency"}
@@ -224,6 +224,21 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 			f.errf("token_cookie", "must be a valid cookie name, got %s", v.show())
 		} else {
 			a.TokenCookie = v.s
+		}
+	}
+	if v, ok := f.str("roles_claim"); ok {
+		if v.s == "" || strings.ContainsAny(v.s, " \t") {
+			f.errf("roles_claim", "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
+		} else {
+			a.RolesClaim = v.s
+		}
+	}
+	f.boolean("forward_token", &a.ForwardToken)
+	if d, ok := f.duration("timeout"); ok {
+		if d <= 0 || d > time.Minute {
+			f.errf("timeout", "must be between 1ms and 1m, got %s", d)
+		} else {
+			a.Timeout = d
 		}
 	}
 	if v, ok := f.str("header"); ok {

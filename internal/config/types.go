@@ -101,6 +101,9 @@ type Authenticator struct {
 	PublicKeyFile string
 	TokenHeader   string // default "Authorization" (Bearer)
 	TokenCookie   string
+	RolesClaim    string        // jwt, introspection: claim (dotted path) holding roles; "" = "roles"
+	ForwardToken  bool          // jwt, introspection: pass the token upstream (default false: dropped, like Envoy)
+	Timeout       time.Duration // introspection: per call; 0 = 5s
 
 	// api_key
 	Header string // default "X-API-Key"
@@ -173,8 +176,13 @@ type Route struct {
 type Require struct {
 	Roles  []string
 	Scopes []string
-	Claims map[string]string
+	Claims map[string][]string // claim (dotted path) → accepted values (a string or a list in YAML)
 	MFA    bool
+	// MFAMethods are the amr values that count as step-up; nil = the
+	// authorization package's default (mfa otp hwk swk sms face fpt).
+	MFAMethods []string
+	// ACRValues: acr values that satisfy mfa (or, without mfa, are required).
+	ACRValues []string
 }
 
 // HeaderOverrides changes response headers per route.

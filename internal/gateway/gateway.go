@@ -68,6 +68,7 @@ type Gateway struct {
 	metrics        *metrics.Metrics
 	maxQueryParams int
 	secure         http.Handler    // security headers around precheck, routing and the route
+	closers        []func()        // background work to stop on Close (JWKS refresh)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 }
@@ -117,6 +118,8 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		}
 		corsPolicies[name] = mw
 	}
+	authns, aerrs := g.authenticators(cfg, deps.Logger)
+	errs = append(errs, aerrs...)
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	for _, rt := range cfg.Routes {
 		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
@@ -145,6 +148,16 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		var steps []pipeline.Middleware
 		if rt.CORS != "" {
 			steps = append(steps, corsPolicies[rt.CORS])
+		}
+		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
+			step, err := authStep(rt, authns, cfg, g.obs)
+			if err != nil {
+				if len(aerrs) == 0 { // otherwise the authenticator's own error says it
+					errs = append(errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
+				}
+				continue
+			}
+			steps = append(steps, step)
 		}
 		steps = append(steps, bodyLimit(cfg.Server.MaxBodyBytes, g.obs))
 		g.routes = append(g.routes, compiledRoute{
@@ -175,9 +188,6 @@ func unsupported(cfg *config.Config) []error {
 		errs = append(errs, positioned(cfg, pos, fmt.Sprintf(format, args...)))
 	}
 	for _, rt := range cfg.Routes {
-		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
-			at(rt.Pos, "route %q: authenticators are not available in this build yet; only auth: none can be served", rt.Name)
-		}
 		if len(rt.RateLimit) > 0 {
 			at(rt.Pos, "route %q: rate limits are not available in this build yet", rt.Name)
 		}
@@ -206,6 +216,9 @@ func positioned(cfg *config.Config, pos config.Pos, msg string) *config.Error {
 func (g *Gateway) Close() {
 	for _, u := range g.upstreams {
 		u.Close()
+	}
+	for _, c := range g.closers {
+		c()
 	}
 }
 

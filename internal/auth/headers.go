@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Identity headers the gateway sets on the upstream request. Client-supplied
+// copies are stripped by the proxy before SetHeaders runs, and SetHeaders
+// deletes them again, so an upstream can trust them.
+const (
+	HeaderPrincipal = "X-Rampart-Principal" // "authenticator:subject"
+	HeaderSubject   = "X-Rampart-Subject"
+	HeaderScopes    = "X-Rampart-Scopes" // space-separated (RFC 6749 §3.3 scope syntax)
+	HeaderRoles     = "X-Rampart-Roles"  // comma-separated
+)
+
+// MaxIdentityHeaderBytes bounds each identity header value.
+const MaxIdentityHeaderBytes = 4096
+
+// SetHeaders sets the identity headers for p on h (an upstream request's
+// header), after deleting any present. A nil p leaves them all absent.
+//
+// Values are never altered, because an altered identity is a different
+// identity: a subject that is empty, not valid UTF-8, longer than
+// MaxIdentityHeaderBytes or containing a control byte (CR, LF, NUL, …) leaves
+// X-Rampart-Principal and X-Rampart-Subject absent — the upstream then sees an
+// anonymous request, which fails closed — instead of a truncated or cleaned
+// subject that could name someone else. Scope and role items with such bytes,
+// or containing the list separator, are left out (an upstream never sees one
+// role split into two), and items past the length bound are dropped: the
+// upstream sees fewer privileges, never different ones. Authenticators refuse
+// such subjects before this point; this is the last line.
+func SetHeaders(h http.Header, p *pipeline.Principal) {
+	h.Del(HeaderPrincipal)
+	h.Del(HeaderSubject)
+	h.Del(HeaderScopes)
+	h.Del(HeaderRoles)
+	if p == nil {
+		return
+	}
+	if safeValue(p.Subject, "") && safeValue(p.Authenticator, ":") &&
+		len(p.Authenticator)+1+len(p.Subject) <= MaxIdentityHeaderBytes {
+		h.Set(HeaderPrincipal, p.Authenticator+":"+p.Subject)
+		h.Set(HeaderSubject, p.Subject)
+	}
+	if v := joinSafe(p.Scopes, " "); v != "" {
+		h.Set(HeaderScopes, v)
+	}
+	if v := joinSafe(p.Roles, ","); v != "" {
+		h.Set(HeaderRoles, v)
+	}
+}
+
+// safeValue reports whether v can be sent as a header value unchanged: not
+// empty, valid UTF-8, at most MaxIdentityHeaderBytes, without control bytes,
+// without leading or trailing spaces (which HTTP strips, changing the value)
+// and without any byte of forbidden.
+func safeValue(v, forbidden string) bool {
+	if v == "" || len(v) > MaxIdentityHeaderBytes || !utf8.ValidString(v) {
+		return false
+	}
+	if v[0] == ' ' || v[len(v)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return forbidden == "" || !strings.ContainsAny(v, forbidden)
+}
+
+func joinSafe(items []string, sep string) string {
+	var b strings.Builder
+	for _, it := range items {
+		if !safeValue(it, sep) {
+			continue
+		}
+		n := len(it)
+		if b.Len() > 0 {
+			n += len(sep)
+		}
+		if b.Len()+n > MaxIdentityHeaderBytes {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(it)
+	}
+	return b.String()
+}

@@ -1,0 +1,448 @@
+// Package jwt authenticates requests bearing a JWT access token (RFC 7519,
+// RFC 9068) signed with a key the gateway was configured to trust: a JWKS URL,
+// a JWKS found through OpenID Connect discovery, a static public key file, or
+// a shared secret.
+//
+// It follows RFC 8725 (JWT Best Current Practices) strictly, because token
+// validation is where gateways get broken (OWASP API2):
+//
+//   - The algorithm comes from config, never from the token (§3.1): every
+//     parse passes WithValidMethods with an explicit allowlist that may not mix
+//     HMAC with public-key algorithms (§2.1 key confusion) and never holds
+//     "none"; keys are checked to fit the algorithm (an ES256 token needs a
+//     P-256 key).
+//   - Keys come only from configuration (§3.10 is about not trusting token
+//     contents): tokens with jwk, jku, x5u or x5c header parameters are refused
+//     outright, a kid is only ever a map key, and no URL named in a token is
+//     fetched. An unknown kid triggers at most one JWKS refresh per cooldown,
+//     so random kids cannot turn the gateway into a load generator against
+//     the IdP.
+//   - Every parse requires exp and checks iss (§3.8), aud (§3.9), nbf and iat
+//     with a small leeway; claims of the wrong JSON type (a string exp, a
+//     numeric aud) are refusals, not zero values.
+//   - Only compact JWS with exactly three segments and canonical base64url is
+//     accepted: JWE and nested tokens (no decompression, RFC 8725 §3.6), the
+//     JSON serialization, unknown crit extensions (RFC 7515 §4.1.11) and
+//     typ values other than JWT / at+jwt (§3.11 explicit typing) are refused.
+//
+// Refusals reach the client as 401 with RFC 6750 error="invalid_token" and no
+// more; the reason (one of the Err* values below) reaches logs through
+// Rejection.Err. Verification itself is golang-jwt/jwt/v5; JWKs are parsed and
+// selected by MicahParks/jwkset and keyfunc/v3; nothing here verifies a
+// signature by hand.
+//
+// New does all fetching, parsing and cross-checking, so a bad issuer, an
+// unreachable JWKS or a weak key is an error at start (or reload), never a
+// surprise at the first request. JWKS are refreshed in the background at the
+// interval the IdP's Cache-Control/Expires allow, clamped to a floor and a
+// ceiling; a failed refresh keeps the last good keys. Verified tokens are
+// cached (by SHA-256, bounded, until exp) so a repeated token skips the
+// signature check; the cache forgets everything when the key set changes.
+//
+// Example:
+//
+//	a, err := jwt.New(jwt.Config{Name: "corp_sso", Issuer: "https://idp.example.com/",
+//		Discovery: true, Audiences: []string{"inventory-api"},
+//		Algorithms: []string{"RS256", "ES256"}, Leeway: jwt.DefaultLeeway}, nil, logger)
+//	if err != nil { return err }
+//	defer a.Close()
+package jwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
+	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Defaults and bounds.
+const (
+	// DefaultLeeway is the clock skew the config applies when `leeway` is
+	// omitted. (In Config, zero means no leeway.)
+	DefaultLeeway = 30 * time.Second
+	// MaxLeeway bounds Leeway: more would keep expired tokens alive.
+	MaxLeeway = 5 * time.Minute
+
+	DefaultRolesClaim         = "roles"
+	DefaultUnknownKIDCooldown = 30 * time.Second
+	DefaultJWKSRefreshFloor   = time.Minute
+	DefaultJWKSRefreshCeiling = time.Hour
+	DefaultFetchTimeout       = 10 * time.Second
+	DefaultCacheSize          = 10000
+	DefaultCacheTTL           = 5 * time.Minute
+
+	// MinRefreshInterval bounds the floor and the cooldown from below, so no
+	// configuration can hammer the IdP.
+	MinRefreshInterval = time.Second
+	// MaxDocumentBytes bounds a JWKS or discovery document.
+	MaxDocumentBytes = 1 << 20
+	// maxKIDBytes: a longer kid is no key we know, and is not looked up.
+	maxKIDBytes = 256
+)
+
+// Config configures one JWT authenticator. Exactly one key source is set:
+// JWKSURL, Discovery, Secret or PublicKeyFile.
+type Config struct {
+	Name string // the authenticator's name; becomes Principal.Authenticator
+
+	// Issuer is the exact required `iss` (RFC 8725 §3.8); required. With
+	// Discovery it is also where discovery starts, and must equal the
+	// discovery document's `issuer` (OpenID Connect Discovery §4.3).
+	Issuer string
+	// Audiences: the token's `aud` must contain one of them; required.
+	Audiences []string
+	// Algorithms is the allowlist of `alg` values; required. HS256/384/512
+	// need Secret and exclude every other algorithm; RS*, PS*, ES*, EdDSA need
+	// a public key source. "none" is never allowed.
+	Algorithms []string
+	// Leeway is the clock skew allowed on exp, nbf and iat; 0 = none, at most
+	// MaxLeeway. The config loader defaults it to DefaultLeeway.
+	Leeway time.Duration
+
+	JWKSURL       string // https (http only to a loopback address)
+	Discovery     bool   // read jwks_uri from {Issuer}/.well-known/openid-configuration
+	Secret        string // HS*: raw bytes, at least as long as the hash (32/48/64)
+	PublicKeyFile string // PEM: PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE blocks
+
+	// TokenHeader is the header carrying the token; "" = Authorization with
+	// the Bearer scheme. TokenCookie, when set, is used instead.
+	TokenHeader string
+	TokenCookie string
+
+	// RolesClaim is the claim holding roles, a dotted path for nested claims
+	// ("realm_access.roles" for Keycloak); "" = DefaultRolesClaim.
+	RolesClaim string
+	// Types is the list of accepted `typ` header values, compared without
+	// case and without an "application/" prefix (RFC 7515 §4.1.9). nil = no
+	// typ, "JWT" or "at+jwt" (RFC 9068). When set, a token without typ is
+	// accepted only if "" is listed.
+	Types []string
+
+	// JWKS refresh: the IdP's cache lifetime (Cache-Control max-age, or
+	// Expires) clamped to [floor, ceiling]; no cache headers = ceiling; after a
+	// failure, retry after floor. 0 = defaults (1m, 1h); floor >= 1s.
+	JWKSRefreshFloor   time.Duration
+	JWKSRefreshCeiling time.Duration
+	// UnknownKIDCooldown is the least time between two refreshes caused by
+	// tokens naming a kid the key set lacks (how IdP key rotation is picked up
+	// at once); 0 = DefaultUnknownKIDCooldown, at least 1s.
+	UnknownKIDCooldown time.Duration
+	// FetchTimeout bounds each discovery or JWKS request; 0 = DefaultFetchTimeout.
+	FetchTimeout time.Duration
+
+	// CacheSize bounds the verified-token cache; 0 = DefaultCacheSize,
+	// negative = no cache (every request verifies the signature).
+	CacheSize int
+	// CacheTTL bounds how long a verified token is remembered (it is never
+	// remembered past its exp); 0 = DefaultCacheTTL.
+	CacheTTL time.Duration
+
+	// Now is the clock for token validation, the cache and the unknown-kid
+	// cooldown; nil = time.Now. (Not a config-file field.)
+	Now func() time.Time
+}
+
+// Authenticator verifies JWTs. It is safe for concurrent use; Close stops its
+// background JWKS refresh.
+type Authenticator struct {
+	name       string
+	issuer     string
+	src        auth.TokenSource
+	parser     *jwtlib.Parser
+	allowed    []string
+	types      map[string]bool // normalised accepted typ values; "" = absent
+	rolesClaim string
+	now        func() time.Time
+
+	keys *keySource // where verification keys come from
+
+	cache    *auth.Cache[cached]
+	cacheTTL time.Duration
+	// gen changes whenever the key set does; cache entries from an older
+	// generation are dead, so no token verified with a withdrawn key is
+	// served from the cache after the JWKS changed.
+	gen atomic.Uint64
+
+	closeOnce sync.Once
+}
+
+type cached struct {
+	p   *pipeline.Principal
+	gen uint64
+}
+
+var (
+	_ auth.Authenticator = (*Authenticator)(nil)
+	_ auth.Challenger    = (*Authenticator)(nil)
+)
+
+// New builds an authenticator from cfg: it validates cfg, loads the static key
+// or performs discovery and the first JWKS fetch (with client; nil = a client
+// with FetchTimeout), and starts the background refresh. Any failure is an
+// error naming the problem; nothing is deferred to the first request.
+// logger (nil = slog.Default()) receives refresh failures and skipped keys.
+func New(cfg Config, client *http.Client, logger *slog.Logger) (*Authenticator, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, fmt.Errorf("jwt %q: %w", cfg.Name, err)
+	}
+	types, err := acceptedTypes(cfg.Types)
+	if err != nil {
+		return nil, fmt.Errorf("jwt %q: %w", cfg.Name, err)
+	}
+	a := &Authenticator{
+		name:       cfg.Name,
+		issuer:     cfg.Issuer,
+		src:        auth.TokenSource{Header: cfg.TokenHeader, Cookie: cfg.TokenCookie},
+		allowed:    slices.Clone(cfg.Algorithms),
+		types:      types,
+		rolesClaim: cfg.RolesClaim,
+		now:        now,
+		cacheTTL:   cfg.CacheTTL,
+		parser: jwtlib.NewParser(
+			jwtlib.WithValidMethods(slices.Clone(cfg.Algorithms)),
+			jwtlib.WithIssuer(cfg.Issuer),
+			jwtlib.WithAudience(slices.Clone(cfg.Audiences)...),
+			jwtlib.WithExpirationRequired(),
+			jwtlib.WithIssuedAt(),
+			jwtlib.WithLeeway(cfg.Leeway),
+			jwtlib.WithTimeFunc(now),
+			jwtlib.WithStrictDecoding(), // one encoding per token: no malleable variants
+		),
+	}
+	if cfg.CacheSize > 0 {
+		a.cache = auth.NewCache[cached](cfg.CacheSize, now)
+	}
+	ks, err := newKeySource(cfg, client, logger, now, func() { a.gen.Add(1); a.cache.Purge() })
+	if err != nil {
+		return nil, fmt.Errorf("jwt %q: %w", cfg.Name, err)
+	}
+	a.keys = ks
+	return a, nil
+}
+
+// Name implements auth.Authenticator.
+func (a *Authenticator) Name() string { return a.name }
+
+// Scheme implements auth.Challenger.
+func (a *Authenticator) Scheme() string { return auth.SchemeBearer }
+
+// Close stops the background JWKS refresh. The authenticator keeps verifying
+// with the keys it has. Close is idempotent.
+func (a *Authenticator) Close() error {
+	a.closeOnce.Do(a.keys.close)
+	return nil
+}
+
+// Authenticate implements auth.Authenticator. Two kinds of bearer token are
+// reported as auth.ErrForeignCredential, so an authenticator listed after this
+// one can take them: a token without any '.', which cannot be a JWS or JWE
+// (an opaque token, for introspection); and a well-formed JWS whose iss names
+// another issuer (for that issuer's authenticator). Every other token is this
+// authenticator's to accept or refuse.
+func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, error) {
+	tok, err := a.src.Token(r)
+	if err != nil {
+		return nil, err
+	}
+	if strings.IndexByte(tok, '.') < 0 {
+		return nil, auth.ErrForeignCredential
+	}
+	p, err := a.verify(r.Context(), tok)
+	if errors.Is(err, auth.ErrNoCredential) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &pipeline.Rejection{Status: http.StatusUnauthorized, Type: auth.TypeInvalidToken,
+			Detail: "The access token is invalid.", Err: err}
+	}
+	cp := *p
+	return &cp, nil
+}
+
+// verify returns the principal of a valid token, from the cache when it was
+// verified before under the current key set, or an error wrapping one of the
+// Err* reasons.
+func (a *Authenticator) verify(ctx context.Context, tok string) (*pipeline.Principal, error) {
+	gen := a.gen.Load()
+	var key auth.Key
+	if a.cache != nil {
+		key = sha256.Sum256([]byte(tok))
+		if c, ok := a.cache.Get(key); ok && c.gen == gen {
+			return c.p, nil
+		}
+	}
+	if n := strings.Count(tok, "."); n != 2 {
+		if n == 4 {
+			return nil, fmt.Errorf("%w: JWE (5 segments); only signed tokens are accepted", ErrMalformed)
+		}
+		return nil, fmt.Errorf("%w: %d segments", ErrMalformed, n+1)
+	}
+	if iss, ok := peekIssuer(tok); ok && iss != a.issuer {
+		return nil, ErrOtherIssuer
+	}
+	claims := jwtlib.MapClaims{}
+	t, err := a.parser.ParseWithClaims(tok, claims, func(t *jwtlib.Token) (any, error) {
+		if err := a.checkHeader(t.Header); err != nil {
+			return nil, err
+		}
+		return a.keys.key(ctx, t)
+	})
+	if err != nil {
+		return nil, a.classify(t, err)
+	}
+	p, err := auth.PrincipalFromClaims(a.name, claims, a.rolesClaim, "sub")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrClaims, err)
+	}
+	if a.cache != nil {
+		exp, err := claims.GetExpirationTime()
+		if err == nil && exp != nil {
+			until := a.now().Add(a.cacheTTL)
+			if exp.Before(until) {
+				until = exp.Time
+			}
+			a.cache.Put(key, cached{p: p, gen: gen}, until)
+		}
+	}
+	return p, nil
+}
+
+// checkHeader refuses header parameters that must never be honoured, before
+// any key is looked up. Values from the header never reach the error text.
+func (a *Authenticator) checkHeader(h map[string]any) error {
+	for _, name := range [...]string{"jwk", "jku", "x5u", "x5c"} {
+		if _, ok := h[name]; ok {
+			// RFC 8725 §3.10 / RFC 7515 §4.1.2-6: a token naming its own key
+			// (or where to fetch it) proves nothing.
+			return fmt.Errorf("%w: %q (token-supplied key)", ErrHeader, name)
+		}
+	}
+	if _, ok := h["crit"]; ok {
+		// RFC 7515 §4.1.11: extensions we do not understand must be refused,
+		// and we understand none.
+		return fmt.Errorf("%w: %q", ErrHeader, "crit")
+	}
+	for _, name := range [...]string{"enc", "zip", "b64"} {
+		if _, ok := h[name]; ok {
+			// enc/zip belong to JWE (no decompression, RFC 8725 §3.6); b64
+			// (RFC 7797) changes what the signature covers.
+			return fmt.Errorf("%w: %q", ErrHeader, name)
+		}
+	}
+	if v, ok := h["cty"]; ok {
+		if s, _ := v.(string); strings.EqualFold(strings.TrimPrefix(strings.ToLower(s), "application/"), "jwt") {
+			return fmt.Errorf("%w: nested JWT (cty)", ErrHeader)
+		}
+	}
+	typ := ""
+	if v, ok := h["typ"]; ok {
+		s, isString := v.(string)
+		if !isString || s == "" {
+			return fmt.Errorf("%w: typ is not a string", ErrType)
+		}
+		typ = normaliseType(s)
+	}
+	if !a.types[typ] {
+		return ErrType
+	}
+	if v, ok := h["kid"]; ok {
+		if _, isString := v.(string); !isString {
+			return fmt.Errorf("%w: kid is not a string", ErrMalformed)
+		}
+	}
+	return nil
+}
+
+// classify maps a golang-jwt error to one of this package's reasons. Errors
+// this package raised inside the key function come first.
+func (a *Authenticator) classify(t *jwtlib.Token, err error) error {
+	for _, mine := range [...]error{ErrHeader, ErrType, ErrUnknownKey, ErrKey, ErrMalformed} {
+		if errors.Is(err, mine) {
+			return err
+		}
+	}
+	switch {
+	case errors.Is(err, jwtlib.ErrTokenMalformed):
+		return ErrMalformed
+	case errors.Is(err, jwtlib.ErrTokenUnverifiable):
+		// alg missing or not a known algorithm ("NONE", "None", "foo")
+		return ErrAlgorithm
+	case errors.Is(err, jwtlib.ErrTokenSignatureInvalid):
+		if t != nil && t.Method != nil && !slices.Contains(a.allowed, t.Method.Alg()) {
+			return ErrAlgorithm
+		}
+		return ErrSignature
+	case errors.Is(err, jwtlib.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwtlib.ErrTokenNotValidYet):
+		return ErrNotYetValid
+	case errors.Is(err, jwtlib.ErrTokenUsedBeforeIssued):
+		return ErrIssuedInFuture
+	case errors.Is(err, jwtlib.ErrTokenInvalidIssuer):
+		return ErrIssuer
+	case errors.Is(err, jwtlib.ErrTokenInvalidAudience):
+		return ErrAudience
+	}
+	// Missing exp/aud/iss and claims of the wrong type (ErrInvalidType). The
+	// library's text names the claim, never its value.
+	return fmt.Errorf("%w: %v", ErrClaims, err)
+}
+
+// peekIssuer returns the iss of a compact JWS without verifying anything, to
+// route the token to the authenticator of its issuer. ok is false when the
+// payload is not canonical base64url JSON with a string iss: such tokens are
+// refused by the full parse instead.
+func peekIssuer(tok string) (iss string, ok bool) {
+	_, rest, _ := strings.Cut(tok, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
+	if err != nil {
+		return "", false
+	}
+	var c struct {
+		Iss *string `json:"iss"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Iss == nil {
+		return "", false
+	}
+	return *c.Iss, true
+}
+
+func normaliseType(s string) string {
+	return strings.TrimPrefix(strings.ToLower(s), "application/")
+}
+
+func acceptedTypes(list []string) (map[string]bool, error) {
+	if list == nil {
+		return map[string]bool{"": true, "jwt": true, "at+jwt": true}, nil
+	}
+	m := make(map[string]bool, len(list))
+	for _, t := range list {
+		if strings.ContainsAny(t, " \t\r\n") {
+			return nil, fmt.Errorf("types: %q is not a media type", t)
+		}
+		m[normaliseType(t)] = true
+	}
+	return m, nil
+}

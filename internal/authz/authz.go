@@ -1,0 +1,213 @@
+// Package authz decides whether an authenticated principal may use a route:
+// the `require:` block of a route (OWASP API5, broken function-level
+// authorization, is what it exists to prevent).
+//
+// It denies by default: no principal is a 401, and every listed requirement
+// must hold. Refusals follow the Bearer scheme's vocabulary so OAuth clients
+// know what to do next:
+//
+//   - missing scope → 403 with WWW-Authenticate error="insufficient_scope" and
+//     the scopes the route needs (RFC 6750 §3.1), so a client can ask for them;
+//   - missing role or claim → 403 without a challenge (no new token helps);
+//   - missing step-up authentication → 401 with
+//     error="insufficient_user_authentication" (RFC 9470 §3) and, when
+//     configured, acr_values, so the client can send the user back to the
+//     IdP for a stronger login.
+//
+// 403s are checked before step-up: there is no point making a user pass MFA
+// for a request that would be refused anyway.
+//
+// MFA is read from the principal's `amr` (RFC 8176 authentication method
+// references; the defaults are the methods that are a second factor or
+// phishing-resistant) or `acr` claims, which only token authenticators set: a
+// route with `mfa: true` refuses API-key and mTLS principals unless they carry
+// such claims. That is deliberate: MFA cannot be asserted by a credential that
+// has no user behind it.
+//
+// Example:
+//
+//	req := authz.Require{Scopes: []string{"items:write"}, Roles: []string{"editor", "admin"}, MFA: true}
+//	if rej := authz.Check(principal, req); rej != nil { // compare the pointer, not an error interface
+//		return nil, rej
+//	}
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// DefaultMFAMethods are the RFC 8176 `amr` values that count as multi-factor
+// or step-up authentication: "mfa" itself, one-time passwords, hardware and
+// software proof-of-possession keys, SMS confirmation and biometrics.
+var DefaultMFAMethods = []string{"mfa", "otp", "hwk", "swk", "sms", "face", "fpt"}
+
+// Rejection types.
+const (
+	TypeInsufficientScope          = "insufficient-scope"          // 403
+	TypeInsufficientRole           = "insufficient-role"           // 403
+	TypeClaimMismatch              = "claim-mismatch"              // 403
+	TypeInsufficientAuthentication = "insufficient-authentication" // 401, RFC 9470 step-up
+)
+
+// Require is a route's authorization requirement. The zero value requires an
+// authenticated principal and nothing else.
+type Require struct {
+	// Scopes must all be granted (Principal.Scopes).
+	Scopes []string
+	// Roles: at least one must be held (Principal.Roles); nil = no role needed.
+	Roles []string
+	// Claims: each named claim (a dotted path, as auth.ClaimPath reads it)
+	// must equal one of its values; for an array claim, one element must. A
+	// number or boolean claim is compared in its JSON spelling ("42", "true").
+	Claims map[string][]string
+	// MFA requires step-up authentication: Principal.AMR holds one of
+	// MFAMethods, or the acr claim is one of ACRValues.
+	MFA bool
+	// MFAMethods are the amr values that satisfy MFA; nil = DefaultMFAMethods.
+	MFAMethods []string
+	// ACRValues: with MFA, an acr among them also satisfies it; without MFA,
+	// the acr claim must be among them. Sent as acr_values in the challenge.
+	ACRValues []string
+	// Realm is the realm of WWW-Authenticate challenges; "" = none.
+	Realm string
+}
+
+// Validate reports requirements that cannot be meant: empty names and
+// values, scopes with spaces (RFC 6749 §3.3), claims without values.
+func (req Require) Validate() error {
+	var errs []error
+	for _, s := range req.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			errs = append(errs, fmt.Errorf("scopes: %q is not a scope token (RFC 6749 §3.3)", s))
+		}
+	}
+	for _, r := range req.Roles {
+		if r == "" {
+			errs = append(errs, errors.New("roles: empty role"))
+		}
+	}
+	for name, vals := range req.Claims {
+		if name == "" {
+			errs = append(errs, errors.New("claims: empty claim name"))
+		}
+		if len(vals) == 0 {
+			errs = append(errs, fmt.Errorf("claims: %q lists no accepted value", name))
+		}
+	}
+	if req.MFAMethods != nil && len(req.MFAMethods) == 0 {
+		errs = append(errs, errors.New("mfa_methods: empty list: no login could satisfy mfa"))
+	}
+	for _, m := range append(slices.Clone(req.MFAMethods), req.ACRValues...) {
+		if m == "" || strings.ContainsAny(m, " \t\r\n\"\\") {
+			errs = append(errs, fmt.Errorf("mfa_methods/acr_values: %q is not a valid value", m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Check decides req for p: nil when allowed, else the refusal. It never
+// returns a typed nil inside an error interface: callers compare the
+// returned pointer with nil.
+func Check(p *pipeline.Principal, req Require) *pipeline.Rejection {
+	if p == nil {
+		return &pipeline.Rejection{Status: http.StatusUnauthorized, Type: auth.TypeCredentialsMissing,
+			Detail: "Authentication is required.", Err: errors.New("authz: no principal"),
+			Header: challenge(req.Realm, "", "", "")}
+	}
+	for _, s := range req.Scopes {
+		if !slices.Contains(p.Scopes, s) {
+			return &pipeline.Rejection{Status: http.StatusForbidden, Type: TypeInsufficientScope,
+				Detail: "The access token lacks a scope this route requires.",
+				Header: challenge(req.Realm, auth.CodeInsufficientScope, strings.Join(req.Scopes, " "), ""),
+				Err:    fmt.Errorf("authz: scope %q not granted", s)}
+		}
+	}
+	if len(req.Roles) > 0 && !slices.ContainsFunc(req.Roles, func(r string) bool { return slices.Contains(p.Roles, r) }) {
+		return &pipeline.Rejection{Status: http.StatusForbidden, Type: TypeInsufficientRole,
+			Detail: "The caller lacks a role this route requires.",
+			Err:    fmt.Errorf("authz: none of roles %q held", req.Roles)}
+	}
+	for _, name := range sortedKeys(req.Claims) {
+		if !claimMatches(p.Claims, name, req.Claims[name]) {
+			return &pipeline.Rejection{Status: http.StatusForbidden, Type: TypeClaimMismatch,
+				Detail: "The caller's claims do not allow this route.",
+				Err:    fmt.Errorf("authz: claim %q has none of the accepted values", name)}
+		}
+	}
+	if !stepUpSatisfied(p, req) {
+		return &pipeline.Rejection{Status: http.StatusUnauthorized, Type: TypeInsufficientAuthentication,
+			Detail: "This route requires a stronger authentication; sign in again with multi-factor authentication.",
+			Header: challenge(req.Realm, auth.CodeInsufficientUserAuthentication, "", strings.Join(req.ACRValues, " ")),
+			Err:    errors.New("authz: step-up authentication missing (amr/acr)")}
+	}
+	return nil
+}
+
+func stepUpSatisfied(p *pipeline.Principal, req Require) bool {
+	acr, _ := p.Claims["acr"].(string)
+	acrOK := acr != "" && slices.Contains(req.ACRValues, acr)
+	if !req.MFA {
+		return len(req.ACRValues) == 0 || acrOK
+	}
+	if acrOK {
+		return true
+	}
+	methods := req.MFAMethods
+	if methods == nil {
+		methods = DefaultMFAMethods
+	}
+	return slices.ContainsFunc(p.AMR, func(m string) bool { return slices.Contains(methods, m) })
+}
+
+func claimMatches(claims map[string]any, name string, accepted []string) bool {
+	v, ok := auth.ClaimPath(claims, name)
+	if !ok {
+		return false
+	}
+	if list, ok := v.([]any); ok {
+		return slices.ContainsFunc(list, func(e any) bool { return scalarMatches(e, accepted) })
+	}
+	if list, ok := v.([]string); ok {
+		return slices.ContainsFunc(list, func(e string) bool { return slices.Contains(accepted, e) })
+	}
+	return scalarMatches(v, accepted)
+}
+
+func scalarMatches(v any, accepted []string) bool {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case bool:
+		s = strconv.FormatBool(v)
+	case float64:
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return false // objects, null: never equal to a configured value
+	}
+	return slices.Contains(accepted, s)
+}
+
+func challenge(realm, code, scope, acrValues string) http.Header {
+	return http.Header{"Www-Authenticate": {auth.BearerChallenge(realm, code, scope, acrValues)}}
+}
+
+func sortedKeys(m map[string][]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

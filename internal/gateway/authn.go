@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/auth/introspect"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// realm names the gateway in WWW-Authenticate challenges.
+const realm = "rampart"
+
+// authenticators builds the authenticators that routes use (only those: an
+// unused one would fetch keys for nothing). Key material, discovery and JWKS
+// are loaded here, so a broken identity provider fails the load, not the
+// first request.
+func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[string]auth.Authenticator, []error) {
+	used := map[string]bool{}
+	for _, rt := range cfg.Routes {
+		for _, name := range rt.Auth {
+			used[name] = name != config.AuthNone
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	out := map[string]auth.Authenticator{}
+	var errs []error
+	for name, a := range cfg.Authenticators {
+		if !used[name] {
+			continue
+		}
+		var (
+			built auth.Authenticator
+			err   error
+		)
+		switch a.Type {
+		case "jwt":
+			var j *jwt.Authenticator
+			j, err = jwt.New(jwt.Config{Name: name, Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms,
+				Leeway: a.Leeway, JWKSURL: a.JWKSURL, Discovery: a.Discovery, Secret: a.Secret, PublicKeyFile: a.PublicKeyFile,
+				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, RolesClaim: a.RolesClaim}, client, logger)
+			if err == nil {
+				built = j
+				g.closers = append(g.closers, func() { _ = j.Close() })
+			}
+		case "introspection":
+			built, err = introspect.New(introspect.Config{Name: name, URL: a.URL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
+				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, Issuer: a.Issuer, Audiences: a.Audiences,
+				RolesClaim: a.RolesClaim, Timeout: a.Timeout}, client, logger)
+		default:
+			err = fmt.Errorf("authenticators of type %s are not available in this build yet", a.Type)
+		}
+		if err != nil {
+			errs = append(errs, positioned(cfg, a.Pos, fmt.Sprintf("authenticator %q: %v", name, err)))
+			continue
+		}
+		out[name] = built
+	}
+	return out, errs
+}
+
+// authStep authenticates (any of the route's authenticators), authorizes
+// (the route's require), and rewrites the identity the upstream sees: the
+// X-Rampart-* principal headers, and the credential itself only when its
+// authenticator says forward_token.
+func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Config, obs pipeline.Observer) (pipeline.Middleware, error) {
+	list := make([]auth.Authenticator, 0, len(rt.Auth))
+	drop := map[string]auth.TokenSource{}
+	for _, name := range rt.Auth {
+		a, ok := as[name]
+		if !ok {
+			return nil, fmt.Errorf("authenticator %q is not available", name)
+		}
+		list = append(list, a)
+		if def := cfg.Authenticators[name]; !def.ForwardToken {
+			drop[name] = auth.TokenSource{Header: def.TokenHeader, Cookie: def.TokenCookie}
+		}
+	}
+	req := authz.Require{Scopes: rt.Require.Scopes, Roles: rt.Require.Roles, Claims: rt.Require.Claims, MFA: rt.Require.MFA,
+		MFAMethods: rt.Require.MFAMethods, ACRValues: rt.Require.ACRValues, Realm: realm}
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("require: %w", err)
+	}
+	authenticate := auth.Any(realm, list...)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := authenticate(r)
+			if err != nil {
+				pipeline.Refuse(w, r, "auth", obs, err)
+				return
+			}
+			// The same *Info the header profile holds: it sees the principal.
+			pipeline.InfoFrom(r.Context()).Principal = p
+			if rej := authz.Check(p, req); rej != nil {
+				pipeline.Refuse(w, r, "authz", obs, rej)
+				return
+			}
+			auth.SetHeaders(r.Header, p)
+			if src, ok := drop[p.Authenticator]; ok {
+				removeCredential(r, src)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// removeCredential deletes the token a TokenSource reads, so the upstream
+// gets the gateway's verdict (X-Rampart-*) instead of a replayable bearer.
+func removeCredential(r *http.Request, src auth.TokenSource) {
+	if src.Cookie == "" {
+		name := "Authorization"
+		if src.Header != "" {
+			name = textproto.CanonicalMIMEHeaderKey(src.Header)
+		}
+		delete(r.Header, name)
+		return
+	}
+	cookies := r.Cookies()
+	delete(r.Header, "Cookie")
+	var kept []string
+	for _, c := range cookies {
+		if c.Name != src.Cookie {
+			kept = append(kept, c.String())
+		}
+	}
+	if len(kept) > 0 {
+		r.Header.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
