@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth"
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/auth/mtls"
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -55,6 +56,12 @@ func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[s
 			built, err = introspect.New(introspect.Config{Name: name, URL: a.URL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
 				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, Issuer: a.Issuer, Audiences: a.Audiences,
 				RolesClaim: a.RolesClaim, Timeout: a.Timeout}, client, logger)
+		case "mtls":
+			if cfg.Server.TLS == nil || cfg.Server.TLS.ClientCAFile == "" {
+				err = fmt.Errorf("the listener does not ask for client certificates: set server.tls.client_ca_file and client_auth")
+				break
+			}
+			built, err = mtls.New(mtls.Config{Name: name, ClientCAFile: a.ClientCAFile})
 		default:
 			err = fmt.Errorf("authenticators of type %s are not available in this build yet", a.Type)
 		}
@@ -80,7 +87,7 @@ func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Co
 			return nil, fmt.Errorf("authenticator %q is not available", name)
 		}
 		list = append(list, a)
-		if def := cfg.Authenticators[name]; !def.ForwardToken {
+		if def := cfg.Authenticators[name]; (def.Type == "jwt" || def.Type == "introspection") && !def.ForwardToken {
 			drop[name] = auth.TokenSource{Header: def.TokenHeader, Cookie: def.TokenCookie}
 		}
 	}

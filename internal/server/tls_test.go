@@ -36,6 +36,11 @@ type tlsGateway struct {
 // startTLS runs a TLS gateway with a fresh dev certificate in front of up.
 func startTLS(t *testing.T, up *gt.Upstream, tlsExtra string) *tlsGateway {
 	t.Helper()
+	return startTLSWith(t, up, tlsExtra, "", "  - { name: items, path: /api/items, methods: [GET, POST], upstream: app, auth: none }\n")
+}
+
+func startTLSWith(t *testing.T, up *gt.Upstream, tlsExtra, extra, routes string) *tlsGateway {
+	t.Helper()
 	dir := t.TempDir()
 	certPath, keyPath, err := tlsconfig.WriteDevCert(dir, []string{"localhost", "127.0.0.1"}, time.Now())
 	if err != nil {
@@ -48,9 +53,8 @@ server:
 admin: { listen: "off" }
 upstreams:
   app: { targets: [%q] }
-routes:
-  - { name: items, path: /api/items, methods: [GET, POST], upstream: app, auth: none }
-`, certPath, keyPath, tlsExtra, up.URL)
+%sroutes:
+%s`, certPath, keyPath, tlsExtra, up.URL, extra, routes)
 	cfg, err := config.Parse("tls.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -289,5 +293,51 @@ func TestDevCertKeyIsPrivate(t *testing.T) {
 	fi, err := os.Stat(key)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key mode %v, %v", fi.Mode().Perm(), err)
+	}
+}
+
+func TestMTLSAuthenticator(t *testing.T) {
+	up := gt.NewUpstream(t, nil)
+	partners, partnersKey := newCA(t)
+	others, othersKey := newCA(t)
+	dir := t.TempDir()
+	write := func(name string, certs ...*x509.Certificate) string {
+		var b []byte
+		for _, c := range certs {
+			b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	listenerCAs := write("listener.pem", partners, others) // the listener accepts both populations
+	partnerCA := write("partners.pem", partners)          // the route trusts only one
+	g := startTLSWith(t, up, fmt.Sprintf(`, client_ca_file: %q, client_auth: request `, listenerCAs),
+		fmt.Sprintf("authenticators:\n  partners: { type: mtls, client_ca_file: %q }\n", partnerCA),
+		"  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: [partners] }\n")
+	get := func(certs ...tls.Certificate) int {
+		resp, err := g.client(&tls.Config{Certificates: certs}, false).Get("https://" + g.addr + "/api/items")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(); s != 401 {
+		t.Errorf("no certificate: %d, want 401", s)
+	}
+	if s := get(clientCert(t, others, othersKey, "intruder")); s != 401 {
+		t.Errorf("certificate from the other population: %d, want 401", s)
+	}
+	if up.Count() != 0 {
+		t.Fatal("upstream reached by a refused client")
+	}
+	if s := get(clientCert(t, partners, partnersKey, "billing-service")); s != 200 {
+		t.Fatalf("partner certificate: %d, want 200", s)
+	}
+	if got := up.Seen()[0].Header.Get("X-Rampart-Principal"); got != "partners:billing-service" {
+		t.Errorf("X-Rampart-Principal = %q", got)
 	}
 }
