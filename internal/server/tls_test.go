@@ -313,7 +313,7 @@ func TestMTLSAuthenticator(t *testing.T) {
 		return p
 	}
 	listenerCAs := write("listener.pem", partners, others) // the listener accepts both populations
-	partnerCA := write("partners.pem", partners)          // the route trusts only one
+	partnerCA := write("partners.pem", partners)           // the route trusts only one
 	g := startTLSWith(t, up, fmt.Sprintf(`, client_ca_file: %q, client_auth: request `, listenerCAs),
 		fmt.Sprintf("authenticators:\n  partners: { type: mtls, client_ca_file: %q }\n", partnerCA),
 		"  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: [partners] }\n")
