@@ -125,11 +125,18 @@ func TestDemo(t *testing.T) {
 		pw.Close()
 	}()
 	addrRe := regexp.MustCompile(`gateway\s+http://(\S+)`)
+	writerRe := regexp.MustCompile(`WRITER='([^']+)'`)
 	sc := bufio.NewScanner(pr)
-	var addr string
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var addr, writer string
 	for sc.Scan() {
 		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
+		}
+		if m := writerRe.FindStringSubmatch(sc.Text()); m != nil {
+			writer = m[1]
+		}
+		if strings.Contains(sc.Text(), "Press Ctrl-C") {
 			break
 		}
 	}
@@ -156,6 +163,28 @@ func TestDemo(t *testing.T) {
 	}
 	if resp, _ := get("/admin"); resp.StatusCode != 404 {
 		t.Errorf("/admin: %d", resp.StatusCode)
+	}
+	post := func(token string) int {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/items", strings.NewReader(`{"name":"gear","qty":5}`))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := post(""); s != 401 {
+		t.Errorf("protected POST without a token: %d", s)
+	}
+	if writer == "" {
+		t.Fatal("demo printed no WRITER token")
+	}
+	if s := post(writer); s != 201 {
+		t.Errorf("protected POST with the printed token: %d", s)
 	}
 	cancel()
 	select {

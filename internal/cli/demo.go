@@ -16,6 +16,8 @@ import (
 	"text/template"
 	"time"
 
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/demoapp"
 	"github.com/rampart-gw/rampart/internal/server"
@@ -36,14 +38,21 @@ var demoIntro = template.Must(template.New("intro").Parse(`
   # public routes reach the service
   curl -i http://{{.Addr}}/health
   curl -i http://{{.Addr}}/api/items
-  curl -i -X POST http://{{.Addr}}/api/items -H 'Content-Type: application/json' -d '{"name":"gear","qty":5}'
+
+  # protected routes need a token (two demo tokens, valid 12 hours, signed with the demo's secret)
+  WRITER='{{.Writer}}'
+  READER='{{.Reader}}'
+  curl -i -X POST http://{{.Addr}}/api/items -H 'Content-Type: application/json' -d '{"name":"gear","qty":5}'                           # 401: no token
+  curl -i -X POST http://{{.Addr}}/api/items -H "Authorization: Bearer $READER" -H 'Content-Type: application/json' -d '{"name":"gear","qty":5}'  # 403: scope items:write missing
+  curl -i -X POST http://{{.Addr}}/api/items -H "Authorization: Bearer $WRITER" -H 'Content-Type: application/json' -d '{"name":"gear","qty":5}'  # 201
 
   # the service's own software banner (Server, X-Powered-By) never leaves the gateway,
   # and its debug traceback (with a database password in it) is replaced by a problem+json
   curl -i http://{{.Addr}}/api/debug/crash
 
-  # spoofed client headers are dropped: the service sees the real peer and the gateway's request id
-  curl -s http://{{.Addr}}/api/whoami -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Rampart-Subject: admin'
+  # spoofed client headers are dropped: the service sees the real peer, the gateway's request id
+  # and the verified identity (X-Rampart-*), but not the token itself
+  curl -s http://{{.Addr}}/api/whoami -H "Authorization: Bearer $READER" -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Rampart-Subject: admin'
 
   # rejected before the service is touched (RFC 9457 problem+json with a request id)
   curl -i http://{{.Addr}}/admin                                  # 404: no such route
@@ -51,9 +60,6 @@ var demoIntro = template.Must(template.New("intro").Parse(`
   curl -i --path-as-is 'http://{{.Addr}}/api/items/..%2f..%2fadmin'  # 400: encoded slash
   curl -i 'http://{{.Addr}}/api/items?id=1;drop'                  # 400: ';' in the query
   curl -i http://{{.Addr}}/api/items -H 'Content-Length: 5' -H 'Transfer-Encoding: chunked' -d x   # 400: smuggling shape
-
-  # protected routes: authentication (JWT/OIDC, API keys) arrives with the next issues;
-  # until then every route must say auth: none, and a config asking for more is refused.
 
   # admin: health is open, everything else needs the token
   curl -i http://{{.Admin}}/readyz
@@ -82,15 +88,27 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	go func() { _ = app.Serve(upstreamLn) }()
 	defer app.Close()
 
-	token := randomHex(24)
+	token, secret := randomHex(24), randomHex(32)
 	env := func(name string) (string, bool) {
 		switch name {
 		case "DEMO_UPSTREAM":
 			return "http://" + upstreamLn.Addr().String(), true
 		case "DEMO_ADMIN_TOKEN":
 			return token, true
+		case "DEMO_JWT_SECRET":
+			return secret, true
 		}
 		return "", false
+	}
+	writer, err := demoToken(secret, "demo-writer", "items:read items:write")
+	if err != nil {
+		fmt.Fprintln(stderr, "rampart demo:", err)
+		return 1
+	}
+	reader, err := demoToken(secret, "demo-reader", "items:read")
+	if err != nil {
+		fmt.Fprintln(stderr, "rampart demo:", err)
+		return 1
 	}
 	cfg, err := config.Parse("demo.yaml", demoConfig, env)
 	if err != nil {
@@ -119,7 +137,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Ready: func(addr, adminAddr net.Addr) {
 			_ = demoIntro.Execute(stdout, map[string]string{
 				"Addr": addr.String(), "Upstream": upstreamLn.Addr().String(),
-				"Admin": adminAddr.String(), "Token": token,
+				"Admin": adminAddr.String(), "Token": token, "Writer": writer, "Reader": reader,
 			})
 		},
 	})
@@ -129,6 +147,15 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace("\n  Demo stopped."))
 	return 0
+}
+
+// demoToken mints an HS256 access token the demo's authenticator accepts.
+func demoToken(secret, sub, scope string) (string, error) {
+	now := time.Now()
+	return jwtlib.NewWithClaims(jwtlib.SigningMethodHS256, jwtlib.MapClaims{
+		"iss": "https://demo.rampart.invalid/", "aud": "inventory-api", "sub": sub, "scope": scope,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(),
+	}).SignedString([]byte(secret))
 }
 
 func randomHex(n int) string {
