@@ -669,7 +669,7 @@ func TestAuthenticators(t *testing.T) {
 		{name: "type required", src: head + "  a: {header: X-Key}\n", want: []string{`4:3: authenticator "a": type is required`}},
 		{name: "unknown type lists valid ones", src: head + "  a: {type: oauth}\n", want: []string{`4:13: authenticator "a": type must be one of jwt, api_key, mtls, introspection; got "oauth"`}},
 		{name: "field of another type refused", src: jwt("jwks_url: \"https://idp.test/k\", algorithms: [RS256], header: X-Key"), want: []string{
-			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie, roles_claim, forward_token)`,
+			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie, roles_claim, forward_token, jwks_refresh_floor, jwks_refresh_ceiling, unknown_kid_cooldown)`,
 		}},
 		{name: "jwt field on api_key refused", src: head + "  a: {type: api_key, issuer: \"https://idp.test/\"}\n", want: []string{`4:22: authenticator "a": "issuer" is not an api_key field (api_key fields: type, header)`}},
 		{name: "jwt requires issuer, audiences, algorithms and a key source", src: head + "  j: {type: jwt}\n", want: []string{

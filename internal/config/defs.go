@@ -13,12 +13,12 @@ import (
 
 var (
 	upstreamKeys = []string{"targets", "timeout", "mask_upstream_errors"}
-	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "header", "client_ca_file", "url", "client_id", "client_secret", "timeout"}
+	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown", "header", "client_ca_file", "subjects", "url", "client_id", "client_secret", "timeout"}
 	authTypes    = []string{"jwt", "api_key", "mtls", "introspection"}
 	authTypeKeys = map[string][]string{
-		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token"},
+		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown"},
 		"api_key":       {"header"},
-		"mtls":          {"client_ca_file"},
+		"mtls":          {"client_ca_file", "subjects"},
 		"introspection": {"url", "client_id", "client_secret", "issuer", "audiences", "token_header", "token_cookie", "roles_claim", "forward_token", "timeout"},
 	}
 	jwtAlgorithms  = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -234,6 +234,29 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 		}
 	}
 	f.boolean("forward_token", &a.ForwardToken)
+	for _, d := range []struct {
+		key      string
+		dst      *time.Duration
+		min, max time.Duration
+	}{
+		{"jwks_refresh_floor", &a.JWKSRefreshFloor, time.Second, 24 * time.Hour},
+		{"jwks_refresh_ceiling", &a.JWKSRefreshCeiling, time.Second, 7 * 24 * time.Hour},
+		{"unknown_kid_cooldown", &a.UnknownKIDCooldown, time.Second, time.Hour},
+	} {
+		if v, ok := f.duration(d.key); ok {
+			if v < d.min || v > d.max {
+				f.errf(d.key, "must be between %s and %s, got %s", d.min, d.max, v)
+			} else {
+				*d.dst = v
+			}
+		}
+	}
+	if a.JWKSRefreshFloor > 0 && a.JWKSRefreshCeiling > 0 && a.JWKSRefreshFloor > a.JWKSRefreshCeiling {
+		f.errf("jwks_refresh_floor", "must not exceed jwks_refresh_ceiling")
+	}
+	if vs, ok := f.nonEmptyStrList("subjects", false); ok {
+		a.Subjects = strs(p.noDuplicates(vs, f.subject("subjects"), nil))
+	}
 	if d, ok := f.duration("timeout"); ok {
 		if d <= 0 || d > time.Minute {
 			f.errf("timeout", "must be between 1ms and 1m, got %s", d)

@@ -105,11 +105,17 @@ type Authenticator struct {
 	ForwardToken  bool          // jwt, introspection: pass the token upstream (default false: dropped, like Envoy)
 	Timeout       time.Duration // introspection: per call; 0 = 5s
 
+	// jwt JWKS refresh: the IdP's cache lifetime clamped to [floor, ceiling]
+	// (0 = 1m, 1h), and the least time between refreshes caused by unknown
+	// kids (0 = 30s).
+	JWKSRefreshFloor, JWKSRefreshCeiling, UnknownKIDCooldown time.Duration
+
 	// api_key
 	Header string // default "X-API-Key"
 
 	// mtls
 	ClientCAFile string
+	Subjects     []string // optional allowlist of certificate subjects (URI SAN, DNS SAN or CN)
 
 	// introspection
 	URL          string

@@ -47,7 +47,8 @@ func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[s
 			var j *jwt.Authenticator
 			j, err = jwt.New(jwt.Config{Name: name, Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms,
 				Leeway: a.Leeway, JWKSURL: a.JWKSURL, Discovery: a.Discovery, Secret: a.Secret, PublicKeyFile: a.PublicKeyFile,
-				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, RolesClaim: a.RolesClaim}, client, logger)
+				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, RolesClaim: a.RolesClaim,
+				JWKSRefreshFloor: a.JWKSRefreshFloor, JWKSRefreshCeiling: a.JWKSRefreshCeiling, UnknownKIDCooldown: a.UnknownKIDCooldown}, client, logger)
 			if err == nil {
 				built = j
 				g.closers = append(g.closers, func() { _ = j.Close() })
@@ -61,7 +62,7 @@ func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[s
 				err = fmt.Errorf("the listener does not ask for client certificates: set server.tls.client_ca_file and client_auth")
 				break
 			}
-			built, err = mtls.New(mtls.Config{Name: name, ClientCAFile: a.ClientCAFile})
+			built, err = mtls.New(mtls.Config{Name: name, ClientCAFile: a.ClientCAFile, Subjects: a.Subjects})
 		default:
 			err = fmt.Errorf("authenticators of type %s are not available in this build yet", a.Type)
 		}

@@ -297,10 +297,10 @@ func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 		status = 499 // aborted before any response (client gone, handler aborted)
 	}
 	if g.metrics != nil {
-		g.metrics.Done(info.Route, r.Method, status, elapsed)
 		if info.Target != "" {
 			g.metrics.Upstream(info.Route, info.UpstreamTime)
 		}
+		g.metrics.Done(info.Route, r.Method, status, elapsed) // last: it ends "in flight"
 	}
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
@@ -74,9 +75,21 @@ func TestMetricsExposed(t *testing.T) {
 		t.Fatalf("metrics without token: %d", resp.StatusCode)
 	}
 	req.Header.Set("Authorization", "Bearer "+gt.AdminToken)
-	resp, body := g.Do(t, req)
-	if resp.StatusCode != 200 {
-		t.Fatalf("metrics: %d", resp.StatusCode)
+	// A request is counted when its handler returns, which can be just after
+	// the client has its response: wait until the in-flight gauge is back to
+	// zero (bounded) before reading the counters.
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var resp *http.Response
+		resp, body = g.Do(t, req)
+		if resp.StatusCode != 200 {
+			t.Fatalf("metrics: %d", resp.StatusCode)
+		}
+		if strings.Contains(body, "rampart_requests_in_flight 0\n") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, want := range []string{
 		`rampart_requests_total{code="200",method="GET",route="items"} 2`,

@@ -52,17 +52,17 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Begin counts a request in flight; call the returned func when it ends.
+// Begin counts a request in flight; Done ends it.
 func (m *Metrics) Begin() { m.inFlight.Inc() }
 
 // Done records a finished request.
 func (m *Metrics) Done(route, method string, code int, elapsed time.Duration) {
-	m.inFlight.Dec()
 	if route == "" {
 		route = "(none)"
 	}
 	m.requests.WithLabelValues(route, Method(method), codeLabel(code)).Inc()
 	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	m.inFlight.Dec() // last, so "0 in flight" means every count is in
 }
 
 // Upstream records how long an upstream took to answer.
