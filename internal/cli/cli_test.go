@@ -80,8 +80,7 @@ routes:
 		}
 	})
 	t.Run("a control this build cannot enforce is refused", func(t *testing.T) {
-		cfg := strings.Replace(good, "auth: none", "auth: none, rate_limit: [per_ip]", 1) +
-			"rate_limits:\n  per_ip: { key: client_ip, limits: [\"10/s\"] }\n"
+		cfg := strings.Replace(good, "auth: none", "auth: none, websocket: true", 1)
 		var out, errb strings.Builder
 		code := Run(context.Background(), []string{"check", "-c", writeFile(t, cfg)}, env, &out, &errb)
 		if code != 1 || !strings.Contains(errb.String(), "not available in this build") {

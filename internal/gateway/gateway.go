@@ -36,6 +36,8 @@ import (
 	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
 )
 
@@ -49,6 +51,10 @@ type Deps struct {
 	Access AccessLogger
 	// Metrics, when set, counts requests and upstream latency.
 	Metrics *metrics.Metrics
+	// RateLimit is the shared-state backend for rate limits; it outlives
+	// reloads (counters must not reset). nil: an in-memory one owned by this
+	// gateway (used by `rampart check`).
+	RateLimit *backend.Backend
 }
 
 // AccessLogger writes the access log.
@@ -120,6 +126,18 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	}
 	authns, aerrs := g.authenticators(cfg, deps.Logger)
 	errs = append(errs, aerrs...)
+	policies, err := ratelimit.Compile(cfg)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rlBackend := deps.RateLimit
+	if rlBackend == nil && len(cfg.RateLimits) > 0 {
+		if rlBackend, err = backend.Open("memory://", "", deps.Logger); err != nil {
+			errs = append(errs, err)
+		} else {
+			g.closers = append(g.closers, func() { _ = rlBackend.Close() })
+		}
+	}
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	for _, rt := range cfg.Routes {
 		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
@@ -159,6 +177,16 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			}
 			steps = append(steps, step)
 		}
+		if len(rt.RateLimit) > 0 && rlBackend != nil {
+			ps := make([]*ratelimit.Policy, 0, len(rt.RateLimit))
+			for _, name := range rt.RateLimit {
+				if p := policies[name]; p != nil {
+					ps = append(ps, p)
+				}
+			}
+			steps = append(steps, ratelimit.Middleware(ps, rlBackend.Limiter, g.obs, ratelimit.Options{InFlight: rlBackend.InFlight}))
+		}
+		// Bodies are read only for requests every earlier step accepted.
 		steps = append(steps, bodyLimit(cfg.Server.MaxBodyBytes, g.obs))
 		g.routes = append(g.routes, compiledRoute{
 			name:    rt.Name,
@@ -188,9 +216,6 @@ func unsupported(cfg *config.Config) []error {
 		errs = append(errs, positioned(cfg, pos, fmt.Sprintf(format, args...)))
 	}
 	for _, rt := range cfg.Routes {
-		if len(rt.RateLimit) > 0 {
-			at(rt.Pos, "route %q: rate limits are not available in this build yet", rt.Name)
-		}
 		if rt.OpenAPI != "" {
 			at(rt.Pos, "route %q: OpenAPI enforcement is not available in this build yet", rt.Name)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/metrics"
+	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
@@ -53,7 +54,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	m := metrics.New()
 	aud := audit.New(logger, m)
-	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m}
+	// Rate-limit state outlives reloads: counters must not reset when the
+	// config changes.
+	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
+	if err != nil {
+		return fmt.Errorf("shared_state: %w", err)
+	}
+	defer rl.Close()
+	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl}
 	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
@@ -126,7 +134,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 				return fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
 			}
 		}
-		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() })
+		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() && rl.Ready() == nil })
 		ah.Handle("GET /metrics", m.Handler())
 		adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
@@ -173,6 +181,9 @@ loop:
 				// idle connections are closed now, busy ones when they finish.
 				old.Close()
 				logger.Info("config reloaded", "routes", len(next.Routes))
+				if !rl.Same(next.SharedState, next.SharedStateFailure) {
+					logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
+				}
 				if listenerSettings(next) != listenerSettings(cfg) {
 					logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")
 				}

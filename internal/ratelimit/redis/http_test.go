@@ -1,0 +1,98 @@
+package redis_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/ratelimit/redis"
+	"github.com/rampart-gw/rampart/internal/ratelimit/redistest"
+)
+
+// gateway is one replica: Info as the gateway sets it, the rate limit
+// middleware on a Redis limiter, and an upstream stand-in that counts calls.
+func gateway(t *testing.T, l ratelimit.Limiter, upstream *atomic.Int64, limits ...string) *httptest.Server {
+	t.Helper()
+	k, _ := ratelimit.ParseKey("client_ip", nil)
+	p, err := ratelimit.NewPolicy("per_client", k, limitsOf(t, limits...), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ratelimit.Middleware([]*ratelimit.Policy{p}, l, nil, ratelimit.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upstream.Add(1)
+	}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, pipeline.WithInfo(r, &pipeline.Info{ID: "r", ClientIP: "192.0.2.1", Route: "items"}))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func limitsOf(t *testing.T, ss ...string) []ratelimit.Limit { return limits(t, ss...) }
+
+func statuses(t *testing.T, urls []string, n int) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range n {
+		u := urls[i%len(urls)]
+		wg.Go(func() {
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			got[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return got
+}
+
+// Three gateways sharing one Redis, a concurrent burst over HTTP spread over
+// all three: exactly the limit reaches the upstreams, the rest get 429.
+func TestThreeGatewaysOverHTTP(t *testing.T) {
+	r := redistest.Shared(t)
+	var upstream atomic.Int64
+	var urls []string
+	for range 3 {
+		urls = append(urls, gateway(t, newLimiter(t, r.URL, r.Prefix, redis.Config{}), &upstream, "1/minute burst 24").URL)
+	}
+	got := statuses(t, urls, 150)
+	if got[200] != 25 || got[429] != 125 || upstream.Load() != 25 {
+		t.Fatalf("statuses %v, upstream reached %d times; want 25 admitted in total", got, upstream.Load())
+	}
+}
+
+// fail_closed over HTTP: 503 problems while Redis is down, nothing reaches
+// the upstream, and service resumes when Redis is back.
+func TestFailClosedOverHTTP(t *testing.T) {
+	srv := redistest.Start(t)
+	l := newLimiter(t, srv.URL, "http:", redis.Config{Failure: redis.FailClosed, ProbeInterval: 20 * time.Millisecond})
+	var upstream atomic.Int64
+	gw := gateway(t, l, &upstream, "100/minute")
+	if got := statuses(t, []string{gw.URL}, 5); got[200] != 5 {
+		t.Fatalf("before: %v", got)
+	}
+	srv.Stop()
+	if got := statuses(t, []string{gw.URL}, 20); got[503] != 20 {
+		t.Fatalf("during the outage: %v, want 20×503", got)
+	}
+	if upstream.Load() != 5 {
+		t.Fatalf("upstream reached %d times, want 5", upstream.Load())
+	}
+	srv.Restart(t)
+	waitFor(t, "recovery", func() bool { return l.Health().Up })
+	if got := statuses(t, []string{gw.URL}, 5); got[200] != 5 {
+		t.Fatalf("after recovery: %v", got)
+	}
+}
