@@ -68,7 +68,6 @@ package cors
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -296,9 +295,10 @@ func (p *policy) middleware(next http.Handler) http.Handler {
 			p.preflight(rw, r)
 			return
 		}
-		w := &writer{ResponseWriter: rw, p: p, allowOrigin: p.allowOrigin(r.Header[hOrigin])}
+		w := &writer{p: p, allowOrigin: p.allowOrigin(r.Header[hOrigin])}
+		w.ResponseWriter, w.Hook = rw, w
 		next.ServeHTTP(w, r)
-		w.apply() // nothing written: net/http's implicit 200 needs the headers too
+		w.Finish() // nothing written: net/http's implicit 200 needs the headers too
 	})
 }
 
@@ -451,18 +451,13 @@ func hasToken(values []string, t string) bool {
 // writer sets the policy's headers on an actual (non-preflight) response,
 // after removing whatever Access-Control-* headers the upstream sent.
 type writer struct {
-	http.ResponseWriter
+	pipeline.HeaderWriter
 	p           *policy
 	allowOrigin []string // nil: origin not allowed (or absent)
-	wrote       bool
 }
 
-func (w *writer) apply() {
-	if w.wrote {
-		return
-	}
-	w.wrote = true
-	h := w.ResponseWriter.Header()
+// BeforeHeader implements pipeline.HeaderHook.
+func (w *writer) BeforeHeader(h http.Header) {
 	for _, k := range responseHeaders {
 		delete(h, k)
 	}
@@ -479,51 +474,3 @@ func (w *writer) apply() {
 		addVary(h, varyOrigin, varyOriginTokens)
 	}
 }
-
-// WriteHeader applies the policy to the final response; 1xx responses pass.
-func (w *writer) WriteHeader(code int) {
-	if code >= 200 || code == http.StatusSwitchingProtocols {
-		w.apply()
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *writer) Write(b []byte) (int, error) {
-	w.apply()
-	return w.ResponseWriter.Write(b)
-}
-
-// ReadFrom keeps io.Copy on the underlying writer's fast path.
-func (w *writer) ReadFrom(src io.Reader) (int64, error) {
-	w.apply()
-	return io.Copy(w.ResponseWriter, src)
-}
-
-// FlushError is what http.ResponseController and httputil.ReverseProxy call.
-func (w *writer) FlushError() error {
-	w.apply()
-	switch f := w.ResponseWriter.(type) {
-	case interface{ FlushError() error }:
-		return f.FlushError()
-	case http.Flusher:
-		f.Flush()
-		return nil
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Flush implements http.Flusher.
-func (w *writer) Flush() { _ = w.FlushError() }
-
-// Unwrap lets http.ResponseController reach Hijack and the deadlines.
-func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Interface guards.
-var (
-	_ http.Flusher  = (*writer)(nil)
-	_ io.ReaderFrom = (*writer)(nil)
-	_ interface {
-		FlushError() error
-		Unwrap() http.ResponseWriter
-	} = (*writer)(nil)
-)

@@ -60,7 +60,6 @@ package headers
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"sort"
@@ -262,11 +261,12 @@ func validValue(v string) bool {
 
 func (p *profile) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w := &writer{ResponseWriter: rw, p: p, info: pipeline.InfoFrom(r.Context()), tls: r.TLS != nil}
+		w := &writer{p: p, info: pipeline.InfoFrom(r.Context()), tls: r.TLS != nil}
+		w.ResponseWriter, w.Hook = rw, w
 		next.ServeHTTP(w, r)
 		// A handler that wrote nothing gets an implicit 200 from net/http
 		// after it returns; that response must carry the profile too.
-		w.apply()
+		w.Finish()
 	})
 }
 
@@ -303,70 +303,11 @@ func (p *profile) applyTo(h http.Header, info *pipeline.Info, tls bool) {
 
 // writer applies the profile once, just before the response header leaves.
 type writer struct {
-	http.ResponseWriter
-	p     *profile
-	info  *pipeline.Info
-	tls   bool
-	wrote bool
+	pipeline.HeaderWriter
+	p    *profile
+	info *pipeline.Info
+	tls  bool
 }
 
-func (w *writer) apply() {
-	if !w.wrote {
-		w.wrote = true
-		w.p.applyTo(w.ResponseWriter.Header(), w.info, w.tls)
-	}
-}
-
-// WriteHeader applies the profile to the final response. Informational 1xx
-// responses (100 Continue, 103 Early Hints) pass through untouched: they are
-// not the response, and httputil.ReverseProxy clears the header map after
-// forwarding one.
-func (w *writer) WriteHeader(code int) {
-	if code >= 200 || code == http.StatusSwitchingProtocols {
-		w.apply()
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *writer) Write(b []byte) (int, error) {
-	w.apply()
-	return w.ResponseWriter.Write(b)
-}
-
-// ReadFrom keeps io.Copy into the response on the underlying writer's fast
-// path (sendfile on net/http's own writer).
-func (w *writer) ReadFrom(src io.Reader) (int64, error) {
-	w.apply()
-	return io.Copy(w.ResponseWriter, src)
-}
-
-// FlushError is what http.ResponseController.Flush and httputil.ReverseProxy
-// call; flushing sends the header, so the profile is applied first.
-func (w *writer) FlushError() error {
-	w.apply()
-	switch f := w.ResponseWriter.(type) {
-	case interface{ FlushError() error }:
-		return f.FlushError()
-	case http.Flusher:
-		f.Flush()
-		return nil
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Flush implements http.Flusher for code that type-asserts it.
-func (w *writer) Flush() { _ = w.FlushError() }
-
-// Unwrap lets http.ResponseController reach Hijack, SetReadDeadline,
-// SetWriteDeadline and EnableFullDuplex on the underlying writer.
-func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Interface guards.
-var (
-	_ http.Flusher  = (*writer)(nil)
-	_ io.ReaderFrom = (*writer)(nil)
-	_ interface {
-		FlushError() error
-		Unwrap() http.ResponseWriter
-	} = (*writer)(nil)
-)
+// BeforeHeader implements pipeline.HeaderHook.
+func (w *writer) BeforeHeader(h http.Header) { w.p.applyTo(h, w.info, w.tls) }
