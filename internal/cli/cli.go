@@ -21,6 +21,7 @@ Usage:
   rampart serve -c rampart.yaml   run the gateway (SIGHUP reloads, SIGTERM drains and stops)
   rampart check -c rampart.yaml   validate a config; exit 1 with file:line:col errors
   rampart demo                    gateway + example backend with embedded defaults
+  rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
   rampart version                 print the version
 
@@ -41,6 +42,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return check(rest, env, stdout, stderr)
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
+	case "scan":
+		return scan(ctx, rest, env, stdout, stderr)
 	case "cert":
 		return cert(rest, stdout, stderr)
 	case "version", "--version", "-v":

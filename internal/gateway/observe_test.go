@@ -139,6 +139,12 @@ func TestReloadUnderLoad(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 20; i++ {
+		// Let traffic flow between reloads: each reload happens while
+		// requests are being answered.
+		seen := ok.Load()
+		for deadline := time.Now().Add(10 * time.Second); ok.Load() < seen+3 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		text, wantErr := good, false
 		if i%2 == 1 {
 			text, wantErr = bad, true

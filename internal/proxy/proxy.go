@@ -184,6 +184,14 @@ func (u *Upstream) modifyResponse(resp *http.Response) error {
 	// The gateway already answers with its own X-Request-Id; an upstream's
 	// copy (often the same value echoed) would make the header ambiguous.
 	delete(resp.Header, "X-Request-Id")
+	// Cross-origin access is the gateway's decision (a route's cors:
+	// policy), never the upstream's: a service that reflects Origin with
+	// credentials must not be able to open itself to every site.
+	for k := range resp.Header {
+		if len(k) > 15 && k[:15] == "Access-Control-" {
+			delete(resp.Header, k)
+		}
+	}
 	if !u.mask || resp.StatusCode < 500 {
 		return nil
 	}
