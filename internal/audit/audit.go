@@ -11,6 +11,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
 // Logger is a pipeline.Observer that also writes access lines.
@@ -36,6 +38,10 @@ var _ pipeline.Observer = (*Logger)(nil)
 func (l *Logger) Rejected(r *http.Request, step string, rej *pipeline.Rejection) {
 	if l.metrics != nil {
 		l.metrics.Rejected(rej.Type)
+		var ex *ratelimit.Exceeded
+		if errors.As(rej.Err, &ex) {
+			l.metrics.RateLimited(ex.Policy)
+		}
 	}
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs, slog.String("event", "rejected"), slog.String("reason", rej.Type),

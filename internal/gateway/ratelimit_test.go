@@ -89,6 +89,14 @@ func TestRateLimitWindowsAndHeaders(t *testing.T) {
 	if up.Count() != 10 {
 		t.Fatalf("upstream saw %d, want exactly 10", up.Count())
 	}
+	req, _ := http.NewRequest("GET", g.AdminURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+gt.AdminToken)
+	_, metrics := g.Do(t, req)
+	for _, want := range []string{`rampart_rate_limited_total{policy="w"} 1`, `rampart_shared_state_up 1`, `rampart_rejections_total{reason="rate-limited"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func TestRateLimitPerKeyAndSpoofing(t *testing.T) {

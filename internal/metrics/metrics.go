@@ -23,6 +23,7 @@ type Metrics struct {
 	upstream   *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
+	limited    *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 }
 
@@ -42,7 +43,9 @@ func New() *Metrics {
 		Help: "Config reload attempts, by result (success or failure)."}, []string{"result"})
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "rampart_requests_in_flight",
 		Help: "Requests being processed."})
-	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight,
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_rate_limited_total",
+		Help: "Requests refused by a rate-limit policy, by policy name."}, []string{"policy"})
+	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +75,22 @@ func (m *Metrics) Upstream(route string, elapsed time.Duration) {
 
 // Rejected counts a refusal by reason.
 func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
+
+// RateLimited counts a refusal by a rate-limit policy (a config name).
+func (m *Metrics) RateLimited(policy string) { m.limited.WithLabelValues(policy).Inc() }
+
+// SharedState exports whether the shared-state backend (Redis) is reachable:
+// up reports 1 when it is, 0 during an outage.
+func (m *Metrics) SharedState(up func() bool) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_shared_state_up",
+		Help: "1 when the shared-state backend (rate limits) is reachable, 0 during an outage."},
+		func() float64 {
+			if up() {
+				return 1
+			}
+			return 0
+		}))
+}
 
 // Reloaded counts a reload attempt.
 func (m *Metrics) Reloaded(err error) {

@@ -61,6 +61,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("shared_state: %w", err)
 	}
 	defer rl.Close()
+	m.SharedState(func() bool { return rl.Err() == nil })
 	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl}
 	gw, err := gateway.New(cfg, deps)
 	if err != nil {
