@@ -777,7 +777,7 @@ func TestOpenAPI(t *testing.T) {
 	const head = "version: 1\nadmin: {listen: \"off\"}\nopenapi:\n"
 	runErrCases(t, []errCase{
 		{name: "spec required", src: head + "  o: {validate_requests: true}\n", want: []string{`4:3: openapi "o": spec is required`}},
-		{name: "filter_responses checked", src: head + "  o: {spec: a.json, filter_responses: remove}\n", want: []string{`4:39: openapi "o": filter_responses must be one of strip, reject; got "remove"`}},
+		{name: "filter_responses checked", src: head + "  o: {spec: a.json, filter_responses: remove}\n", want: []string{`4:39: openapi "o": filter_responses must be one of strip, reject, off; got "remove"`}},
 	})
 	cfg := mustParse(t, head+"  o: {spec: a.json, filter_responses: reject, reject_undocumented: true}\n  p: {spec: b.yaml, filter_responses: \"\"}\n", nil)
 	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || o.ValidateRequests || o.SpecPos != (Pos{4, 13}) {

@@ -25,7 +25,8 @@ var (
 	rateLimitKeys  = []string{"key", "limits", "concurrency"}
 	rateLimitParts = []string{"client_ip", "principal", "api_key", "route", "header:NAME", "claim:NAME"}
 	corsKeys       = []string{"allow_origins", "allow_methods", "allow_headers", "expose_headers", "allow_credentials", "max_age"}
-	openAPIKeys    = []string{"spec", "validate_requests", "filter_responses", "reject_undocumented"}
+	openAPIKeys    = []string{"spec", "validate_requests", "filter_responses", "reject_undocumented", "unknown_fields", "max_depth",
+		"max_response_bytes", "base_path", "pass_undocumented_errors", "routes_from_spec", "upstream", "auth", "security_schemes", "allow_public"}
 )
 
 // validName reports whether s can name an upstream, authenticator, rate limit, CORS
@@ -611,8 +612,53 @@ func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
 		}
 		f.boolean("validate_requests", &o.ValidateRequests)
 		f.boolean("reject_undocumented", &o.RejectUndocumented)
-		if v, ok := f.str("filter_responses"); ok && (v.s == "" || p.oneOf(f, "filter_responses", v, "strip", "reject")) {
+		if v, ok := f.str("filter_responses"); ok && (v.s == "" || p.oneOf(f, "filter_responses", v, "strip", "reject", "off")) {
 			o.FilterResponses = v.s
+		}
+		if v, ok := f.str("unknown_fields"); ok && p.oneOf(f, "unknown_fields", v, "reject", "allow") {
+			o.UnknownFields = v.s
+		}
+		if n, ok := f.integer("max_depth"); ok {
+			if n < 1 || n > 1024 {
+				f.errf("max_depth", "must be between 1 and 1024, got %d", n)
+			} else {
+				o.MaxDepth = n
+			}
+		}
+		if n, ok := p.size(f, "max_response_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
+			o.MaxResponseBytes = n
+		}
+		if v, ok := f.str("base_path"); ok {
+			if !strings.HasPrefix(v.s, "/") {
+				f.errf("base_path", "must start with /, got %s", v.show())
+			} else {
+				o.BasePath = v.s
+			}
+		}
+		f.boolean("pass_undocumented_errors", &o.PassUndocumentedErrors)
+		f.boolean("routes_from_spec", &o.RoutesFromSpec)
+		f.boolean("allow_public", &o.AllowPublic)
+		if v, ok := f.str("upstream"); ok {
+			o.Upstream, o.UpstreamPos = v.s, posOf(v.node)
+		}
+		if vs, ok := f.nonEmptyStrList("auth", false); ok {
+			o.Auth = strs(vs)
+		}
+		if n := f.vals["security_schemes"]; n != nil {
+			if es, ok := p.entries(n, f.subject("security_schemes")); ok {
+				o.SecuritySchemes = map[string]string{}
+				for _, e := range es {
+					if v, ok := p.scalar(e.val, fmt.Sprintf("openapi %q: security scheme %s", o.Name, quoteTrunc(e.name)), "an authenticator name"); ok {
+						o.SecuritySchemes[e.name] = v.s
+					}
+				}
+			}
+		}
+		if o.RoutesFromSpec && o.Upstream == "" {
+			f.missing("upstream")
+		}
+		if !o.RoutesFromSpec && (o.Upstream != "" || o.Auth != nil || o.SecuritySchemes != nil || o.AllowPublic) {
+			f.errf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true")
 		}
 	}
 	return out

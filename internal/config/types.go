@@ -152,9 +152,25 @@ type OpenAPI struct {
 	Spec               string
 	SpecPos            Pos // position of the spec value, for errors found when loading it
 	ValidateRequests   bool
-	FilterResponses    string // "" | strip | reject
+	FilterResponses    string // "" | off | strip | reject
 	RejectUndocumented bool
-	Pos                Pos
+	UnknownFields      string // "" (= reject) | reject | allow
+	MaxDepth           int    // 0 = 64
+	MaxResponseBytes   int64  // 0 = 1 MiB
+	BasePath           string // "" = the path of servers[0].url
+	// PassUndocumentedErrors lets 4xx bodies with an undocumented status through unfiltered.
+	PassUndocumentedErrors bool
+
+	// routes_from_spec: one route per operation, to Upstream, with
+	// SecuritySchemes mapping the document's schemes to authenticators
+	// (Auth for the rest); operations without security need AllowPublic.
+	RoutesFromSpec  bool
+	Upstream        string
+	UpstreamPos     Pos
+	Auth            []string
+	SecuritySchemes map[string]string
+	AllowPublic     bool
+	Pos             Pos
 }
 
 // AuthNone is the spelling of a public route: `auth: none`.

@@ -33,6 +33,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
 	"github.com/rampart-gw/rampart/internal/metrics"
+	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -51,6 +52,9 @@ type Deps struct {
 	Access AccessLogger
 	// Metrics, when set, counts requests and upstream latency.
 	Metrics *metrics.Metrics
+	// Previous is the gateway being replaced by a reload, if any: OpenAPI
+	// documents that cannot be re-fetched keep its version.
+	Previous *Gateway
 	// RateLimit is the shared-state backend for rate limits; it outlives
 	// reloads (counters must not reset). nil: an in-memory one owned by this
 	// gateway (used by `rampart check`).
@@ -73,8 +77,9 @@ type Gateway struct {
 	access         AccessLogger
 	metrics        *metrics.Metrics
 	maxQueryParams int
-	secure         http.Handler    // security headers around precheck, routing and the route
-	closers        []func()        // background work to stop on Close (JWKS refresh)
+	secure         http.Handler // security headers around precheck, routing and the route
+	closers        []func()     // background work to stop on Close (JWKS refresh)
+	docs           map[string]*openapi.Document
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 }
@@ -123,6 +128,21 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			continue
 		}
 		corsPolicies[name] = mw
+	}
+	var prevDocs map[string]*openapi.Document
+	if deps.Previous != nil {
+		prevDocs = deps.Previous.docs
+	}
+	docs, derrs := documents(cfg, prevDocs, deps.Logger)
+	errs = append(errs, derrs...)
+	g.docs = docs
+	generated, gerrs := specRoutes(cfg, docs)
+	errs = append(errs, gerrs...)
+	if len(generated) > 0 {
+		// Generated routes join the written ones; a copy keeps cfg as loaded.
+		c := *cfg
+		c.Routes = append(append([]*config.Route(nil), cfg.Routes...), generated...)
+		cfg = &c
 	}
 	authns, aerrs := g.authenticators(cfg, deps.Logger)
 	errs = append(errs, aerrs...)
@@ -188,6 +208,11 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		}
 		// Bodies are read only for requests every earlier step accepted.
 		steps = append(steps, bodyLimit(cfg.Server.MaxBodyBytes, g.obs))
+		if doc := docs[rt.OpenAPI]; doc != nil {
+			// Last before the proxy: it validates the buffered body and
+			// filters the response the proxy writes.
+			steps = append(steps, doc.Middleware(openapi.Deps{Observer: g.obs, OnResponse: g.onResponse}))
+		}
 		g.routes = append(g.routes, compiledRoute{
 			name:    rt.Name,
 			handler: pipeline.Chain(up, steps...),
@@ -216,9 +241,6 @@ func unsupported(cfg *config.Config) []error {
 		errs = append(errs, positioned(cfg, pos, fmt.Sprintf(format, args...)))
 	}
 	for _, rt := range cfg.Routes {
-		if rt.OpenAPI != "" {
-			at(rt.Pos, "route %q: OpenAPI enforcement is not available in this build yet", rt.Name)
-		}
 		if rt.WebSocket {
 			at(rt.Pos, "route %q: WebSocket routes are not available in this build yet", rt.Name)
 		}

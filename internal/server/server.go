@@ -171,7 +171,9 @@ loop:
 			next, err := opts.Load()
 			var ngw *gateway.Gateway
 			if err == nil {
-				ngw, err = gateway.New(next, deps)
+				rdeps := deps
+				rdeps.Previous = current.Load()
+				ngw, err = gateway.New(next, rdeps)
 			}
 			m.Reloaded(err)
 			if err != nil {

@@ -1,0 +1,299 @@
+package openapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// LoadError is a problem with a document: which one (Document, the name in
+// openapi:), which file (the spec or a file it references) and where in it
+// (an RFC 6901 JSON pointer, and the line when known).
+type LoadError struct {
+	Document string
+	File     string
+	Pointer  string
+	Line     int
+	Msg      string
+	// Fetch is true when the document could not be read at all (network,
+	// HTTP status, missing file), as opposed to read but wrong. Reload keeps
+	// the last good version only for these.
+	Fetch bool
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "openapi %q", e.Document)
+	if e.File != "" {
+		b.WriteString(": ")
+		b.WriteString(e.File)
+		if e.Pointer != "" || e.Line > 0 {
+			b.WriteString("#")
+			b.WriteString(e.Pointer)
+		}
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// maxLoadErrors bounds how many problems one Load reports.
+const maxLoadErrors = 50
+
+// maxSources bounds the files one document may pull in through $ref.
+const maxSources = 100
+
+// source is one loaded file: the spec or a file a $ref names.
+type source struct {
+	uri  string   // absolute file path or URL, the cache key
+	url  *url.URL // nil for files
+	name string   // as shown in messages
+	root *node
+}
+
+// loc is a place in a source.
+type loc struct {
+	src *source
+	ptr string
+	n   *node
+}
+
+func (a loc) at(key string) loc {
+	return loc{a.src, a.ptr + "/" + ptrToken(key), a.n.get(key)}
+}
+
+func (a loc) idx(i int) loc {
+	return loc{a.src, fmt.Sprintf("%s/%d", a.ptr, i), a.n.vals[i]}
+}
+
+type loader struct {
+	ctx      context.Context
+	cfg      *Config
+	client   *http.Client
+	sources  map[string]*source
+	root     *source
+	errs     []error
+	schemas  map[string]*schema
+	v31      bool
+	maxBytes int64
+}
+
+func (l *loader) errorf(at loc, format string, args ...any) {
+	if len(l.errs) >= maxLoadErrors {
+		return
+	}
+	e := &LoadError{Document: l.cfg.Name, Msg: fmt.Sprintf(format, args...)}
+	if at.src != nil {
+		e.File, e.Pointer = at.src.name, at.ptr
+		if at.n != nil {
+			e.Line = at.n.line
+		}
+	}
+	l.errs = append(l.errs, e)
+}
+
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	return errors.Join(l.errs...)
+}
+
+// open reads and parses the file or URL named by uri (already absolute).
+func (l *loader) open(uri string, u *url.URL, name string) (*source, error) {
+	if s := l.sources[uri]; s != nil {
+		return s, nil
+	}
+	if len(l.sources) >= maxSources {
+		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: fmt.Sprintf("more than %d referenced files", maxSources)}
+	}
+	var data []byte
+	var err error
+	if u != nil {
+		data, err = l.fetch(u)
+	} else {
+		data, err = l.readFile(uri)
+	}
+	if err != nil {
+		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: err.Error(), Fetch: true}
+	}
+	root, err := parseDocument(data)
+	if err != nil {
+		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: err.Error()}
+	}
+	s := &source{uri: uri, url: u, name: name, root: root}
+	l.sources[uri] = s
+	return s, nil
+}
+
+func (l *loader) readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, l.maxBytes)
+}
+
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes (max_spec_bytes)", limit)
+	}
+	return data, nil
+}
+
+func (l *loader) fetch(u *url.URL) ([]byte, error) {
+	ctx := l.ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json, application/yaml;q=0.9, */*;q=0.1")
+	client := l.client
+	if client == nil {
+		client = defaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the document: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the document: HTTP status %d", resp.StatusCode)
+	}
+	return readLimited(resp.Body, l.maxBytes)
+}
+
+// defaultClient fetches documents when Load gets no client: no proxy from
+// the environment, bounded time.
+var defaultClient = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 15 * time.Second},
+}
+
+// openRoot opens cfg.Spec.
+func (l *loader) openRoot() (*source, error) {
+	spec := l.cfg.Spec
+	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
+		u, err := url.Parse(spec)
+		if err != nil || u.Host == "" {
+			return nil, &LoadError{Document: l.cfg.Name, File: spec, Msg: "spec is not a valid http(s) URL"}
+		}
+		u.Fragment = ""
+		return l.open(u.String(), u, spec)
+	}
+	if strings.Contains(spec, "://") {
+		return nil, &LoadError{Document: l.cfg.Name, File: spec, Msg: "spec must be a file path or an http(s) URL"}
+	}
+	path := spec
+	if !filepath.IsAbs(path) && l.cfg.BaseDir != "" {
+		path = filepath.Join(l.cfg.BaseDir, path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &LoadError{Document: l.cfg.Name, File: spec, Msg: err.Error(), Fetch: true}
+	}
+	return l.open(abs, nil, spec)
+}
+
+// resolve follows one $ref from at. Local ("#/components/...") and
+// relative-file ("common.yaml#/Item") references are supported; a document
+// loaded from a URL may reference other paths on the same origin.
+func (l *loader) resolve(at loc, ref string) (loc, error) {
+	file, frag, _ := strings.Cut(ref, "#")
+	src := at.src
+	if file != "" {
+		var err error
+		src, err = l.referenced(at.src, file)
+		if err != nil {
+			return loc{}, err
+		}
+	}
+	ptr, err := url.PathUnescape(frag)
+	if err != nil {
+		return loc{}, fmt.Errorf("$ref %q: malformed fragment", ref)
+	}
+	if ptr != "" && ptr[0] != '/' {
+		return loc{}, fmt.Errorf("$ref %q: only JSON-pointer fragments are supported (no $anchor or $id references)", ref)
+	}
+	n, err := walkPointer(src.root, ptr)
+	if err != nil {
+		return loc{}, fmt.Errorf("$ref %q: %s in %s", ref, err.Error(), src.name)
+	}
+	return loc{src, ptr, n}, nil
+}
+
+func (l *loader) referenced(from *source, file string) (*source, error) {
+	if from.url != nil {
+		ru, err := url.Parse(file)
+		if err != nil {
+			return nil, fmt.Errorf("$ref %q: malformed reference", file)
+		}
+		u := from.url.ResolveReference(ru)
+		if u.Scheme != from.url.Scheme || u.Host != from.url.Host {
+			return nil, fmt.Errorf("$ref %q: references to another origin are not followed", file)
+		}
+		u.Fragment = ""
+		return l.open(u.String(), u, u.String())
+	}
+	if strings.Contains(file, "://") {
+		return nil, fmt.Errorf("$ref %q: a local document may only reference local files", file)
+	}
+	p, err := url.PathUnescape(file)
+	if err != nil {
+		return nil, fmt.Errorf("$ref %q: malformed reference", file)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(from.uri), filepath.FromSlash(p))
+	}
+	name := p
+	if rel, err := filepath.Rel(filepath.Dir(l.root.uri), p); err == nil && !strings.HasPrefix(rel, "..") {
+		name = filepath.ToSlash(rel)
+	}
+	return l.open(p, nil, name)
+}
+
+// deref follows $ref chains of non-schema objects (parameters, request
+// bodies, responses, path items, security schemes).
+func (l *loader) deref(at loc) (loc, bool) {
+	for hops := 0; at.n != nil && at.n.kind == kMap; hops++ {
+		r := at.n.get("$ref")
+		if r == nil {
+			return at, true
+		}
+		if hops >= 32 {
+			l.errorf(at, "$ref chain is too long or circular")
+			return at, false
+		}
+		if r.kind != kStr {
+			l.errorf(at.at("$ref"), "$ref must be a string")
+			return at, false
+		}
+		next, err := l.resolve(at, r.s)
+		if err != nil {
+			l.errorf(at.at("$ref"), "%s", err.Error())
+			return at, false
+		}
+		at = next
+	}
+	return at, at.n != nil
+}

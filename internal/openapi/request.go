@@ -1,0 +1,843 @@
+package openapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/route"
+)
+
+// Problem types (pipeline.Rejection.Type, and so the audit reason).
+const (
+	TypeRequestInvalid       = "request-invalid"          // 400
+	TypeUnsupportedMediaType = "unsupported-media-type"   // 415
+	TypeUndocumented         = "operation-not-documented" // 404
+	TypeMethodNotAllowed     = "method-not-allowed"       // 405, as the router's
+	TypeResponseInvalid      = "response-not-conforming"  // 502 (filter_responses: reject)
+)
+
+// Step is the step name reported to the pipeline.Observer.
+const Step = "openapi"
+
+// ValidationError is the Err of a request-invalid Rejection: every problem
+// found (up to 10), for the logs or a richer problem body.
+type ValidationError struct {
+	Problems []Problem
+	Total    int // problems found, including those not recorded
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("request does not match the API contract: ")
+	e.write(&b)
+	return b.String()
+}
+
+func (e *ValidationError) write(b *strings.Builder) {
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Pointer)
+		b.WriteString(": ")
+		b.WriteString(p.Reason)
+	}
+	if more := e.Total - len(e.Problems); more > 0 {
+		b.WriteString("; and ")
+		b.WriteString(itoa(more))
+		b.WriteString(" more")
+	}
+}
+
+// Pointers returns the pointers of the problems, for an "errors" extension.
+func (e *ValidationError) Pointers() []string {
+	out := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p.Pointer
+	}
+	return out
+}
+
+func itoa(n int) string { return string(appendInt(nil, n)) }
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// Deps are the enforcement middleware's collaborators.
+type Deps struct {
+	// Observer is told about every rejection: request-invalid (400),
+	// unsupported-media-type (415), operation-not-documented (404),
+	// method-not-allowed (405), response-not-conforming (502).
+	Observer pipeline.Observer
+	// OnResponse, when set, is told what response filtering did whenever it
+	// did something or could not (undeclared field names, oversized
+	// bodies); see ResponseEvent. It runs on the request goroutine.
+	OnResponse func(r *http.Request, ev ResponseEvent)
+}
+
+// Middleware returns the document's enforcement step for routes that name
+// it. It matches the operation from the routed path (pipeline.Info.Path)
+// and the method, then, as configured: refuses undocumented operations
+// (reject_undocumented), validates the request (validate_requests), and
+// filters the response (filter_responses). It must run after the body has
+// been buffered and right before the proxy, so that the response it
+// filters is the upstream's. Build it once per route at load.
+func (d *Document) Middleware(deps Deps) pipeline.Middleware {
+	return func(next http.Handler) http.Handler {
+		return &enforcer{d: d, next: next, deps: deps, filter: d.cfg.filter(),
+			allowUnknown: d.cfg.UnknownFields == "allow", maxDepth: d.cfg.maxDepth()}
+	}
+}
+
+type enforcer struct {
+	d            *Document
+	next         http.Handler
+	deps         Deps
+	filter       string
+	allowUnknown bool
+	maxDepth     int
+}
+
+// state is the per-request scratch space, pooled.
+type state struct {
+	c       checker
+	doc     strictjson.Doc
+	pdoc    strictjson.Doc
+	body    []byte
+	buf     []byte
+	qvals   [][]string
+	qnames  [][]string // deepObject: property names, parallel to qvals
+	flagBuf []uint8
+	path    []byte    // stripper
+	views   []*schema // stripper
+	segs    [][]byte  // stripper
+}
+
+var statePool = sync.Pool{New: func() any { return &state{} }}
+
+func getState() *state { return statePool.Get().(*state) }
+
+func putState(st *state) {
+	st.doc.Reset()
+	st.pdoc.Reset()
+	if cap(st.body) > 1<<20 {
+		st.body = nil
+	}
+	st.body = st.body[:0]
+	for i := range st.c.path {
+		st.c.path[i] = seg{}
+	}
+	for i := range st.c.hashes {
+		st.c.hashes[i] = hashed{}
+	}
+	clear(st.segs[:cap(st.segs)])
+	statePool.Put(st)
+}
+
+func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := ""
+	if info := pipeline.InfoFrom(r.Context()); info != nil {
+		path = info.Path
+	}
+	if path == "" {
+		path = r.URL.EscapedPath()
+	}
+	var params route.Params
+	res := e.d.router.Match("", r.Method, path, &params)
+	if res.Status != 0 {
+		if !e.d.cfg.RejectUndocumented {
+			e.next.ServeHTTP(w, r)
+			return
+		}
+		rej := pipeline.Reject(http.StatusNotFound, TypeUndocumented, "The API does not document this operation.")
+		if res.Status == http.StatusMethodNotAllowed {
+			rej = pipeline.Reject(http.StatusMethodNotAllowed, TypeMethodNotAllowed, "The API does not document this method for this path.")
+			rej.Header = http.Header{"Allow": {res.Allow}}
+		}
+		pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
+		return
+	}
+	op := e.d.ops[res.Route]
+	if e.d.cfg.ValidateRequests {
+		if rej := e.validate(r, op, &params); rej != nil {
+			pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
+			return
+		}
+	}
+	if e.filter == "" || r.Method == http.MethodHead {
+		e.next.ServeHTTP(w, r)
+		return
+	}
+	e.serveFiltered(w, r, op)
+}
+
+// validate checks parameters and body. On success r.Body is an equivalent,
+// unread body for the upstream.
+func (e *enforcer) validate(r *http.Request, op *operation, params *route.Params) *pipeline.Rejection {
+	st := getState()
+	defer putState(st)
+	c := &st.c
+	c.reset(modeRequest, e.allowUnknown)
+	e.checkParams(st, r, op, params)
+	if rej := e.checkBody(st, r, op); rej != nil {
+		return rej
+	}
+	if c.total > 0 {
+		return invalid(c)
+	}
+	return nil
+}
+
+func invalid(c *checker) *pipeline.Rejection {
+	ve := &ValidationError{Problems: append([]Problem(nil), c.problems...), Total: c.total}
+	var b strings.Builder
+	b.WriteString("The request does not match the API contract: ")
+	ve.write(&b)
+	b.WriteString(".")
+	return &pipeline.Rejection{Status: http.StatusBadRequest, Type: TypeRequestInvalid, Detail: b.String(), Err: ve}
+}
+
+func unsupported(op *operation, r *http.Request, detail string) *pipeline.Rejection {
+	rej := pipeline.Reject(http.StatusUnsupportedMediaType, TypeUnsupportedMediaType, detail)
+	if op.body != nil && op.body.accept != "" {
+		switch r.Method {
+		case http.MethodPost:
+			rej.Header = http.Header{"Accept-Post": {op.body.accept}}
+		case http.MethodPatch:
+			rej.Header = http.Header{"Accept-Patch": {op.body.accept}}
+		}
+	}
+	return rej
+}
+
+// problemAt records a problem at an explicit pointer.
+func (c *checker) problemAt(ptr, reason string) {
+	if len(ptr) > maxPointer {
+		ptr = strings.ToValidUTF8(ptr[:maxPointer], "") + "…"
+	}
+	c.total++
+	if len(c.problems) < maxProblems {
+		c.problems = append(c.problems, Problem{Pointer: ptr, Reason: reason})
+	}
+}
+
+// ---- parameters -------------------------------------------------------------
+
+func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params *route.Params) {
+	c := &st.c
+	for _, p := range op.pathP {
+		raw, ok := params.Get(p.name)
+		if !ok {
+			continue // the template does not name it; nothing to check
+		}
+		v, err := url.PathUnescape(raw)
+		if err != nil || !utf8.ValidString(v) {
+			c.problemAt("/path/"+p.name, "malformed percent-encoding")
+			continue
+		}
+		if p.style == "label" {
+			if !strings.HasPrefix(v, ".") {
+				c.problemAt("/path/"+p.name, "label-style value must start with '.'")
+				continue
+			}
+			v = v[1:]
+		}
+		var vals []string
+		if p.kind == pArray {
+			sep := ","
+			if p.style == "label" && p.explode {
+				sep = "."
+			}
+			vals = strings.Split(v, sep)
+		} else {
+			vals = []string{v}
+		}
+		e.checkParam(st, p, "/path/", vals, nil)
+	}
+	if len(op.query) > 0 || r.URL.RawQuery != "" {
+		e.checkQuery(st, r, op)
+	}
+	for _, p := range op.header {
+		vals := r.Header[p.name]
+		if len(vals) == 0 {
+			if p.required {
+				c.problemAt("/header/"+p.name, "required header is missing")
+			}
+			continue
+		}
+		if p.kind != pArray && len(vals) > 1 {
+			c.problemAt("/header/"+p.name, "header must not be repeated")
+			continue
+		}
+		if p.kind == pArray {
+			var items []string
+			for _, v := range vals {
+				for _, it := range strings.Split(v, ",") {
+					items = append(items, strings.TrimSpace(it))
+				}
+			}
+			vals = items
+		}
+		e.checkParam(st, p, "/header/", vals, nil)
+	}
+	if len(op.cookie) > 0 {
+		cookies := r.Cookies()
+		for _, p := range op.cookie {
+			var vals []string
+			for _, ck := range cookies {
+				if ck.Name == p.name {
+					vals = append(vals, ck.Value)
+				}
+			}
+			switch {
+			case len(vals) == 0:
+				if p.required {
+					c.problemAt("/cookie/"+p.name, "required cookie is missing")
+				}
+				continue
+			case len(vals) > 1:
+				c.problemAt("/cookie/"+p.name, "cookie must not be repeated")
+				continue
+			}
+			if p.kind == pArray {
+				vals = strings.Split(vals[0], ",")
+			}
+			e.checkParam(st, p, "/cookie/", vals, nil)
+		}
+	}
+}
+
+// checkQuery splits the query once (pathnorm has already refused ';'
+// separators, bad escapes and control bytes) and checks every parameter.
+// Repeating a parameter that is not an array is refused: frameworks
+// disagree on whether the first or the last value wins (HTTP parameter
+// pollution).
+func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
+	c := &st.c
+	n := len(op.query)
+	st.qvals, st.qnames = grow(st.qvals, n), grow(st.qnames, n)
+	raw := r.URL.RawQuery
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil || !utf8.ValidString(key) || !utf8.ValidString(val) {
+			c.problemAt("/query", "malformed query string")
+			return
+		}
+		i := -1
+		sub := ""
+		for j, p := range op.query {
+			if p.kind == pObject {
+				if rest, ok := strings.CutPrefix(key, p.name+"["); ok && strings.HasSuffix(rest, "]") {
+					i, sub = j, rest[:len(rest)-1]
+					break
+				}
+				continue
+			}
+			if p.name == key {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			if !e.allowUnknown && !e.isCredential(key) {
+				c.problemAt("/query/"+string(appendToken(nil, []byte(key))), "unknown query parameter")
+			}
+			continue
+		}
+		st.qvals[i] = append(st.qvals[i], val)
+		if op.query[i].kind == pObject {
+			st.qnames[i] = append(st.qnames[i], sub)
+		}
+	}
+	for i, p := range op.query {
+		vals := st.qvals[i]
+		switch {
+		case len(vals) == 0:
+			if p.required {
+				c.problemAt("/query/"+p.name, "required query parameter is missing")
+			}
+			continue
+		case p.kind == pScalar && len(vals) > 1:
+			c.problemAt("/query/"+p.name, "query parameter must not be repeated")
+			continue
+		case p.kind == pArray && !p.explode:
+			if len(vals) > 1 {
+				c.problemAt("/query/"+p.name, "query parameter must not be repeated")
+				continue
+			}
+			sep := map[string]string{"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}[p.style]
+			vals = strings.Split(vals[0], sep)
+		}
+		e.checkParam(st, p, "/query/", vals, st.qnames[i])
+	}
+}
+
+func grow(s [][]string, n int) [][]string {
+	if cap(s) < n {
+		s = make([][]string, n)
+	}
+	s = s[:n]
+	for i := range s {
+		s[i] = s[i][:0]
+	}
+	return s
+}
+
+func (e *enforcer) isCredential(name string) bool {
+	for _, q := range e.d.queryCredentials {
+		if q == name {
+			return true
+		}
+	}
+	return false
+}
+
+// checkParam renders the parameter's values as the JSON value the schema
+// describes (reading "7" as a number only where the schema allows numbers),
+// parses it with the strict parser and validates it.
+func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []string) {
+	c := &st.c
+	b := st.buf[:0]
+	switch {
+	case p.json:
+		b = append(b, vals[0]...)
+	case p.kind == pArray:
+		b = append(b, '[')
+		for i, v := range vals {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendScalar(b, p.scalar, v)
+		}
+		b = append(b, ']')
+	case p.kind == pObject:
+		b = append(b, '{')
+		for i, v := range vals {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strictjson.AppendString(b, names[i])
+			b = append(b, ':')
+			t, ok := p.propTypes[names[i]]
+			if !ok {
+				t = tStr // undeclared: the unknown-property rule decides
+			}
+			b = appendScalar(b, t, v)
+		}
+		b = append(b, '}')
+	default:
+		b = appendScalar(b, p.scalar, vals[0])
+	}
+	st.buf = b
+	c.prefix = where + string(appendToken(nil, []byte(p.name)))
+	if err := st.pdoc.Parse(b, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
+		var se *strictjson.Error
+		reason := "malformed value"
+		if errors.As(err, &se) {
+			if se.Reason == strictjson.ReasonDuplicateKey && p.kind == pObject {
+				reason = "repeated property"
+			} else {
+				reason = se.Reason.String()
+			}
+			c.problemAt(c.prefix+se.Pointer, reason)
+		} else {
+			c.problemAt(c.prefix, reason)
+		}
+		return
+	}
+	c.checkOwned(p.s, st.pdoc.Root())
+	c.prefix = ""
+}
+
+// appendScalar writes a parameter string as JSON: a number or boolean when
+// the schema admits one and the text is exactly one, a string otherwise.
+func appendScalar(b []byte, t typeMask, v string) []byte {
+	if t&(tNum|tInt) != 0 && isJSONNumber(v) {
+		return append(b, v...)
+	}
+	if t&tBool != 0 && (v == "true" || v == "false") {
+		return append(b, v...)
+	}
+	if t&tNull != 0 && t&tStr == 0 && v == "null" {
+		return append(b, v...)
+	}
+	return strictjson.AppendString(b, v)
+}
+
+// isJSONNumber reports whether s is exactly an RFC 8259 number.
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(s)
+}
+
+// ---- bodies -----------------------------------------------------------------
+
+// maxUnbufferedBody caps what validate reads when the gateway did not buffer
+// the body (GetBody is nil); behind the gateway server.max_body_bytes applies.
+const maxUnbufferedBody = 32 << 20
+
+func (e *enforcer) checkBody(st *state, r *http.Request, op *operation) *pipeline.Rejection {
+	c := &st.c
+	body, rej := readBody(st, r)
+	if rej != nil {
+		return rej
+	}
+	cts := r.Header["Content-Type"]
+	if len(body) == 0 {
+		if op.body != nil && op.body.required {
+			c.problemAt("/body", "the request body is required")
+		}
+		return nil
+	}
+	if op.body == nil || len(op.body.media) == 0 {
+		return unsupported(op, r, "This operation does not take a request body.")
+	}
+	if len(cts) != 1 {
+		return unsupported(op, r, "The request body needs exactly one Content-Type header.")
+	}
+	mt, ps, err := requestMediaType(cts[0])
+	if err != nil {
+		return unsupported(op, r, "The Content-Type header is malformed.")
+	}
+	m := matchMedia(op.body.media, mt)
+	if m == nil {
+		return unsupported(op, r, "The operation does not accept this Content-Type; it accepts "+op.body.accept+".")
+	}
+	switch m.kind {
+	case mJSON:
+		if cs, ok := ps["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return unsupported(op, r, "JSON bodies must be UTF-8.")
+		}
+		c.prefix = "/body"
+		if err := st.doc.Parse(body, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
+			var se *strictjson.Error
+			if errors.As(err, &se) {
+				c.problemAt("/body"+se.Pointer, se.Reason.String())
+			} else {
+				c.problemAt("/body", "malformed JSON")
+			}
+			return nil
+		}
+		c.checkOwned(m.s, st.doc.Root())
+	case mForm:
+		e.checkForm(st, m, body)
+	case mMultipart:
+		if rej := e.checkMultipart(st, op, r, m, ps["boundary"], body); rej != nil {
+			return rej
+		}
+	}
+	c.prefix = ""
+	return nil
+}
+
+// requestMediaType is mime.ParseMediaType without its parameter map for the
+// common parameterless case ("application/json"), which it checks as
+// strictly: type "/" subtype, both RFC 9110 tokens.
+func requestMediaType(ct string) (string, map[string]string, error) {
+	if strings.IndexByte(ct, ';') >= 0 {
+		return mime.ParseMediaType(ct)
+	}
+	ct = strings.TrimSpace(ct)
+	slash := strings.IndexByte(ct, '/')
+	if slash <= 0 || slash == len(ct)-1 || strings.IndexByte(ct[slash+1:], '/') >= 0 {
+		return "", nil, errMediaType
+	}
+	upper := false
+	for i := 0; i < len(ct); i++ {
+		c := ct[i]
+		if i != slash && !isTokenChar(c) {
+			return "", nil, errMediaType
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if upper {
+		ct = strings.ToLower(ct)
+	}
+	return ct, nil, nil
+}
+
+var errMediaType = errors.New("malformed media type")
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// readBody reads the (buffered) request body and puts back an equivalent
+// one for the upstream.
+func readBody(st *state, r *http.Request) ([]byte, *pipeline.Rejection) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	var err error
+	if r.GetBody != nil {
+		st.body, err = readAll(st.body[:0], r.Body, -1)
+		if err == nil {
+			var rc io.ReadCloser
+			if rc, err = r.GetBody(); err == nil {
+				r.Body = rc
+			}
+		}
+	} else {
+		var b []byte
+		b, err = readAll(nil, r.Body, maxUnbufferedBody)
+		if err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			r.ContentLength = int64(len(b))
+			st.body = b
+		}
+	}
+	if err != nil {
+		rej := pipeline.Reject(http.StatusBadRequest, TypeRequestInvalid, "The request body could not be read.")
+		rej.Err = err
+		if errors.Is(err, errBodyTooLarge) {
+			rej.Status, rej.Type = http.StatusRequestEntityTooLarge, "body-too-large"
+			rej.Detail, rej.Close = "The request body is larger than this gateway accepts.", true
+		}
+		return nil, rej
+	}
+	return st.body, nil
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func readAll(b []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if limit >= 0 && len(b) > limit {
+			return nil, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// checkForm reads an application/x-www-form-urlencoded body into the JSON
+// object its schema describes and validates it like a JSON body.
+func (e *enforcer) checkForm(st *state, m *media, body []byte) {
+	c := &st.c
+	type kv struct{ k, v string }
+	var pairs []kv
+	for raw := string(body); raw != ""; {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil || !utf8.ValidString(key) || !utf8.ValidString(val) {
+			c.problemAt("/body", "malformed form body")
+			return
+		}
+		pairs = append(pairs, kv{key, val})
+	}
+	fields := make([]formValue, 0, len(pairs))
+	for _, p := range pairs {
+		fields = addField(fields, p.k, p.v, false)
+	}
+	e.checkFields(st, m, fields)
+}
+
+type formValue struct {
+	name string
+	vals []string
+	file bool
+}
+
+func addField(fields []formValue, name, val string, file bool) []formValue {
+	for i := range fields {
+		if fields[i].name == name {
+			fields[i].vals = append(fields[i].vals, val)
+			fields[i].file = fields[i].file || file
+			return fields
+		}
+	}
+	return append(fields, formValue{name: name, vals: []string{val}, file: file})
+}
+
+// checkFields renders form fields as a JSON object (arrays for array
+// properties, numbers and booleans where the property admits them, file
+// parts as a placeholder string) and validates it against the body schema.
+func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
+	c := &st.c
+	b := append(st.buf[:0], '{')
+	for i, f := range fields {
+		ff := m.fields[f.name]
+		if ff == nil {
+			ff = &formField{scalar: tStr}
+		}
+		if !ff.array && len(f.vals) > 1 {
+			c.problemAt("/body/"+string(appendToken(nil, []byte(f.name))), "field must not be repeated")
+			continue
+		}
+		if i > 0 && len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = strictjson.AppendString(b, f.name)
+		b = append(b, ':')
+		if ff.array {
+			b = append(b, '[')
+		}
+		for j, v := range f.vals {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			if f.file {
+				v = ""
+			}
+			b = appendScalar(b, ff.scalar, v)
+		}
+		if ff.array {
+			b = append(b, ']')
+		}
+	}
+	b = append(b, '}')
+	st.buf = b
+	c.prefix = "/body"
+	if err := st.pdoc.Parse(b, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
+		c.problemAt("/body", "malformed form body")
+		return
+	}
+	c.checkOwned(m.s, st.pdoc.Root())
+}
+
+// Multipart limits: a body within server.max_body_bytes can still hold
+// many tiny parts.
+const (
+	maxParts          = 1000
+	maxPartHeaderSize = 8 << 10
+)
+
+func (e *enforcer) checkMultipart(st *state, op *operation, r *http.Request, m *media, boundary string, body []byte) *pipeline.Rejection {
+	c := &st.c
+	if boundary == "" {
+		return unsupported(op, r, "A multipart/form-data body needs a boundary parameter.")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	var fields []formValue
+	for n := 0; ; n++ {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || n >= maxParts {
+			c.problemAt("/body", "malformed multipart body")
+			return nil
+		}
+		if headerSize(part.Header) > maxPartHeaderSize {
+			c.problemAt("/body", "multipart part headers are too large")
+			return nil
+		}
+		name, file := partName(part.Header)
+		if name == "" {
+			c.problemAt("/body", "multipart part without a form-data name")
+			return nil
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			c.problemAt("/body", "malformed multipart body")
+			return nil
+		}
+		if !file && !utf8.Valid(data) {
+			c.problemAt("/body/"+string(appendToken(nil, []byte(name))), "invalid UTF-8")
+			continue
+		}
+		fields = addField(fields, name, string(data), file)
+	}
+	e.checkFields(st, m, fields)
+	return nil
+}
+
+func headerSize(h textproto.MIMEHeader) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// partName reads Content-Disposition: form-data; name="..."; filename="...".
+func partName(h textproto.MIMEHeader) (name string, file bool) {
+	cds := h["Content-Disposition"]
+	if len(cds) != 1 {
+		return "", false
+	}
+	disp, ps, err := mime.ParseMediaType(cds[0])
+	if err != nil || disp != "form-data" {
+		return "", false
+	}
+	_, file = ps["filename"]
+	return ps["name"], file
+}

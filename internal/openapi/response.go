@@ -1,0 +1,541 @@
+package openapi
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// ResponseAction says what filtering did with a response.
+type ResponseAction string
+
+// Response actions.
+const (
+	// ResponseStripped: undeclared properties were removed (Fields).
+	ResponseStripped ResponseAction = "stripped"
+	// ResponseRejected: the response was replaced by a 502 (Fields or Reason).
+	ResponseRejected ResponseAction = "rejected"
+	// ResponsePassedOversized: a JSON body larger than max_response_bytes
+	// was passed through unfiltered.
+	ResponsePassedOversized ResponseAction = "passed-oversized"
+)
+
+// ResponseEvent reports a filtered or unfilterable response. Fields holds
+// undeclared properties as JSON pointers into the response, with array
+// indexes written as "*" and each pointer listed once: names, never values.
+type ResponseEvent struct {
+	Document  string
+	Operation string // operationId, or "METHOD /path"
+	Status    int
+	Action    ResponseAction
+	Fields    []string
+	Reason    string // why a response was rejected without Fields
+}
+
+// maxReportedFields bounds ResponseEvent.Fields.
+const maxReportedFields = 32
+
+// responseMaxDepth is the nesting accepted in upstream responses; deeper
+// bodies cannot be filtered and fail closed.
+const responseMaxDepth = 512
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (e *enforcer) serveFiltered(w http.ResponseWriter, r *http.Request, op *operation) {
+	// Ask for an unencoded body: the proxy passes the client's
+	// Accept-Encoding through, and a gzip body cannot be filtered. The
+	// client still gets a correct (identity) response.
+	if _, ok := r.Header["Accept-Encoding"]; ok {
+		r.Header.Del("Accept-Encoding")
+	}
+	fw := &filterWriter{ResponseWriter: w, e: e, r: r, op: op, max: e.d.cfg.maxResponseBytes()}
+	if e.filter == FilterReject {
+		fw.before = headerKeys(w.Header())
+	}
+	defer fw.release()
+	e.next.ServeHTTP(fw, r)
+	fw.finish()
+}
+
+func headerKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// filterWriter holds back a JSON response until it is complete, then
+// filters it. Anything it cannot or need not filter passes through
+// untouched and unbuffered.
+type filterWriter struct {
+	http.ResponseWriter
+	e      *enforcer
+	r      *http.Request
+	op     *operation
+	max    int64
+	before []string // header keys set before the upstream answered (reject)
+
+	state  wstate
+	status int
+	m      *media // response schema; nil: the response declares nothing
+	buf    *bytes.Buffer
+	sniff  bool // no Content-Type: filter only if the body looks like JSON
+}
+
+type wstate uint8
+
+const (
+	wUndecided wstate = iota
+	wPass
+	wBuffer
+	wDone
+)
+
+// Unwrap lets http.ResponseController reach Hijack, SetWriteDeadline...
+func (w *filterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// FlushError is what http.ResponseController.Flush calls: a no-op while the
+// body is held back (the reverse proxy flushes after every write).
+func (w *filterWriter) FlushError() error {
+	if w.state == wBuffer {
+		return nil
+	}
+	if w.state == wUndecided {
+		w.WriteHeader(http.StatusOK)
+		if w.state == wBuffer {
+			return nil
+		}
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for callers that type-assert.
+func (w *filterWriter) Flush() { _ = w.FlushError() }
+
+func (w *filterWriter) WriteHeader(code int) {
+	if w.state != wUndecided {
+		if w.state == wPass {
+			w.ResponseWriter.WriteHeader(code)
+		}
+		return
+	}
+	if code < 200 { // 1xx informational responses are not the response
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.status = code
+	if w.decide(code) {
+		w.state = wBuffer
+		w.buf = bufPool.Get().(*bytes.Buffer)
+		w.buf.Reset()
+		return
+	}
+	w.state = wPass
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// decide reports whether the response must be buffered for filtering.
+func (w *filterWriter) decide(code int) bool {
+	h := w.Header()
+	if code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusSwitchingProtocols {
+		return false
+	}
+	ct := h.Get("Content-Type")
+	mt := "application/json"
+	if ct == "" {
+		// No declared type: clients may sniff it as JSON, so it is held
+		// back and filtered if it looks like JSON (see finish).
+		w.sniff = true
+	} else if mt = responseMediaType(ct); !isJSON(mt) {
+		return false // streams, HTML, files, problem details of other types
+	}
+	res := w.op.response(code)
+	if res == nil && (code >= 500 || code >= 400 && w.e.d.cfg.PassUndocumentedErrors) {
+		return false
+	}
+	if res != nil {
+		w.m = matchJSONMedia(res.media, mt)
+		if w.m != nil && w.m.s == nil {
+			return false // declared without a schema: anything goes
+		}
+	}
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > w.max {
+			w.report(ResponseEvent{Action: ResponsePassedOversized})
+			return false
+		}
+	}
+	if _, ok := h["Trailer"]; ok {
+		return false
+	}
+	return true
+}
+
+// responseMediaType returns the lower-case type/subtype of a Content-Type.
+// Unlike mime.ParseMediaType it does not fail on malformed parameters
+// (`application/json;;x`): clients would still read such a body as JSON,
+// so it must not slip past the filter. It allocates only for upper case.
+func responseMediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if 'A' <= ct[i] && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
+func isJSON(mt string) bool {
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+// matchJSONMedia finds the schema for a JSON response: its exact media
+// type, else the declared JSON media type, else a wildcard.
+func matchJSONMedia(list []*media, mt string) *media {
+	for _, m := range list {
+		if m.typ == mt {
+			return m
+		}
+	}
+	for _, m := range list {
+		if m.kind == mJSON {
+			return m
+		}
+	}
+	return matchMedia(list, mt)
+}
+
+func (w *filterWriter) Write(p []byte) (int, error) {
+	if w.state == wUndecided {
+		w.WriteHeader(http.StatusOK)
+	}
+	switch w.state {
+	case wBuffer:
+		if int64(w.buf.Len()+len(p)) > w.max {
+			// Too large after all (no Content-Length): give up filtering.
+			w.report(ResponseEvent{Action: ResponsePassedOversized})
+			w.state = wPass
+			w.ResponseWriter.WriteHeader(w.status)
+			if _, err := w.ResponseWriter.Write(w.buf.Bytes()); err != nil {
+				return 0, err
+			}
+			return w.ResponseWriter.Write(p)
+		}
+		return w.buf.Write(p)
+	case wPass:
+		return w.ResponseWriter.Write(p)
+	}
+	return 0, http.ErrBodyNotAllowed
+}
+
+func (w *filterWriter) release() {
+	if w.buf != nil {
+		if w.buf.Cap() <= 4<<20 {
+			bufPool.Put(w.buf)
+		}
+		w.buf = nil
+	}
+}
+
+func (w *filterWriter) report(ev ResponseEvent) {
+	if w.e.deps.OnResponse == nil {
+		return
+	}
+	ev.Document, ev.Operation = w.e.d.cfg.Name, w.op.id
+	if ev.Status == 0 {
+		ev.Status = w.status
+	}
+	w.e.deps.OnResponse(w.r, ev)
+}
+
+// finish filters a held-back response and writes it.
+func (w *filterWriter) finish() {
+	if w.state != wBuffer {
+		return
+	}
+	w.state = wDone
+	h := w.Header()
+	body := w.buf.Bytes()
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		w.fail("the upstream sent an encoded (" + ce + ") JSON body that cannot be filtered")
+		return
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(body) == 0 || w.sniff && (len(t) == 0 || t[0] != '{' && t[0] != '[') {
+		w.ResponseWriter.WriteHeader(w.status)
+		_, _ = w.ResponseWriter.Write(body)
+		return
+	}
+	st := getState()
+	defer putState(st)
+	if err := st.doc.Parse(body, strictjson.Options{MaxDepth: responseMaxDepth}); err != nil {
+		reason := "the upstream sent malformed JSON"
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			reason += " (" + se.Reason.String() + ")"
+		}
+		w.fail(reason)
+		return
+	}
+	s := &stripper{c: &st.c, flags: st.flags(st.doc.Nodes()), path: st.path[:0], views: st.views[:0], segs: st.segs[:0]}
+	defer func() { st.path, st.views, st.segs = s.path[:0], s.views[:0], s.segs[:0] }()
+	s.c.reset(modeResponse, true)
+	var view []*schema
+	if w.m != nil && w.m.s != nil {
+		view = []*schema{w.m.s}
+	} else {
+		view = []*schema{nothing}
+	}
+	s.walk(view, st.doc.Root())
+	if len(s.fields) == 0 {
+		w.ResponseWriter.WriteHeader(w.status)
+		_, _ = w.ResponseWriter.Write(body)
+		return
+	}
+	if w.e.filter == FilterReject {
+		w.report(ResponseEvent{Action: ResponseRejected, Fields: s.fields})
+		w.reject(strings.Join(s.fields, ", "))
+		return
+	}
+	out := s.emit(st.buf[:0], st.doc.Root())
+	st.buf = out
+	w.report(ResponseEvent{Action: ResponseStripped, Fields: s.fields})
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	delete(h, "Etag") // the representation changed
+	delete(h, "Content-Md5")
+	delete(h, "Digest")
+	delete(h, "Content-Digest")
+	delete(h, "Repr-Digest")
+	w.ResponseWriter.WriteHeader(w.status)
+	_, _ = w.ResponseWriter.Write(out)
+}
+
+// fail handles a response that cannot be filtered: in both modes it is
+// replaced by a 502, because passing it would defeat the filter.
+func (w *filterWriter) fail(reason string) {
+	w.report(ResponseEvent{Action: ResponseRejected, Reason: reason})
+	w.reject(reason)
+}
+
+func (w *filterWriter) reject(cause string) {
+	h := w.Header()
+	for k := range h {
+		if !slices.Contains(w.before, k) {
+			delete(h, k)
+		}
+	}
+	rej := &pipeline.Rejection{Status: http.StatusBadGateway, Type: TypeResponseInvalid,
+		Detail: "The upstream response does not conform to the API contract.",
+		Err:    errors.New("openapi " + strconv.Quote(w.e.d.cfg.Name) + ": " + w.op.id + ": status " + strconv.Itoa(w.status) + ": undeclared or unfilterable: " + cause)}
+	pipeline.Refuse(w.ResponseWriter, w.r, Step, w.e.deps.Observer, rej)
+}
+
+// nothing is the schema of an undocumented response: it declares no
+// property at any depth.
+var nothing = func() *schema {
+	s := newSchema("(undocumented response)")
+	s.closed = true
+	s.items = s
+	s.all = []*schema{s}
+	return s
+}()
+
+// flags returns a zeroed per-node flag slice.
+func (st *state) flags(n int) []uint8 {
+	if cap(st.flagBuf) < n {
+		st.flagBuf = make([]uint8, n)
+	}
+	f := st.flagBuf[:n]
+	clear(f)
+	return f
+}
+
+const (
+	fRemove uint8 = 1 << iota
+	fDirty        // something below was removed
+)
+
+// stripper finds undeclared properties in a response and writes the
+// response without them.
+type stripper struct {
+	c      *checker
+	flags  []uint8
+	fields []string
+	segs   [][]byte  // keys from the root; nil for an array index
+	path   []byte    // scratch: the pointer being recorded, "*" for indexes
+	views  []*schema // stack of child views, like checker.set
+}
+
+// walk marks what to remove under v, given the schemas that own v (more
+// than one when allOf branches declare the same property). It reports
+// whether anything was removed.
+func (s *stripper) walk(view []*schema, v strictjson.Value) bool {
+	switch v.Kind() {
+	case strictjson.Object:
+		return s.object(view, v)
+	case strictjson.Array:
+		return s.array(view, v)
+	}
+	return false
+}
+
+func (s *stripper) object(view []*schema, v strictjson.Value) bool {
+	c := s.c
+	start := len(c.set)
+	for _, sch := range view {
+		c.applicable(sch, v, start, 0)
+	}
+	// Nested walks push above this set and truncate back to its end, so it
+	// stays valid (in this or an older backing array) until we return.
+	set := c.set[start:]
+	defer func() { c.set = c.set[:start] }()
+	closed, open := false, false
+	for _, x := range set {
+		closed, open = closed || x.closed, open || x.open
+	}
+	changed := false
+	base := len(s.views)
+	defer func() { s.views = s.views[:base] }()
+	for m := v.First(); m.Valid(); m = m.Next() {
+		key := m.Key()
+		s.views = s.views[:base]
+		declared, writeOnly := false, false
+		for _, x := range set {
+			if p := x.prop(key); p != nil {
+				declared = true
+				_, wo := p.flags()
+				writeOnly = writeOnly || wo
+				s.views = append(s.views, p)
+			}
+		}
+		pattern := false
+		for _, x := range set {
+			for _, pp := range x.patProps {
+				if pp.re != nil && pp.re.Match(key) {
+					pattern = true
+					s.views = append(s.views, pp.s)
+				}
+			}
+		}
+		if !declared && !pattern {
+			for _, x := range set {
+				if x.addl != nil {
+					s.views = append(s.views, x.addl)
+				}
+			}
+		}
+		keep := !writeOnly && (declared || pattern || open || !closed)
+		s.segs = append(s.segs, key)
+		if !keep {
+			s.flags[m.ID()] |= fRemove
+			s.record()
+			changed = true
+		} else if child := s.views[base:]; len(child) > 0 && s.walk(child, m) {
+			changed = true
+		}
+		s.segs = s.segs[:len(s.segs)-1]
+	}
+	if changed {
+		s.flags[v.ID()] |= fDirty
+	}
+	return changed
+}
+
+func (s *stripper) array(view []*schema, v strictjson.Value) bool {
+	changed := false
+	s.segs = append(s.segs, nil) // an index, reported as "*"
+	all := view[0].all           // every schema that may describe the array
+	if len(view) > 1 {
+		all = nil
+		for _, sch := range view {
+			all = append(all, sch.all...)
+		}
+	}
+	base := len(s.views)
+	defer func() { s.views = s.views[:base] }()
+	i := 0
+	for e := v.First(); e.Valid(); e = e.Next() {
+		s.views = s.views[:base]
+		for _, x := range all {
+			if i < len(x.prefix) {
+				s.views = append(s.views, x.prefix[i])
+			} else if x.items != nil {
+				s.views = append(s.views, x.items)
+			}
+		}
+		if child := s.views[base:]; len(child) > 0 && s.walk(child, e) {
+			changed = true
+		}
+		i++
+	}
+	s.segs = s.segs[:len(s.segs)-1]
+	if changed {
+		s.flags[v.ID()] |= fDirty
+	}
+	return changed
+}
+
+func (s *stripper) record() {
+	s.path = s.path[:0]
+	for _, k := range s.segs {
+		if k == nil {
+			s.path = append(s.path, "/*"...)
+		} else {
+			s.path = appendToken(append(s.path, '/'), k)
+		}
+	}
+	for _, f := range s.fields {
+		if f == string(s.path) { // no allocation: compared in place
+			return
+		}
+	}
+	if len(s.fields) < maxReportedFields {
+		s.fields = append(s.fields, string(s.path))
+	}
+}
+
+// emit writes v without the removed members. Untouched subtrees are copied
+// as the upstream wrote them.
+func (s *stripper) emit(b []byte, v strictjson.Value) []byte {
+	if s.flags[v.ID()]&fDirty == 0 {
+		return append(b, v.Raw()...)
+	}
+	switch v.Kind() {
+	case strictjson.Object:
+		b = append(b, '{')
+		first := true
+		for m := v.First(); m.Valid(); m = m.Next() {
+			if s.flags[m.ID()]&fRemove != 0 {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, m.RawKey()...)
+			b = append(b, ':')
+			b = s.emit(b, m)
+		}
+		return append(b, '}')
+	case strictjson.Array:
+		b = append(b, '[')
+		for e := v.First(); e.Valid(); e = e.Next() {
+			if e != v.First() {
+				b = append(b, ',')
+			}
+			b = s.emit(b, e)
+		}
+		return append(b, ']')
+	}
+	return append(b, v.Raw()...)
+}

@@ -1,0 +1,159 @@
+package openapi
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// RouteSpec is one route generated from an operation (routes_from_spec).
+// The config loader turns it into a config.Route.
+type RouteSpec struct {
+	Name     string   // "<document>.<operationId>", sanitized to config name rules
+	Path     string   // route template: base path + the operation's path
+	Methods  []string // the operation's method
+	Upstream string   // Config.Upstream
+	Auth     []string // authenticator names in the document's order, or ["none"]
+	Scopes   []string // require.scopes: what every accepted alternative demands
+	OpenAPI  string   // the document's name
+	// Operation is the operation's id and Pointer its location in the
+	// document, for messages.
+	Operation string
+	Pointer   string
+}
+
+// RoutesError lists the operations that cannot become routes.
+type RoutesError struct {
+	Document string
+	Problems []string // "GET /items (#/paths/~1items/get): ..."
+}
+
+func (e *RoutesError) Error() string {
+	return fmt.Sprintf("openapi %q: routes_from_spec: %s", e.Document, strings.Join(e.Problems, "; "))
+}
+
+// Routes generates one route per operation. An operation's security (or,
+// when it has none, the document's) becomes the route's auth: each
+// security scheme maps to an authenticator through cfg.SecuritySchemes, or
+// to cfg.Auth (the default) when it has no entry; alternatives (OR) become
+// the "any of" list; the scopes of the alternatives become require.scopes,
+// which must then be the same for every alternative (Rampart's require
+// applies to the route, not per authenticator). Operations whose security
+// cannot be expressed this way (a requirement naming two schemes at once,
+// alternatives with different scopes) are errors, as are operations with
+// no security at all (none, [], or an empty requirement {}) unless
+// cfg.AllowPublic: all are listed in one *RoutesError.
+func (d *Document) Routes() ([]RouteSpec, error) {
+	cfg := d.cfg
+	if cfg.Upstream == "" {
+		return nil, &RoutesError{Document: cfg.Name, Problems: []string{"upstream is required"}}
+	}
+	var out []RouteSpec
+	var problems []string
+	names := map[string]int{}
+	for _, op := range d.ops {
+		rs := RouteSpec{Path: op.template, Methods: []string{op.method}, Upstream: cfg.Upstream,
+			OpenAPI: cfg.Name, Operation: op.id, Pointer: "#" + op.where}
+		rs.Name = routeName(cfg.Name, op)
+		if n := names[rs.Name]; n > 0 {
+			rs.Name = fmt.Sprintf("%s-%d", rs.Name, n+1)
+		}
+		names[rs.Name]++
+		auth, scopes, err := d.routeAuth(op)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", op.method, op.path, op.where, err))
+			continue
+		}
+		rs.Auth, rs.Scopes = auth, scopes
+		out = append(out, rs)
+	}
+	if len(problems) > 0 {
+		return nil, &RoutesError{Document: cfg.Name, Problems: problems}
+	}
+	return out, nil
+}
+
+var errPublic = errors.New("the operation requires no security; set allow_public: true to serve it with auth: none, or declare security")
+
+func (d *Document) routeAuth(op *operation) (auth, scopes []string, err error) {
+	reqs := d.security
+	if op.secSet {
+		reqs = op.security
+	}
+	public := len(reqs) == 0
+	for _, r := range reqs {
+		if len(r) == 0 {
+			public = true // {} in the list: anonymous access is one alternative
+		}
+	}
+	if public {
+		if !d.cfg.AllowPublic {
+			return nil, nil, errPublic
+		}
+		return []string{"none"}, nil, nil
+	}
+	var scopeSet []string
+	for i, r := range reqs {
+		if len(r) > 1 {
+			names := make([]string, len(r))
+			for j, it := range r {
+				names[j] = it.scheme
+			}
+			return nil, nil, fmt.Errorf("a requirement needs schemes %s together; Rampart routes accept any one authenticator", strings.Join(names, " and "))
+		}
+		it := r[0]
+		mapped, ok := d.cfg.SecuritySchemes[it.scheme]
+		var names []string
+		switch {
+		case ok:
+			names = []string{mapped}
+		case len(d.cfg.Auth) > 0:
+			names = d.cfg.Auth
+		default:
+			return nil, nil, fmt.Errorf("security scheme %q has no authenticator in security_schemes and there is no default auth", it.scheme)
+		}
+		for _, n := range names {
+			if !slices.Contains(auth, n) {
+				auth = append(auth, n)
+			}
+		}
+		sc := slices.Clone(it.scopes)
+		slices.Sort(sc)
+		sc = slices.Compact(sc)
+		if i == 0 {
+			scopeSet = sc
+		} else if !slices.Equal(scopeSet, sc) {
+			return nil, nil, fmt.Errorf("alternatives require different scopes (%s vs %s); Rampart's require.scopes applies to the whole route",
+				strings.Join(scopeSet, " "), strings.Join(sc, " "))
+		}
+	}
+	if len(scopeSet) == 0 {
+		scopeSet = nil
+	}
+	return auth, scopeSet, nil
+}
+
+// routeName builds a config-valid name: 1-64 of [A-Za-z0-9_.-].
+func routeName(doc string, op *operation) string {
+	base := op.id
+	if base == op.method+" "+op.path {
+		base = strings.ToLower(op.method) + op.path
+	}
+	var b strings.Builder
+	b.WriteString(doc)
+	b.WriteByte('.')
+	for _, r := range base {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	name := strings.Trim(b.String(), "_")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	return name
+}

@@ -1,0 +1,163 @@
+package openapi
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/route"
+)
+
+func TestRoutesFromFastAPIDocument(t *testing.T) {
+	cfg := Config{Name: "inventory", Spec: fastapi, RoutesFromSpec: true, Upstream: "inventory",
+		SecuritySchemes: map[string]string{"OAuth2PasswordBearer": "corp_sso", "HTTPBearer": "corp_sso"}}
+	d, err := Load(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// /token and /health declare no security: refused, and listed, unless
+	// allow_public.
+	_, err = d.Routes()
+	var re *RoutesError
+	if !errors.As(err, &re) || len(re.Problems) != 2 ||
+		!strings.HasPrefix(re.Problems[0], "POST /token (#/paths/~1token/post)") || !strings.HasPrefix(re.Problems[1], "GET /health") {
+		t.Fatalf("Routes without allow_public = %v", err)
+	}
+
+	cfg.AllowPublic = true
+	d, err = Load(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := d.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type short struct {
+		Name, Method, Path string
+		Auth, Scopes       []string
+	}
+	var got []short
+	for _, r := range routes {
+		if r.Upstream != "inventory" || r.OpenAPI != "inventory" || len(r.Methods) != 1 {
+			t.Errorf("route %+v", r)
+		}
+		got = append(got, short{r.Name, r.Methods[0], r.Path, r.Auth, r.Scopes})
+	}
+	sso := []string{"corp_sso"}
+	want := []short{
+		{"inventory.list_items_items__get", "GET", "/items/", sso, []string{"items:read"}},
+		{"inventory.create_item_items__post", "POST", "/items/", sso, []string{"items:write"}},
+		{"inventory.read_item_items__item_id__get", "GET", "/items/{item_id}", sso, []string{"items:read"}},
+		{"inventory.delete_item_items__item_id__delete", "DELETE", "/items/{item_id}", sso, []string{"items:write"}},
+		{"inventory.update_item_items__item_id__patch", "PATCH", "/items/{item_id}", sso, []string{"items:write"}},
+		{"inventory.upload_item_image_items__item_id__image_post", "POST", "/items/{item_id}/image", sso, []string{"items:write"}},
+		{"inventory.create_user_users__post", "POST", "/users/", sso, []string{"users:admin"}},
+		{"inventory.read_me_users_me_get", "GET", "/users/me", sso, nil},
+		{"inventory.read_user_users__user_id__get", "GET", "/users/{user_id}", sso, []string{"users:admin"}},
+		{"inventory.login_token_post", "POST", "/token", []string{"none"}, nil},
+		{"inventory.health_health_get", "GET", "/health", []string{"none"}, nil},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("routes\n got %+v\nwant %+v", got, want)
+	}
+	// The generated routes compile in Rampart's router (no overlaps).
+	specs := make([]route.Spec, len(routes))
+	for i, r := range routes {
+		specs[i] = route.Spec{Path: r.Path, Methods: r.Methods}
+	}
+	if _, errs := route.New(specs); errs != nil {
+		t.Errorf("generated routes do not compile: %v", errs)
+	}
+}
+
+func TestRoutesFrom31Document(t *testing.T) {
+	base := Config{Name: "orders", Spec: "testdata/orders-3.1.yaml", Upstream: "orders", AllowPublic: true}
+	tests := []struct {
+		name    string
+		schemes map[string]string
+		auth    []string
+		want    map[string][]string // operation → auth + "|" + scopes
+		err     string
+	}{
+		{"mapped schemes; OR of alternatives; document-level default",
+			map[string]string{"bearerAuth": "corp_sso", "apiKey": "partners"}, nil,
+			map[string][]string{
+				"listOrders":        {"corp_sso", "|orders:read"},
+				"createOrder":       {"corp_sso", "partners", "|orders:write"},
+				"getOrder":          {"corp_sso", "|orders:read"},
+				"replaceOrderNotes": {"corp_sso", "|orders:write"},
+				"getOrderLine":      {"corp_sso", "|orders:read"},
+				"createAccount":     {"none", "|"},
+				"ping":              {"none", "|"}, // [{}]: anonymous is an alternative
+			}, ""},
+		{"unmapped scheme falls back to the default auth",
+			map[string]string{"bearerAuth": "corp_sso"}, []string{"legacy_keys"},
+			map[string][]string{"createOrder": {"corp_sso", "legacy_keys", "|orders:write"}}, ""},
+		{"unmapped scheme without a default", map[string]string{"bearerAuth": "corp_sso"}, nil, nil, `security scheme "apiKey" has no authenticator`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			cfg.SecuritySchemes, cfg.Auth = tt.schemes, tt.auth
+			d, err := Load(context.Background(), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes, err := d.Routes()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range routes {
+				w, ok := tt.want[r.Operation]
+				if !ok {
+					continue
+				}
+				got := append(append([]string{}, r.Auth...), "|"+strings.Join(r.Scopes, " "))
+				if !reflect.DeepEqual(got, w) {
+					t.Errorf("%s: %v, want %v", r.Operation, got, w)
+				}
+				if !strings.HasPrefix(r.Path, "/api/v2/") {
+					t.Errorf("%s: path %q lacks the base path", r.Operation, r.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestRoutesRefusesWhatRoutesCannotExpress(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"api.yaml": `
+openapi: 3.1.0
+components:
+  securitySchemes:
+    jwt: {type: http, scheme: bearer}
+    key: {type: apiKey, in: header, name: X-Key}
+paths:
+  /both:
+    get:
+      security: [{jwt: [], key: []}]
+      responses: {'200': {description: ok}}
+  /scopes:
+    get:
+      security: [{jwt: [a]}, {key: [b]}]
+      responses: {'200': {description: ok}}
+`})
+	d, err := Load(context.Background(), Config{Name: "x", Spec: "api.yaml", BaseDir: dir, Upstream: "u",
+		SecuritySchemes: map[string]string{"jwt": "sso", "key": "keys"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Routes()
+	if err == nil || !strings.Contains(err.Error(), "jwt and key together") || !strings.Contains(err.Error(), "different scopes") {
+		t.Errorf("err = %v", err)
+	}
+}
