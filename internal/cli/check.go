@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/keystore"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
@@ -32,7 +34,16 @@ func loadAndCompile(path string, env Env) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(cfg, gateway.Deps{Logger: discardLogger()})
+	// The key store is opened (and migrated) like serve does, so an
+	// unreachable PostgreSQL or an unwritable SQLite path fails check.
+	keys, err := keystore.OpenIfUsed(context.Background(), cfg, discardLogger())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if keys != nil {
+		defer keys.Close()
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Logger: discardLogger(), Keys: keys})
 	if err != nil {
 		var ce config.Errors
 		if errors.As(err, &ce) {

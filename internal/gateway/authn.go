@@ -2,18 +2,19 @@ package gateway
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/textproto"
 	"strings"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/auth/mtls"
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -24,7 +25,8 @@ const realm = "rampart"
 // unused one would fetch keys for nothing). Key material, discovery and JWKS
 // are loaded here, so a broken identity provider fails the load, not the
 // first request.
-func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[string]auth.Authenticator, []error) {
+func (g *Gateway) authenticators(cfg *config.Config, deps Deps) (map[string]auth.Authenticator, []error) {
+	logger := deps.Logger
 	used := map[string]bool{}
 	for _, rt := range cfg.Routes {
 		for _, name := range rt.Auth {
@@ -57,6 +59,17 @@ func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[s
 			built, err = introspect.New(introspect.Config{Name: name, URL: a.URL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
 				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, Issuer: a.Issuer, Audiences: a.Audiences,
 				RolesClaim: a.RolesClaim, Timeout: a.Timeout}, client, logger)
+		case "api_key":
+			if deps.Keys == nil {
+				err = fmt.Errorf("no key store is open (store: %s)", cfg.Store)
+				break
+			}
+			var k *apikey.Authenticator
+			k, err = apikey.New(apikey.Config{Name: name, Header: a.Header, Logger: logger}, deps.Keys)
+			if err == nil {
+				built = k
+				g.closers = append(g.closers, func() { _ = k.Close() })
+			}
 		case "mtls":
 			if cfg.Server.TLS == nil || cfg.Server.TLS.ClientCAFile == "" {
 				err = fmt.Errorf("the listener does not ask for client certificates: set server.tls.client_ca_file and client_auth")
@@ -79,7 +92,7 @@ func (g *Gateway) authenticators(cfg *config.Config, logger *slog.Logger) (map[s
 // (the route's require), and rewrites the identity the upstream sees: the
 // X-Rampart-* principal headers, and the credential itself only when its
 // authenticator says forward_token.
-func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Config, obs pipeline.Observer) (pipeline.Middleware, error) {
+func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Config, obs pipeline.Observer, lo *lockout.Lockout) (pipeline.Middleware, error) {
 	list := make([]auth.Authenticator, 0, len(rt.Auth))
 	drop := map[string]auth.TokenSource{}
 	for _, name := range rt.Auth {
@@ -98,6 +111,11 @@ func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Co
 		return nil, fmt.Errorf("require: %w", err)
 	}
 	authenticate := auth.Any(realm, list...)
+	if lo != nil {
+		// A locked-out client is refused before any credential is looked
+		// at — even a correct one; failures are counted after.
+		authenticate = lo.Wrap(authenticate)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := authenticate(r)
@@ -115,9 +133,49 @@ func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Co
 			if src, ok := drop[p.Authenticator]; ok {
 				removeCredential(r, src)
 			}
+			if k, ok := as[p.Authenticator].(*apikey.Authenticator); ok {
+				k.Strip(r.Header) // an API key is never forwarded
+			}
 			next.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// lockout builds the brute-force lockout when the config asks for one.
+// With key: principal, a request is counted by the API key it claims (its
+// unverified id), so guessing secrets for one key locks that key.
+func (g *Gateway) lockout(cfg *config.Config, deps Deps, as map[string]auth.Authenticator) (*lockout.Lockout, error) {
+	if cfg.Lockout == nil {
+		return nil, nil
+	}
+	backend := deps.Lockout
+	if backend == nil {
+		backend = lockout.NewMemory(lockout.MemoryOptions{})
+	}
+	var keyAuths []*apikey.Authenticator
+	for _, a := range as {
+		if k, ok := a.(*apikey.Authenticator); ok {
+			keyAuths = append(keyAuths, k)
+		}
+	}
+	claimant := func(r *http.Request) string {
+		for _, k := range keyAuths {
+			if id := k.KeyID(r); id != "" {
+				return k.Name() + ":" + id
+			}
+		}
+		return ""
+	}
+	var count func(string)
+	if g.metrics != nil {
+		count = func(ev string) { g.metrics.Rejected("lockout-" + ev) }
+	}
+	l, err := lockout.New(lockout.Config{MaxFailures: cfg.Lockout.MaxFailures, Window: cfg.Lockout.Window,
+		Duration: cfg.Lockout.Duration, Key: cfg.Lockout.Key, Claimant: claimant, Audit: deps.Logger, Count: count}, backend)
+	if err != nil {
+		return nil, fmt.Errorf("lockout: %w", err)
+	}
+	return l, nil
 }
 
 // removeCredential deletes the token a TokenSource reads, so the upstream

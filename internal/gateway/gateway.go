@@ -32,6 +32,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
+	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/pathnorm"
@@ -40,6 +41,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // Deps are the gateway's collaborators.
@@ -52,6 +54,12 @@ type Deps struct {
 	Access AccessLogger
 	// Metrics, when set, counts requests and upstream latency.
 	Metrics *metrics.Metrics
+	// Keys is the API-key store (nil when no api_key authenticator is
+	// configured; a gateway that needs one without it refuses to build).
+	Keys store.Store
+	// Lockout holds brute-force counters; it outlives reloads. nil: an
+	// in-memory one owned by this gateway.
+	Lockout lockout.Backend
 	// Previous is the gateway being replaced by a reload, if any: OpenAPI
 	// documents that cannot be re-fetched keep its version.
 	Previous *Gateway
@@ -144,7 +152,11 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		c.Routes = append(append([]*config.Route(nil), cfg.Routes...), generated...)
 		cfg = &c
 	}
-	authns, aerrs := g.authenticators(cfg, deps.Logger)
+	authns, aerrs := g.authenticators(cfg, deps)
+	lo, err := g.lockout(cfg, deps, authns)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, aerrs...)
 	policies, err := ratelimit.Compile(cfg)
 	if err != nil {
@@ -188,7 +200,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			steps = append(steps, corsPolicies[rt.CORS])
 		}
 		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
-			step, err := authStep(rt, authns, cfg, g.obs)
+			step, err := authStep(rt, authns, cfg, g.obs, lo)
 			if err != nil {
 				if len(aerrs) == 0 { // otherwise the authenticator's own error says it
 					errs = append(errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
@@ -244,9 +256,6 @@ func unsupported(cfg *config.Config) []error {
 		if rt.WebSocket {
 			at(rt.Pos, "route %q: WebSocket routes are not available in this build yet", rt.Name)
 		}
-	}
-	if cfg.Lockout != nil {
-		at(config.Pos{}, "lockout is not available in this build yet")
 	}
 	if len(errs) == 0 {
 		return nil

@@ -21,6 +21,8 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/keystore"
+	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
@@ -62,7 +64,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer rl.Close()
 	m.SharedState(func() bool { return rl.Err() == nil })
-	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl}
+	// The key store and lockout counters also outlive reloads.
+	keys, err := keystore.OpenIfUsed(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if keys != nil {
+		defer keys.Close() // after the gateway: closing it flushes last-used times
+	}
+	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl,
+		Keys: keys, Lockout: lockout.NewMemory(lockout.MemoryOptions{})}
 	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
@@ -137,6 +148,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() && rl.Ready() == nil })
 		ah.Handle("GET /metrics", m.Handler())
+		if keys != nil {
+			api, err := admin.NewKeysAPI(admin.KeysConfig{Store: keys, Audit: logger})
+			if err != nil {
+				ln.Close()
+				gw.Close()
+				return err
+			}
+			api.Mount(ah)
+		}
 		adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
 	}
@@ -184,6 +204,9 @@ loop:
 				// idle connections are closed now, busy ones when they finish.
 				old.Close()
 				logger.Info("config reloaded", "routes", len(next.Routes))
+				if next.Store != cfg.Store {
+					logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
+				}
 				if !rl.Same(next.SharedState, next.SharedStateFailure) {
 					logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
 				}
