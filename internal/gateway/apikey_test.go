@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/store/pgtest"
+	"github.com/rampart-gw/rampart/internal/store/postgres"
 	"github.com/rampart-gw/rampart/internal/store/sqlite"
 )
 
@@ -168,3 +171,46 @@ func TestLockout(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Two gateway replicas on one PostgreSQL both stop accepting a revoked key
+// within a second (LISTEN/NOTIFY), without a restart.
+func TestRevocationAcrossReplicasOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	st, err := postgres.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	up := gt.NewUpstream(t, nil)
+	text := gt.Config(up.URL, fmt.Sprintf("store: %q\nauthenticators:\n  partners: { type: api_key }\n", url),
+		"  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: [partners] }\n")
+	a, b := gt.Start(t, text, nil), gt.Start(t, text, nil)
+	k, key, err := st.CreateKey(context.Background(), store.KeySpec{Consumer: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*gt.Gateway{a, b} {
+		if resp, _ := getWithKey(t, g, "/api/items", key); resp.StatusCode != 200 {
+			t.Fatalf("before revocation: %d", resp.StatusCode)
+		}
+	}
+	if _, err := st.RevokeKey(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for _, g := range []*gt.Gateway{a, b} {
+		for {
+			resp, _ := getWithKey(t, g, "/api/items", key)
+			if resp.StatusCode == 401 {
+				break
+			}
+			if time.Since(revoked) > time.Second {
+				t.Fatalf("a replica still accepts the revoked key after 1s (%d)", resp.StatusCode)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestMain stops the throwaway PostgreSQL cluster pgtest may have started.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
