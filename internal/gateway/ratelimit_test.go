@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/ratelimit/redistest"
@@ -160,8 +161,18 @@ func TestConcurrencyLimit(t *testing.T) {
 	if up.Count() != 1 {
 		t.Fatalf("upstream saw %d", up.Count())
 	}
-	if resp, _ := g.Get(t, "/api/items"); resp.StatusCode != 200 {
-		t.Fatalf("slot not released: %d", resp.StatusCode)
+	// The slot is released when the first handler returns, which can be a
+	// moment after its client has the response: wait for it (bounded).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := g.Get(t, "/api/items")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not released: %d", resp.StatusCode)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
