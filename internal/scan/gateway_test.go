@@ -10,14 +10,12 @@ import (
 // gatewayGaps are rules that still fire at medium or above with Rampart in
 // front, because the control that prevents them is not in this build yet.
 // A gap may close (the test still passes); anything else fails it.
-var gatewayGaps = map[string]string{
-	"EXPO001": "response filtering against the OpenAPI schema is not available yet (issue 7)",
-	"MASS001": "request validation against the OpenAPI schema is not available yet (issue 7)",
-}
+var gatewayGaps = map[string]string{}
 
 // TestGatewayInFront scans the composite vulnerable API behind a Rampart
-// config with every policy this build can enforce: JWT with scopes, CORS,
-// error masking, the header profile, path normalization, method lists.
+// config with the full policy: JWT with scopes, CORS, rate limits, OpenAPI
+// validation and response stripping, error masking, the header profile,
+// path normalization, method lists.
 func TestGatewayInFront(t *testing.T) {
 	// A plain server: gatewaytest's recording upstream reads the body first.
 	up := newServer(t, vulnAPI())
@@ -27,12 +25,14 @@ cors:
   web: { allow_origins: ["https://app.example.com"], allow_credentials: true }
 rate_limits:
   per_client: { key: client_ip, limits: ["100/s burst 200"] }
-`, `  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none, cors: web, rate_limit: [per_client] }
-  - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: none, cors: web }
-  - { name: orders, path: /api/orders, methods: [GET], upstream: app, auth: [users], require: { scopes: ["orders:read"] }, cors: web }
-  - { name: reports, path: /api/reports, methods: [GET], upstream: app, auth: [users], cors: web }
-  - { name: admin, path: /api/admin/users, methods: [GET], upstream: app, auth: [users], require: { scopes: ["admin:users"] } }
-  - { name: users, path: /api/users, methods: [POST], upstream: app, auth: none }
+openapi:
+  vuln: { spec: "testdata/vulnapi.yaml", validate_requests: true, filter_responses: strip }
+`, `  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none, cors: web, rate_limit: [per_client], openapi: vuln }
+  - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: none, cors: web, openapi: vuln }
+  - { name: orders, path: /api/orders, methods: [GET], upstream: app, auth: [users], require: { scopes: ["orders:read"] }, cors: web, openapi: vuln }
+  - { name: reports, path: /api/reports, methods: [GET], upstream: app, auth: [users], cors: web, openapi: vuln }
+  - { name: admin, path: /api/admin/users, methods: [GET], upstream: app, auth: [users], require: { scopes: ["admin:users"] }, openapi: vuln }
+  - { name: users, path: /api/users, methods: [POST], upstream: app, auth: none, openapi: vuln }
 `)
 	gw := gatewaytest.Start(t, cfg, map[string]string{"JWT_SECRET": testSecret})
 	token := mint(map[string]any{"iss": "https://idp.test/", "aud": "inventory", "sub": "alice", "scope": "orders:read",
@@ -52,7 +52,7 @@ rate_limits:
 		}
 		t.Errorf("%s %s at %s: %s\nproof: %s", f.Severity, f.Rule, f.Location, f.Message, f.Evidence.Proof)
 	}
-	for _, rule := range []string{"AUTH001", "AUTH002", "AUTH003", "AUTH004", "AUTH005", "AUTHZ001", "PATH001", "ERR003", "CORS001", "METH002", "INV001", "HDR003"} {
+	for _, rule := range []string{"AUTH001", "AUTH002", "AUTH003", "AUTH004", "AUTH005", "AUTHZ001", "PATH001", "ERR003", "CORS001", "METH002", "INV001", "HDR003", "EXPO001", "MASS001", "RATE001"} {
 		if c := coverageOf(rep, rule); c.Status == Skipped {
 			t.Errorf("%s was not exercised through the gateway: %v", rule, c.Notes)
 		}
