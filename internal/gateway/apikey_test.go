@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+	"github.com/rampart-gw/rampart/internal/ratelimit/redistest"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/pgtest"
 	"github.com/rampart-gw/rampart/internal/store/postgres"
@@ -214,3 +215,41 @@ func TestRevocationAcrossReplicasOnPostgres(t *testing.T) {
 
 // TestMain stops the throwaway PostgreSQL cluster pgtest may have started.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// With shared_state on Redis, lockout counters are shared: guesses spread
+// over two replicas lock the key on both.
+func TestLockoutAcrossReplicasOnRedis(t *testing.T) {
+	r := redistest.Shared(t)
+	db := filepath.Join(t.TempDir(), "keys.db")
+	st, err := sqlite.Open(context.Background(), db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, good, err := st.CreateKey(context.Background(), store.KeySpec{Consumer: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := gt.NewUpstream(t, nil)
+	// key: principal counts by the key id this test just created, so runs
+	// sharing one Redis never share counters.
+	text := gt.Config(up.URL, fmt.Sprintf("store: %q\nshared_state: %q\nauthenticators:\n  partners: { type: api_key }\nlockout: { max_failures: 3, window: 1m, duration: 1m, key: principal }\n", "sqlite://"+db, r.URL),
+		"  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: [partners] }\n")
+	a, b := gt.Start(t, text, nil), gt.Start(t, text, nil)
+	bad := good[:len(good)-4] + "AAAA"
+	for _, g := range []*gt.Gateway{a, a, b} {
+		if resp, _ := getWithKey(t, g, "/api/items", bad); resp.StatusCode != 401 {
+			t.Fatalf("guess: %d", resp.StatusCode)
+		}
+	}
+	before := up.Count()
+	for name, g := range map[string]*gt.Gateway{"a": a, "b": b} {
+		resp, body := getWithKey(t, g, "/api/items", good)
+		if resp.StatusCode != 429 {
+			t.Errorf("replica %s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	if up.Count() != before {
+		t.Fatal("a locked-out request reached the upstream")
+	}
+}

@@ -171,7 +171,8 @@ func (g *Gateway) lockout(cfg *config.Config, deps Deps, as map[string]auth.Auth
 		count = func(ev string) { g.metrics.Rejected("lockout-" + ev) }
 	}
 	l, err := lockout.New(lockout.Config{MaxFailures: cfg.Lockout.MaxFailures, Window: cfg.Lockout.Window,
-		Duration: cfg.Lockout.Duration, Key: cfg.Lockout.Key, Claimant: claimant, Audit: deps.Logger, Count: count}, backend)
+		Duration: cfg.Lockout.Duration, Key: cfg.Lockout.Key, Claimant: claimant, Audit: deps.Logger, Count: count,
+		FailOpen: cfg.SharedStateFailure == "fail_open"}, backend)
 	if err != nil {
 		return nil, fmt.Errorf("lockout: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -72,8 +73,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if keys != nil {
 		defer keys.Close() // after the gateway: closing it flushes last-used times
 	}
+	// Lockout counters live in shared_state too: in Redis every replica sees
+	// the same failures, so guesses cannot be spread over replicas.
+	var lockouts lockout.Backend = lockout.NewMemory(lockout.MemoryOptions{})
+	if strings.HasPrefix(cfg.SharedState, "redis://") || strings.HasPrefix(cfg.SharedState, "rediss://") {
+		lr, err := lockout.OpenRedis(cfg.SharedState)
+		if err != nil {
+			return err
+		}
+		defer lr.Close()
+		if cfg.SharedStateFailure == "local" {
+			lockouts = lockout.WithFallback(lr, lockouts)
+		} else {
+			lockouts = lr
+		}
+	}
 	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl,
-		Keys: keys, Lockout: lockout.NewMemory(lockout.MemoryOptions{})}
+		Keys: keys, Lockout: lockouts}
 	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
