@@ -33,5 +33,8 @@ build: ## build bin/rampart
 demo: ## run the demo
 	$(GO) run ./cmd/rampart demo
 
+bench-compare: ## Rampart vs nginx vs bare Go proxy under wrk; writes bench/RESULTS.md
+	@bash bench/run
+
 clean:
 	rm -rf bin

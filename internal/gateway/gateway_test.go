@@ -563,3 +563,26 @@ func TestHostRouting(t *testing.T) {
 		})
 	}
 }
+
+// Server-sent events stream through the gateway: the first event reaches the
+// client while the upstream is still holding the response open.
+func TestServerSentEventsStream(t *testing.T) {
+	release := make(chan struct{})
+	g, _ := start(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		http.NewResponseController(w).Flush()
+		<-release
+		io.WriteString(w, "data: last\n\n")
+	}, "")
+	defer close(release)
+	resp, err := gt.Client().Get(g.URL + "/api/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "data: first\n\n" {
+		t.Fatalf("first event %q, %v", buf, err)
+	}
+}

