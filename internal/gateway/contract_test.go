@@ -165,3 +165,39 @@ openapi:
 		t.Errorf("no operation: %d", s)
 	}
 }
+
+// The same contract from an OpenAPI 3.0 document (FastAPI 0.95, Pydantic v1).
+func TestOpenAPI30Document(t *testing.T) {
+	spec, err := filepath.Abs("../openapi/testdata/fastapi-0.95-openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	extra := fmt.Sprintf("openapi:\n  inv: { spec: %q, validate_requests: true, reject_undocumented: true }\n", spec)
+	g := gt.Start(t, gt.Config(up.URL, extra, "  - { name: api, path: \"/{rest...}\", methods: [GET, POST], upstream: app, auth: none, openapi: inv }\n"), nil)
+	post := func(body string) int {
+		req, _ := http.NewRequest("POST", g.URL+"/items/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, _ := g.Do(t, req)
+		return resp.StatusCode
+	}
+	if s := post(`{"name":"bolt","price":1.5,"category":"books","sku":"AB-123"}`); s != 201 {
+		t.Fatalf("valid body: %d", s)
+	}
+	before := up.Count()
+	for name, body := range map[string]string{
+		"exclusive maximum": `{"name":"bolt","price":1000000,"category":"books","sku":"AB-123"}`,
+		"unknown field":     `{"name":"bolt","price":1.5,"category":"books","sku":"AB-123","owner_id":"x"}`,
+		"missing required":  `{"name":"bolt","price":1.5,"category":"books"}`,
+	} {
+		if s := post(body); s != 400 {
+			t.Errorf("%s: %d, want 400", name, s)
+		}
+	}
+	if up.Count() != before {
+		t.Fatal("invalid bodies reached the upstream")
+	}
+	if resp, _ := g.Get(t, "/admin"); resp.StatusCode != 404 {
+		t.Errorf("undocumented path: %d", resp.StatusCode)
+	}
+}
