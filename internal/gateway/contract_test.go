@@ -110,8 +110,18 @@ func TestOpenAPIContract(t *testing.T) {
 			if resp.Header.Get("Content-Type") != "application/problem+json" {
 				t.Errorf("not a problem: %s", body)
 			}
-			if tt.pointer != "" && !strings.Contains(body, tt.pointer) {
-				t.Errorf("problem does not name %s: %s", tt.pointer, body)
+			if tt.pointer != "" {
+				var p struct {
+					Errors []struct{ Pointer string } `json:"errors"`
+				}
+				_ = json.Unmarshal([]byte(body), &p)
+				found := false
+				for _, e := range p.Errors {
+					found = found || strings.HasSuffix(e.Pointer, tt.pointer)
+				}
+				if !found {
+					t.Errorf("problem errors do not name %s: %s", tt.pointer, body)
+				}
 			}
 			if strings.Contains(body, "cheap") || strings.Contains(body, "is_admin\":true") {
 				t.Errorf("value echoed back: %s", body)

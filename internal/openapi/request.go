@@ -209,7 +209,11 @@ func invalid(c *checker) *pipeline.Rejection {
 	b.WriteString("The request does not match the API contract: ")
 	ve.write(&b)
 	b.WriteString(".")
-	return &pipeline.Rejection{Status: http.StatusBadRequest, Type: TypeRequestInvalid, Detail: b.String(), Err: ve}
+	fields := make([]pipeline.FieldError, len(ve.Problems))
+	for i, p := range ve.Problems {
+		fields[i] = pipeline.FieldError{Pointer: p.Pointer, Detail: p.Reason}
+	}
+	return &pipeline.Rejection{Status: http.StatusBadRequest, Type: TypeRequestInvalid, Detail: b.String(), Fields: fields, Err: ve}
 }
 
 func unsupported(op *operation, r *http.Request, detail string) *pipeline.Rejection {

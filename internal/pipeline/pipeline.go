@@ -35,6 +35,10 @@ type Rejection struct {
 	Type   string // stable kebab-case reason, e.g. "route-not-found"
 	Detail string // safe, short, never echoes secrets or internals
 	Header http.Header
+	// Fields, when set, become the problem's "errors" member (RFC 9457 §3,
+	// its example): one entry per invalid field, located by JSON pointer,
+	// with a reason that never echoes the client's value.
+	Fields []FieldError
 	Err    error
 	// Close asks the server to close the connection after the response
 	// (framing errors, unread oversized bodies).
@@ -51,6 +55,12 @@ func (r *Rejection) Error() string {
 // Reject builds a Rejection.
 func Reject(status int, typ, detail string) *Rejection {
 	return &Rejection{Status: status, Type: typ, Detail: detail}
+}
+
+// FieldError is one invalid part of a request.
+type FieldError struct {
+	Pointer string // JSON pointer into the request ("/price", "#/query/limit")
+	Detail  string // why, without the value
 }
 
 // Observer is told about every rejection (audit log, metrics).

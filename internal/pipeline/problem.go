@@ -46,6 +46,20 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, rej *Rejection) {
 		b = appendJSONString(b, rej.Detail)
 		b = append(b, '"')
 	}
+	if len(rej.Fields) > 0 {
+		b = append(b, `,"errors":[`...)
+		for i, f := range rej.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"pointer":"`...)
+			b = appendJSONString(b, f.Pointer)
+			b = append(b, `","detail":"`...)
+			b = appendJSONString(b, f.Detail)
+			b = append(b, `"}`...)
+		}
+		b = append(b, ']')
+	}
 	if id != "" {
 		b = append(b, `,"request_id":"`...)
 		b = appendJSONString(b, id)

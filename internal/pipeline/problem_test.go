@@ -52,3 +52,20 @@ func containsAny(s, chars string) bool {
 	}
 	return false
 }
+
+func TestWriteProblemFieldErrors(t *testing.T) {
+	r := httptest.NewRequest("POST", "/x", nil)
+	w := httptest.NewRecorder()
+	rej := Reject(400, "request-invalid", "The request does not match the API contract.")
+	rej.Fields = []FieldError{{Pointer: "/price", Detail: "must be a number"}, {Pointer: `/a"b`, Detail: "<bad>"}}
+	WriteProblem(w, r, rej)
+	var got struct {
+		Errors []struct{ Pointer, Detail string } `json:"errors"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatalf("invalid JSON %q: %v", w.Body.String(), err)
+	}
+	if len(got.Errors) != 2 || got.Errors[0].Pointer != "/price" || got.Errors[1].Pointer != `/a"b` || got.Errors[1].Detail != "<bad>" {
+		t.Fatalf("errors = %+v", got.Errors)
+	}
+}
