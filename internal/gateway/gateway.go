@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -84,6 +85,7 @@ type Gateway struct {
 	logger         *slog.Logger
 	access         AccessLogger
 	metrics        *metrics.Metrics
+	routeMetrics   map[string]*metrics.Route // by route name, "" included; built at load
 	maxQueryParams int
 	secure         http.Handler // security headers around precheck, routing and the route
 	closers        []func()     // background work to stop on Close (JWKS refresh)
@@ -241,6 +243,12 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	}
 	g.router = router
 	g.secure = secure(http.HandlerFunc(g.serve))
+	if g.metrics != nil {
+		g.routeMetrics = map[string]*metrics.Route{"": g.metrics.Route("")}
+		for _, rt := range g.routes {
+			g.routeMetrics[rt.name] = g.metrics.Route(rt.name)
+		}
+	}
 	return g, nil
 }
 
@@ -280,15 +288,23 @@ func (g *Gateway) Close() {
 
 // ServeHTTP runs the pre-routing checks, routes, and hands over to the route.
 func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	info := &pipeline.Info{Start: time.Now(), Scheme: "http"}
-	w := &recorder{ResponseWriter: rw}
+	// One allocation for the request's Info and its response recorder.
+	st := &requestState{info: pipeline.Info{Start: time.Now(), Scheme: "http"}}
+	info, w := &st.info, &st.rec
+	w.ResponseWriter = rw
 	if r.TLS != nil {
 		info.Scheme = "https"
 	}
 	peer, _ := clientip.Peer(r.RemoteAddr)
-	client, chain := g.ips.Client(peer, r.Header["X-Forwarded-For"])
-	info.Peer, info.ClientIP = peer.String(), client.String()
-	info.ForwardedFor = proxy.ForwardedFor(chain)
+	info.Peer = peerString(r.RemoteAddr, peer)
+	if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 && g.ips.Trusted(peer) {
+		client, chain := g.ips.Client(peer, xff)
+		info.ClientIP = client.String()
+		info.ForwardedFor = proxy.ForwardedFor(chain)
+	} else {
+		// The common case: the peer is the client and the whole chain.
+		info.ClientIP, info.ForwardedFor = info.Peer, info.Peer
+	}
 	propagated := hygiene.Scrub(r.Header)
 	if propagated != "" && g.ips.Trusted(peer) && hygiene.ValidRequestID(propagated) {
 		info.ID = propagated
@@ -345,6 +361,27 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	rt.handler.ServeHTTP(w, r)
 }
 
+// requestState is what ServeHTTP allocates per request, in one piece.
+type requestState struct {
+	info pipeline.Info
+	rec  recorder
+}
+
+// peerString is peer as text. For an IPv4 peer it is the host part of
+// remoteAddr as net/http wrote it (dotted quad, no leading zeros: what
+// netip.Addr.String gives), so no string is built per request.
+func peerString(remoteAddr string, peer netip.Addr) string {
+	if peer.Is4() {
+		if i := strings.LastIndexByte(remoteAddr, ':'); i > 0 && strings.IndexByte(remoteAddr[:i], ':') < 0 {
+			return remoteAddr[:i]
+		}
+	}
+	if !peer.IsValid() {
+		return "invalid IP" // what netip.Addr{}.String() says; RemoteAddr was not an address
+	}
+	return peer.String()
+}
+
 // finish records the access line and metrics of a request.
 func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 	elapsed := time.Since(info.Start)
@@ -353,10 +390,14 @@ func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 		status = 499 // aborted before any response (client gone, handler aborted)
 	}
 	if g.metrics != nil {
-		if info.Target != "" {
-			g.metrics.Upstream(info.Route, info.UpstreamTime)
+		rm := g.routeMetrics[info.Route] // "" is the route of requests refused before routing
+		if rm == nil {
+			rm = g.metrics.Route(info.Route)
 		}
-		g.metrics.Done(info.Route, r.Method, status, elapsed) // last: it ends "in flight"
+		if info.Target != "" {
+			rm.Upstream(info.UpstreamTime)
+		}
+		rm.Done(r.Method, status, elapsed) // last: it ends "in flight"
 	}
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)

@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	limited    *prometheus.CounterVec
 	inFlight   prometheus.Gauge
+
+	mu     sync.Mutex
+	routes map[string]*Route // handles by route name, kept across reloads
 }
 
 // New registers the gateway's metrics (and the Go runtime's) in a fresh registry.
@@ -68,6 +72,55 @@ func (m *Metrics) Done(route, method string, code int, elapsed time.Duration) {
 	m.inFlight.Dec() // last, so "0 in flight" means every count is in
 }
 
+// Route is one route's metric handles, resolved once so that recording a
+// request costs no label hashing or registry lookup: the gateway takes one
+// per route at load (Metrics.Route) and records through it per request.
+type Route struct {
+	m        *Metrics
+	name     string
+	duration prometheus.Observer
+	upstream prometheus.Observer
+	// counters caches rampart_requests_total children by method and code
+	// (key: method index << 16 | code); both are bounded, so is the cache.
+	counters sync.Map
+}
+
+// Route returns the handles for the route named name ("" is the "(none)"
+// route of requests refused before routing). Handles are shared by every
+// gateway that has a route of that name, so reloads keep them.
+func (m *Metrics) Route(name string) *Route {
+	if name == "" {
+		name = "(none)"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.routes[name]; r != nil {
+		return r
+	}
+	if m.routes == nil {
+		m.routes = map[string]*Route{}
+	}
+	r := &Route{m: m, name: name, duration: m.duration.WithLabelValues(name), upstream: m.upstream.WithLabelValues(name)}
+	m.routes[name] = r
+	return r
+}
+
+// Done records a finished request of this route and ends it in flight.
+func (r *Route) Done(method string, code int, elapsed time.Duration) {
+	mi := methodIndex(method)
+	key := uint32(mi)<<16 | uint32(min(max(code, 0), 0xffff))
+	c, ok := r.counters.Load(key)
+	if !ok {
+		c, _ = r.counters.LoadOrStore(key, r.m.requests.WithLabelValues(r.name, methods[mi], codeLabel(code)))
+	}
+	c.(prometheus.Counter).Inc()
+	r.duration.Observe(elapsed.Seconds())
+	r.m.inFlight.Dec() // last, so "0 in flight" means every count is in
+}
+
+// Upstream records how long the upstream took to answer a request of this route.
+func (r *Route) Upstream(elapsed time.Duration) { r.upstream.Observe(elapsed.Seconds()) }
+
 // Upstream records how long an upstream took to answer.
 func (m *Metrics) Upstream(route string, elapsed time.Duration) {
 	m.upstream.WithLabelValues(route).Observe(elapsed.Seconds())
@@ -103,13 +156,18 @@ func (m *Metrics) Reloaded(err error) {
 
 // Method bounds the method label: anything outside the registered methods is
 // "OTHER", so a client inventing methods cannot create series.
-func Method(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect:
-		return m
+func Method(m string) string { return methods[methodIndex(m)] }
+
+var methods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect, "OTHER"}
+
+func methodIndex(m string) int {
+	for i, name := range methods[:len(methods)-1] {
+		if m == name {
+			return i
+		}
 	}
-	return "OTHER"
+	return len(methods) - 1
 }
 
 var codes [600]string

@@ -90,6 +90,9 @@ type Info struct {
 }
 
 // Principal is the authenticated caller, as every authenticator reports it.
+// It is read-only once returned: authenticators hand out the principal they
+// cached for a credential (a cache hit allocates nothing), so one value may
+// be shared by many concurrent requests.
 type Principal struct {
 	Subject       string
 	Authenticator string // name of the authenticator that accepted the credential

@@ -239,8 +239,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, erro
 		return nil, refuse(fmt.Errorf("key %s expired at %s", id, k.ExpiresAt.Format(time.RFC3339)))
 	}
 	a.used(e, now)
-	p := *e.principal
-	return &p, nil
+	return e.principal, nil // read-only (pipeline.Principal): shared, not copied
 }
 
 var errMalformed = errors.New("malformed API key")
