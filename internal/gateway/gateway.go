@@ -311,7 +311,8 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	} else {
 		info.ID = newRequestID()
 	}
-	w.Header()["X-Request-Id"] = []string{info.ID}
+	st.idValue[0] = info.ID
+	w.Header()["X-Request-Id"] = st.idValue[:] // len == cap: an append copies
 	r = pipeline.WithInfo(r, info)
 	if g.metrics != nil {
 		g.metrics.Begin()
@@ -363,8 +364,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 
 // requestState is what ServeHTTP allocates per request, in one piece.
 type requestState struct {
-	info pipeline.Info
-	rec  recorder
+	info    pipeline.Info
+	rec     recorder
+	idValue [1]string // the X-Request-Id response header's value slice
 }
 
 // peerString is peer as text. For an IPv4 peer it is the host part of
