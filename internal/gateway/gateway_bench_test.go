@@ -1,12 +1,18 @@
 package gateway
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
+	"github.com/rampart-gw/rampart/internal/auth/authtest"
 	"github.com/rampart-gw/rampart/internal/config"
 )
 
@@ -76,6 +82,68 @@ routes:
 		gw.ServeHTTP(rec, req.Clone(req.Context()))
 		if rec.Code != 404 {
 			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkFullPolicy is bench/run's "full policy" in process: an ES256 JWT
+// checked against a JWKS (served from the verified-token cache after the
+// first request), a scope requirement, a client-IP rate limit that decides
+// every request, OpenAPI request validation and response stripping, and the
+// security headers, in front of an upstream answering the harness's 194-byte
+// JSON body.
+func BenchmarkFullPolicy(b *testing.B) {
+	const item = `{"id":42,"sku":"HB-M8-40","name":"Hex bolt M8x40, zinc plated DIN","qty":120,"price_cents":35,"warehouse":"north-2","tags":["fastener","steel"],"active":true,"updated_at":"2026-01-15T09:30:00Z"}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"application/json"}
+		_, _ = io.WriteString(w, item)
+	}))
+	defer up.Close()
+	key := authtest.NewKey("ES256", "bench-1")
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{key.JWK()}})
+	}))
+	defer jwks.Close()
+	spec, err := filepath.Abs("../../bench/openapi.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	yaml := `version: 1
+admin: { listen: "off" }
+upstreams:
+  app: { targets: ["` + up.URL + `"] }
+authenticators:
+  bench_jwt: { type: jwt, issuer: "https://bench.rampart.invalid/", jwks_url: "` + jwks.URL + `/jwks", audiences: [bench-api], algorithms: [ES256] }
+rate_limits:
+  per_client: { key: client_ip, limits: ["1000000/s burst 1000000"] }
+openapi:
+  items: { spec: "` + spec + `", validate_requests: true, filter_responses: strip, reject_undocumented: true }
+routes:
+  - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: [bench_jwt], require: { scopes: ["items:read"] }, rate_limit: [per_client], openapi: items }
+`
+	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gw.Close()
+	tok := authtest.Mint(b, key, jwtlib.MapClaims{"iss": "https://bench.rampart.invalid/", "aud": "bench-api",
+		"sub": "bench", "scope": "items:read", "exp": time.Now().Add(time.Hour).Unix()}, nil)
+	req := httptest.NewRequest("GET", "http://example.test/api/items/42", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	req.RequestURI = "/api/items/42"
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req.Clone(req.Context()))
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
 }
