@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/server"
 )
@@ -20,7 +21,12 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// All log lines go through one group-commit sink: few write(2) calls
+	// under load, whole lines only. Closing it flushes what is pending.
+	sink := audit.NewSink(stderr)
+	defer sink.Close()
+	stderr = sink
+	logger := slog.New(slog.NewJSONHandler(sink, nil))
 	cfg, err := loadAndCompile(*path, env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -48,7 +54,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	}()
 	go watchFile(ctx, *path, time.Second, trigger)
 	load := func() (*config.Config, error) { return loadAndCompile(*path, env) }
-	if err := server.Run(ctx, cfg, server.Options{Logger: logger, Reload: reload, Load: load}); err != nil {
+	if err := server.Run(ctx, cfg, server.Options{Logger: logger, LogSink: sink, Reload: reload, Load: load}); err != nil {
 		fmt.Fprintln(stderr, "rampart:", err)
 		return 1
 	}

@@ -32,6 +32,10 @@ import (
 // Options are Run's collaborators; all optional.
 type Options struct {
 	Logger *slog.Logger
+	// LogSink, when set, is the group-commit writer Logger's JSON handler
+	// writes to: access lines and audit events are then encoded directly
+	// into it (see audit.NewWithSink) instead of going through slog.
+	LogSink *audit.Sink
 	// Listener, AdminListener and RedirectListener, when set, are used
 	// instead of opening cfg.Server.Listen / cfg.Admin.Listen /
 	// cfg.Server.HTTPRedirect (tests and the demo pass ":0" ones).
@@ -56,7 +60,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		logger = slog.Default()
 	}
 	m := metrics.New()
-	aud := audit.New(logger, m)
+	aud := audit.NewWithSink(logger, opts.LogSink, m)
 	// Rate-limit state outlives reloads: counters must not reset when the
 	// config changes.
 	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
