@@ -196,7 +196,8 @@ func Rejected(r *http.Request) (reason string, ok bool) {
 	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
 		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
 		ReasonBadChunk, ReasonSpaceBeforeColon, ReasonBadHeaderLine,
-		ReasonBadTarget, ReasonBadHeaderValue, ReasonBadHost, ReasonMalformed:
+		ReasonBadTarget, ReasonBadHeaderValue, ReasonBadHost, ReasonMalformed,
+		ReasonBadRequestLine, ReasonBadVersion, ReasonMissingHost, ReasonBadExpect:
 		return reason, true
 	}
 	return ReasonMalformed, true

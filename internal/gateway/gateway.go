@@ -451,8 +451,13 @@ func (g *Gateway) recoverPanic(r *http.Request) {
 func (g *Gateway) precheck(r *http.Request, info *pipeline.Info) *pipeline.Rejection {
 	if reason, ok := framing.Rejected(r); ok {
 		rej := pipeline.Reject(http.StatusBadRequest, "bad-framing", framingDetail(reason))
-		if reason == framing.ReasonHeaderTooLarge {
+		switch reason {
+		case framing.ReasonHeaderTooLarge:
 			rej.Status, rej.Type = http.StatusRequestHeaderFieldsTooLarge, "header-too-large"
+		case framing.ReasonBadVersion:
+			rej.Status, rej.Type = http.StatusHTTPVersionNotSupported, "http-version-not-supported"
+		case framing.ReasonBadExpect:
+			rej.Status, rej.Type = http.StatusExpectationFailed, "expectation-failed"
 		}
 		rej.Close = true
 		return rej
@@ -535,6 +540,14 @@ func framingDetail(reason string) string {
 		return "A header line is malformed."
 	case framing.ReasonBadHost:
 		return "The request has more than one Host header."
+	case framing.ReasonMissingHost:
+		return "HTTP/1.1 requests must carry a Host header."
+	case framing.ReasonBadRequestLine:
+		return "The request line is malformed."
+	case framing.ReasonBadVersion:
+		return "Only HTTP/1.0 and HTTP/1.1 are served on this connection (HTTP/2 needs TLS with ALPN)."
+	case framing.ReasonBadExpect:
+		return "Only Expect: 100-continue is supported."
 	default:
 		return "The request is malformed."
 	}

@@ -200,6 +200,38 @@ func TestSmugglingRejected(t *testing.T) {
 	}
 }
 
+// Heads net/http used to refuse with its own plain-text 400/505: the h1
+// server hands them to the gateway, which answers problem+json and closes.
+func TestMalformedHeadsAnsweredAsProblems(t *testing.T) {
+	g, up := start(t, nil, "")
+	hidden := "GET /api/items/666 HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name, raw string
+		status    int
+		typ       string
+	}{
+		{"HTTP/1.2", "GET /api/items HTTP/1.2\r\nHost: x\r\n\r\n" + hidden, 505, "http-version-not-supported"},
+		{"HTTP/2 preface without TLS (h2c)", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "http-version-not-supported"},
+		{"HTTP/1.1 without Host", "GET /api/items HTTP/1.1\r\n\r\n" + hidden, 400, "bad-framing"},
+		{"request line with one space", "GET /api/items\r\nHost: x\r\n\r\n" + hidden, 400, "bad-framing"},
+		{"method that is not a token", "G(T /api/items HTTP/1.1\r\nHost: x\r\n\r\n" + hidden, 400, "bad-framing"},
+		{"Expect other than 100-continue", "POST /api/items HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 41\r\n\r\n" + hidden, 417, "expectation-failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.Count()
+			res := g.Raw(t, tc.raw)
+			gt.CheckProblem(t, res.Resp, res.Body, tc.status, tc.typ)
+			if !res.Closed {
+				t.Error("connection left open")
+			}
+			if n := up.Count() - before; n != 0 {
+				t.Fatalf("upstream received %d request(s): %+v", n, up.Seen()[before:])
+			}
+		})
+	}
+}
+
 func TestBodyLimits(t *testing.T) {
 	g, up := start(t, nil, "server:\n  max_body_bytes: 1KiB\n")
 	t.Run("Content-Length over the limit → 413 without reading", func(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package server runs the listeners: the public gateway listener (behind the
-// framing inspector, with slowloris-safe timeouts and header limits) and the
-// admin listener. It swaps compiled gateways atomically on reload, so a request
+// Package server runs the listeners: the public gateway listener (Rampart's
+// strict HTTP/1 server, internal/h1, which refuses request-smuggling shapes
+// before anything is routed; HTTP/2 over TLS with ALPN; slowloris-safe
+// timeouts and header limits) and the admin listener. It swaps compiled gateways atomically on reload, so a request
 // runs entirely on the gateway that accepted it, and drains in-flight requests
 // on shutdown.
 package server
@@ -20,8 +21,8 @@ import (
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/h1"
 	"github.com/rampart-gw/rampart/internal/keystore"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
@@ -110,17 +111,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 	errLog := log.New(slogWriter{logger}, "", 0)
-	srv := &http.Server{
-		Handler:           withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) })),
-		ConnContext:       connContext,
+	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }))
+	// srv serves HTTP/1.x: Rampart's strict parser (h1) applies the framing
+	// rules itself, so no framing.NewListener in front of it.
+	srv := &h1.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
-		// The framing inspector enforces max_header_bytes with a problem+json
-		// 431; net/http's own limit (plus its 4 KiB slack) is the backstop.
-		MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
-		ErrorLog:       errLog,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		Logger:            logger,
+	}
+	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
+	// timeouts and handler, and its Shutdown tells h2 connections to go away).
+	h2base := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          errLog,
 	}
 
 	if cfg.Server.TLS != nil {
@@ -130,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			gw.Close()
 			return err
 		}
-		acc, err := newTLSAcceptor(ln, tlsCfg, cfg.Server.ReadHeaderTimeout, srv, logger)
+		acc, err := newTLSAcceptor(ln, tlsCfg, cfg.Server.ReadHeaderTimeout, h2base, logger)
 		if err != nil {
 			ln.Close()
 			gw.Close()
@@ -138,7 +150,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		ln = acc
 	}
-	ln = framing.NewListener(ln, cfg.Server.MaxHeaderBytes)
 
 	var redirectSrv *http.Server
 	redirectLn := opts.RedirectListener
@@ -245,6 +256,7 @@ loop:
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	_ = h2base.Shutdown(sctx)
 	if adminSrv != nil {
 		_ = adminSrv.Shutdown(sctx)
 	}

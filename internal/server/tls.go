@@ -13,12 +13,11 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// tlsAcceptor terminates TLS itself instead of leaving it to net/http, because
-// HTTP/1 connections must pass through the framing inspector, which has to sit
-// between TLS and net/http's parser (net/http only speaks TLS and HTTP/2 on a
-// bare *tls.Conn). After the handshake an "h2" connection goes to an HTTP/2
-// server (its framing has no request-smuggling shapes); anything else is
-// handed, as a plaintext stream, to the HTTP/1 server through a listener.
+// tlsAcceptor terminates TLS itself so that the protocol ALPN chose decides
+// which server parses the connection. After the handshake an "h2" connection
+// goes to an HTTP/2 server (its framing has no request-smuggling shapes);
+// anything else is handed, as a *tls.Conn, to Rampart's strict HTTP/1 server
+// (internal/h1) through a listener.
 type tlsAcceptor struct {
 	raw      net.Listener
 	cfg      *tls.Config
@@ -110,21 +109,6 @@ type tlsStateKey struct{}
 func stateOf(tc *tls.Conn) *tls.ConnectionState {
 	st := tc.ConnectionState()
 	return &st
-}
-
-// connContext records the TLS state of an HTTP/1 connection that reached
-// net/http wrapped (by the framing inspector), so handlers still see r.TLS.
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	for {
-		if tc, ok := c.(*tls.Conn); ok {
-			return context.WithValue(ctx, tlsStateKey{}, stateOf(tc))
-		}
-		nc, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return ctx
-		}
-		c = nc.NetConn()
-	}
 }
 
 // withTLSState restores r.TLS from the connection context.

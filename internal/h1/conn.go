@@ -1,0 +1,479 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/framing"
+)
+
+const (
+	initialBuf = 4 << 10 // first size of a connection's read buffer
+	pendSize   = 4 << 10 // response body buffered before the head is decided
+	writeBuf   = 4 << 10 // the connection's write buffer
+
+	// After the handler returns, up to maxDiscard bytes of an unread
+	// request body are read and dropped to keep the connection.
+	maxDiscard = 256 << 10
+
+	lingerTimeout  = 500 * time.Millisecond
+	lingerMaxBytes = 256 << 10
+)
+
+// releaseIdleBuffers returns a connection's buffers to a pool while it waits
+// for its next request; the wait itself reads into a small array in the conn.
+// A variable so that benchmarks can compare.
+var releaseIdleBuffers = true
+
+// Connection states, for Shutdown.
+const (
+	stateIdle int32 = iota // waiting for the first byte of a request
+	stateActive
+	stateClosed
+	stateHijacked
+)
+
+// bufs are the 4 KiB buffers of a busy connection.
+type bufs struct {
+	rd   [initialBuf]byte
+	pend [pendSize]byte
+	bw   *bufio.Writer
+}
+
+var bufPool = sync.Pool{New: func() any {
+	return &bufs{bw: bufio.NewWriterSize(nil, writeBuf)}
+}}
+
+type conn struct {
+	srv        *Server
+	rwc        net.Conn
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	ctx        context.Context
+	state      atomic.Int32
+
+	bufs *bufs
+	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
+	r, w int    // buf[r:w] is unread
+	bw   *bufio.Writer
+	idle [512]byte // the idle wait reads into this when buffers are released
+
+	tmpl  http.Request // filled by the parser, copied by WithContext
+	keys  []string     // scratch for sorting response fields
+	rdl   time.Time    // the read deadline last set
+	t0    time.Time    // when the current request's head began
+	timed bool         // some timeout is configured
+
+	hijacked bool
+	bodyErr  bool // a request body failed: the stream is out of sync
+	linger   bool // close with a lingering half-close
+}
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	c := &conn{srv: s, rwc: rwc}
+	c.timed = s.ReadHeaderTimeout > 0 || s.ReadTimeout > 0 || s.WriteTimeout > 0 || s.IdleTimeout > 0
+	return c
+}
+
+var errClosing = errors.New("h1: server closing")
+
+func (c *conn) serve() {
+	defer func() {
+		if !c.hijacked {
+			c.close()
+		}
+		c.srv.trackConn(c, false)
+	}()
+	if ra := c.rwc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	if tc, ok := c.rwc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
+		return
+	}
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, c.rwc.LocalAddr())
+	if cc := c.srv.ConnContext; cc != nil {
+		if nctx := cc(ctx, c.rwc); nctx != nil {
+			ctx = nctx
+		}
+	}
+	c.ctx = ctx
+	if !releaseIdleBuffers {
+		c.acquireBufs()
+	}
+	for first := true; c.serveOne(first); first = false {
+	}
+}
+
+func (c *conn) acquireBufs() {
+	if c.bufs != nil {
+		return
+	}
+	b := bufPool.Get().(*bufs)
+	b.bw.Reset(c.rwc)
+	c.bufs, c.bw = b, b.bw
+	if c.buf == nil {
+		c.buf = b.rd[:]
+	}
+}
+
+func (c *conn) releaseBufs() {
+	if c.bufs == nil {
+		return
+	}
+	c.bufs.bw.Reset(nil)
+	bufPool.Put(c.bufs)
+	c.bufs, c.bw, c.buf = nil, nil, nil
+}
+
+// close closes the connection, lingering if the client may still be
+// sending.
+func (c *conn) close() {
+	if c.linger || c.r < c.w {
+		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			if c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+				buf := c.idle[:]
+				for n := 0; n < lingerMaxBytes; {
+					k, err := c.rwc.Read(buf)
+					n += k
+					if err != nil {
+						break
+					}
+				}
+			}
+		}
+	}
+	_ = c.rwc.Close()
+	c.state.Store(stateClosed)
+	c.releaseBufs()
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.rdl) {
+		return
+	}
+	c.rdl = t
+	_ = c.rwc.SetReadDeadline(t)
+}
+
+func (c *conn) after(d time.Duration, from time.Time) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return from.Add(d)
+}
+
+func (c *conn) bodyDeadline() time.Time { return c.after(c.srv.ReadTimeout, c.t0) }
+
+// fill reads more bytes into buf, making room first: it moves the unread
+// bytes to the front, or grows buf up to limit.
+func (c *conn) fill(limit int) error {
+	if c.w == len(c.buf) {
+		switch {
+		case c.r > 0:
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
+		case len(c.buf) < limit:
+			nb := make([]byte, min(max(2*len(c.buf), initialBuf), limit))
+			c.w = copy(nb, c.buf[c.r:c.w])
+			c.r = 0
+			c.buf = nb
+		default:
+			return errLineTooLong
+		}
+	}
+	for {
+		n, err := c.rwc.Read(c.buf[c.w:])
+		c.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// waitRequest waits for the first bytes of the next request on an empty
+// buffer, as an idle connection that Shutdown may close.
+func (c *conn) waitRequest() error {
+	if c.srv.closing.Load() {
+		return errClosing
+	}
+	c.state.Store(stateIdle)
+	var err error
+	if releaseIdleBuffers {
+		if c.bufs != nil && len(c.buf) > 0 && &c.buf[0] != &c.bufs.rd[0] {
+			c.buf = c.bufs.rd[:] // drop a grown buffer
+		}
+		c.releaseBufs()
+		var n int
+		for n == 0 && err == nil {
+			n, err = c.rwc.Read(c.idle[:])
+		}
+		if n > 0 {
+			c.acquireBufs()
+			c.r, c.w = 0, copy(c.buf, c.idle[:n])
+			err = nil
+		}
+	} else {
+		if len(c.buf) > initialBuf {
+			c.buf = c.bufs.rd[:]
+		}
+		c.r, c.w = 0, 0
+		err = c.fill(len(c.buf))
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return errClosing
+	}
+	return err
+}
+
+// readHead reads until buf[r:] starts with a complete head (n > 0) or one
+// that is refused (reason != "").
+func (c *conn) readHead(first bool) (n int, reason string, err error) {
+	limit := c.srv.maxHeaderBytes()
+	hdrDeadlineSet := false
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		if first {
+			if c.timed {
+				c.t0 = time.Now()
+			}
+			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0))
+			hdrDeadlineSet = true
+		} else {
+			c.setReadDeadline(c.after(c.srv.idleTimeout(), time.Now()))
+		}
+		if err := c.waitRequest(); err != nil {
+			return 0, "", err
+		}
+		if !first && c.timed {
+			c.t0 = time.Now()
+		}
+	} else if c.timed {
+		c.t0 = time.Now()
+	}
+	scanFrom := c.r
+	for {
+		// The verdict can only change once a line is complete or the
+		// limit is reached, so scan only then.
+		if bytes.IndexByte(c.buf[scanFrom:c.w], '\n') >= 0 || c.w-c.r >= limit {
+			if n, reason = framing.ScanHead(c.buf[c.r:c.w], limit); n > 0 || reason != "" {
+				return n, reason, nil
+			}
+		}
+		if !hdrDeadlineSet {
+			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0))
+			hdrDeadlineSet = true
+		}
+		off := c.w - c.r
+		if err := c.fill(limit); err != nil {
+			return 0, "", err
+		}
+		scanFrom = c.r + off
+	}
+}
+
+// readBody reads body bytes: buffered ones first, then from the network
+// (large reads straight into p).
+func (c *conn) readBody(p []byte) (int, error) {
+	if c.r < c.w {
+		n := copy(p, c.buf[c.r:c.w])
+		c.r += n
+		return n, nil
+	}
+	c.setReadDeadline(c.bodyDeadline())
+	c.r, c.w = 0, 0
+	if len(p) >= len(c.buf)/2 {
+		return c.rwc.Read(p)
+	}
+	if err := c.fill(len(c.buf)); err != nil {
+		return 0, err
+	}
+	n := copy(p, c.buf[c.r:c.w])
+	c.r += n
+	return n, nil
+}
+
+// readLine returns the next line with its LF; it fails with errLineTooLong
+// when no LF comes within limit bytes.
+func (c *conn) readLine(limit int) ([]byte, error) {
+	from := c.r
+	for {
+		if i := bytes.IndexByte(c.buf[from:c.w], '\n'); i >= 0 {
+			end := from + i + 1
+			if end-c.r > limit {
+				return nil, errLineTooLong
+			}
+			line := c.buf[c.r:end]
+			c.r = end
+			return line, nil
+		}
+		if c.w-c.r >= limit {
+			return nil, errLineTooLong
+		}
+		off := c.w - c.r
+		c.setReadDeadline(c.bodyDeadline())
+		if err := c.fill(max(limit, len(c.buf))); err != nil {
+			return nil, err
+		}
+		from = c.r + off
+	}
+}
+
+// readN returns the next n bytes (n is small).
+func (c *conn) readN(n int) ([]byte, error) {
+	for c.w-c.r < n {
+		c.setReadDeadline(c.bodyDeadline())
+		if err := c.fill(len(c.buf)); err != nil {
+			return nil, err
+		}
+	}
+	b := c.buf[c.r : c.r+n]
+	c.r += n
+	return b, nil
+}
+
+func (c *conn) bodyFailed(err error) {
+	c.bodyErr = true
+	c.linger = true
+}
+
+// exchange holds what one request needs besides the Request itself, in one
+// allocation.
+type exchange struct {
+	u    url.URL
+	resp response
+	body body
+}
+
+// serveOne reads and answers one request. It reports whether the
+// connection stays open for another.
+func (c *conn) serveOne(first bool) bool {
+	n, reason, err := c.readHead(first)
+	if err != nil {
+		return false
+	}
+	ex := &exchange{}
+	r := &c.tmpl
+	*r = http.Request{}
+	var ph parsedHead
+	if reason == "" {
+		hs := string(c.buf[c.r : c.r+n])
+		c.r += n
+		ph, reason = parseHead(hs, r, &ex.u)
+	}
+	if reason != "" {
+		c.rejectRequest(r, &ex.u, reason)
+		c.linger = true
+	}
+	r.RemoteAddr = c.remoteAddr
+	r.TLS = c.tlsState
+	switch {
+	case r.ContentLength > 0:
+		ex.body = body{c: c, kind: bodyCL, remain: r.ContentLength}
+		r.Body = &ex.body
+	case r.ContentLength < 0:
+		ex.body = body{c: c, kind: bodyChunked}
+		r.Body = &ex.body
+	default:
+		r.Body = http.NoBody
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	req := r.WithContext(ctx)
+	*r = http.Request{} // drop references held by the template
+
+	w := &ex.resp
+	w.c, w.req, w.cl = c, req, -1
+	w.isHEAD = req.Method == http.MethodHead
+	w.expectContinue = ph.expectContinue
+	if req.Body != http.NoBody {
+		ex.body.req = req
+		w.body = &ex.body
+		if ph.expectContinue {
+			ex.body.w = w
+		}
+	}
+	c.acquireBufs()
+	if d := c.srv.WriteTimeout; d > 0 {
+		_ = c.rwc.SetWriteDeadline(time.Now().Add(d))
+	}
+
+	ok := c.callHandler(w, req)
+	cancel()
+	if c.hijacked {
+		c.bufs = nil // the write buffer is no longer ours
+		return false
+	}
+	if !ok {
+		c.linger = true
+		c.r, c.w = 0, 0
+		return false
+	}
+	keep := w.finish()
+	return keep && !c.linger && !c.srv.closing.Load()
+}
+
+// rejectRequest makes r the synthetic request framing delivers for a
+// refused head.
+func (c *conn) rejectRequest(r *http.Request, u *url.URL, reason string) {
+	*u = url.URL{Path: "/" + reason}
+	*r = http.Request{
+		Method:     framing.RejectMethod,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     http.Header{"Connection": {"close"}},
+		Host:       "rampart.invalid",
+		RequestURI: "/" + reason,
+		Close:      true,
+	}
+}
+
+// callHandler runs the handler; it reports false if the handler panicked.
+func (c *conn) callHandler(w *response, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				c.srv.logger().Error("h1: panic serving request", "remote", c.remoteAddr,
+					"method", r.Method, "panic", panicString(v), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	c.srv.handler().ServeHTTP(w, r)
+	return true
+}
+
+// hijackReader returns the bytes buffered at hijack time, then reads the
+// connection.
+type hijackReader struct {
+	rest []byte
+	rwc  net.Conn
+}
+
+func (h *hijackReader) Read(p []byte) (int, error) {
+	if len(h.rest) > 0 {
+		n := copy(p, h.rest)
+		h.rest = h.rest[n:]
+		return n, nil
+	}
+	return h.rwc.Read(p)
+}
+
+var _ io.Reader = (*hijackReader)(nil)
+
+func panicString(v any) string { return fmt.Sprint(v) }

@@ -1,0 +1,275 @@
+// Package h1 is Rampart's HTTP/1.x server for the public listener: a lean,
+// strict replacement for net/http's server and internal/framing's connection
+// wrapper in front of it.
+//
+// Each request head is read into a per-connection buffer and checked once,
+// by framing.ScanHead, which holds the package framing's rules against
+// request smuggling (CL+TE, bad Transfer-Encoding, TE on HTTP/1.0, obs-fold,
+// bad or repeated Content-Length, whitespace before a colon, bad field bytes,
+// bad targets, duplicate Host, oversize heads). A head that breaks them, and
+// one that net/http would refuse with its own plain-text 400 or 505 (a
+// request line it cannot parse, a method that is not a token, a version
+// other than HTTP/1.0 and HTTP/1.1, the HTTP/2 preface "PRI * HTTP/2.0"
+// since h2c is not supported, a missing Host on HTTP/1.1, an Expect other
+// than 100-continue), is not parsed further: the Handler gets the same
+// synthetic request the framing wrapper delivers (method
+// framing.RejectMethod, target "/"+reason, Host rampart.invalid, Close set),
+// so the gateway answers it with its problem+json refusal. The bytes after a
+// refused head are never read as a request: the connection is closed after
+// the response with a lingering half-close (FIN, then up to 256 KiB or
+// 500 ms of the client's bytes are discarded, then close), so that the
+// client reads the response instead of a reset.
+//
+// Chunked request bodies are read strictly (framing's rules); malformed
+// framing fails the body's Read with an error that wraps
+// framing.ErrBadChunk.
+//
+// One goroutine serves each connection, and no other goroutine runs per
+// request. There is no background read while the handler runs, so a client
+// that disconnects does not cancel the request's context; the context is
+// cancelled when the handler returns. (A handler that needs to notice a
+// disconnect early can only do so by reading or writing.)
+package h1
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves HTTP/1.x on the connections of a listener. The fields must
+// not be changed once Serve was called.
+type Server struct {
+	// Handler answers requests; nil means http.DefaultServeMux.
+	Handler http.Handler
+
+	// ReadHeaderTimeout bounds reading a request head, from its first byte
+	// (from accept for a connection's first request). Zero means
+	// ReadTimeout.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing each response, from the end of its head.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a keep-alive
+	// connection. Zero means ReadTimeout.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request head (request line, fields, CR/LF
+	// before the request line and the empty line that ends it), and a
+	// trailer section. <= 0 means 16 KiB.
+	MaxHeaderBytes int
+	// ConnContext, when set, derives the base context of a connection's
+	// requests.
+	ConnContext func(context.Context, net.Conn) context.Context
+	// Logger receives handler panics and server faults; nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	badField  atomic.Bool // a bad response field was logged at Warn
+}
+
+const defaultMaxHeaderBytes = 16 << 10
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return defaultMaxHeaderBytes
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) handler() http.Handler {
+	if s.Handler != nil {
+		return s.Handler
+	}
+	return http.DefaultServeMux
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine. It
+// returns http.ErrServerClosed after Shutdown or Close, or the listener's
+// error. Temporary accept errors are retried with a back-off, as net/http
+// does. Serve closes ln when it returns.
+func (s *Server) Serve(ln net.Listener) error {
+	l := &ln
+	if !s.trackListener(l, true) {
+		return http.ErrServerClosed
+	}
+	defer s.trackListener(l, false)
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logger().Warn("h1: accept error; retrying", "error", err.Error(), "delay", delay.String())
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := newConn(s, rwc)
+		if !s.trackConn(c, true) {
+			_ = rwc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[*net.Listener]struct{})
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	return true
+}
+
+func (s *Server) closeListenersLocked() error {
+	var err error
+	for l := range s.listeners {
+		if cerr := (*l).Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, closes idle ones, lets requests in
+// flight finish (their connections close after the response), and returns
+// once no connection is left, or with ctx.Err() when ctx ends first.
+// Hijacked connections are not waited for.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	lnErr := s.closeListenersLocked()
+	s.mu.Unlock()
+
+	interval := time.Millisecond
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		if s.closeIdle() {
+			return lnErr
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			interval = min(2*interval, 100*time.Millisecond)
+			timer.Reset(interval)
+		}
+	}
+}
+
+// closeIdle closes the connections waiting for a request and reports whether
+// none is left.
+func (s *Server) closeIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+			_ = c.rwc.Close()
+		}
+	}
+	return len(s.conns) == 0
+}
+
+// Close closes the listeners and all connections at once.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.closeListenersLocked()
+	for c := range s.conns {
+		if c.state.Load() != stateHijacked {
+			_ = c.rwc.Close()
+		}
+	}
+	return err
+}
+
+// tlsState returns the connection state of a TLS connection, handshaking
+// first if needed (bounded by the header timeout).
+func (c *conn) tlsHandshake(tc *tls.Conn) bool {
+	if d := c.srv.headerTimeout(); d > 0 {
+		_ = tc.SetDeadline(time.Now().Add(d))
+	}
+	if err := tc.Handshake(); err != nil {
+		c.srv.logger().Debug("h1: tls handshake failed", "remote", c.remoteAddr, "error", err.Error())
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.tlsState = &st
+	return true
+}
+
+func (s *Server) headerTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return s.ReadTimeout
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return s.ReadTimeout
+}
