@@ -30,10 +30,26 @@ const (
 //     not 1 gives [ReasonBadRequestLine] or [ReasonBadVersion];
 //   - n == 0, reason == "": b holds no complete head yet.
 //
-// It scans b from its start on every call.
+// It scans b from its start on every call; a server reading a head in
+// pieces uses a [HeadScanner], which examines each byte once.
 func ScanHead(b []byte, limit int) (n int, reason string) {
-	var h headScan
-	v, n, reason := h.scan(b, limit)
+	var s HeadScanner
+	return s.Scan(b, limit)
+}
+
+// HeadScanner is [ScanHead] for a head that arrives in pieces: Scan is
+// called again with the same head from its first byte, longer each time,
+// and only the new bytes are examined (a head trickled in one byte per
+// packet costs linear, not quadratic, time). Reset it before the next head.
+// The zero value is ready.
+type HeadScanner struct{ h headScan }
+
+// Reset prepares the scanner for a new head.
+func (s *HeadScanner) Reset() { s.h = headScan{} }
+
+// Scan is ScanHead on b, the head so far from its first byte.
+func (s *HeadScanner) Scan(b []byte, limit int) (n int, reason string) {
+	v, n, reason := s.h.scan(b, limit)
 	switch v {
 	case headOK:
 		return n, ""

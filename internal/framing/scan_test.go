@@ -31,6 +31,20 @@ func TestScanHead(t *testing.T) {
 			if n != tc.n || reason != tc.reason {
 				t.Errorf("ScanHead = %d, %q; want %d, %q", n, reason, tc.n, tc.reason)
 			}
+			// Arriving in pieces of every size gives the same verdict.
+			for step := 1; step <= len(tc.in); step++ {
+				var s HeadScanner
+				n, reason := 0, ""
+				for end := step; ; end += step {
+					end = min(end, len(tc.in))
+					if n, reason = s.Scan([]byte(tc.in[:end]), 100); n > 0 || reason != "" || end == len(tc.in) {
+						break
+					}
+				}
+				if n != tc.n || reason != tc.reason {
+					t.Fatalf("in pieces of %d: Scan = %d, %q; want %d, %q", step, n, reason, tc.n, tc.reason)
+				}
+			}
 		})
 	}
 }

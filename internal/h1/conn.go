@@ -59,6 +59,7 @@ var bufPool = sync.Pool{New: func() any {
 type conn struct {
 	srv        *Server
 	rwc        net.Conn
+	scanner    framing.HeadScanner // the head being read; each byte scanned once
 	remoteAddr string
 	tlsState   *tls.ConnectionState
 	ctx        context.Context
@@ -266,11 +267,12 @@ func (c *conn) readHead(first bool) (n int, reason string, err error) {
 		c.t0 = time.Now()
 	}
 	scanFrom := c.r
+	c.scanner.Reset()
 	for {
 		// The verdict can only change once a line is complete or the
 		// limit is reached, so scan only then.
 		if bytes.IndexByte(c.buf[scanFrom:c.w], '\n') >= 0 || c.w-c.r >= limit {
-			if n, reason = framing.ScanHead(c.buf[c.r:c.w], limit); n > 0 || reason != "" {
+			if n, reason = c.scanner.Scan(c.buf[c.r:c.w], limit); n > 0 || reason != "" {
 				return n, reason, nil
 			}
 		}
