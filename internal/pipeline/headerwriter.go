@@ -13,10 +13,10 @@ type HeaderHook interface {
 
 // HeaderWriter wraps a ResponseWriter and calls Hook before the header is
 // sent — on WriteHeader (final responses only: 1xx pass untouched, they are
-// not the response and httputil.ReverseProxy clears the header map after
+// not the response and a proxy clears the header map after
 // forwarding one), Write, ReadFrom, Flush, or not at all if nothing is
 // written (call Finish). It keeps http.ResponseController working (Unwrap),
-// so flushing for SSE, deadlines and Hijack still reach net/http.
+// so flushing for SSE, deadlines and Hijack still reach the server.
 //
 // Embed it in a per-request struct that implements HeaderHook and set
 // Hook to that struct: one allocation per request for both.
@@ -56,7 +56,7 @@ func (w *HeaderWriter) ReadFrom(src io.Reader) (int64, error) {
 	return io.Copy(w.ResponseWriter, src)
 }
 
-// FlushError is what http.ResponseController.Flush and httputil.ReverseProxy
+// FlushError is what http.ResponseController.Flush and the proxy's streaming
 // call; flushing sends the header, so the hook runs first.
 func (w *HeaderWriter) FlushError() error {
 	w.apply()

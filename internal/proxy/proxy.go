@@ -1,27 +1,64 @@
 // Package proxy forwards accepted requests to an upstream pool.
 //
-// It is built on httputil.ReverseProxy's Rewrite hook (which, unlike Director,
-// drops client-sent X-Forwarded-* and hop-by-hop headers before our code runs,
-// so headers we set cannot be removed by a client naming them in Connection).
-// Each upstream has its own tuned http.Transport (keep-alive pool, response
-// header timeout = the upstream's timeout), round-robin target choice, and
+// The forwarder is a synchronous HTTP/1.1 client run entirely on the
+// handler's goroutine (no http.Transport, no httputil.ReverseProxy): it takes
+// an idle connection to the chosen target from a per-target LIFO pool (256
+// idle at most, idle for 90 s at most) or dials one, writes the request head
+// and a buffered body in one write, parses the response head strictly, copies
+// the filtered headers and the body to the client and returns the connection
+// to the pool only when the response was read completely and both sides
+// allow keep-alive. The upstream always speaks HTTP/1.1, like nginx's
+// proxy_pass (https targets offer only "http/1.1" in ALPN).
+//
+// The request: the line is METHOD, the canonical path the router matched
+// (opaque, never re-encoded) and the raw query; Host is the target's (like
+// nginx's proxy_set_header Host $proxy_host); client headers are copied except
+// hop-by-hop ones, those the client's Connection header names, Expect (the
+// body is already buffered) and the ones the gateway sets — X-Forwarded-For,
+// -Proto, -Host, X-Real-Ip, X-Request-Id — which are written after that
+// removal, so a client can neither supply nor strip them. No User-Agent is
+// added. The body goes with Content-Length (chunked if its length is ever
+// unknown). A header, method or target that would put CR, LF, NUL or another
+// control byte on the wire is refused with a 400 problem (bad-header) before
+// anything is sent.
+//
+// The response: a malformed head — bad status line, bare LF, obs-fold, an
+// invalid field name or a space before the colon, control bytes in a value,
+// both Content-Length and Transfer-Encoding, differing or invalid
+// Content-Lengths, a Transfer-Encoding other than chunked, more than 64 KiB
+// or 128 fields, a 101 (upgrades are not supported) — becomes a 502 problem
+// and nothing of it is forwarded; other 1xx responses are skipped. A chunked
+// body is decoded strictly; if it breaks after the head was forwarded the
+// client connection is aborted (http.ErrAbortHandler), never ended cleanly.
+// Response trailers are dropped. Hop-by-hop headers, those the upstream's
+// Connection header names, fingerprinting headers (Server, X-Powered-By and
+// kin), the upstream's X-Request-Id and every Access-Control-* header are
+// removed; 5xx bodies are replaced by a generic problem+json (Retry-After
+// kept) when the upstream masks errors, so stack traces and secrets in debug
+// pages never leave the network. Event streams and responses of unknown
+// length are flushed piece by piece.
+//
+// Errors: Timeout bounds connecting plus waiting for the response head (504
+// upstream-timeout); other failures are 502 upstream-unavailable, and 499 when
+// the client went away (its request context is cancelled: the upstream I/O is
+// woken and the connection dropped). Targets are chosen round-robin with
 // passive health: a target that refuses connections or times out is skipped
 // for a while, and a request whose connection could not be made is retried
-// once per remaining target (safe: nothing was sent).
-//
-// Responses lose fingerprinting headers (Server, X-Powered-By and kin), and 5xx
-// bodies are replaced by a generic problem+json when the upstream masks errors,
-// so stack traces and secrets in debug pages never leave the network.
+// once per remaining target (safe: nothing was sent). A pooled connection idle
+// for more than a second is probed (one non-blocking peek) before use, so one
+// the upstream closed on its own idle timeout is dropped, not used. Like
+// net/http, a request that failed on a reused pooled connection before any
+// response byte arrived is retried once on a fresh connection if it is
+// replayable (GET, HEAD, OPTIONS, TRACE or an Idempotency-Key header, and a
+// resendable body); others get the 502.
 package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -43,24 +80,35 @@ type Config struct {
 	MaskErrors bool
 	// DownFor is how long a failed target is skipped. 0 means 10s.
 	DownFor time.Duration
+	// TLS, when set, is the base client TLS configuration for https targets
+	// (tests use it to trust httptest's certificate through RootCAs). nil
+	// means system roots. ServerName defaults to the target's host, MinVersion
+	// is raised to TLS 1.2 and NextProtos is always ["http/1.1"].
+	TLS *tls.Config
 }
 
 // Upstream forwards requests to one pool of targets. It is an http.Handler.
 type Upstream struct {
-	name      string
-	targets   []*target
-	next      atomic.Uint32
-	downFor   time.Duration
-	mask      bool
-	transport *http.Transport
-	rp        *httputil.ReverseProxy
-	obs       pipeline.Observer
+	name    string
+	targets []*target
+	next    atomic.Uint32
+	downFor time.Duration
+	mask    bool
+	obs     pipeline.Observer
+	timeout time.Duration
+	dialer  *net.Dialer
+	closed  atomic.Bool
 }
 
 type target struct {
 	url       *url.URL
+	addr      string      // host:port to dial
+	tls       *tls.Config // nil for http
+	pool      connPool
 	downUntil atomic.Int64 // unix nanos; 0 = healthy
 }
+
+func nowNano() int64 { return time.Now().UnixNano() }
 
 // New builds an upstream. obs is told about 502/504s (may be nil).
 func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
@@ -73,49 +121,50 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 	if cfg.DownFor <= 0 {
 		cfg.DownFor = 10 * time.Second
 	}
-	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs}
+	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout}
 	for _, t := range cfg.Targets {
 		if t.Scheme != "http" && t.Scheme != "https" || t.Host == "" {
 			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": target must be an http(s) URL with a host")
 		}
-		u.targets = append(u.targets, &target{url: t})
+		tg := &target{url: t, addr: t.Host}
+		if t.Port() == "" {
+			port := "80"
+			if t.Scheme == "https" {
+				port = "443"
+			}
+			tg.addr = net.JoinHostPort(t.Hostname(), port)
+		}
+		if t.Scheme == "https" {
+			c := &tls.Config{}
+			if cfg.TLS != nil {
+				c = cfg.TLS.Clone()
+			}
+			if c.ServerName == "" {
+				c.ServerName = t.Hostname()
+			}
+			if c.MinVersion < tls.VersionTLS12 {
+				c.MinVersion = tls.VersionTLS12
+			}
+			c.NextProtos = []string{"http/1.1"}
+			tg.tls = c
+		}
+		u.targets = append(u.targets, tg)
 	}
 	dialTimeout := min(cfg.Timeout, 5*time.Second)
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	u.transport = &http.Transport{
-		Proxy:                 nil, // never honour HTTP_PROXY for upstream traffic
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   dialTimeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true, // pass the client's Accept-Encoding through untouched
-		ForceAttemptHTTP2:     true,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
-	u.rp = &httputil.ReverseProxy{
-		Rewrite:        u.rewrite,
-		Transport:      roundTripper{u},
-		BufferPool:     bufferPool{},
-		ModifyResponse: u.modifyResponse,
-		ErrorHandler:   u.errorHandler,
-		ErrorLog:       discardLog,
-		// 0, not -1: ReverseProxy already flushes at once for
-		// text/event-stream and unknown-length (streamed) responses, while
-		// -1 costs a timer, a goroutine and an extra write on every
-		// response (measured: 73 → 58 µs of proxy CPU per request).
-		FlushInterval: 0,
-	}
+	u.dialer = &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return u, nil
 }
 
 // Close releases idle upstream connections (after a reload swapped us out).
-func (u *Upstream) Close() { u.transport.CloseIdleConnections() }
+func (u *Upstream) Close() {
+	u.closed.Store(true)
+	for _, t := range u.targets {
+		t.pool.closeAll(true)
+	}
+}
 
-func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.rp.ServeHTTP(w, r) }
+// ServeHTTP forwards r to a target (see the package documentation).
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.serve(w, r) }
 
 // pick returns the next healthy target in round-robin order, or, when all are
 // down, the one that comes back soonest (failing open to "try something" beats
@@ -140,88 +189,6 @@ func (u *Upstream) pick(now int64, skip *target) *target {
 }
 
 func (t *target) markDown(now int64, d time.Duration) { t.downUntil.Store(now + int64(d)) }
-
-// rewrite builds the outbound request. The path is the canonical path the
-// router matched, written as an opaque request-target so that net/url cannot
-// re-encode it differently from what was routed.
-func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
-	out, in := pr.Out, pr.In
-	info := pipeline.InfoFrom(in.Context())
-	t := u.pick(time.Now().UnixNano(), nil)
-	out.URL.Scheme = t.url.Scheme
-	out.URL.Host = t.url.Host
-	out.URL.User = nil
-	out.URL.Fragment, out.URL.RawFragment = "", ""
-	out.URL.Path, out.URL.RawPath = "", ""
-	if info != nil && info.Path != "" {
-		out.URL.Opaque = info.Path
-	} else {
-		out.URL.Opaque = in.URL.EscapedPath()
-	}
-	out.Host = "" // Host: the target's, like nginx's default proxy_set_header Host $proxy_host
-	out.Trailer = nil
-	h := out.Header
-	if info != nil {
-		h["X-Forwarded-For"] = []string{info.ForwardedFor}
-		h["X-Forwarded-Proto"] = []string{info.Scheme}
-		h["X-Real-Ip"] = []string{info.ClientIP}
-		h["X-Request-Id"] = []string{info.ID}
-	}
-	if in.Host != "" {
-		h["X-Forwarded-Host"] = []string{in.Host}
-	}
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // do not let Go add its own
-	}
-}
-
-// fingerprintHeaders reveal the upstream's software and version to attackers.
-var fingerprintHeaders = []string{
-	"Server", "X-Powered-By", "X-Aspnet-Version", "X-Aspnetmvc-Version",
-	"X-Runtime", "X-Generator", "X-Drupal-Cache", "X-Version", "X-Debug-Token", "X-Debug-Token-Link",
-}
-
-func (u *Upstream) modifyResponse(resp *http.Response) error {
-	for _, k := range fingerprintHeaders {
-		delete(resp.Header, k)
-	}
-	// The gateway already answers with its own X-Request-Id; an upstream's
-	// copy (often the same value echoed) would make the header ambiguous.
-	delete(resp.Header, "X-Request-Id")
-	// Cross-origin access is the gateway's decision (a route's cors:
-	// policy), never the upstream's: a service that reflects Origin with
-	// credentials must not be able to open itself to every site.
-	for k := range resp.Header {
-		if len(k) > 15 && k[:15] == "Access-Control-" {
-			delete(resp.Header, k)
-		}
-	}
-	if !u.mask || resp.StatusCode < 500 {
-		return nil
-	}
-	// Replace the body: a 5xx body is where stack traces and debug pages live.
-	resp.Body.Close()
-	id := ""
-	if info := pipeline.InfoFrom(resp.Request.Context()); info != nil {
-		id = info.ID
-	}
-	body := problemBody(resp.StatusCode, "upstream-error", "The upstream service failed to process the request.", id)
-	keep := resp.Header.Values("Retry-After")
-	resp.Header = http.Header{
-		"Content-Type":           {"application/problem+json"},
-		"Content-Length":         {strconv.Itoa(len(body))},
-		"Cache-Control":          {"no-store"},
-		"X-Content-Type-Options": {"nosniff"},
-	}
-	if len(keep) > 0 {
-		resp.Header["Retry-After"] = keep
-	}
-	resp.Trailer = nil
-	resp.ContentLength = int64(len(body))
-	resp.TransferEncoding = nil
-	resp.Body = io.NopCloser(strings.NewReader(body))
-	return nil
-}
 
 func problemBody(status int, typ, detail, id string) string {
 	rec := &bodyRecorder{header: http.Header{}}
@@ -259,65 +226,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// roundTripper retries requests whose connection could not be established on
-// the other targets, marking failed targets down.
-type roundTripper struct{ u *Upstream }
-
-func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	u := rt.u
-	var current *target
-	for _, t := range u.targets {
-		if t.url.Host == req.URL.Host && t.url.Scheme == req.URL.Scheme {
-			current = t
-			break
-		}
-	}
-	attempts := len(u.targets)
-	info := pipeline.InfoFrom(req.Context())
-	for i := 0; ; i++ {
-		start := time.Now()
-		resp, err := u.transport.RoundTrip(req)
-		if info != nil {
-			info.Target, info.UpstreamTime = req.URL.Host, time.Since(start)
-		}
-		if err == nil {
-			return resp, nil
-		}
-		now := time.Now().UnixNano()
-		if current != nil && (isDialError(err) || isTimeout(err)) {
-			current.markDown(now, u.downFor)
-		}
-		if i+1 >= attempts || !isDialError(err) || req.Context().Err() != nil {
-			return nil, err
-		}
-		if req.GetBody != nil {
-			body, gerr := req.GetBody()
-			if gerr != nil {
-				return nil, err
-			}
-			req = req.Clone(req.Context())
-			req.Body = body
-		} else if req.Body != nil && req.Body != http.NoBody {
-			return nil, err // the body may be consumed; do not resend
-		} else {
-			req = req.Clone(req.Context())
-		}
-		next := u.pick(now, current)
-		if next == nil || next == current {
-			return nil, err
-		}
-		current = next
-		req.URL.Scheme, req.URL.Host = next.url.Scheme, next.url.Host
-	}
-}
-
-// isDialError reports a failure to connect: the request was never sent, so it
-// is safe to try another target whatever the method.
-func isDialError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
-}
-
 // ForwardedFor formats the X-Forwarded-For chain.
 func ForwardedFor(chain []netip.Addr) string {
 	if len(chain) == 1 {
@@ -333,12 +241,7 @@ func ForwardedFor(chain []netip.Addr) string {
 	return string(b)
 }
 
-type bufferPool struct{}
-
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+var buffers = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // bodyRecorder is a minimal ResponseWriter for building problem bodies.
 type bodyRecorder struct {
@@ -349,6 +252,3 @@ type bodyRecorder struct {
 func (b *bodyRecorder) Header() http.Header         { return b.header }
 func (b *bodyRecorder) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bodyRecorder) WriteHeader(int)             {}
-
-// discardLog silences ReverseProxy's own logging: errors reach the observer.
-var discardLog = log.New(io.Discard, "", 0)

@@ -1,0 +1,438 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+const (
+	maxInlineBody = 64 << 10 // request bodies up to this size go out with the head in one write
+	readBufSize   = 16 << 10
+	copyBufSize   = 32 << 10
+)
+
+// exchange is the per-request scratch space, pooled: request bytes, the
+// response reader, the parsed head and the chunked decoder.
+type exchange struct {
+	req     []byte
+	br      *bufio.Reader
+	head    respHead
+	chunked chunkedReader
+	stop    func() bool // stops the client-gone AfterFunc; nil if none
+	host    [2]int      // where the Host value is in req
+}
+
+// setHost replaces the Host value in the built request (retry on another
+// target: the rest, an inline body included, stays).
+func (x *exchange) setHost(host string) {
+	s, e := x.host[0], x.host[1]
+	tail := len(x.req) - e
+	n := s + len(host) + tail
+	if cap(x.req) < n {
+		x.req = append(x.req, make([]byte, n-len(x.req))...)
+	}
+	x.req = x.req[:max(n, len(x.req))]
+	copy(x.req[s+len(host):], x.req[e:e+tail])
+	copy(x.req[s:], host)
+	x.req = x.req[:n]
+	x.host[1] = s + len(host)
+}
+
+var exchanges = sync.Pool{New: func() any {
+	return &exchange{req: make([]byte, 0, 4096), br: bufio.NewReaderSize(nil, readBufSize),
+		head: respHead{raw: make([]byte, 0, 1024), fields: make([]field, 0, 32)}}
+}}
+
+func putExchange(x *exchange) {
+	x.br.Reset(nil)
+	x.chunked = chunkedReader{}
+	x.head.text = ""
+	x.stop = nil
+	if cap(x.req) > 256<<10 {
+		x.req = make([]byte, 0, 4096)
+	}
+	if cap(x.head.raw) > 64<<10 {
+		x.head.raw = make([]byte, 0, 1024)
+	}
+	exchanges.Put(x)
+}
+
+// errBadRequestHeader: a header the gateway would send contains CR, LF, NUL
+// or another control byte, or a name that is not a token.
+var errBadRequestHeader = errors.New("request header not representable on the wire")
+
+// errBodyLength: the request body did not match its declared length.
+var errBodyLength = errors.New("request body length differs from Content-Length")
+
+// buildRequest writes the request head (and a small body) into x.req.
+// inline reports whether the body is in x.req.
+func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target) (inline bool, err error) {
+	b := x.req[:0]
+	if !validToken(r.Method) {
+		return false, errBadRequestHeader
+	}
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	start := len(b)
+	if info != nil && info.Path != "" {
+		b = append(b, info.Path...)
+	} else {
+		b = append(b, r.URL.EscapedPath()...)
+	}
+	if r.URL.RawQuery != "" {
+		b = append(b, '?')
+		b = append(b, r.URL.RawQuery...)
+	}
+	if len(b) == start || b[start] != '/' {
+		return false, errBadRequestHeader
+	}
+	for _, c := range b[start:] {
+		if c <= ' ' || c == 0x7f {
+			return false, errBadRequestHeader
+		}
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	x.host[0] = len(b)
+	b = append(b, t.url.Host...)
+	x.host[1] = len(b)
+	b = append(b, "\r\n"...)
+	conn := r.Header["Connection"]
+	for k, vs := range r.Header {
+		if skipRequestHeader(k, info != nil) || namedIn(conn, k) {
+			continue
+		}
+		if !validToken(k) {
+			return false, errBadRequestHeader
+		}
+		for _, v := range vs {
+			if !validValueString(v) {
+				return false, errBadRequestHeader
+			}
+			b = appendField(b, k, v)
+		}
+	}
+	if info != nil {
+		for _, kv := range [...][2]string{
+			{"X-Forwarded-For", info.ForwardedFor}, {"X-Forwarded-Proto", info.Scheme},
+			{"X-Real-Ip", info.ClientIP}, {"X-Request-Id", info.ID},
+		} {
+			if !validValueString(kv[1]) {
+				return false, errBadRequestHeader
+			}
+			b = appendField(b, kv[0], kv[1])
+		}
+	}
+	if r.Host != "" {
+		if !validValueString(r.Host) {
+			return false, errBadRequestHeader
+		}
+		b = appendField(b, "X-Forwarded-Host", r.Host)
+	}
+	cl := r.ContentLength
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	switch {
+	case !hasBody || cl == 0:
+		cl = 0
+		if m := r.Method; m == "POST" || m == "PUT" || m == "PATCH" {
+			b = append(b, "Content-Length: 0\r\n"...)
+		}
+	case cl > 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, cl, 10)
+		b = append(b, "\r\n"...)
+	default:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if hasBody && cl > 0 && cl <= maxInlineBody {
+		n := len(b)
+		b = append(b, make([]byte, cl)...)[:n+int(cl)]
+		if _, err := io.ReadFull(r.Body, b[n:]); err != nil {
+			x.req = b[:0]
+			return false, errBodyLength
+		}
+		inline = true
+	}
+	x.req = b
+	return inline, nil
+}
+
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
+}
+
+// skipRequestHeader: hop-by-hop headers, those the gateway sets itself (a
+// client cannot supply or strip them), Expect (the body is already read) and
+// the framing headers, which are rebuilt.
+func skipRequestHeader(k string, hasInfo bool) bool {
+	if isHopByHop(k) {
+		return true
+	}
+	switch len(k) {
+	case 4:
+		return strings.EqualFold(k, "Host")
+	case 6:
+		return strings.EqualFold(k, "Expect")
+	case 9:
+		return hasInfo && strings.EqualFold(k, "X-Real-Ip")
+	case 12:
+		return hasInfo && strings.EqualFold(k, "X-Request-Id")
+	case 14:
+		return strings.EqualFold(k, "Content-Length")
+	case 15:
+		return strings.EqualFold(k, "X-Forwarded-For")
+	case 16:
+		return strings.EqualFold(k, "X-Forwarded-Host")
+	case 17:
+		return strings.EqualFold(k, "X-Forwarded-Proto")
+	}
+	return false
+}
+
+// isHopByHop reports the RFC 9110 §7.6.1 connection-specific headers (and
+// their usual companions), ASCII case-insensitively.
+func isHopByHop(k string) bool {
+	switch len(k) {
+	case 2:
+		return strings.EqualFold(k, "Te")
+	case 7:
+		return strings.EqualFold(k, "Trailer") || strings.EqualFold(k, "Upgrade")
+	case 10:
+		return strings.EqualFold(k, "Connection") || strings.EqualFold(k, "Keep-Alive")
+	case 16:
+		return strings.EqualFold(k, "Proxy-Connection")
+	case 17:
+		return strings.EqualFold(k, "Transfer-Encoding")
+	case 18:
+		return strings.EqualFold(k, "Proxy-Authenticate")
+	case 19:
+		return strings.EqualFold(k, "Proxy-Authorization")
+	}
+	return false
+}
+
+// namedIn reports whether a Connection header (values vs) names k.
+func namedIn(vs []string, k string) bool {
+	for _, v := range vs {
+		if listHas(v, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// isFiltered reports response headers that never reach the client.
+func isFiltered(k string) bool {
+	if isHopByHop(k) {
+		return true
+	}
+	if len(k) > 15 && k[:15] == "Access-Control-" {
+		// Cross-origin access is the gateway's decision (a route's cors:
+		// policy), never the upstream's.
+		return true
+	}
+	switch k {
+	case "Content-Length", // rebuilt from the framing
+		"X-Request-Id", // the gateway answers with its own
+		// Fingerprinting: they reveal the upstream's software and version.
+		"Server", "X-Powered-By", "X-Aspnet-Version", "X-Aspnetmvc-Version", "X-Runtime",
+		"X-Generator", "X-Drupal-Cache", "X-Version", "X-Debug-Token", "X-Debug-Token-Link":
+		return true
+	}
+	return false
+}
+
+// replayable: like net/http, a request may be resent on a fresh connection
+// when a reused one failed before any response byte arrived if its method is
+// idempotent or it carries an idempotency key, and its body can be resent.
+func replayable(r *http.Request, inline bool) bool {
+	switch r.Method {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+	default:
+		if _, ok := r.Header["Idempotency-Key"]; !ok {
+			if _, ok := r.Header["X-Idempotency-Key"]; !ok {
+				return false
+			}
+		}
+	}
+	return inline || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.GetBody != nil
+}
+
+// attemptError is the failure of one attempt, classified for retrying.
+type attemptError struct {
+	err       error
+	connect   bool // the connection could not be made: nothing was sent
+	staleConn bool // a reused connection failed before any response byte
+}
+
+// serve forwards r (see the package documentation).
+func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if ctx.Err() != nil {
+		w.WriteHeader(499) // the client went away: do not even dial
+		return
+	}
+	info := pipeline.InfoFrom(ctx)
+	x := exchanges.Get().(*exchange)
+	defer putExchange(x)
+	t := u.pick(time.Now().UnixNano(), nil)
+	inline, err := x.buildRequest(r, info, t)
+	if err != nil {
+		rej := &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
+			Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
+		if err == errBodyLength {
+			rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."
+		}
+		pipeline.Refuse(w, r, "proxy", u.obs, rej)
+		return
+	}
+	tried, retriedStale, bodyUsed := 1, false, false
+	for {
+		start := time.Now()
+		pc, ae := u.attempt(ctx, x, r, t, start, inline, &bodyUsed, retriedStale)
+		if info != nil {
+			info.Target, info.UpstreamTime = t.url.Host, time.Since(start)
+		}
+		if ae == nil {
+			u.respond(w, r, x, pc, info)
+			return
+		}
+		if ctx.Err() != nil {
+			w.WriteHeader(499)
+			return
+		}
+		now := time.Now().UnixNano()
+		if ae.connect || isTimeout(ae.err) {
+			t.markDown(now, u.downFor)
+		}
+		if ae.staleConn && !retriedStale && replayable(r, inline) {
+			retriedStale = true // once, on a fresh connection to the same target
+			continue
+		}
+		if ae.connect && tried < len(u.targets) {
+			if next := u.pick(now, t); next != nil && next != t {
+				if next.url.Host != t.url.Host {
+					x.setHost(next.url.Host)
+				}
+				t, tried = next, tried+1
+				continue
+			}
+		}
+		u.errorHandler(w, r, ae.err)
+		return
+	}
+}
+
+// attempt sends the request once and reads the response head into x.head.
+// fresh forces a new connection.
+func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t *target, start time.Time, inline bool, bodyUsed *bool, fresh bool) (*pconn, *attemptError) {
+	var pc *pconn
+	if !fresh {
+		pc = t.pool.get(start.UnixNano())
+	}
+	if pc == nil {
+		var err error
+		if pc, err = u.dial(ctx, t); err != nil {
+			return nil, &attemptError{err: err, connect: true}
+		}
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, pc.abortFn)
+	}
+	fail := func(err error, stale bool) (*pconn, *attemptError) {
+		if stop != nil {
+			stop()
+		}
+		_ = pc.conn.Close()
+		return nil, &attemptError{err: err, staleConn: stale && pc.reused}
+	}
+	_ = pc.conn.SetDeadline(start.Add(u.timeout))
+	if _, err := pc.conn.Write(x.req); err != nil {
+		return fail(err, !isTimeout(err))
+	}
+	if !inline && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		body := r.Body
+		if *bodyUsed {
+			if r.GetBody == nil {
+				return fail(errBodyLength, false)
+			}
+			b, err := r.GetBody()
+			if err != nil {
+				return fail(err, false)
+			}
+			body = b
+		}
+		*bodyUsed = true
+		if err := writeBody(pc, body, r.ContentLength); err != nil {
+			return fail(err, err != errBodyLength && !isTimeout(err))
+		}
+	}
+	x.br.Reset(pc.conn)
+	if _, err := x.br.Peek(1); err != nil {
+		return fail(err, !isTimeout(err))
+	}
+	if err := x.head.read(x.br); err != nil {
+		return fail(err, false)
+	}
+	// The body has no deadline (as with http.Transport); a client that goes
+	// away still wakes it through abort.
+	_ = pc.conn.SetReadDeadline(time.Time{})
+	if pc.aborted.Load() {
+		_ = pc.conn.SetDeadline(aLongTimeAgo)
+	}
+	x.stop = stop
+	return pc, nil
+}
+
+// writeBody streams a large (or unknown-length, then chunked) request body.
+func writeBody(pc *pconn, body io.Reader, cl int64) error {
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	buf := *bp
+	if cl > 0 {
+		n, err := io.CopyBuffer(writerOnly{pc.conn}, io.LimitReader(body, cl), buf)
+		if err == nil && n != cl {
+			err = errBodyLength
+		}
+		return err
+	}
+	// Unknown length (never with the gateway's buffered bodies): chunked.
+	const room = 18 // hex size + CRLF before, CRLF after
+	for {
+		n, rerr := body.Read(buf[room : len(buf)-2])
+		if n > 0 {
+			size := strconv.AppendUint(buf[:0:room], uint64(n), 16)
+			size = append(size, '\r', '\n')
+			start := room - len(size)
+			copy(buf[start:], size)
+			end := room + n
+			buf[end], buf[end+1] = '\r', '\n'
+			if _, err := pc.conn.Write(buf[start : end+2]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			_, err := io.WriteString(pc.conn, "0\r\n\r\n")
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// writerOnly hides ReadFrom so that io.CopyBuffer uses our buffer.
+type writerOnly struct{ io.Writer }

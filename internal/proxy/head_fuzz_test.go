@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"testing"
+)
+
+var headSeeds = []string{
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
+	"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+	"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+	"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nbody",
+	"HTTP/1.1 200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+	"HTTP/1.1 304 Not Modified\r\nEtag: \"x\"\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n",
+	"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+	"HTTP/1.1 200 OK\r\nX-A: \xff\xfe\r\nContent-Length: 0\r\n\r\n",
+}
+
+// FuzzResponseHead: the parser never panics, never accepts both framings,
+// and whatever it accepts net/http reads the same way.
+func FuzzResponseHead(f *testing.F) {
+	for _, s := range headSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h respHead
+		br := bufio.NewReaderSize(bytes.NewReader(data), readBufSize)
+		if err := h.read(br); err != nil {
+			return
+		}
+		if h.chunked && h.contentLength >= 0 {
+			t.Fatalf("accepted both Content-Length and chunked: %q", data)
+		}
+		if h.status < 200 || h.status > 599 || h.status == 101 {
+			t.Fatalf("final status %d", h.status)
+		}
+		for i := range h.fields {
+			f := &h.fields[i]
+			k, v := h.key(f), h.value(f)
+			if k != http.CanonicalHeaderKey(k) || !validToken(k) || !validValueString(v) || strings.TrimSpace(v) != strings.Trim(v, " \t") {
+				t.Fatalf("field %q: %q", k, v)
+			}
+		}
+		if h.heads != 1 {
+			return // net/http returns the 1xx itself
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(data)), &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatalf("accepted what net/http refuses (%v): %q", err, data)
+		}
+		if resp.StatusCode != h.status {
+			t.Fatalf("status %d, net/http %d", h.status, resp.StatusCode)
+		}
+		noBody := h.status == 204 || h.status == 304
+		if h.chunked != (len(resp.TransferEncoding) == 1 && !noBody) && !noBody {
+			t.Fatalf("chunked %v, net/http %v", h.chunked, resp.TransferEncoding)
+		}
+		if !noBody && !h.chunked && resp.ContentLength != h.contentLength {
+			t.Fatalf("length %d, net/http %d: %q", h.contentLength, resp.ContentLength, data)
+		}
+	})
+}
+
+var chunkSeeds = []string{
+	"0\r\n\r\n",
+	"5 ;a\r\nhello\r\n0\r\n\r\n",
+	"5\r\nhello\r\n0\r\n\r\n",
+	"4;ext=1\r\nWiki\r\n5;a\r\npedia\r\n0\r\nX-T: v\r\n\r\n",
+	"zz\r\nabc\r\n0\r\n\r\n",
+	"5\r\nhelloXX0\r\n\r\n",
+	"fffffffffffffffff\r\n",
+	"5\nhello\n0\n\n",
+	"3\r\nabc\r\n0\r\nBad Trailer\r\n\r\n",
+	"A\r\n0123456789\r\n0\r\n\r\n",
+}
+
+// FuzzChunked: the decoder never panics, and what it accepts decodes to the
+// same bytes as net/http's own chunked reader.
+func FuzzChunked(f *testing.F) {
+	for _, s := range chunkSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c chunkedReader
+		c.reset(bufio.NewReaderSize(bytes.NewReader(data), readBufSize))
+		got, err := io.ReadAll(&c)
+		if err != nil {
+			return
+		}
+		want, werr := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(data)))
+		if werr != nil {
+			t.Fatalf("accepted what net/http refuses (%v): %q", werr, data)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("decoded %q, net/http %q", got, want)
+		}
+	})
+}
