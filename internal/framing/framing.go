@@ -1,6 +1,12 @@
 // Package framing refuses HTTP/1.x request-smuggling shapes on the raw bytes
 // of a connection, before net/http parses them.
 //
+// Rampart's public listener no longer runs net/http for HTTP/1: its own
+// server (internal/h1) applies this package's rules through [HeadScanner]
+// and [Rejected]'s synthetic requests, with one parse per head. The
+// connection wrapper ([NewListener]) below remains for any net/http server
+// that needs the same protection; the rest of this comment describes it.
+//
 // # Why
 //
 // An HTTP/1.1 request says where its body ends in one of two ways:
