@@ -4,6 +4,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultSinkLimit is the pending-bytes cap of NewSink: past it, writers wait
@@ -12,11 +13,21 @@ import (
 // buffer plus the one being written.
 const DefaultSinkLimit = 4 << 20
 
+// BatchDelay is how long the writer goroutine lets lines gather after the
+// first one of a batch arrives (see Sink); there is no wait when batchBytes
+// are already pending, or when Flush or Close wait.
+var BatchDelay = time.Millisecond
+
+const batchBytes = 64 << 10
+
 // Sink is a group-commit line writer. Callers append whole lines to a shared
 // buffer under a mutex; one writer goroutine swaps buffers and hands
 // everything accumulated to the underlying writer in a single Write. Under
-// load many lines leave in one write(2); at idle a line leaves as soon as the
-// writer goroutine runs (no timer, no batching delay).
+// load many lines leave in one write(2); at idle a line leaves within
+// BatchDelay (1 ms). The delay matters on a busy single core: without it the
+// writer goroutine runs at every scheduling point — each time a request
+// waits for its upstream — and writes about one line per write(2), which
+// measured 5% of the gateway's CPU; 1 ms gathers ~20 lines at 20k req/s.
 //
 // Every Write is one whole line: lines are never torn or interleaved, and the
 // lines of one goroutine keep their order. Lines are never dropped by the
@@ -40,6 +51,7 @@ type Sink struct {
 	closing bool      // Close was called: drain and stop
 	closed  bool      // the writer goroutine has stopped: writes go direct
 	waiting int       // producers held by the limit (tests observe it)
+	flushes int       // Flush calls waiting: the writer skips its batching delay
 	queued  uint64    // bytes ever appended to buf
 	written uint64    // bytes of queued handed to w (written or failed)
 	done    chan struct{}
@@ -141,6 +153,13 @@ func (s *Sink) run() {
 			s.work.Wait()
 		}
 		s.idle = false
+		if !s.closing && s.waiting == 0 && s.flushes == 0 && len(s.buf) < min(batchBytes, s.max/2) {
+			// Let more lines gather before the write; producers append
+			// meanwhile without waking us (idle is false).
+			s.mu.Unlock()
+			time.Sleep(BatchDelay)
+			s.mu.Lock()
+		}
 		if len(s.buf) == 0 { // closing, and everything is out
 			s.closed = true
 			s.drained.Broadcast()
@@ -170,6 +189,8 @@ func (s *Sink) run() {
 // underlying writer.
 func (s *Sink) Flush() {
 	s.mu.Lock()
+	s.flushes++
+	defer func() { s.flushes--; s.mu.Unlock() }()
 	target := s.queued
 	if s.idle && len(s.buf) > 0 {
 		s.idle = false
@@ -178,7 +199,6 @@ func (s *Sink) Flush() {
 	for !s.closed && s.written < target {
 		s.drained.Wait()
 	}
-	s.mu.Unlock()
 }
 
 // Close writes everything pending and stops the writer goroutine. Later

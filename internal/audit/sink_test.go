@@ -335,3 +335,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		runtime.Gosched()
 	}
 }
+
+// chanWriter hands every Write to a channel.
+type chanWriter chan string
+
+func (c chanWriter) Write(p []byte) (int, error) { c <- string(p); return len(p), nil }
+
+// A line written at idle leaves on its own (after the batching delay), with
+// no Flush: the writer goroutine is never left asleep with lines pending.
+func TestSinkIdleLineLeavesWithoutFlush(t *testing.T) {
+	w := make(chanWriter, 16)
+	s := NewSink(w)
+	defer s.Close()
+	for i, line := range []string{"first", "second", "third"} {
+		_, _ = s.Write([]byte(line))
+		select {
+		case got := <-w:
+			if got != line+"\n" {
+				t.Fatalf("write %d = %q, want %q", i, got, line+"\n")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("line %d never left the sink", i)
+		}
+	}
+}
