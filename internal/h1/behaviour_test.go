@@ -498,3 +498,27 @@ func TestUnreadBody(t *testing.T) {
 		expectClosed(t, br)
 	})
 }
+
+// A keep-alive connection reuses its response header map: nothing one
+// response set may show up in the next.
+func TestResponseHeaderMapReusedClean(t *testing.T) {
+	addr := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			w.Header().Set("X-Only-First", "secret-ish")
+			w.Header().Set("Set-Cookie", "session=first")
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	c, br := dial(t, addr)
+	for _, path := range []string{"/first", "/second", "/third"} {
+		write(t, c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, body := readFull(t, br, "GET")
+		if body != path {
+			t.Fatalf("%s: body %q", path, body)
+		}
+		leaked := resp.Header.Get("X-Only-First") != "" || resp.Header.Get("Set-Cookie") != ""
+		if want := path == "/first"; leaked != want {
+			t.Errorf("%s: first response's fields present = %v, want %v", path, leaked, want)
+		}
+	}
+}

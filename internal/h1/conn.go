@@ -57,13 +57,16 @@ var bufPool = sync.Pool{New: func() any {
 }}
 
 type conn struct {
-	srv        *Server
-	rwc        net.Conn
-	scanner    framing.HeadScanner // the head being read; each byte scanned once
-	remoteAddr string
-	tlsState   *tls.ConnectionState
-	ctx        context.Context
-	state      atomic.Int32
+	srv     *Server
+	rwc     net.Conn
+	scanner framing.HeadScanner // the head being read; each byte scanned once
+	// spareHeader is the previous response's header map, cleared, for the
+	// next response to reuse.
+	spareHeader http.Header
+	remoteAddr  string
+	tlsState    *tls.ConnectionState
+	ctx         context.Context
+	state       atomic.Int32
 
 	bufs *bufs
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
@@ -425,6 +428,14 @@ func (c *conn) serveOne(first bool) bool {
 		return false
 	}
 	keep := w.finish()
+	if h := w.header; keep && len(h) <= 32 {
+		// The next response on this connection reuses the map (a
+		// security-header profile makes ~12 fields: growing a fresh map
+		// to that size costs several allocations per request). The
+		// handler has returned; Rampart's handlers keep no reference.
+		clear(h)
+		c.spareHeader = h
+	}
 	return keep && !c.linger && !c.srv.closing.Load()
 }
 

@@ -78,7 +78,11 @@ type response struct {
 
 func (w *response) Header() http.Header {
 	if w.header == nil {
-		w.header = make(http.Header)
+		if h := w.c.spareHeader; h != nil {
+			w.header, w.c.spareHeader = h, nil
+		} else {
+			w.header = make(http.Header, 16)
+		}
 	}
 	return w.header
 }

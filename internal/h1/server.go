@@ -29,6 +29,9 @@
 // that disconnects does not cancel the request's context; the context is
 // cancelled when the handler returns. (A handler that needs to notice a
 // disconnect early can only do so by reading or writing.)
+//
+// A handler must not keep the response's header map after it returns: a
+// keep-alive connection clears it and reuses it for its next response.
 package h1
 
 import (

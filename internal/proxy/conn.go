@@ -34,6 +34,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type pconn struct {
 	conn    net.Conn
 	raw     net.Conn // the TCP connection under TLS (conn itself for http)
+	probe   *prober  // checks raw before reuse (alive_unix.go)
 	pool    *connPool
 	idleAt  int64 // unix nanos when it went idle
 	reused  bool  // served a request before this one
@@ -42,7 +43,7 @@ type pconn struct {
 }
 
 func newPconn(c, raw net.Conn, p *connPool) *pconn {
-	pc := &pconn{conn: c, raw: raw, pool: p}
+	pc := &pconn{conn: c, raw: raw, probe: newProber(raw), pool: p}
 	pc.abortFn = pc.abort
 	return pc
 }
@@ -75,7 +76,7 @@ func (p *connPool) get(now int64) *pconn {
 	p.idle = p.idle[:n-1]
 	if now-pc.idleAt <= int64(idleTimeout) {
 		p.mu.Unlock()
-		if now-pc.idleAt >= int64(probeIdleAfter) && !alive(pc.raw) {
+		if now-pc.idleAt >= int64(probeIdleAfter) && !pc.probe.alive() {
 			_ = pc.conn.Close()
 			return p.get(now) // the next one down is older still: probed too
 		}

@@ -69,3 +69,34 @@ func TestConnPool(t *testing.T) {
 		}
 	})
 }
+
+// The reuse check runs on every pooled request: it must not allocate.
+func TestProbeAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	defer peer.Close()
+	p := newProber(c)
+	if n := testing.AllocsPerRun(100, func() {
+		if !p.alive() {
+			t.Fatal("open idle connection reported dead")
+		}
+	}); n != 0 {
+		t.Errorf("probe allocates %v times per check, want 0", n)
+	}
+}
