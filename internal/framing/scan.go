@@ -74,3 +74,11 @@ func trimLeadingNewlines(b []byte) []byte {
 	}
 	return b
 }
+
+// IsTokenChar reports whether c may appear in a token (RFC 9110 §5.6.2):
+// methods, field names, chunk-extension names. One definition for every
+// parser of Rampart's.
+func IsTokenChar(c byte) bool { return isTchar(c) }
+
+// HexDigit is the value of the hexadecimal digit c, or -1.
+func HexDigit(c byte) int { return hexValue(c) }

@@ -171,7 +171,7 @@ func parseChunkSize(line []byte) (int64, bool) {
 	var size uint64
 	i := 0
 	for ; i < len(line); i++ {
-		v := hexValue(line[i])
+		v := framing.HexDigit(line[i])
 		if v < 0 {
 			break
 		}
@@ -226,7 +226,7 @@ func (b *body) readTrailer() error {
 			return badChunk("malformed trailer line")
 		}
 		for _, c := range line[:colon] {
-			if !isTchar(c) {
+			if !framing.IsTokenChar(c) {
 				return badChunk("malformed trailer name")
 			}
 		}
@@ -276,18 +276,6 @@ func (b *body) discard(limit int64) bool {
 		}
 	}
 	return false
-}
-
-func hexValue(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }
 
 func isCtl(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }

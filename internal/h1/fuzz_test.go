@@ -151,7 +151,7 @@ func FuzzServeConn(f *testing.F) {
 
 func validToken(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
+		if !framing.IsTokenChar(s[i]) {
 			return false
 		}
 	}

@@ -75,18 +75,6 @@ func canonicalKey(name string) string {
 	return string(b)
 }
 
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
 func trimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
@@ -177,7 +165,7 @@ func parseHead(hs string, r *http.Request, u *url.URL) (p parsedHead, reason str
 		return p, framing.ReasonBadRequestLine
 	}
 	for i := 0; i < len(method); i++ {
-		if !isTchar(method[i]) {
+		if !framing.IsTokenChar(method[i]) {
 			return p, framing.ReasonBadRequestLine
 		}
 	}
