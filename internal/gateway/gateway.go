@@ -85,7 +85,7 @@ type Gateway struct {
 	logger         *slog.Logger
 	access         AccessLogger
 	metrics        *metrics.Metrics
-	routeMetrics   map[string]*metrics.Route // by route name, "" included; built at load
+	noRoute        *metrics.Route // metrics of requests refused before routing
 	maxQueryParams int
 	secure         http.Handler // security headers around precheck, routing and the route
 	closers        []func()     // background work to stop on Close (JWKS refresh)
@@ -96,6 +96,7 @@ type Gateway struct {
 
 type compiledRoute struct {
 	name    string
+	metrics *metrics.Route // nil without metrics
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
 }
@@ -244,9 +245,9 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	g.router = router
 	g.secure = secure(http.HandlerFunc(g.serve))
 	if g.metrics != nil {
-		g.routeMetrics = map[string]*metrics.Route{"": g.metrics.Route("")}
-		for _, rt := range g.routes {
-			g.routeMetrics[rt.name] = g.metrics.Route(rt.name)
+		g.noRoute = g.metrics.Route("")
+		for i := range g.routes {
+			g.routes[i].metrics = g.metrics.Route(g.routes[i].name)
 		}
 	}
 	return g, nil
@@ -351,7 +352,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := &g.routes[res.Route]
-	info.Route = rt.name
+	info.Route, info.RouteIndex = rt.name, res.Route+1
 	info.Params = params
 	if preflight && !rt.cors {
 		// Preflights are the gateway's business: never forwarded.
@@ -392,9 +393,9 @@ func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 		status = 499 // aborted before any response (client gone, handler aborted)
 	}
 	if g.metrics != nil {
-		rm := g.routeMetrics[info.Route] // "" is the route of requests refused before routing
-		if rm == nil {
-			rm = g.metrics.Route(info.Route)
+		rm := g.noRoute
+		if i := info.RouteIndex; i > 0 {
+			rm = g.routes[i-1].metrics
 		}
 		if info.Target != "" {
 			rm.Upstream(info.UpstreamTime)

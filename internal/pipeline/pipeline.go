@@ -71,15 +71,18 @@ type Observer interface {
 // Info is the per-request state the steps share. One is allocated per request
 // and carried in the context under a private key.
 type Info struct {
-	ID        string       // request id, propagated or generated
-	ClientIP  string       // real client per trusted proxies
-	Peer      string       // immediate peer IP
-	Start     time.Time    // when the gateway received the request
-	Route     string       // matched route name, "" before routing
-	Path      string       // canonical path that was routed (and is forwarded)
-	Params    route.Params // path parameters of the matched route (values are escaped)
-	Principal *Principal   // nil for anonymous requests
-	Scheme    string       // "http" or "https", as seen by the gateway
+	ID       string    // request id, propagated or generated
+	ClientIP string    // real client per trusted proxies
+	Peer     string    // immediate peer IP
+	Start    time.Time // when the gateway received the request
+	Route    string    // matched route name, "" before routing
+	// RouteIndex is the gateway's own index of the matched route plus one
+	// (0 before routing), so per-route state is found without a lookup.
+	RouteIndex int
+	Path       string       // canonical path that was routed (and is forwarded)
+	Params     route.Params // path parameters of the matched route (values are escaped)
+	Principal  *Principal   // nil for anonymous requests
+	Scheme     string       // "http" or "https", as seen by the gateway
 	// Target is the upstream target the request was sent to ("" if none),
 	// and UpstreamTime how long the upstream took to send response headers.
 	Target       string
