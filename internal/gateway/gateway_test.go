@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -616,5 +617,36 @@ func TestServerSentEventsStream(t *testing.T) {
 	buf := make([]byte, len("data: first\n\n"))
 	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "data: first\n\n" {
 		t.Fatalf("first event %q, %v", buf, err)
+	}
+}
+
+// A client that leaves while the upstream is still thinking: the gateway
+// notices (its HTTP/1 server has no background read, so it checks the
+// client's socket between slices of the upstream wait) and abandons the
+// upstream request, as nginx does, instead of holding it to the timeout.
+func TestClientLeavingAbandonsTheUpstreamRequest(t *testing.T) {
+	arrived, abandoned := make(chan struct{}), make(chan struct{})
+	up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done() // the gateway closed the upstream connection
+		close(abandoned)
+	})
+	// The upstream timeout is far beyond the test's guard: only noticing
+	// the client can end the upstream request in time.
+	yaml := strings.Replace(gt.Config(up.URL, "", basicRoutes), "timeout: 2s", "timeout: 5m", 1)
+	g := gt.Start(t, yaml, nil)
+	c, err := net.Dial("tcp", g.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	c.Close()
+	select {
+	case <-abandoned:
+	case <-time.After(20 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the upstream request was not abandoned after the client left")
 	}
 }

@@ -28,7 +28,9 @@
 // request. There is no background read while the handler runs, so a client
 // that disconnects does not cancel the request's context; the context is
 // cancelled when the handler returns. (A handler that needs to notice a
-// disconnect early can only do so by reading or writing.)
+// disconnect early reads or writes, or, like Rampart's proxy, peeks at the
+// socket through a check its ConnContext installed: see
+// server.clientGoneContext and pipeline.ClientGone.)
 //
 // A handler must not keep the response's header map after it returns: a
 // keep-alive connection clears it and reuses it for its next response.

@@ -174,3 +174,20 @@ func closeUnread(w http.ResponseWriter) {
 		_ = conn.Close()
 	}()
 }
+
+type clientGoneKey struct{}
+
+// WithClientGone returns a context carrying gone, a check that reports
+// whether the client has closed its connection. A server that has no
+// background read (internal/h1) puts one in each connection's context, so
+// that a step waiting long for an upstream can notice the client left.
+func WithClientGone(ctx context.Context, gone func() bool) context.Context {
+	return context.WithValue(ctx, clientGoneKey{}, gone)
+}
+
+// ClientGone returns the context's client check, or nil when the server
+// cancels the context itself on disconnect (net/http, HTTP/2) or cannot tell.
+func ClientGone(ctx context.Context) func() bool {
+	gone, _ := ctx.Value(clientGoneKey{}).(func() bool)
+	return gone
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/peek"
 )
 
 const (
@@ -27,14 +29,18 @@ const (
 // reused connection, a small share of a proxied request (bench/RESULTS.md).
 var probeIdleAfter time.Duration
 
+// alive reports whether an idle connection can carry a request: nothing
+// waiting on it, not closed by the peer.
+func alive(c net.Conn) bool { return peek.New(c).Check() == peek.Empty }
+
 // aLongTimeAgo is a deadline in the past: setting it wakes any blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // pconn is one upstream connection. It is used by one request at a time.
 type pconn struct {
 	conn    net.Conn
-	raw     net.Conn // the TCP connection under TLS (conn itself for http)
-	probe   *prober  // checks raw before reuse (alive_unix.go)
+	raw     net.Conn     // the TCP connection under TLS (conn itself for http)
+	probe   *peek.Prober // checks raw before reuse
 	pool    *connPool
 	idleAt  int64 // unix nanos when it went idle
 	reused  bool  // served a request before this one
@@ -43,7 +49,7 @@ type pconn struct {
 }
 
 func newPconn(c, raw net.Conn, p *connPool) *pconn {
-	pc := &pconn{conn: c, raw: raw, probe: newProber(raw), pool: p}
+	pc := &pconn{conn: c, raw: raw, probe: peek.New(raw), pool: p}
 	pc.abortFn = pc.abort
 	return pc
 }
@@ -76,7 +82,7 @@ func (p *connPool) get(now int64) *pconn {
 	p.idle = p.idle[:n-1]
 	if now-pc.idleAt <= int64(idleTimeout) {
 		p.mu.Unlock()
-		if now-pc.idleAt >= int64(probeIdleAfter) && !pc.probe.alive() {
+		if now-pc.idleAt >= int64(probeIdleAfter) && pc.probe.Check() != peek.Empty {
 			_ = pc.conn.Close()
 			return p.get(now) // the next one down is older still: probed too
 		}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/peek"
 )
 
 func TestConnPool(t *testing.T) {
@@ -91,9 +93,9 @@ func TestProbeAllocatesNothing(t *testing.T) {
 	defer c.Close()
 	peer := <-accepted
 	defer peer.Close()
-	p := newProber(c)
+	p := peek.New(c)
 	if n := testing.AllocsPerRun(100, func() {
-		if !p.alive() {
+		if p.Check() != peek.Empty {
 			t.Fatal("open idle connection reported dead")
 		}
 	}); n != 0 {

@@ -29,6 +29,7 @@ type exchange struct {
 	chunked chunkedReader
 	stop    func() bool // stops the client-gone AfterFunc; nil if none
 	host    [2]int      // where the Host value is in req
+	wait    patience    // the current attempt's slices (no allocation)
 }
 
 // setHost replaces the Host value in the built request (retry on another
@@ -57,6 +58,7 @@ func putExchange(x *exchange) {
 	x.chunked = chunkedReader{}
 	x.head.text = ""
 	x.stop = nil
+	x.wait = patience{}
 	if cap(x.req) > 256<<10 {
 		x.req = make([]byte, 0, 4096)
 	}
@@ -309,7 +311,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 			u.respond(w, r, x, pc, info)
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(ae.err, errClientGone) {
 			w.WriteHeader(499)
 			return
 		}
@@ -359,9 +361,16 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 		_ = pc.conn.Close()
 		return nil, &attemptError{err: err, staleConn: stale && pc.reused}
 	}
-	_ = pc.conn.SetDeadline(start.Add(u.timeout))
-	if _, err := pc.conn.Write(x.req); err != nil {
-		return fail(err, !isTimeout(err))
+	// The timeout is waited out in slices of clientCheckEvery: between two,
+	// the client's connection is checked, so that an upstream slow to
+	// answer a client that has left is abandoned (as nginx does) even
+	// though the server has no background read to cancel ctx. A fast
+	// exchange costs nothing more: the one deadline is just nearer.
+	x.wait = patience{ctx: ctx, pc: pc, final: start.Add(u.timeout)}
+	wait := &x.wait
+	_ = pc.conn.SetDeadline(wait.first(start))
+	if err := wait.write(x.req); err != nil {
+		return fail(err, !isTimeout(err) && err != errClientGone)
 	}
 	if !inline && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		body := r.Body
@@ -376,13 +385,26 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 			body = b
 		}
 		*bodyUsed = true
-		if err := writeBody(pc, body, r.ContentLength); err != nil {
+		if err := writeBody(wait, body, r.ContentLength); err != nil {
 			return fail(err, err != errBodyLength && !isTimeout(err))
 		}
 	}
 	x.br.Reset(pc.conn)
-	if _, err := x.br.Peek(1); err != nil {
-		return fail(err, !isTimeout(err))
+	for {
+		_, err := x.br.Peek(1)
+		if err == nil {
+			break
+		}
+		if !isTimeout(err) || !wait.more() {
+			if wait.gone {
+				err = errClientGone
+			}
+			return fail(err, !isTimeout(err) && err != errClientGone)
+		}
+	}
+	if time.Until(wait.deadline) < clientCheckEvery/2 && wait.deadline.Before(wait.final) {
+		// The rest of the head gets the whole timeout, not a slice's end.
+		_ = pc.conn.SetReadDeadline(wait.final)
 	}
 	if err := x.head.read(x.br); err != nil {
 		return fail(err, false)
@@ -397,13 +419,81 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 	return pc, nil
 }
 
+// clientCheckEvery is how often the client's connection is checked while an
+// upstream is slow to take the request or to answer it.
+var clientCheckEvery = time.Second
+
+// errClientGone: the client closed its connection while the upstream had
+// not answered yet; the request is abandoned (499).
+var errClientGone = errors.New("proxy: the client went away before the upstream answered")
+
+// patience waits for an upstream in slices (see attempt). It is also the
+// io.Writer request bodies are written through.
+type patience struct {
+	ctx      context.Context
+	pc       *pconn
+	final    time.Time // the upstream's timeout
+	deadline time.Time // the current slice's end
+	gone     bool      // the client left
+}
+
+// first returns the deadline of the first slice.
+func (p *patience) first(now time.Time) time.Time {
+	p.deadline = p.final
+	if next := now.Add(clientCheckEvery); next.Before(p.final) {
+		p.deadline = next
+	}
+	return p.deadline
+}
+
+// more is called when a slice ended: it reports whether to keep waiting (the
+// timeout has not passed and the client is still there) and sets the next
+// slice.
+func (p *patience) more() bool {
+	now := time.Now()
+	if !now.Before(p.final) || p.pc.aborted.Load() || p.ctx.Err() != nil {
+		return false // the timeout, or ctx's cancellation woke the wait (abort)
+	}
+	if gone := pipeline.ClientGone(p.ctx); gone != nil && gone() {
+		p.gone = true
+		return false
+	}
+	_ = p.pc.conn.SetDeadline(p.first(now))
+	return true
+}
+
+// write writes all of b, across slices.
+func (p *patience) write(b []byte) error {
+	for {
+		n, err := p.pc.conn.Write(b)
+		if err == nil {
+			return nil
+		}
+		if !isTimeout(err) || !p.more() {
+			if p.gone {
+				return errClientGone
+			}
+			return err
+		}
+		b = b[n:]
+	}
+}
+
+// Write implements io.Writer for request bodies.
+func (p *patience) Write(b []byte) (int, error) {
+	if err := p.write(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // writeBody streams a large (or unknown-length, then chunked) request body.
-func writeBody(pc *pconn, body io.Reader, cl int64) error {
+func writeBody(w io.Writer, body io.Reader, cl int64) error {
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp
 	if cl > 0 {
-		n, err := io.CopyBuffer(writerOnly{pc.conn}, io.LimitReader(body, cl), buf)
+		n, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(body, cl), buf)
 		if err == nil && n != cl {
 			err = errBodyLength
 		}
@@ -420,12 +510,12 @@ func writeBody(pc *pconn, body io.Reader, cl int64) error {
 			copy(buf[start:], size)
 			end := room + n
 			buf[end], buf[end+1] = '\r', '\n'
-			if _, err := pc.conn.Write(buf[start : end+2]); err != nil {
+			if _, err := w.Write(buf[start : end+2]); err != nil {
 				return err
 			}
 		}
 		if rerr == io.EOF {
-			_, err := io.WriteString(pc.conn, "0\r\n\r\n")
+			_, err := io.WriteString(w, "0\r\n\r\n")
 			return err
 		}
 		if rerr != nil {
