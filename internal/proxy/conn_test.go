@@ -5,8 +5,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/rampart-gw/rampart/internal/peek"
 )
 
 func TestConnPool(t *testing.T) {
@@ -70,35 +68,4 @@ func TestConnPool(t *testing.T) {
 			t.Fatal("connections survived Close")
 		}
 	})
-}
-
-// The reuse check runs on every pooled request: it must not allocate.
-func TestProbeAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
-	defer peer.Close()
-	p := peek.New(c)
-	if n := testing.AllocsPerRun(100, func() {
-		if p.Check() != peek.Empty {
-			t.Fatal("open idle connection reported dead")
-		}
-	}); n != 0 {
-		t.Errorf("probe allocates %v times per check, want 0", n)
-	}
 }
