@@ -16,6 +16,8 @@
 //	```text expect              what the previous walkthrough block prints:
 //	                            each line must match an output line, in order;
 //	                            "…" matches anything
+//	```sh tour                  the README's tour: each command's comment
+//	                            starts with the status it gets from the demo
 //
 // A walkthrough's ports (127.0.0.1:8000, --port 8000) are replaced by free
 // ones, so tests running in parallel do not collide; nothing else is changed.
