@@ -1,18 +1,26 @@
 package doctest
 
 import (
+	"go/build"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.path != "" {
-		os.RemoveAll(filepath.Dir(build.path))
+	if rampartBuild.path != "" {
+		os.RemoveAll(filepath.Dir(rampartBuild.path))
 	}
 	os.Exit(code)
 }
 
-func goroot() string { return runtime.GOROOT() }
+// goTool is the go command: the one on PATH, else the one of the GOROOT the
+// test was built with.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(build.Default.GOROOT, "bin", "go")
+}

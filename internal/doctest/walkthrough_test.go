@@ -273,7 +273,7 @@ func pythonWith(t *testing.T, modules string) string {
 	return ""
 }
 
-var build struct {
+var rampartBuild struct {
 	once sync.Once
 	path string
 	err  error
@@ -283,20 +283,19 @@ var build struct {
 // buildRampart builds ./cmd/rampart once per test binary.
 func buildRampart(t *testing.T, root string) string {
 	t.Helper()
-	build.once.Do(func() {
+	rampartBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "rampart-doctest-")
 		if err != nil {
-			build.err = err
+			rampartBuild.err = err
 			return
 		}
-		build.path = filepath.Join(dir, "rampart")
-		goBin := filepath.Join(goroot(), "bin", "go")
-		cmd := exec.Command(goBin, "build", "-o", build.path, "./cmd/rampart")
+		rampartBuild.path = filepath.Join(dir, "rampart")
+		cmd := exec.Command(goTool(), "build", "-o", rampartBuild.path, "./cmd/rampart")
 		cmd.Dir = root
-		build.out, build.err = cmd.CombinedOutput()
+		rampartBuild.out, rampartBuild.err = cmd.CombinedOutput()
 	})
-	if build.err != nil {
-		t.Fatalf("go build ./cmd/rampart: %v\n%s", build.err, bytes.TrimSpace(build.out))
+	if rampartBuild.err != nil {
+		t.Fatalf("go build ./cmd/rampart: %v\n%s", rampartBuild.err, bytes.TrimSpace(rampartBuild.out))
 	}
-	return build.path
+	return rampartBuild.path
 }
