@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,9 +28,9 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	defer sink.Close()
 	stderr = sink
 	logger := slog.New(slog.NewJSONHandler(sink, nil))
-	cfg, err := loadAndCompile(*path, env)
+	cfg, err := config.Load(*path, env)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		printErrors(stderr, *path, err)
 		return 1
 	}
 	reload := make(chan struct{}, 1)
@@ -53,9 +54,17 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		}
 	}()
 	go watchFile(ctx, *path, time.Second, trigger)
-	load := func() (*config.Config, error) { return loadAndCompile(*path, env) }
+	// Run compiles each config it is given (at start and on reload) and
+	// refuses a broken one.
+	load := func() (*config.Config, error) { return config.Load(*path, env) }
 	if err := server.Run(ctx, cfg, server.Options{Logger: logger, LogSink: sink, Reload: reload, Load: load}); err != nil {
-		fmt.Fprintln(stderr, "rampart:", err)
+		var one *config.Error
+		var many config.Errors
+		if errors.As(err, &one) || errors.As(err, &many) {
+			printErrors(stderr, cfg.File, err)
+		} else {
+			fmt.Fprintln(stderr, "rampart:", err)
+		}
 		return 1
 	}
 	return 0
