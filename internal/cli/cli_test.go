@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -115,12 +116,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestDemo runs `rampart demo` for real and follows its printed instructions.
+// Its logs are the JSON lines the README promises for jq.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
+	logs := &syncBuf{}
 	go func() {
-		done <- Run(ctx, []string{"demo", "--listen", "127.0.0.1:0"}, noEnv, &lockedWriter{pw: pw}, io.Discard)
+		done <- Run(ctx, []string{"demo", "--listen", "127.0.0.1:0"}, noEnv, &lockedWriter{pw: pw}, logs)
 		pw.Close()
 	}()
 	addrRe := regexp.MustCompile(`gateway\s+http://(\S+)`)
@@ -193,6 +196,24 @@ func TestDemo(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop")
+	}
+	// Every stderr line is a JSON object; the requests above left an
+	// access line and an audit event (the POST without a token).
+	var access, audit bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("demo log line is not JSON: %q", line)
+		}
+		switch {
+		case ev["msg"] == "access" && ev["path"] == "/api/items" && ev["status"] == float64(200):
+			access = true
+		case ev["msg"] == "audit" && ev["status"] == float64(401):
+			audit = true
+		}
+	}
+	if !access || !audit {
+		t.Errorf("access line for GET /api/items: %v, audit event for the 401: %v; logs:\n%s", access, audit, logs.String())
 	}
 }
 

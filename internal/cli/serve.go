@@ -22,12 +22,9 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	// All log lines go through one group-commit sink: few write(2) calls
-	// under load, whole lines only. Closing it flushes what is pending.
-	sink := audit.NewSink(stderr)
+	logger, sink := jsonLogger(stderr)
 	defer sink.Close()
 	stderr = sink
-	logger := slog.New(slog.NewJSONHandler(sink, nil))
 	cfg, err := config.Load(*path, env)
 	if err != nil {
 		printErrors(stderr, *path, err)
@@ -68,6 +65,16 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		return 1
 	}
 	return 0
+}
+
+// jsonLogger returns the logger of serve and demo: JSON lines (access lines,
+// audit events, operational messages) for jq and log shippers. All lines go
+// through one group-commit sink on w: few write(2) calls under load, whole
+// lines only. Closing the sink flushes what is pending; write anything else
+// meant for w to the sink too, so lines never interleave.
+func jsonLogger(w io.Writer) (*slog.Logger, *audit.Sink) {
+	sink := audit.NewSink(w)
+	return slog.New(slog.NewJSONHandler(sink, nil)), sink
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
