@@ -102,7 +102,7 @@ func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Co
 			return nil, fmt.Errorf("authenticator %q is not available", name)
 		}
 		list = append(list, a)
-		if def := cfg.Authenticators[name]; (def.Type == "jwt" || def.Type == "introspection") && !def.ForwardToken {
+		if def := cfg.Authenticators[name]; dropsToken(def) { // shared with the forward_token hint (hint.go)
 			drop[name] = auth.TokenSource{Header: def.TokenHeader, Cookie: def.TokenCookie}
 		}
 	}

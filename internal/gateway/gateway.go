@@ -241,6 +241,9 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			// filters the response the proxy writes.
 			steps = append(steps, doc.Middleware(openapi.Deps{Observer: g.obs, OnResponse: g.onResponse}))
 		}
+		if hint := g.tokenHint(rt, cfg); hint != nil {
+			steps = append(steps, hint) // last: it watches the upstream's own answer
+		}
 		g.routes = append(g.routes, compiledRoute{
 			name:    rt.Name,
 			handler: pipeline.Chain(up, steps...),
