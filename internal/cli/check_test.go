@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/pgtest"
 	"github.com/rampart-gw/rampart/internal/store/sqlite"
@@ -28,18 +28,6 @@ func runCheck(t *testing.T, text string, flags ...string) (code int, stdout, std
 	var out, errb strings.Builder
 	code = Run(context.Background(), append([]string{"check", "-c", path}, flags...), noEnv, &out, &errb)
 	return code, out.String(), errb.String(), path
-}
-
-// closedURL is an http URL on a loopback port nobody listens on.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr + "/"
 }
 
 // assertLocated checks that every line of stderr is file:line:col: message,
@@ -119,7 +107,7 @@ func TestCheckOfflineByDefault(t *testing.T) {
   sso: { type: jwt, issuer: %q, discovery: true, audiences: [inventory-api], algorithms: [RS256] }
 routes:
   - { name: items, path: /items, methods: [GET], upstream: app, auth: [sso] }
-`, closedURL(t))
+`, "http://"+gt.FreeAddr(t)+"/")
 		if code, out, errs, _ := runCheck(t, text); code != 0 || !strings.Contains(out, "ok (1 routes") {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
@@ -135,7 +123,7 @@ authenticators:
   partners: { type: api_key }
 routes:
   - { name: items, path: /items, methods: [GET], upstream: app, auth: [partners] }
-`, strings.TrimSuffix(strings.TrimPrefix(closedURL(t), "http://"), "/"))
+`, gt.FreeAddr(t))
 		if code, out, errs, _ := runCheck(t, text); code != 0 {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
@@ -174,7 +162,7 @@ routes:
 		text := checkBase + fmt.Sprintf(`shared_state: "redis://%s"
 routes:
   - { name: items, path: /items, methods: [GET], upstream: app, auth: none }
-`, strings.TrimSuffix(strings.TrimPrefix(closedURL(t), "http://"), "/"))
+`, gt.FreeAddr(t))
 		if code, out, errs, _ := runCheck(t, text); code != 0 {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}

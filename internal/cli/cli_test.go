@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -249,12 +250,7 @@ func TestCertDev(t *testing.T) {
 func TestServeReloadsOnFileChange(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
 	defer up.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := gt.FreeAddr(t)
 	base := "version: 1\nserver: { listen: \"" + addr + "\" }\nadmin: { listen: \"off\" }\nupstreams:\n  app: { targets: [\"" + up.URL + "\"] }\nroutes:\n" +
 		"  - { name: a, path: /a, methods: [GET], upstream: app, auth: none }\n"
 	path := writeFile(t, base)

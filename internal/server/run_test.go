@@ -12,23 +12,12 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/server"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
 const runAdminToken = "run-test-admin-token-0123456789abcdef0123"
-
-// freeAddr returns a loopback address nobody listens on (now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // busyAddr returns a loopback address a listener holds until the test ends.
 func busyAddr(t *testing.T) string {
@@ -98,7 +87,7 @@ func TestRunFailureClosesWhatWasOpened(t *testing.T) {
 	noAdmin := `{ listen: "off" }`
 
 	t.Run("control: a running server holds the store and its port", func(t *testing.T) {
-		db, listen := filepath.Join(t.TempDir(), "k.db"), freeAddr(t)
+		db, listen := filepath.Join(t.TempDir(), "k.db"), gt.FreeAddr(t)
 		cfg := runConfig(t, db, "  listen: "+listen, noAdmin, "")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -173,7 +162,7 @@ func TestRunFailureClosesWhatWasOpened(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			db, listen := filepath.Join(t.TempDir(), "k.db"), freeAddr(t)
+			db, listen := filepath.Join(t.TempDir(), "k.db"), gt.FreeAddr(t)
 			cfg := runConfig(t, db, tc.server(listen), tc.admin, tc.extra)
 			// A listener handed in is owned by Run too, and must be closed,
 			// used or not.
