@@ -17,10 +17,12 @@ import (
 func TestForwardTokenHint(t *testing.T) {
 	hs := &authtest.Key{Alg: "HS256", Signer: []byte(testSecret)}
 	token := authtest.Mint(t, hs, claims(testIssuer, "alice", nil), nil)
-	start := func(t *testing.T, forward bool) (*gt.Gateway, *gt.Upstream) {
+	start := func(t *testing.T, forward bool, challenge string) (*gt.Gateway, *gt.Upstream) {
 		up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") == "" {
-				w.Header().Set("WWW-Authenticate", "Bearer")
+				if challenge != "" {
+					w.Header().Set("WWW-Authenticate", challenge)
+				}
 				w.WriteHeader(http.StatusUnauthorized)
 			}
 		})
@@ -47,7 +49,7 @@ func TestForwardTokenHint(t *testing.T) {
 	}
 
 	t.Run("token removed, upstream 401 + WWW-Authenticate → one hint naming the authenticator", func(t *testing.T) {
-		g, _ := start(t, false)
+		g, _ := start(t, false, "Bearer")
 		for range 3 {
 			if s := get(t, g); s != http.StatusUnauthorized {
 				t.Fatalf("status %d, want the upstream's 401", s)
@@ -65,8 +67,17 @@ func TestForwardTokenHint(t *testing.T) {
 			t.Error("the token reached the log")
 		}
 	})
+	t.Run("upstream 401 without WWW-Authenticate → no hint (not a token check)", func(t *testing.T) {
+		g, _ := start(t, false, "")
+		if s := get(t, g); s != http.StatusUnauthorized {
+			t.Fatalf("status %d", s)
+		}
+		if hs := hints(t, g); len(hs) != 0 {
+			t.Errorf("hint without a challenge: %v", hs)
+		}
+	})
 	t.Run("forward_token: true → the upstream accepts, no hint", func(t *testing.T) {
-		g, up := start(t, true)
+		g, up := start(t, true, "Bearer")
 		if s := get(t, g); s != http.StatusOK {
 			t.Fatalf("status %d", s)
 		}
