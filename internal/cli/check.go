@@ -44,7 +44,7 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d routes, %d upstreams)\n", *path, gw.Routes(), len(cfg.Upstreams))
 	for _, name := range gw.Unfetched() {
-		fmt.Fprintf(stdout, "%s: routes from the remote spec of openapi %q were not counted or checked: run check --online to fetch it\n", *path, name)
+		fmt.Fprintf(stdout, "%s: the remote spec of openapi %q was not fetched, so it is not checked and routes generated from it are not counted: run check --online to fetch it\n", *path, name)
 	}
 	return 0
 }

@@ -207,7 +207,7 @@ routes:
 		}))
 		defer srv.Close()
 		code, out, errs, _ := runCheck(t, cfg(srv.URL+"/openapi.json"))
-		if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") || !strings.Contains(out, `openapi "inv" were not counted`) {
+		if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") || !strings.Contains(out, `openapi "inv" was not fetched`) || !strings.Contains(out, "not counted") {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
 		if fetched != 0 {
