@@ -3,8 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -115,12 +117,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestDemo runs `rampart demo` for real and follows its printed instructions.
+// Its logs are the JSON lines the README promises for jq.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
+	logs := &syncBuf{}
 	go func() {
-		done <- Run(ctx, []string{"demo", "--listen", "127.0.0.1:0"}, noEnv, &lockedWriter{pw: pw}, io.Discard)
+		done <- Run(ctx, []string{"demo", "--listen", "127.0.0.1:0"}, noEnv, &lockedWriter{pw: pw}, logs)
 		pw.Close()
 	}()
 	addrRe := regexp.MustCompile(`gateway\s+http://(\S+)`)
@@ -194,6 +198,24 @@ func TestDemo(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+	// Every stderr line is a JSON object; the requests above left an
+	// access line and an audit event (the POST without a token).
+	var access, audit bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("demo log line is not JSON: %q", line)
+		}
+		switch {
+		case ev["msg"] == "access" && ev["path"] == "/api/items" && ev["status"] == float64(200):
+			access = true
+		case ev["msg"] == "audit" && ev["status"] == float64(401):
+			audit = true
+		}
+	}
+	if !access || !audit {
+		t.Errorf("access line for GET /api/items: %v, audit event for the 401: %v; logs:\n%s", access, audit, logs.String())
+	}
 }
 
 func TestCertDev(t *testing.T) {
@@ -228,12 +250,7 @@ func TestCertDev(t *testing.T) {
 func TestServeReloadsOnFileChange(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
 	defer up.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := gt.FreeAddr(t)
 	base := "version: 1\nserver: { listen: \"" + addr + "\" }\nadmin: { listen: \"off\" }\nupstreams:\n  app: { targets: [\"" + up.URL + "\"] }\nroutes:\n" +
 		"  - { name: a, path: /a, methods: [GET], upstream: app, auth: none }\n"
 	path := writeFile(t, base)

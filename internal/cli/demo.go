@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -79,6 +78,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, _ = stdout.Write(demoConfig)
 		return 0
 	}
+	// stdout gets the banner for people; stderr the same JSON lines as
+	// serve (access, audit), for jq.
+	logger, sink := jsonLogger(stderr)
+	defer sink.Close()
+	stderr = sink
 	upstreamLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(stderr, "rampart demo:", err)
@@ -117,7 +121,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		fmt.Fprintf(stderr, "rampart demo: %s is taken; using a free port instead\n", *listen)
+		logger.Warn("demo: the address is taken; using a free port instead", "listen", *listen)
 		host, _, _ := net.SplitHostPort(*listen)
 		ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
 	}
@@ -131,9 +135,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rampart demo:", err)
 		return 1
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	err = server.Run(ctx, cfg, server.Options{
-		Logger: logger, Listener: ln, AdminListener: adminLn,
+		Logger: logger, LogSink: sink, Listener: ln, AdminListener: adminLn,
 		Ready: func(addr, adminAddr net.Addr) {
 			_ = demoIntro.Execute(stdout, map[string]string{
 				"Addr": addr.String(), "Upstream": upstreamLn.Addr().String(),

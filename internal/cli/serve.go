@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,15 +22,12 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	// All log lines go through one group-commit sink: few write(2) calls
-	// under load, whole lines only. Closing it flushes what is pending.
-	sink := audit.NewSink(stderr)
+	logger, sink := jsonLogger(stderr)
 	defer sink.Close()
 	stderr = sink
-	logger := slog.New(slog.NewJSONHandler(sink, nil))
-	cfg, err := loadAndCompile(*path, env)
+	cfg, err := config.Load(*path, env)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		printErrors(stderr, *path, err)
 		return 1
 	}
 	reload := make(chan struct{}, 1)
@@ -53,12 +51,30 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		}
 	}()
 	go watchFile(ctx, *path, time.Second, trigger)
-	load := func() (*config.Config, error) { return loadAndCompile(*path, env) }
+	// Run compiles each config it is given (at start and on reload) and
+	// refuses a broken one.
+	load := func() (*config.Config, error) { return config.Load(*path, env) }
 	if err := server.Run(ctx, cfg, server.Options{Logger: logger, LogSink: sink, Reload: reload, Load: load}); err != nil {
-		fmt.Fprintln(stderr, "rampart:", err)
+		var one *config.Error
+		var many config.Errors
+		if errors.As(err, &one) || errors.As(err, &many) {
+			printErrors(stderr, cfg.File, err)
+		} else {
+			fmt.Fprintln(stderr, "rampart:", err)
+		}
 		return 1
 	}
 	return 0
+}
+
+// jsonLogger returns the logger of serve and demo: JSON lines (access lines,
+// audit events, operational messages) for jq and log shippers. All lines go
+// through one group-commit sink on w: few write(2) calls under load, whole
+// lines only. Closing the sink flushes what is pending; write anything else
+// meant for w to the sink too, so lines never interleave.
+func jsonLogger(w io.Writer) (*slog.Logger, *audit.Sink) {
+	sink := audit.NewSink(w)
+	return slog.New(slog.NewJSONHandler(sink, nil)), sink
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -50,7 +50,8 @@ func (g *Gateway) authenticators(cfg *config.Config, deps Deps) (map[string]auth
 			j, err = jwt.New(jwt.Config{Name: name, Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms,
 				Leeway: a.Leeway, JWKSURL: a.JWKSURL, Discovery: a.Discovery, Secret: a.Secret, PublicKeyFile: a.PublicKeyFile,
 				TokenHeader: a.TokenHeader, TokenCookie: a.TokenCookie, RolesClaim: a.RolesClaim,
-				JWKSRefreshFloor: a.JWKSRefreshFloor, JWKSRefreshCeiling: a.JWKSRefreshCeiling, UnknownKIDCooldown: a.UnknownKIDCooldown}, client, logger)
+				JWKSRefreshFloor: a.JWKSRefreshFloor, JWKSRefreshCeiling: a.JWKSRefreshCeiling, UnknownKIDCooldown: a.UnknownKIDCooldown,
+				Offline: deps.Offline}, client, logger)
 			if err == nil {
 				built = j
 				g.closers = append(g.closers, func() { _ = j.Close() })
@@ -101,7 +102,7 @@ func authStep(rt *config.Route, as map[string]auth.Authenticator, cfg *config.Co
 			return nil, fmt.Errorf("authenticator %q is not available", name)
 		}
 		list = append(list, a)
-		if def := cfg.Authenticators[name]; (def.Type == "jwt" || def.Type == "introspection") && !def.ForwardToken {
+		if def := cfg.Authenticators[name]; dropsToken(def) { // shared with the forward_token hint (hint.go)
 			drop[name] = auth.TokenSource{Header: def.TokenHeader, Cookie: def.TokenCookie}
 		}
 	}

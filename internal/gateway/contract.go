@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,7 @@ import (
 // documents loads and compiles the OpenAPI documents the config names. On a
 // reload, a document whose URL cannot be fetched keeps its previous version
 // (logged), so an upstream being down does not take the contract away.
-func documents(cfg *config.Config, prev map[string]*openapi.Document, logger *slog.Logger) (map[string]*openapi.Document, []error) {
+func documents(cfg *config.Config, prev map[string]*openapi.Document, logger *slog.Logger, offline bool) (map[string]*openapi.Document, []error) {
 	out := map[string]*openapi.Document{}
 	var errs []error
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -25,10 +26,13 @@ func documents(cfg *config.Config, prev map[string]*openapi.Document, logger *sl
 			ValidateRequests: o.ValidateRequests, FilterResponses: o.FilterResponses, RejectUndocumented: o.RejectUndocumented,
 			UnknownFields: o.UnknownFields, MaxDepth: o.MaxDepth, MaxResponseBytes: o.MaxResponseBytes, BasePath: o.BasePath,
 			PassUndocumentedErrors: o.PassUndocumentedErrors, RoutesFromSpec: o.RoutesFromSpec, Upstream: o.Upstream,
-			Auth: o.Auth, SecuritySchemes: o.SecuritySchemes, AllowPublic: o.AllowPublic}
+			Auth: o.Auth, SecuritySchemes: o.SecuritySchemes, AllowPublic: o.AllowPublic, Offline: offline}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		doc, err := openapi.Reload(ctx, oc, client, prev[name])
 		cancel()
+		if errors.Is(err, openapi.ErrOffline) {
+			continue // no document: the gateway lists it in Unfetched
+		}
 		if doc != nil && err != nil {
 			logger.Warn("openapi document could not be refreshed; keeping the previous version", "openapi", name, "error", err.Error())
 			err = nil

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
@@ -68,6 +69,11 @@ type Deps struct {
 	// reloads (counters must not reset). nil: an in-memory one owned by this
 	// gateway (used by `rampart check`).
 	RateLimit *backend.Backend
+	// Offline compiles without the network (`rampart check` without
+	// --online): no OIDC discovery or JWKS fetch (such authenticators then
+	// refuse every token) and no remote OpenAPI document (Unfetched names
+	// them). A gateway built offline is for checking, not serving.
+	Offline bool
 }
 
 // AccessLogger writes the access log.
@@ -90,6 +96,7 @@ type Gateway struct {
 	secure         http.Handler // security headers around precheck, routing and the route
 	closers        []func()     // background work to stop on Close (JWKS refresh)
 	docs           map[string]*openapi.Document
+	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 }
@@ -144,9 +151,15 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	if deps.Previous != nil {
 		prevDocs = deps.Previous.docs
 	}
-	docs, derrs := documents(cfg, prevDocs, deps.Logger)
+	docs, derrs := documents(cfg, prevDocs, deps.Logger, deps.Offline)
 	errs = append(errs, derrs...)
 	g.docs = docs
+	for name := range cfg.OpenAPI {
+		if docs[name] == nil { // not fetched (a document that failed is in derrs)
+			g.unfetched = append(g.unfetched, name)
+		}
+	}
+	sort.Strings(g.unfetched)
 	generated, gerrs := specRoutes(cfg, docs)
 	errs = append(errs, gerrs...)
 	if len(generated) > 0 {
@@ -228,6 +241,9 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			// filters the response the proxy writes.
 			steps = append(steps, doc.Middleware(openapi.Deps{Observer: g.obs, OnResponse: g.onResponse}))
 		}
+		if hint := g.tokenHint(rt, cfg); hint != nil {
+			steps = append(steps, hint) // last: it watches the upstream's own answer
+		}
 		g.routes = append(g.routes, compiledRoute{
 			name:    rt.Name,
 			handler: pipeline.Chain(up, steps...),
@@ -276,6 +292,13 @@ func unsupported(cfg *config.Config) []error {
 func positioned(cfg *config.Config, pos config.Pos, msg string) *config.Error {
 	return &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: msg}
 }
+
+// Routes is the number of routes compiled, generated ones included.
+func (g *Gateway) Routes() int { return len(g.routes) }
+
+// Unfetched names, sorted, the remote OpenAPI documents a gateway built with
+// Deps.Offline did not load: routes generated from them are not in Routes.
+func (g *Gateway) Unfetched() []string { return g.unfetched }
 
 // Close releases upstream connection pools.
 func (g *Gateway) Close() {

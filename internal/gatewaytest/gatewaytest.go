@@ -291,6 +291,19 @@ func CheckProblem(t testing.TB, resp *http.Response, body string, status int, ty
 	return p
 }
 
+// FreeAddr returns a loopback host:port that nobody listens on (at the time
+// of the call): for configs that must name an address, and for "connection
+// refused" targets.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // Config builds a minimal config text with one upstream "app" pointing at
 // target and the given routes YAML (indented list items under routes:).
 func Config(target, extra, routes string) string {

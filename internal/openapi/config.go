@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -73,7 +74,15 @@ type Config struct {
 	// AllowPublic lets operations without any security requirement become
 	// auth: none routes (allow_public). Without it they are an error.
 	AllowPublic bool
+
+	// Offline forbids network fetches (`rampart check` without --online):
+	// a Spec that is a URL is not loaded and Load returns ErrOffline. (Not
+	// a config-file field.)
+	Offline bool
 }
+
+// ErrOffline is Load's answer for a remote Spec under Config.Offline.
+var ErrOffline = errors.New("openapi: the spec is a URL and fetching is off")
 
 // Filter modes.
 const (

@@ -198,6 +198,9 @@ func (l *loader) openRoot() (*source, error) {
 		if err != nil || u.Host == "" {
 			return nil, &LoadError{Document: l.cfg.Name, File: spec, Msg: "spec is not a valid http(s) URL"}
 		}
+		if l.cfg.Offline {
+			return nil, ErrOffline
+		}
 		u.Fragment = ""
 		return l.open(u.String(), u, spec)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/peek"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
+	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
@@ -42,7 +43,8 @@ type Options struct {
 	LogSink *audit.Sink
 	// Listener, AdminListener and RedirectListener, when set, are used
 	// instead of opening cfg.Server.Listen / cfg.Admin.Listen /
-	// cfg.Server.HTTPRedirect (tests and the demo pass ":0" ones).
+	// cfg.Server.HTTPRedirect (tests and the demo pass ":0" ones). Run owns
+	// them: they are closed when it returns, whatever the outcome.
 	Listener, AdminListener, RedirectListener net.Listener
 	// Ready is called once both listeners accept connections.
 	Ready func(addr, adminAddr net.Addr)
@@ -57,219 +59,344 @@ type Options struct {
 }
 
 // Run serves until ctx is done, then drains in-flight requests for up to
-// server.shutdown_timeout.
+// server.shutdown_timeout. Every resource it opens (shared state, key store,
+// lockout counters, gateway, listeners) is closed in one place, whether Run
+// fails at start or stops after serving.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	m := metrics.New()
-	aud := audit.NewWithSink(logger, opts.LogSink, m)
-	// Rate-limit state outlives reloads: counters must not reset when the
-	// config changes.
+	res := &resources{logger: opts.Logger}
+	defer res.close()
+	s, err := start(ctx, cfg, opts, res)
+	if err != nil {
+		return err
+	}
+	return s.serve(ctx)
+}
+
+// resources closes what Run opened, in reverse order of opening (the key
+// store after the gateway: closing the gateway flushes last-used times).
+type resources struct {
+	logger  *slog.Logger
+	closers []closer
+}
+
+type closer struct {
+	name  string
+	close func() error
+}
+
+func (r *resources) add(name string, close func() error) {
+	r.closers = append(r.closers, closer{name, close})
+}
+
+func (r *resources) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		c := r.closers[i]
+		// A listener a server already closed while draining says so: not news.
+		if err := c.close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			r.logger.Warn("closing "+c.name+" failed", "error", err.Error())
+		}
+	}
+}
+
+// running is a started server: what serve, reload and drain work on.
+type running struct {
+	cfg      *config.Config
+	opts     Options
+	logger   *slog.Logger
+	metrics  *metrics.Metrics
+	rl       *backend.Backend
+	deps     gateway.Deps // for reloads
+	current  atomic.Pointer[gateway.Gateway]
+	draining atomic.Bool
+
+	ln, adminLn, redirectLn net.Listener
+	srv                     *h1.Server
+	h2base                  *http.Server // HTTP/2 over TLS settings; its Shutdown sends GOAWAY
+	adminSrv, redirectSrv   *http.Server // nil when not configured
+}
+
+// start opens every resource in order, registering each with res as soon as
+// it exists, so a failure at any stage closes exactly what came before it.
+func start(ctx context.Context, cfg *config.Config, opts Options, res *resources) (*running, error) {
+	for _, ln := range []net.Listener{opts.Listener, opts.AdminListener, opts.RedirectListener} {
+		if ln != nil {
+			res.add("listener "+ln.Addr().String(), ln.Close)
+		}
+	}
+	logger := opts.Logger
+	s := &running{cfg: cfg, opts: opts, logger: logger, metrics: metrics.New()}
+	aud := audit.NewWithSink(logger, opts.LogSink, s.metrics)
+	var err error
+	if s.rl, err = openSharedState(cfg, logger, res); err != nil {
+		return nil, err
+	}
+	s.metrics.SharedState(func() bool { return s.rl.Err() == nil })
+	keys, err := openKeys(ctx, cfg, logger, res)
+	if err != nil {
+		return nil, err
+	}
+	lockouts, err := openLockout(cfg, res)
+	if err != nil {
+		return nil, err
+	}
+	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
+		Keys: keys, Lockout: lockouts}
+	gw, err := gateway.New(cfg, s.deps)
+	if err != nil {
+		return nil, err
+	}
+	s.current.Store(gw)
+	res.add("gateway", func() error { s.current.Load().Close(); return nil })
+	if err := s.listen(res); err != nil {
+		return nil, err
+	}
+	if err := s.redirect(res); err != nil {
+		return nil, err
+	}
+	if err := s.admin(keys, res); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSharedState opens the rate-limit backend. Its state outlives reloads:
+// counters must not reset when the config changes.
+func openSharedState(cfg *config.Config, logger *slog.Logger, res *resources) (*backend.Backend, error) {
 	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
 	if err != nil {
-		return fmt.Errorf("shared_state: %w", err)
+		return nil, fmt.Errorf("shared_state: %w", err)
 	}
-	defer rl.Close()
-	m.SharedState(func() bool { return rl.Err() == nil })
-	// The key store and lockout counters also outlive reloads.
-	keys, err := keystore.OpenIfUsed(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	if keys != nil {
-		defer keys.Close() // after the gateway: closing it flushes last-used times
-	}
-	// Lockout counters live in shared_state too: in Redis every replica sees
-	// the same failures, so guesses cannot be spread over replicas.
-	var lockouts lockout.Backend = lockout.NewMemory(lockout.MemoryOptions{})
-	if strings.HasPrefix(cfg.SharedState, "redis://") || strings.HasPrefix(cfg.SharedState, "rediss://") {
-		lr, err := lockout.OpenRedis(cfg.SharedState)
-		if err != nil {
-			return err
-		}
-		defer lr.Close()
-		if cfg.SharedStateFailure == "local" {
-			lockouts = lockout.WithFallback(lr, lockouts)
-		} else {
-			lockouts = lr
-		}
-	}
-	deps := gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: m, RateLimit: rl,
-		Keys: keys, Lockout: lockouts}
-	gw, err := gateway.New(cfg, deps)
-	if err != nil {
-		return err
-	}
-	var current atomic.Pointer[gateway.Gateway]
-	current.Store(gw)
-	var draining atomic.Bool
+	res.add("shared_state", rl.Close)
+	return rl, nil
+}
 
-	ln := opts.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
-			gw.Close()
-			return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
-		}
+// openKeys opens the key store when an api_key authenticator needs it (nil
+// otherwise). It outlives reloads.
+func openKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger, res *resources) (store.Store, error) {
+	keys, err := keystore.OpenIfUsed(ctx, cfg, logger)
+	if err != nil || keys == nil {
+		return nil, err
 	}
-	errLog := log.New(slogWriter{logger}, "", 0)
-	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }))
+	res.add("store", keys.Close)
+	return keys, nil
+}
+
+// openLockout opens the lockout counters. They live in shared_state too: in
+// Redis every replica sees the same failures, so guesses cannot be spread
+// over replicas.
+func openLockout(cfg *config.Config, res *resources) (lockout.Backend, error) {
+	var lockouts lockout.Backend = lockout.NewMemory(lockout.MemoryOptions{})
+	if !strings.HasPrefix(cfg.SharedState, "redis://") && !strings.HasPrefix(cfg.SharedState, "rediss://") {
+		return lockouts, nil
+	}
+	lr, err := lockout.OpenRedis(cfg.SharedState)
+	if err != nil {
+		return nil, err
+	}
+	res.add("lockout", lr.Close)
+	if cfg.SharedStateFailure == "local" {
+		return lockout.WithFallback(lr, lockouts), nil
+	}
+	return lr, nil
+}
+
+// listenOn returns given, or a new listener on addr that res will close.
+// (Given listeners are registered by start.)
+func listenOn(given net.Listener, what, addr string, res *resources) (net.Listener, error) {
+	if given != nil {
+		return given, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, addr, err)
+	}
+	res.add(what+" "+ln.Addr().String(), ln.Close)
+	return ln, nil
+}
+
+// listen opens the gateway listener (terminating TLS when configured) and
+// builds the servers that will serve it.
+func (s *running) listen(res *resources) error {
+	cfg := s.cfg.Server
+	ln, err := listenOn(s.opts.Listener, "listen", cfg.Listen, res)
+	if err != nil {
+		return err
+	}
+	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) }))
 	// srv serves HTTP/1.x: Rampart's strict parser (h1) applies the framing
 	// rules itself, so no framing.NewListener in front of it.
-	srv := &h1.Server{
+	s.srv = &h1.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Server.ReadTimeout,
-		WriteTimeout:      cfg.Server.WriteTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		Logger:            logger,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Logger:            s.logger,
 		ConnContext:       clientGoneContext,
 	}
 	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
 	// timeouts and handler, and its Shutdown tells h2 connections to go away).
-	h2base := &http.Server{
+	s.h2base = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Server.ReadTimeout,
-		WriteTimeout:      cfg.Server.WriteTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		ErrorLog:          errLog,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          s.errorLog(),
 	}
+	s.ln = ln
+	if cfg.TLS == nil {
+		return nil
+	}
+	tlsCfg, err := tlsconfig.New(cfg.TLS, s.logger)
+	if err != nil {
+		return err
+	}
+	acc, err := newTLSAcceptor(ln, tlsCfg, cfg.ReadHeaderTimeout, s.h2base, s.logger)
+	if err != nil {
+		return err
+	}
+	res.add("tls acceptor", acc.Close) // stops its accept loop
+	s.ln = acc
+	return nil
+}
 
-	if cfg.Server.TLS != nil {
-		tlsCfg, err := tlsconfig.New(cfg.Server.TLS, logger)
+// redirect opens the plain-HTTP listener that answers 308 to https, when TLS
+// is on and one is configured.
+func (s *running) redirect(res *resources) error {
+	cfg := s.cfg.Server
+	if cfg.TLS == nil || (cfg.HTTPRedirect == "" && s.opts.RedirectListener == nil) {
+		return nil
+	}
+	ln, err := listenOn(s.opts.RedirectListener, "http_redirect listen", cfg.HTTPRedirect, res)
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	s.redirectLn = ln
+	s.redirectSrv = &http.Server{Handler: redirectHandler(port), ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
+		MaxHeaderBytes: cfg.MaxHeaderBytes, ErrorLog: s.errorLog()}
+	return nil
+}
+
+// admin opens the admin listener (metrics, health, the keys API), when one
+// is configured.
+func (s *running) admin(keys store.Store, res *resources) error {
+	if s.cfg.Admin.Listen == "" && s.opts.AdminListener == nil {
+		return nil
+	}
+	ln, err := listenOn(s.opts.AdminListener, "admin listen", s.cfg.Admin.Listen, res)
+	if err != nil {
+		return err
+	}
+	ah := admin.New(s.cfg.Admin.Token, func() bool { return !s.draining.Load() && s.rl.Ready() == nil })
+	ah.Handle("GET /metrics", s.metrics.Handler())
+	if keys != nil {
+		api, err := admin.NewKeysAPI(admin.KeysConfig{Store: keys, Audit: s.logger})
 		if err != nil {
-			ln.Close()
-			gw.Close()
 			return err
 		}
-		acc, err := newTLSAcceptor(ln, tlsCfg, cfg.Server.ReadHeaderTimeout, h2base, logger)
-		if err != nil {
-			ln.Close()
-			gw.Close()
-			return err
-		}
-		ln = acc
+		api.Mount(ah)
 	}
+	s.adminLn = ln
+	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
+	return nil
+}
 
-	var redirectSrv *http.Server
-	redirectLn := opts.RedirectListener
-	if cfg.Server.TLS != nil && (cfg.Server.HTTPRedirect != "" || redirectLn != nil) {
-		if redirectLn == nil {
-			if redirectLn, err = net.Listen("tcp", cfg.Server.HTTPRedirect); err != nil {
-				ln.Close()
-				gw.Close()
-				return fmt.Errorf("http_redirect listen %s: %w", cfg.Server.HTTPRedirect, err)
-			}
-		}
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		redirectSrv = &http.Server{Handler: redirectHandler(port), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
-			MaxHeaderBytes: cfg.Server.MaxHeaderBytes, ErrorLog: errLog}
-	}
+func (s *running) errorLog() *log.Logger { return log.New(slogWriter{s.logger}, "", 0) }
 
-	var adminSrv *http.Server
-	adminLn := opts.AdminListener
-	if cfg.Admin.Listen != "" || adminLn != nil {
-		if adminLn == nil {
-			if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-				ln.Close()
-				gw.Close()
-				return fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
-			}
-		}
-		ah := admin.New(cfg.Admin.Token, func() bool { return !draining.Load() && rl.Ready() == nil })
-		ah.Handle("GET /metrics", m.Handler())
-		if keys != nil {
-			api, err := admin.NewKeysAPI(admin.KeysConfig{Store: keys, Audit: logger})
-			if err != nil {
-				ln.Close()
-				gw.Close()
-				return err
-			}
-			api.Mount(ah)
-		}
-		adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
-	}
-
+// serve accepts connections until ctx is done or a server fails, applying
+// reloads meanwhile, then drains.
+func (s *running) serve(ctx context.Context) error {
 	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(ln) }()
-	if redirectSrv != nil {
-		go func() { errc <- redirectSrv.Serve(redirectLn) }()
-	}
-	if adminSrv != nil {
-		go func() { errc <- adminSrv.Serve(adminLn) }()
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	if s.redirectSrv != nil {
+		go func() { errc <- s.redirectSrv.Serve(s.redirectLn) }()
 	}
 	var adminAddr net.Addr
-	if adminLn != nil {
-		adminAddr = adminLn.Addr()
+	if s.adminSrv != nil {
+		adminAddr = s.adminLn.Addr()
+		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
 	}
-	logger.Info("rampart serving", "listen", ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(cfg.Routes))
-	if opts.Ready != nil {
-		opts.Ready(ln.Addr(), adminAddr)
+	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes))
+	if s.opts.Ready != nil {
+		s.opts.Ready(s.ln.Addr(), adminAddr)
 	}
-
 	var serveErr error
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
-		case err := <-errc:
-			serveErr = err
+		case serveErr = <-errc:
 			break loop
-		case <-opts.Reload:
-			next, err := opts.Load()
-			var ngw *gateway.Gateway
-			if err == nil {
-				rdeps := deps
-				rdeps.Previous = current.Load()
-				ngw, err = gateway.New(next, rdeps)
-			}
-			m.Reloaded(err)
-			if err != nil {
-				logger.Error("reload refused; keeping the running config", "error", err.Error())
-			} else {
-				old := current.Swap(ngw)
-				// Requests already on the old gateway keep its upstream pools;
-				// idle connections are closed now, busy ones when they finish.
-				old.Close()
-				logger.Info("config reloaded", "routes", len(next.Routes))
-				if next.Store != cfg.Store {
-					logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
-				}
-				if !rl.Same(next.SharedState, next.SharedStateFailure) {
-					logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
-				}
-				if listenerSettings(next) != listenerSettings(cfg) {
-					logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")
-				}
-			}
-			if opts.Reloaded != nil {
-				opts.Reloaded(err)
-			}
+		case <-s.opts.Reload:
+			s.reload()
 		}
 	}
-
-	draining.Store(true)
-	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	_ = h2base.Shutdown(sctx)
-	if adminSrv != nil {
-		_ = adminSrv.Shutdown(sctx)
-	}
-	if redirectSrv != nil {
-		_ = redirectSrv.Shutdown(sctx)
-	}
-	current.Load().Close()
+	err := s.drain()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
+	}
+	return err
+}
+
+// reload compiles the config Load returns off to the side and swaps it in;
+// on any error the running config stays.
+func (s *running) reload() {
+	next, err := s.opts.Load()
+	var ngw *gateway.Gateway
+	if err == nil {
+		deps := s.deps
+		deps.Previous = s.current.Load()
+		ngw, err = gateway.New(next, deps)
+	}
+	s.metrics.Reloaded(err)
+	if err != nil {
+		s.logger.Error("reload refused; keeping the running config", "error", err.Error())
+	} else {
+		old := s.current.Swap(ngw)
+		// Requests already on the old gateway keep its upstream pools;
+		// idle connections are closed now, busy ones when they finish.
+		old.Close()
+		s.logger.Info("config reloaded", "routes", len(next.Routes))
+		if next.Store != s.cfg.Store {
+			s.logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
+		}
+		if !s.rl.Same(next.SharedState, next.SharedStateFailure) {
+			s.logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
+		}
+		if listenerSettings(next) != listenerSettings(s.cfg) {
+			s.logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")
+		}
+	}
+	if s.opts.Reloaded != nil {
+		s.opts.Reloaded(err)
+	}
+}
+
+// drain stops accepting and waits up to server.shutdown_timeout for
+// in-flight requests; /readyz says "not ready" from the start.
+func (s *running) drain() error {
+	s.draining.Store(true)
+	timeout := s.cfg.Server.ShutdownTimeout
+	s.logger.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	_ = s.h2base.Shutdown(ctx)
+	if s.adminSrv != nil {
+		_ = s.adminSrv.Shutdown(ctx)
+	}
+	if s.redirectSrv != nil {
+		_ = s.redirectSrv.Shutdown(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -153,6 +153,11 @@ type Config struct {
 	// Now is the clock for token validation, the cache and the unknown-kid
 	// cooldown; nil = time.Now. (Not a config-file field.)
 	Now func() time.Time
+	// Offline skips discovery and the JWKS fetch (`rampart check` without
+	// --online): the config is still validated and a public_key_file still
+	// loaded, but an authenticator with jwks_url or discovery then has no
+	// keys and refuses every token. (Not a config-file field.)
+	Offline bool
 }
 
 // Authenticator verifies JWTs. It is safe for concurrent use; Close stops its

@@ -43,6 +43,8 @@ func newKeySource(cfg Config, client *http.Client, logger *slog.Logger, now func
 			}
 		}
 		return &keySource{static: keys}, nil
+	case cfg.Offline:
+		return &keySource{}, nil // no keys: every token is refused
 	}
 	c, err := newJWKSClient(cfg, client, logger, now, onChange)
 	if err != nil {

@@ -9,6 +9,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -85,6 +86,14 @@ func (b *Backend) Err() error {
 func (b *Backend) Ready() error {
 	if b.redis != nil && b.redis.Health().Mode == redis.FailClosed {
 		return b.redis.Err()
+	}
+	return nil
+}
+
+// Ping checks that a Redis backend answers (memory:// always does).
+func (b *Backend) Ping(ctx context.Context) error {
+	if b.redis != nil {
+		return b.redis.Ping(ctx)
 	}
 	return nil
 }

@@ -246,6 +246,10 @@ func tuneCluster(o *goredis.ClusterOptions) {
 	}
 }
 
+// Ping asks Redis whether it answers (`rampart check --online`); it changes
+// nothing, neither in Redis nor in the Limiter's health.
+func (l *Limiter) Ping(ctx context.Context) error { return l.client.Ping(ctx).Err() }
+
 // Close stops the probe and, if Open created the client, closes it.
 func (l *Limiter) Close() error {
 	l.mu.Lock()

@@ -26,5 +26,20 @@ func Open(ctx context.Context, url string, opts store.Options) (store.Store, err
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url, opts)
 	}
-	return nil, errors.New("store: the URL must start with sqlite://, postgres:// or postgresql://")
+	return nil, errBadURL
 }
+
+// Check checks the store at url for `rampart check` without creating,
+// migrating or writing anything: offline, the URL's syntax; online, also that
+// the database answers (read-only). See sqlite.Check and postgres.Check.
+func Check(ctx context.Context, url string, online bool) error {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		return sqlite.Check(ctx, strings.TrimPrefix(url, "sqlite://"), online)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return postgres.Check(ctx, url, online)
+	}
+	return errBadURL
+}
+
+var errBadURL = errors.New("store: the URL must start with sqlite://, postgres:// or postgresql://")

@@ -69,6 +69,37 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// parseURL parses a store URL into a pool config, refusing what Open refuses.
+func parseURL(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: the store URL does not parse: %w", err)
+	}
+	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
+		return nil, errors.New("postgres: default_query_exec_mode=simple_protocol is refused: values must travel as parameters (extended protocol)")
+	}
+	return cfg, nil
+}
+
+// Check checks url without migrating or writing anything (`rampart
+// check`): offline, that it parses as Open needs; online, also that the
+// database accepts a connection and answers a ping.
+func Check(ctx context.Context, url string, online bool) error {
+	cfg, err := parseURL(url)
+	if err != nil || !online {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return fmt.Errorf("postgres: connecting: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
 // Open connects to the database named by url (postgres://…), applies
 // pending migrations and starts listening for changes. url may carry any
 // libpq/pgx parameter (sslmode, search_path, pool_max_conns, …) except
@@ -79,12 +110,9 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := parseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: the store URL does not parse: %w", err)
-	}
-	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
-		return nil, errors.New("postgres: default_query_exec_mode=simple_protocol is refused: values must travel as parameters (extended protocol)")
+		return nil, err
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "rampart"

@@ -76,12 +76,9 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: %q: give the path of a database file", path)
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := absPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, err
 	}
 	if err := create(abs, common); err != nil {
 		return nil, err
@@ -121,6 +118,47 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 	s.cancel = cancel
 	go s.watchLog(pollCtx)
 	return s, nil
+}
+
+// absPath checks that path names a database file and makes it absolute.
+func absPath(path string) (string, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return "", fmt.Errorf("sqlite: %q: give the path of a database file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: %w", err)
+	}
+	return abs, nil
+}
+
+// Check checks path without creating, migrating or writing anything
+// (`rampart check`). Offline it only checks that path names a file;
+// online it also reads an existing database through a read-only connection,
+// or, when the file does not exist yet (Open will create it), checks that its
+// directory does.
+func Check(ctx context.Context, path string, online bool) error {
+	abs, err := absPath(path)
+	if err != nil || !online {
+		return err
+	}
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("sqlite: %s does not exist and its directory cannot hold it", abs)
+		}
+		return nil
+	}
+	u := url.URL{Scheme: "file", Path: abs, OmitHost: true}
+	db, err := sql.Open("sqlite", u.String()+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: reading %s: %w", abs, err)
+	}
+	return nil
 }
 
 // create makes the database file with mode 0600 unless it exists, and warns

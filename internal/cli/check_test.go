@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/store/pgtest"
+	"github.com/rampart-gw/rampart/internal/store/sqlite"
+)
+
+// runCheck runs `rampart check` in process on text and returns the exit code
+// and both outputs.
+func runCheck(t *testing.T, text string, flags ...string) (code int, stdout, stderr string, path string) {
+	t.Helper()
+	path = writeFile(t, text)
+	var out, errb strings.Builder
+	code = Run(context.Background(), append([]string{"check", "-c", path}, flags...), noEnv, &out, &errb)
+	return code, out.String(), errb.String(), path
+}
+
+// assertLocated checks that every line of stderr is file:line:col: message,
+// with the file named once.
+func assertLocated(t *testing.T, path, stderr string) {
+	t.Helper()
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(path) + `:\d+:\d+: `)
+	for _, l := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
+		if !re.MatchString(l) {
+			t.Errorf("line without file:line:col: %q", l)
+		}
+		if strings.Count(l, path) != 1 {
+			t.Errorf("file named more than once: %q", l)
+		}
+	}
+}
+
+const checkBase = `version: 1
+admin: { listen: "off" }
+upstreams:
+  app: { targets: ["http://127.0.0.1:8000"] }
+`
+
+func TestCheckWritesNoFiles(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "k.db")
+	text := checkBase + fmt.Sprintf(`store: "sqlite://%s"
+authenticators:
+  partners: { type: api_key }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [partners] }
+`, db)
+	for _, flags := range [][]string{nil, {"--online"}} {
+		t.Run(fmt.Sprint("check ", flags), func(t *testing.T) {
+			code, out, errs, _ := runCheck(t, text, flags...)
+			if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") {
+				t.Fatalf("code %d out %q err %q", code, out, errs)
+			}
+			entries, err := os.ReadDir(filepath.Dir(db))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("check created %s", e.Name())
+			}
+		})
+	}
+	t.Run("--online reads an existing store and leaves it as it was", func(t *testing.T) {
+		s, err := sqlite.Open(context.Background(), db, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadFile(db)
+		code, out, errs, _ := runCheck(t, text, "--online")
+		if code != 0 {
+			t.Fatalf("code %d out %q err %q", code, out, errs)
+		}
+		if after, _ := os.ReadFile(db); string(after) != string(before) {
+			t.Error("check --online changed the database file")
+		}
+	})
+	t.Run("--online: a store path in a missing directory fails", func(t *testing.T) {
+		bad := strings.Replace(text, db, filepath.Join(t.TempDir(), "no", "such", "k.db"), 1)
+		code, _, errs, path := runCheck(t, bad, "--online")
+		if code != 1 || !strings.Contains(errs, "store:") {
+			t.Fatalf("code %d err %q", code, errs)
+		}
+		assertLocated(t, path, errs)
+	})
+}
+
+func TestCheckOfflineByDefault(t *testing.T) {
+	t.Run("jwt discovery at a closed port: offline ok, --online fails", func(t *testing.T) {
+		text := checkBase + fmt.Sprintf(`authenticators:
+  sso: { type: jwt, issuer: %q, discovery: true, audiences: [inventory-api], algorithms: [RS256] }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [sso] }
+`, "http://"+gt.FreeAddr(t)+"/")
+		if code, out, errs, _ := runCheck(t, text); code != 0 || !strings.Contains(out, "ok (1 routes") {
+			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
+		}
+		code, _, errs, path := runCheck(t, text, "--online")
+		if code != 1 || !strings.Contains(errs, `authenticator "sso"`) || !strings.Contains(errs, "discovery") {
+			t.Fatalf("--online: code %d err %q", code, errs)
+		}
+		assertLocated(t, path, errs)
+	})
+	t.Run("postgres store: offline checks the URL only, --online connects", func(t *testing.T) {
+		text := checkBase + fmt.Sprintf(`store: "postgres://rampart:pw-not-logged@%s/test?sslmode=disable"
+authenticators:
+  partners: { type: api_key }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [partners] }
+`, gt.FreeAddr(t))
+		if code, out, errs, _ := runCheck(t, text); code != 0 {
+			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
+		}
+		code, _, errs, path := runCheck(t, text, "--online")
+		if code != 1 || !strings.Contains(errs, "store: postgres: connecting") || strings.Contains(errs, "pw-not-logged") {
+			t.Fatalf("--online: code %d err %q", code, errs)
+		}
+		assertLocated(t, path, errs)
+	})
+	t.Run("postgres store: --online connects and creates no table", func(t *testing.T) {
+		url := pgtest.URL(t)
+		text := checkBase + fmt.Sprintf(`store: %q
+authenticators:
+  partners: { type: api_key }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [partners] }
+`, url)
+		if code, out, errs, _ := runCheck(t, text, "--online"); code != 0 {
+			t.Fatalf("code %d out %q err %q", code, out, errs)
+		}
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var tables int
+		if err := conn.QueryRow(context.Background(),
+			`SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil {
+			t.Fatal(err)
+		}
+		if tables != 0 {
+			t.Errorf("check --online created %d tables (migrated the store)", tables)
+		}
+	})
+	t.Run("redis shared_state: offline ok, --online fails when nobody answers", func(t *testing.T) {
+		text := checkBase + fmt.Sprintf(`shared_state: "redis://%s"
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: none }
+`, gt.FreeAddr(t))
+		if code, out, errs, _ := runCheck(t, text); code != 0 {
+			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
+		}
+		if code, _, errs, _ := runCheck(t, text, "--online"); code != 1 || !strings.Contains(errs, "shared_state:") {
+			t.Fatalf("--online: code %d err %q", code, errs)
+		}
+	})
+}
+
+// specJSON is an OpenAPI document with three operations, all public.
+const specJSON = `{"openapi": "3.1.0", "info": {"title": "inv", "version": "1"},
+ "paths": {
+  "/items": {"get": {"operationId": "list_items", "responses": {"200": {"description": "ok"}}},
+             "post": {"operationId": "create_item", "responses": {"201": {"description": "ok"}}}},
+  "/items/{id}": {"get": {"operationId": "get_item", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                  "responses": {"200": {"description": "ok"}}}}}}`
+
+func TestCheckCountsRoutesFromSpec(t *testing.T) {
+	cfg := func(spec string) string {
+		return checkBase + fmt.Sprintf(`openapi:
+  inv: { spec: %q, routes_from_spec: true, upstream: app, allow_public: true }
+routes:
+  - { name: health, path: /health, methods: [GET], upstream: app, auth: none }
+`, spec)
+	}
+	t.Run("local spec: its operations are counted", func(t *testing.T) {
+		spec := filepath.Join(t.TempDir(), "openapi.json")
+		if err := os.WriteFile(spec, []byte(specJSON), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs, _ := runCheck(t, cfg(spec))
+		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstreams)") {
+			t.Fatalf("code %d out %q err %q", code, out, errs)
+		}
+	})
+	t.Run("remote spec: not counted offline, and said so; counted with --online", func(t *testing.T) {
+		fetched := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fetched++
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, specJSON)
+		}))
+		defer srv.Close()
+		code, out, errs, _ := runCheck(t, cfg(srv.URL+"/openapi.json"))
+		if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") || !strings.Contains(out, `openapi "inv" was not fetched`) || !strings.Contains(out, "not counted") {
+			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
+		}
+		if fetched != 0 {
+			t.Fatalf("offline check fetched the spec %d times", fetched)
+		}
+		code, out, errs, _ = runCheck(t, cfg(srv.URL+"/openapi.json"), "--online")
+		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstreams)") || strings.Contains(out, "not counted") {
+			t.Fatalf("--online: code %d out %q err %q", code, out, errs)
+		}
+	})
+}
+
+// TestCheckNamesTheFileOnce pins issue 13's "f.yaml: f.yaml:7:3:": errors
+// found while compiling were prefixed with the file name a second time.
+func TestCheckNamesTheFileOnce(t *testing.T) {
+	text := checkBase + fmt.Sprintf(`authenticators:
+  sso: { type: jwt, issuer: "https://idp.example.com/", public_key_file: %q, audiences: [inventory-api], algorithms: [RS256] }
+openapi:
+  inv: { spec: ./missing.json }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [sso], openapi: inv }
+`, filepath.Join(t.TempDir(), "missing.pem"))
+	code, _, errs, path := runCheck(t, text)
+	if code != 1 || !strings.Contains(errs, "missing.pem") || !strings.Contains(errs, "missing.json") {
+		t.Fatalf("code %d err %q", code, errs)
+	}
+	assertLocated(t, path, errs)
+}

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// The forward_token hint explains a common integration mistake (issue 13).
+// By default the gateway removes a verified bearer token before the upstream
+// (it sends its verdict in X-Rampart-* instead), and a service that checks
+// the token itself — FastAPI's OAuth2PasswordBearer, Django REST framework —
+// then answers every request 401. When an upstream answers 401 or 403 with
+// WWW-Authenticate to a request whose token the gateway removed, an audit
+// event names the authenticator and forward_token. It is logged at most once
+// per route per hintEvery, so a misconfigured route cannot flood the log, and
+// it carries no token and no header value.
+
+// hintEvery is the least time between two hints for one route.
+const hintEvery = time.Minute
+
+// dropsToken reports whether an authenticator removes the client's token
+// before the upstream: jwt and introspection do unless forward_token is set
+// (an API key is never forwarded either, but no service checks those).
+func dropsToken(a *config.Authenticator) bool {
+	return (a.Type == "jwt" || a.Type == "introspection") && !a.ForwardToken
+}
+
+// tokenHint is one route's hint state.
+type tokenHint struct {
+	route  string
+	logger *slog.Logger
+	drops  map[string]bool // the route's authenticators that remove the token
+	last   atomic.Int64    // UnixNano of the last hint; 0 = none yet
+}
+
+// tokenHint returns rt's hint step, last before the upstream so that it sees
+// the upstream's own answer; nil when no authenticator of rt removes tokens.
+func (g *Gateway) tokenHint(rt *config.Route, cfg *config.Config) pipeline.Middleware {
+	h := &tokenHint{route: rt.Name, logger: g.logger, drops: map[string]bool{}}
+	for _, name := range rt.Auth {
+		if a := cfg.Authenticators[name]; a != nil && dropsToken(a) {
+			h.drops[name] = true
+		}
+	}
+	if len(h.drops) == 0 {
+		return nil
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := pipeline.InfoFrom(r.Context()).Principal; p != nil && h.drops[p.Authenticator] {
+				w = &hintWriter{ResponseWriter: w, h: h, r: r, authenticator: p.Authenticator}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// due reports whether a hint may be logged at now, and if so claims the slot.
+func (h *tokenHint) due(now time.Time) bool {
+	last, n := h.last.Load(), now.UnixNano()
+	if last != 0 && n-last < int64(hintEvery) {
+		return false
+	}
+	return h.last.CompareAndSwap(last, n)
+}
+
+func (h *tokenHint) refused(r *http.Request, status int, authenticator string) {
+	if !h.due(time.Now()) {
+		return
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelWarn, "audit",
+		slog.String("event", "forward-token-hint"), slog.String("route", h.route),
+		slog.String("authenticator", authenticator), slog.Int("status", status),
+		slog.String("request_id", pipeline.InfoFrom(r.Context()).ID),
+		slog.String("hint", "upstream refused a request whose token the gateway removed; if the service checks the token itself, set forward_token: true on authenticator "+authenticator))
+}
+
+// hintWriter watches the status the upstream answers with.
+type hintWriter struct {
+	http.ResponseWriter
+	h             *tokenHint
+	r             *http.Request
+	authenticator string
+	wrote         bool
+}
+
+func (w *hintWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote = true
+		if (code == http.StatusUnauthorized || code == http.StatusForbidden) && w.Header().Get("WWW-Authenticate") != "" {
+			w.h.refused(w.r, code, w.authenticator)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *hintWriter) Write(p []byte) (int, error) {
+	w.wrote = true // an implicit 200
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (w *hintWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
