@@ -57,27 +57,31 @@ const (
 	TypeInsufficientAuthentication = "insufficient-authentication" // 401, RFC 9470 step-up
 )
 
-// Require is a route's authorization requirement. The zero value requires an
-// authenticated principal and nothing else.
+// Require is a route's authorization requirement (a route's require: in
+// the config file). The zero value requires an authenticated principal and
+// nothing else.
 type Require struct {
+	// Roles: at least one must be held (Principal.Roles); unset = no role
+	// needed.
+	Roles []string `yaml:"roles"`
 	// Scopes must all be granted (Principal.Scopes).
-	Scopes []string
-	// Roles: at least one must be held (Principal.Roles); nil = no role needed.
-	Roles []string
+	Scopes []string `yaml:"scopes"`
 	// Claims: each named claim (a dotted path, as auth.ClaimPath reads it)
-	// must equal one of its values; for an array claim, one element must. A
-	// number or boolean claim is compared in its JSON spelling ("42", "true").
-	Claims map[string][]string
-	// MFA requires step-up authentication: Principal.AMR holds one of
-	// MFAMethods, or the acr claim is one of ACRValues.
-	MFA bool
-	// MFAMethods are the amr values that satisfy MFA; nil = DefaultMFAMethods.
-	MFAMethods []string
-	// ACRValues: with MFA, an acr among them also satisfies it; without MFA,
+	// must equal one of its values (a string or a list); for an array claim,
+	// one element must. A number or boolean claim is compared in its JSON
+	// spelling ("42", "true").
+	Claims map[string][]string `yaml:"claims"`
+	// MFA requires step-up authentication: the principal's amr holds one of
+	// mfa_methods, or its acr claim is one of acr_values.
+	MFA bool `yaml:"mfa"`
+	// MFAMethods are the amr values that satisfy mfa. Unset means mfa, otp,
+	// hwk, swk, sms, face, fpt (RFC 8176).
+	MFAMethods []string `yaml:"mfa_methods"`
+	// ACRValues: with mfa, an acr among them also satisfies it; without mfa,
 	// the acr claim must be among them. Sent as acr_values in the challenge.
-	ACRValues []string
+	ACRValues []string `yaml:"acr_values"`
 	// Realm is the realm of WWW-Authenticate challenges; "" = none.
-	Realm string
+	Realm string `yaml:"-"`
 }
 
 // Validate reports requirements that cannot be meant: empty names and
@@ -111,6 +115,25 @@ func (req Require) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// New checks req and returns the step that enforces it on the principal an
+// earlier authentication step put in the request's pipeline.Info. Refusals
+// are reported to obs under step "authz".
+func New(req Require, obs pipeline.Observer) (pipeline.Middleware, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return pipeline.Guard("authz", obs, func(r *http.Request) (*http.Request, error) {
+		var p *pipeline.Principal
+		if info := pipeline.InfoFrom(r.Context()); info != nil {
+			p = info.Principal
+		}
+		if rej := Check(p, req); rej != nil {
+			return r, rej
+		}
+		return r, nil
+	}), nil
 }
 
 // Check decides req for p: nil when allowed, else the refusal. It never

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -9,25 +10,20 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
+	"github.com/rampart-gw/rampart/internal/auth/introspect"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/auth/mtls"
+	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
-var (
-	upstreamKeys = []string{"targets", "timeout", "mask_upstream_errors"}
-	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown", "header", "client_ca_file", "subjects", "url", "client_id", "client_secret", "timeout"}
-	authTypes    = []string{"jwt", "api_key", "mtls", "introspection"}
-	authTypeKeys = map[string][]string{
-		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown"},
-		"api_key":       {"header"},
-		"mtls":          {"client_ca_file", "subjects"},
-		"introspection": {"url", "client_id", "client_secret", "issuer", "audiences", "token_header", "token_cookie", "roles_claim", "forward_token", "timeout"},
-	}
-	jwtAlgorithms  = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-	rateLimitKeys  = []string{"key", "limits", "concurrency"}
-	rateLimitParts = []string{"client_ip", "principal", "api_key", "route", "header:NAME", "claim:NAME"}
-	corsKeys       = []string{"allow_origins", "allow_methods", "allow_headers", "expose_headers", "allow_credentials", "max_age"}
-	openAPIKeys    = []string{"spec", "validate_requests", "filter_responses", "reject_undocumented", "unknown_fields", "max_depth",
-		"max_response_bytes", "base_path", "pass_undocumented_errors", "routes_from_spec", "upstream", "auth", "security_schemes", "allow_public"}
-)
+// jwtAlgorithms are the algorithms a jwt authenticator may list.
+var jwtAlgorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // validName reports whether s can name an upstream, authenticator, rate limit, CORS
 // policy, OpenAPI document or route: 1-64 letters, digits, "_", "-" or ".", not
@@ -62,17 +58,19 @@ func (p *parser) definitions(top *fields, key, kind string) []kv {
 			p.errAt(e.key, `%s name %s must be 1-64 letters, digits, "_", "-" or "." (not starting with "-" or ".")`, kind, quoteTrunc(e.name))
 			continue
 		}
+		p.record(join(key, e.name), e.key)
 		out = append(out, e)
 	}
 	return out
 }
 
-func (p *parser) upstreams(top *fields) map[string]*Upstream {
-	out := map[string]*Upstream{}
+func (p *parser) upstreams(top *fields) map[string]*proxy.Config {
+	out := map[string]*proxy.Config{}
 	for _, e := range p.definitions(top, "upstreams", "upstream") {
-		u := &Upstream{Name: e.name, Pos: posOf(e.key), Timeout: defaultUpstreamTO, MaskUpstreamErrors: true}
+		u := &proxy.Config{Name: e.name}
+		setDefaults(u)
 		out[e.name] = u
-		f := p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), upstreamKeys)
+		f := p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), join("upstreams", e.name), keysOf[proxy.Config]())
 		if vs, ok := f.nonEmptyStrList("targets", true); ok {
 			seen := map[string]*yaml.Node{}
 			for _, v := range vs {
@@ -91,7 +89,7 @@ func (p *parser) upstreams(top *fields) map[string]*Upstream {
 			}
 		}
 		f.positiveDuration("timeout", &u.Timeout)
-		f.boolean("mask_upstream_errors", &u.MaskUpstreamErrors)
+		f.boolean("mask_upstream_errors", &u.MaskErrors)
 	}
 	return out
 }
@@ -131,14 +129,17 @@ func (p *parser) authenticators(top *fields) map[string]*Authenticator {
 			p.errAt(e.key, `authenticator name "none" is reserved: routes write auth: none for public routes`)
 			continue
 		}
-		a := &Authenticator{Name: e.name, Pos: posOf(e.key)}
+		a := &Authenticator{}
 		out[e.name] = a
-		p.authenticator(a, p.fields(e.val, e.key, fmt.Sprintf("authenticator %q", e.name), authKeys))
+		p.authenticator(e.name, a, p.fields(e.val, e.key, fmt.Sprintf("authenticator %q", e.name), join("authenticators", e.name), authKeys))
 	}
 	return out
 }
 
-func (p *parser) authenticator(a *Authenticator, f *fields) {
+// authenticator reads one entry of authenticators: into the variant its type
+// selects. Keys are read whatever the type (into every variant that has them),
+// so that every problem is reported.
+func (p *parser) authenticator(name string, a *Authenticator, f *fields) {
 	typ := ""
 	if v, ok := f.reqStr("type"); ok && p.oneOf(f, "type", v, authTypes...) {
 		typ = v.s
@@ -153,25 +154,41 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 			}
 		}
 	}
+	j := &jwt.Config{Name: name}
+	k := &apikey.Config{Name: name}
+	m := &mtls.Config{Name: name}
+	in := &introspect.Config{Name: name}
+	setDefaults(j)
+	setDefaults(k)
+	switch typ {
+	case "jwt":
+		a.JWT = j
+	case "api_key":
+		a.APIKey = k
+	case "mtls":
+		a.MTLS = m
+	case "introspection":
+		a.Introspection = in
+	}
 
-	// Fields are read whatever the type, so that every problem is reported.
 	if v, ok := f.str("issuer"); ok {
 		if prob := webURLProblem(v.s); prob != "" {
 			f.errf("issuer", "%s; got %s", prob, v.show())
 		} else {
-			a.Issuer = v.s
+			j.Issuer, in.Issuer = v.s, v.s
 		}
 	}
-	f.boolean("discovery", &a.Discovery)
+	f.boolean("discovery", &j.Discovery)
 	if v, ok := f.str("jwks_url"); ok {
 		if prob := webURLProblem(v.s); prob != "" {
 			f.errf("jwks_url", "%s; got %s", prob, v.show())
 		} else {
-			a.JWKSURL = v.s
+			j.JWKSURL = v.s
 		}
 	}
 	if vs, ok := f.nonEmptyStrList("audiences", typ == "jwt"); ok {
-		a.Audiences = strs(p.noDuplicates(vs, f.subject("audiences"), nil))
+		j.Audiences = strs(p.noDuplicates(vs, f.subject("audiences"), nil))
+		in.Audiences = j.Audiences
 	}
 	if vs, ok := f.nonEmptyStrList("algorithms", typ == "jwt"); ok {
 		for _, v := range p.noDuplicates(vs, f.subject("algorithms"), nil) {
@@ -185,7 +202,7 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 				}
 				p.errAt(v.node, "%s", msg)
 			default:
-				a.Algorithms = append(a.Algorithms, v.s)
+				j.Algorithms = append(j.Algorithms, v.s)
 			}
 		}
 	}
@@ -193,56 +210,54 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 		switch {
 		case d < 0:
 			f.errf("leeway", "must not be negative")
-		case d > maxLeeway:
+		case d > 5*time.Minute:
 			f.errf("leeway", "must be at most 5m, got %s", d)
 		default:
-			a.Leeway = d
+			j.Leeway = d
 		}
-	} else if typ == "jwt" {
-		a.Leeway = defaultLeeway
 	}
 	if f.has("secret") {
-		a.Secret = p.secret(f, "secret")
+		j.Secret = p.secret(f, "secret")
 	}
 	if v, ok := f.str("public_key_file"); ok {
 		if v.s == "" {
 			f.errf("public_key_file", "must not be empty")
 		} else {
-			a.PublicKeyFile = v.s
+			j.PublicKeyFile = v.s
 		}
 	}
 	if v, ok := f.str("token_header"); ok {
 		if !isToken(v.s) {
 			f.errf("token_header", "must be a valid header name, got %s", v.show())
 		} else {
-			a.TokenHeader = v.s
+			j.TokenHeader, in.TokenHeader = v.s, v.s
 		}
-	} else if typ == "jwt" {
-		a.TokenHeader = defaultTokenHeader
 	}
 	if v, ok := f.str("token_cookie"); ok {
 		if !isToken(v.s) {
 			f.errf("token_cookie", "must be a valid cookie name, got %s", v.show())
 		} else {
-			a.TokenCookie = v.s
+			j.TokenCookie, in.TokenCookie = v.s, v.s
 		}
 	}
 	if v, ok := f.str("roles_claim"); ok {
 		if v.s == "" || strings.ContainsAny(v.s, " \t") {
 			f.errf("roles_claim", "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
 		} else {
-			a.RolesClaim = v.s
+			j.RolesClaim, in.RolesClaim = v.s, v.s
 		}
 	}
-	f.boolean("forward_token", &a.ForwardToken)
+	if f.boolean("forward_token", &j.ForwardToken) {
+		in.ForwardToken = j.ForwardToken
+	}
 	for _, d := range []struct {
 		key      string
 		dst      *time.Duration
 		min, max time.Duration
 	}{
-		{"jwks_refresh_floor", &a.JWKSRefreshFloor, time.Second, 24 * time.Hour},
-		{"jwks_refresh_ceiling", &a.JWKSRefreshCeiling, time.Second, 7 * 24 * time.Hour},
-		{"unknown_kid_cooldown", &a.UnknownKIDCooldown, time.Second, time.Hour},
+		{"jwks_refresh_floor", &j.JWKSRefreshFloor, time.Second, 24 * time.Hour},
+		{"jwks_refresh_ceiling", &j.JWKSRefreshCeiling, time.Second, 7 * 24 * time.Hour},
+		{"unknown_kid_cooldown", &j.UnknownKIDCooldown, time.Second, time.Hour},
 	} {
 		if v, ok := f.duration(d.key); ok {
 			if v < d.min || v > d.max {
@@ -252,49 +267,47 @@ func (p *parser) authenticator(a *Authenticator, f *fields) {
 			}
 		}
 	}
-	if a.JWKSRefreshFloor > 0 && a.JWKSRefreshCeiling > 0 && a.JWKSRefreshFloor > a.JWKSRefreshCeiling {
+	if j.JWKSRefreshFloor > 0 && j.JWKSRefreshCeiling > 0 && j.JWKSRefreshFloor > j.JWKSRefreshCeiling {
 		f.errf("jwks_refresh_floor", "must not exceed jwks_refresh_ceiling")
 	}
 	if vs, ok := f.nonEmptyStrList("subjects", false); ok {
-		a.Subjects = strs(p.noDuplicates(vs, f.subject("subjects"), nil))
+		m.Subjects = strs(p.noDuplicates(vs, f.subject("subjects"), nil))
 	}
 	if d, ok := f.duration("timeout"); ok {
 		if d <= 0 || d > time.Minute {
 			f.errf("timeout", "must be between 1ms and 1m, got %s", d)
 		} else {
-			a.Timeout = d
+			in.Timeout = d
 		}
 	}
 	if v, ok := f.str("header"); ok {
 		if !isToken(v.s) {
 			f.errf("header", "must be a valid header name, got %s", v.show())
 		} else {
-			a.Header = v.s
+			k.Header = v.s
 		}
-	} else if typ == "api_key" {
-		a.Header = defaultAPIKeyHeader
 	}
 	if v, ok := f.reqStrIf("client_ca_file", typ == "mtls"); ok {
-		a.ClientCAFile = v.s
+		m.ClientCAFile = v.s
 	}
 	if v, ok := f.reqStrIf("url", typ == "introspection"); ok {
 		if prob := webURLProblem(v.s); prob != "" {
 			f.errf("url", "%s; got %s", prob, v.show())
 		} else {
-			a.URL = v.s
+			in.URL = v.s
 		}
 	}
 	if v, ok := f.reqStrIf("client_id", typ == "introspection"); ok {
-		a.ClientID = v.s
+		in.ClientID = v.s
 	}
 	if f.has("client_secret") {
-		a.ClientSecret = p.secret(f, "client_secret")
+		in.ClientSecret = p.secret(f, "client_secret")
 	} else if typ == "introspection" {
 		f.missing("client_secret")
 	}
 
 	if typ == "jwt" {
-		p.jwtRules(a, f)
+		p.jwtRules(j, f)
 	}
 }
 
@@ -323,7 +336,7 @@ func (p *parser) secret(f *fields, key string) string {
 }
 
 // jwtRules checks the rules that relate jwt fields to each other.
-func (p *parser) jwtRules(a *Authenticator, f *fields) {
+func (p *parser) jwtRules(a *jwt.Config, f *fields) {
 	if !f.has("issuer") {
 		f.missing("issuer")
 	}
@@ -391,23 +404,19 @@ func article(word string) string {
 	return ""
 }
 
-func (p *parser) rateLimits(top *fields) map[string]*RateLimit {
-	out := map[string]*RateLimit{}
+func (p *parser) rateLimits(top *fields) map[string]*ratelimit.Config {
+	out := map[string]*ratelimit.Config{}
 	for _, e := range p.definitions(top, "rate_limits", "rate limit") {
-		r := &RateLimit{Name: e.name, Pos: posOf(e.key)}
+		r := &ratelimit.Config{Name: e.name}
 		out[e.name] = r
-		f := p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), rateLimitKeys)
-		if v, ok := f.reqStr("key"); ok {
-			if msg := rateLimitKeyProblem(v.s); msg != "" {
-				f.errf("key", "%s; got %s", msg, v.show())
-			} else {
-				r.Key = v.s
-			}
-		}
+		f := p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), join("rate_limits", e.name), keysOf[ratelimit.Config]())
+		key, keyOK := f.reqStr("key")
+		r.Key = key.s
+		var limits []*yaml.Node // the node of each of r.Limits
 		if vs, ok := f.nonEmptyStrList("limits", true); ok {
 			for _, v := range vs {
 				r.Limits = append(r.Limits, v.s)
-				r.LimitsPos = append(r.LimitsPos, posOf(v.node))
+				limits = append(limits, v.node)
 			}
 		}
 		if n, ok := f.integer("concurrency"); ok {
@@ -417,51 +426,33 @@ func (p *parser) rateLimits(top *fields) map[string]*RateLimit {
 				r.Concurrency = n
 			}
 		}
+		// The rest is ratelimit's own rules, reported at the key or entry
+		// they name; a key that did not decode was reported already.
+		for _, err := range r.Validate() {
+			var fe *conf.FieldError
+			switch {
+			case !errors.As(err, &fe):
+				p.errAt(e.key, "%s: %v", f.ctx, err)
+			case fe.Index >= 0 && fe.Index < len(limits):
+				p.errAt(limits[fe.Index], "%s: %s", f.ctx, fe.Msg)
+			case fe.Field == "key":
+				if keyOK {
+					f.errf("key", "%s; got %s", fe.Msg, key.show())
+				}
+			default:
+				f.errf(fe.Field, "%s", fe.Msg)
+			}
+		}
 	}
 	return out
 }
 
-// rateLimitKeyProblem checks a rate limit key: one of client_ip, principal, api_key,
-// route, header:NAME, claim:NAME, or several joined with "+".
-func rateLimitKeyProblem(s string) string {
-	const valid = "must be client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with +"
-	seen := map[string]bool{}
-	for _, part := range strings.Split(s, "+") {
-		switch {
-		case part == "client_ip", part == "principal", part == "api_key", part == "route":
-		case strings.HasPrefix(part, "header:"):
-			if !isToken(strings.TrimPrefix(part, "header:")) {
-				return "header:NAME needs a valid header name"
-			}
-		case strings.HasPrefix(part, "claim:"):
-			name := strings.TrimPrefix(part, "claim:")
-			if name == "" || strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-				return "claim:NAME needs a claim name without spaces"
-			}
-		default:
-			if sug := suggest(part, rateLimitParts[:4]); sug != "" {
-				return fmt.Sprintf("%s (did you mean %q?)", valid, sug)
-			}
-			return valid
-		}
-		norm := part
-		if strings.HasPrefix(part, "header:") {
-			norm = strings.ToLower(part)
-		}
-		if seen[norm] {
-			return "lists a part twice"
-		}
-		seen[norm] = true
-	}
-	return ""
-}
-
-func (p *parser) corsPolicies(top *fields) map[string]*CORS {
-	out := map[string]*CORS{}
+func (p *parser) corsPolicies(top *fields) map[string]*cors.Config {
+	out := map[string]*cors.Config{}
 	for _, e := range p.definitions(top, "cors", "cors") {
-		c := &CORS{Name: e.name, Pos: posOf(e.key)}
+		c := &cors.Config{Name: e.name}
 		out[e.name] = c
-		f := p.fields(e.val, e.key, fmt.Sprintf("cors %q", e.name), corsKeys)
+		f := p.fields(e.val, e.key, fmt.Sprintf("cors %q", e.name), join("cors", e.name), keysOf[cors.Config]())
 		f.boolean("allow_credentials", &c.AllowCredentials)
 		if vs, ok := f.nonEmptyStrList("allow_origins", true); ok {
 			vs = p.noDuplicates(vs, f.subject("allow_origins"), nil)
@@ -600,15 +591,14 @@ func originProblem(s string) string {
 	return ""
 }
 
-func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
-	out := map[string]*OpenAPI{}
+func (p *parser) openAPIs(top *fields) map[string]*openapi.Config {
+	out := map[string]*openapi.Config{}
 	for _, e := range p.definitions(top, "openapi", "openapi") {
-		o := &OpenAPI{Name: e.name, Pos: posOf(e.key)}
+		o := &openapi.Config{Name: e.name}
 		out[e.name] = o
-		f := p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), openAPIKeys)
+		f := p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), join("openapi", e.name), keysOf[openapi.Config]())
 		if v, ok := f.reqStr("spec"); ok {
 			o.Spec = v.s
-			o.SpecPos = posOf(v.node)
 		}
 		f.boolean("validate_requests", &o.ValidateRequests)
 		f.boolean("reject_undocumented", &o.RejectUndocumented)
@@ -626,7 +616,10 @@ func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
 			}
 		}
 		if n, ok := p.size(f, "max_response_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
-			o.MaxResponseBytes = n
+			o.MaxResponseBytes = conf.Size(n)
+		}
+		if n, ok := p.size(f, "max_spec_bytes", 1<<10, 1<<30, "between 1KiB and 1GiB"); ok {
+			o.MaxSpecBytes = conf.Size(n)
 		}
 		if v, ok := f.str("base_path"); ok {
 			if !strings.HasPrefix(v.s, "/") {
@@ -639,7 +632,7 @@ func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
 		f.boolean("routes_from_spec", &o.RoutesFromSpec)
 		f.boolean("allow_public", &o.AllowPublic)
 		if v, ok := f.str("upstream"); ok {
-			o.Upstream, o.UpstreamPos = v.s, posOf(v.node)
+			o.Upstream = v.s
 		}
 		if vs, ok := f.nonEmptyStrList("auth", false); ok {
 			o.Auth = strs(vs)

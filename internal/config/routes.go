@@ -3,15 +3,13 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v4"
-)
 
-var (
-	routeKeys   = []string{"name", "host", "path", "methods", "upstream", "auth", "require", "rate_limit", "cors", "openapi", "websocket", "headers"}
-	requireKeys = []string{"roles", "scopes", "claims", "mfa", "mfa_methods", "acr_values"}
-	headersKeys = []string{"set", "remove"}
+	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/headers"
 )
 
 // routeInfo keeps what the overlap check needs about a decoded route.
@@ -40,6 +38,7 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 		openAPI:        newNameSet("openapi document", "openapi", cfg.OpenAPI),
 	}
 	for i, n := range items {
+		p.record(join("routes", strconv.Itoa(i)), n)
 		info := p.route(n, i, refs, seen)
 		if info.route == nil {
 			continue
@@ -72,7 +71,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		}
 	}
 	info.label = ctx
-	f := p.fields(n, n, ctx, routeKeys)
+	f := p.fields(n, n, ctx, join("routes", strconv.Itoa(index)), routeKeys)
 
 	if v, ok := f.reqStr("name"); ok {
 		switch first, dup := seen[v.s]; {
@@ -130,7 +129,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	public := p.routeAuth(f, r, refs.authenticators)
 
 	if f.has("require") {
-		rf := f.section("require", ctx+" require", requireKeys)
+		rf := f.section("require", ctx+" require", keysOf[authz.Require]())
 		if public {
 			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
 		}
@@ -193,7 +192,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	}
 	f.boolean("websocket", &r.WebSocket)
 	if f.has("headers") {
-		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", headersKeys))
+		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}
 	return info
 }
@@ -321,8 +320,8 @@ func routeHost(s string) (string, string) {
 }
 
 // headerOverrides reads headers: { set: {NAME: VALUE}, remove: [NAME] }.
-func (p *parser) headerOverrides(f *fields) HeaderOverrides {
-	var h HeaderOverrides
+func (p *parser) headerOverrides(f *fields) headers.Overrides {
+	var h headers.Overrides
 	setNames := map[string]*yaml.Node{}
 	if n := f.vals["set"]; n != nil {
 		if es, ok := p.entries(n, f.subject("set")); ok {

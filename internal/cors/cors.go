@@ -76,27 +76,30 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Config is one cors: policy; the fields mirror config.CORS.
+// Config is one entry of cors: in the config file.
 type Config struct {
-	Name string // for errors and audit events
+	Name string `yaml:"-"` // the entry's name under cors:, for errors and audit events
 	// AllowOrigins is "*" alone, or exact origins ("null", scheme://host[:port],
-	// scheme://*.domain[:port]). Empty is an error: unlike rs/cors, an empty
-	// list never means "every origin".
-	AllowOrigins []string
+	// scheme://*.domain[:port]), compared exactly (lower case, no default
+	// port). Required: unlike rs/cors, an empty list never means "every
+	// origin".
+	AllowOrigins []string `yaml:"allow_origins"`
 	// AllowMethods are the methods a preflight may ask for, case-sensitive.
-	// nil means GET, HEAD, POST. "*" (without credentials) means any.
-	AllowMethods []string
+	// Unset means GET, HEAD, POST. "*" (without credentials) means any.
+	AllowMethods []string `yaml:"allow_methods"`
 	// AllowHeaders are the request headers a preflight may ask for,
-	// case-insensitive. nil means none beyond the CORS-safelisted ones. "*"
+	// case-insensitive. Unset means none beyond the CORS-safelisted ones. "*"
 	// (without credentials) means any except Authorization, as in Fetch.
-	AllowHeaders []string
+	AllowHeaders []string `yaml:"allow_headers"`
 	// ExposeHeaders are the response headers the calling page may read beyond
 	// the safelisted ones. "*" (without credentials) means all.
-	ExposeHeaders    []string
-	AllowCredentials bool
+	ExposeHeaders []string `yaml:"expose_headers"`
+	// AllowCredentials lets the page send cookies and Authorization and read
+	// the answer; never together with allow_origins "*".
+	AllowCredentials bool `yaml:"allow_credentials"`
 	// MaxAge is how long a browser may cache a preflight answer, in whole
-	// seconds. 0 sends no Access-Control-Max-Age (browsers then use 5s).
-	MaxAge time.Duration
+	// seconds. Unset sends no Access-Control-Max-Age (browsers then use 5s).
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // TypePreflightRefused is the problem type (and audit reason) of a refused preflight.

@@ -1,0 +1,49 @@
+// Package conf holds the few types a control's config shares with the config
+// loader, so that each control package owns its config type (its YAML keys,
+// defaults and documentation) without importing the loader:
+//
+//   - struct tags: `yaml:"key"` names a config-file key (`yaml:"-"` marks a
+//     field the loader never fills, such as a clock or a logger), and
+//     `default:"30s"` is the value the loader sets before reading the file;
+//     the generated reference (docs/config.md) and JSON Schema are read from
+//     the same tags and from the field comments;
+//   - Size, a byte count written as 16384 or "16KiB";
+//   - FieldError, a control's way to say which key of its config is wrong, so
+//     that a problem found while compiling is still reported at that key's
+//     file:line:col.
+package conf
+
+import "fmt"
+
+// Pos is a position in the config file. Line and Col are 1-based; the zero
+// Pos means "unknown".
+type Pos struct {
+	Line, Col int
+}
+
+// Size is a number of bytes. The config file writes it as an integer, or as
+// an integer followed by KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers
+// of 1024), such as "16KiB".
+type Size int64
+
+// FieldError is a problem with one key of a control's config, named by its
+// YAML key (Field) and, for a list, the entry (Index, 0-based; -1 for the key
+// itself).
+type FieldError struct {
+	Field string
+	Index int
+	Msg   string
+}
+
+// Errorf returns a FieldError about the key field.
+func Errorf(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Index: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Error returns "FIELD: MSG" (or "FIELD entry N: MSG").
+func (e *FieldError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("%s entry %d: %s", e.Field, e.Index+1, e.Msg)
+	}
+	return e.Field + ": " + e.Msg
+}
