@@ -20,6 +20,7 @@ const usage = `rampart — a security-first API gateway
 Usage:
   rampart serve -c rampart.yaml   run the gateway (SIGHUP reloads, SIGTERM drains and stops)
   rampart check -c rampart.yaml   validate a config; exit 1 with file:line:col errors
+  rampart config schema           print the config file's JSON Schema (for editors)
   rampart demo                    gateway + example backend with embedded defaults
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
@@ -41,6 +42,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return serve(ctx, rest, env, stdout, stderr)
 	case "check":
 		return check(rest, env, stdout, stderr)
+	case "config":
+		return configCmd(rest, stdout, stderr)
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
 	case "scan":

@@ -155,7 +155,7 @@ type Route struct {
 	Upstream string `yaml:"upstream"`
 	// Auth is none (a public route) or the list of authenticators, any of
 	// which may authenticate the caller, tried in order; required.
-	Auth []string `yaml:"auth"`
+	Auth []string `yaml:"auth" conf:"or_none"`
 	// Require is what an authenticated caller must have; not with auth: none.
 	Require authz.Require `yaml:"require"`
 	// RateLimit names the entries of rate_limits: that apply, in order.

@@ -61,7 +61,7 @@ type Config struct {
 	PassUndocumentedErrors bool `yaml:"pass_undocumented_errors"`
 
 	// RoutesFromSpec generates one route per operation of the document
-	// (named after its operationId), to Upstream; needs upstream.
+	// (named after its operationId), to upstream.
 	RoutesFromSpec bool `yaml:"routes_from_spec"`
 	// Upstream is the upstream of generated routes (routes_from_spec only).
 	Upstream string `yaml:"upstream"`

@@ -74,7 +74,7 @@ type Config struct {
 	URL string `yaml:"url"`
 	// ClientID is the gateway's client id at the endpoint; required.
 	ClientID string `yaml:"client_id"`
-	// ClientSecret is sent with ClientID as HTTP Basic; required, at least 32
+	// ClientSecret is sent with client_id as HTTP Basic; required, at least 32
 	// bytes, not a placeholder. Write it as ${ENV_VAR}.
 	ClientSecret string `yaml:"client_secret"`
 

@@ -139,11 +139,14 @@ type Config struct {
 	// in X-Rampart-* headers instead of a replayable bearer token.
 	ForwardToken bool `yaml:"forward_token"`
 
-	// JWKS refresh: the IdP's cache lifetime (Cache-Control max-age, or
-	// Expires) clamped to [jwks_refresh_floor, jwks_refresh_ceiling]; no cache
-	// headers = the ceiling; after a failure, retry after the floor. Unset
-	// means 1m and 1h; each between 1s and 24h (the ceiling 7 days).
-	JWKSRefreshFloor   time.Duration `yaml:"jwks_refresh_floor"`
+	// JWKSRefreshFloor is the least time between two JWKS refreshes: the
+	// IdP's cache lifetime (Cache-Control max-age, or Expires) is clamped to
+	// [floor, ceiling], and a failed refresh is retried after the floor. Unset
+	// means 1m; between 1s and 24h.
+	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor"`
+	// JWKSRefreshCeiling is the most time between two JWKS refreshes, and how
+	// often a key set served without cache headers is refreshed. Unset means
+	// 1h; between 1s and 7 days.
 	JWKSRefreshCeiling time.Duration `yaml:"jwks_refresh_ceiling"`
 	// UnknownKIDCooldown is the least time between two refreshes caused by
 	// tokens naming a kid the key set lacks (how IdP key rotation is picked up
