@@ -126,11 +126,10 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.documents()
 	// Routes generated from documents join the written ones.
 	routes := append(append([]*config.Route(nil), cfg.Routes...), b.specRoutes()...)
-	authns := b.authenticators(routes)
-	lo := b.lockout(authns)
-	corsPolicies := b.corsPolicies()
-	limiter := b.rateLimiter()
-	authFailed := len(b.errs) > 0 // a route's missing authenticator is then already reported
+	b.authenticators(routes)
+	b.lockout()
+	b.corsPolicies()
+	b.rateLimiter()
 
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	specs := make([]route.Spec, len(routes))
@@ -144,55 +143,9 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		} else {
 			g.hosts[strings.ToLower(rt.Host)] = true
 		}
-		if rt.WebSocket {
-			b.errs = append(b.errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: WebSocket routes are not available in this build yet", rt.Name)))
+		if h, ok := b.route(rt); ok {
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, handler: h, cors: rt.CORS != ""})
 		}
-		up := g.upstreams[rt.Upstream]
-		if up == nil {
-			b.errs = append(b.errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
-			continue
-		}
-		// The route's steps, in DESIGN.md order. CORS comes first so that
-		// preflights are answered before anything else looks at them.
-		var steps []pipeline.Middleware
-		if rt.CORS != "" {
-			steps = append(steps, corsPolicies[rt.CORS])
-		}
-		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
-			authn, err := authenticate(rt, authns, lo, g.obs)
-			if err != nil {
-				if !authFailed {
-					b.errs = append(b.errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
-				}
-				continue
-			}
-			authzn, err := authorize(rt, g.obs)
-			if err != nil {
-				b.errs = append(b.errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
-				continue
-			}
-			steps = append(steps, authn, authzn)
-		}
-		if len(rt.RateLimit) > 0 && limiter != nil {
-			limit, err := rateLimit(rt, cfg, limiter, g.obs)
-			if err != nil {
-				b.errs = append(b.errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
-				continue
-			}
-			steps = append(steps, limit)
-		}
-		// Bodies are read only for requests every earlier step accepted.
-		steps = append(steps, bodyLimit(int64(cfg.Server.MaxBodyBytes), g.obs))
-		if doc := g.docs[rt.OpenAPI]; doc != nil {
-			// Last before the proxy: it validates the buffered body and
-			// filters the response the proxy writes.
-			steps = append(steps, doc.Middleware(openapi.Deps{Observer: g.obs, OnResponse: g.onResponse}))
-		}
-		g.routes = append(g.routes, compiledRoute{
-			name:    rt.Name,
-			handler: pipeline.Chain(up, steps...),
-			cors:    rt.CORS != "",
-		})
 	}
 	secure, err := headers.New(overrides)
 	if err != nil {

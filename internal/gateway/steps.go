@@ -38,7 +38,55 @@ type builder struct {
 	cfg  *config.Config
 	deps Deps
 	errs []error
+
+	// Built once, shared by the routes that name them.
+	authns     map[string]*authenticator
+	authFailed map[string]bool // authenticators whose build failed (reported)
+	lo         *lockout.Lockout
+	corsPolicy map[string]pipeline.Middleware
+	limiter    *backend.Backend
 }
+
+// errReported is a step's error that was reported already (a route naming
+// an authenticator that failed to build).
+var errReported = errors.New("reported")
+
+// route compiles one route: its steps, in DESIGN.md order, before its
+// upstream. Each step is nil for a route that does not use it.
+func (b *builder) route(rt *config.Route) (http.Handler, bool) {
+	if rt.WebSocket {
+		b.errs = append(b.errs, positioned(b.cfg, rt.Pos, fmt.Sprintf("route %q: WebSocket routes are not available in this build yet", rt.Name)))
+	}
+	up := b.g.upstreams[rt.Upstream]
+	if up == nil {
+		b.errs = append(b.errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
+		return nil, false
+	}
+	var steps []pipeline.Middleware
+	for _, step := range []func(*config.Route) (pipeline.Middleware, error){
+		b.cors,         // first, so that preflights are answered before anything else looks at them
+		b.authenticate, // any of the route's authenticators, behind the lockout
+		b.authorize,    // the route's require
+		b.rateLimit,
+		b.bodyLimit, // bodies are read only for requests every earlier step accepted
+		b.contract,  // last: it validates the buffered body and filters the response
+	} {
+		mw, err := step(rt)
+		if err != nil {
+			if err != errReported {
+				b.errs = append(b.errs, positioned(b.cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
+			}
+			return nil, false
+		}
+		if mw != nil {
+			steps = append(steps, mw)
+		}
+	}
+	return pipeline.Chain(up, steps...), true
+}
+
+// public reports whether rt is auth: none.
+func public(rt *config.Route) bool { return len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone }
 
 // fail records err about the definition or key at path (see config.At).
 func (b *builder) fail(err error, path ...string) {
@@ -128,7 +176,8 @@ type authenticator struct {
 // unused one would fetch keys for nothing). Key material, discovery and JWKS
 // are loaded here, so a broken identity provider fails the load, not the
 // first request.
-func (b *builder) authenticators(routes []*config.Route) map[string]*authenticator {
+func (b *builder) authenticators(routes []*config.Route) {
+	b.authns, b.authFailed = map[string]*authenticator{}, map[string]bool{}
 	used := map[string]bool{}
 	for _, rt := range routes {
 		for _, name := range rt.Auth {
@@ -136,7 +185,6 @@ func (b *builder) authenticators(routes []*config.Route) map[string]*authenticat
 		}
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	out := map[string]*authenticator{}
 	for name, def := range b.cfg.Authenticators {
 		if !used[name] {
 			continue
@@ -144,11 +192,11 @@ func (b *builder) authenticators(routes []*config.Route) map[string]*authenticat
 		a, err := b.authenticator(def, client)
 		if err != nil {
 			b.fail(fmt.Errorf("authenticator %q: %w", name, err), "authenticators", name)
+			b.authFailed[name] = true
 			continue
 		}
-		out[name] = a
+		b.authns[name] = a
 	}
-	return out
 }
 
 func (b *builder) authenticator(def *config.Authenticator, client *http.Client) (*authenticator, error) {
@@ -203,17 +251,17 @@ func dropped(forward bool, header, cookie string) *auth.TokenSource {
 // lockout builds the brute-force lockout when the config asks for one.
 // With key: principal, a request is counted by the API key it claims (its
 // unverified id), so guessing secrets for one key locks that key.
-func (b *builder) lockout(as map[string]*authenticator) *lockout.Lockout {
+func (b *builder) lockout() {
 	if b.cfg.Lockout == nil {
-		return nil
+		return
 	}
 	store := b.deps.Lockout
 	if store == nil {
 		store = lockout.NewMemory(lockout.MemoryOptions{})
 	}
 	var keyAuths []*apikey.Authenticator
-	for _, name := range sortedNames(as) {
-		if k, ok := as[name].Authenticator.(*apikey.Authenticator); ok {
+	for _, name := range sortedNames(b.authns) {
+		if k, ok := b.authns[name].Authenticator.(*apikey.Authenticator); ok {
 			keyAuths = append(keyAuths, k)
 		}
 	}
@@ -234,48 +282,60 @@ func (b *builder) lockout(as map[string]*authenticator) *lockout.Lockout {
 	l, err := lockout.New(c, store)
 	if err != nil {
 		b.fail(err, "lockout")
-		return nil
+		return
 	}
-	return l
+	b.lo = l
 }
 
-func (b *builder) corsPolicies() map[string]pipeline.Middleware {
-	out := map[string]pipeline.Middleware{}
+func (b *builder) corsPolicies() {
+	b.corsPolicy = map[string]pipeline.Middleware{}
 	for name, c := range b.cfg.CORS {
 		mw, err := cors.New(*c, b.deps.Observer)
 		if err != nil {
 			b.fail(fmt.Errorf("cors %q: %w", name, err), "cors", name)
 			continue
 		}
-		out[name] = mw
+		b.corsPolicy[name] = mw
 	}
-	return out
 }
 
-// rateLimiter returns the shared-state backend of rate limits: the one in
+// cors is the route's CORS step.
+func (b *builder) cors(rt *config.Route) (pipeline.Middleware, error) {
+	return b.corsPolicy[rt.CORS], nil
+}
+
+// rateLimiter sets the shared-state backend of rate limits: the one in
 // deps, which outlives reloads, or one of this gateway's own.
-func (b *builder) rateLimiter() *backend.Backend {
-	if b.deps.RateLimit != nil || len(b.cfg.RateLimits) == 0 {
-		return b.deps.RateLimit
+func (b *builder) rateLimiter() {
+	b.limiter = b.deps.RateLimit
+	if b.limiter != nil || len(b.cfg.RateLimits) == 0 {
+		return
 	}
 	be, err := backend.Open("memory://", "", b.deps.Logger)
 	if err != nil {
 		b.errs = append(b.errs, err)
-		return nil
+		return
 	}
 	b.g.closers = append(b.g.closers, func() { _ = be.Close() })
-	return be
+	b.limiter = be
 }
 
 // authenticate is the route's authentication step (any of its authenticators,
 // guarded by the lockout), which also rewrites the identity the upstream
 // sees: the X-Rampart-* principal headers, and the credential itself only
 // when its authenticator says forward_token.
-func authenticate(rt *config.Route, as map[string]*authenticator, lo *lockout.Lockout, obs pipeline.Observer) (pipeline.Middleware, error) {
+func (b *builder) authenticate(rt *config.Route) (pipeline.Middleware, error) {
+	if public(rt) {
+		return nil, nil
+	}
+	as, lo, obs := b.authns, b.lo, b.g.obs
 	list := make([]auth.Authenticator, 0, len(rt.Auth))
 	for _, name := range rt.Auth {
 		a, ok := as[name]
-		if !ok {
+		switch {
+		case b.authFailed[name]:
+			return nil, errReported
+		case !ok:
 			return nil, fmt.Errorf("authenticator %q is not available", name)
 		}
 		list = append(list, a.Authenticator) // not the wrapper: Any looks for optional interfaces
@@ -309,31 +369,51 @@ func authenticate(rt *config.Route, as map[string]*authenticator, lo *lockout.Lo
 }
 
 // rateLimit is the route's rate limiting step.
-func rateLimit(rt *config.Route, cfg *config.Config, be *backend.Backend, obs pipeline.Observer) (pipeline.Middleware, error) {
+func (b *builder) rateLimit(rt *config.Route) (pipeline.Middleware, error) {
+	if len(rt.RateLimit) == 0 || b.limiter == nil {
+		return nil, nil
+	}
 	cs := make([]*ratelimit.Config, len(rt.RateLimit))
 	for i, name := range rt.RateLimit {
-		cs[i] = cfg.RateLimits[name]
+		cs[i] = b.cfg.RateLimits[name]
 	}
 	var apiKey []string
-	for name, a := range cfg.Authenticators {
+	for name, a := range b.cfg.Authenticators {
 		if a.APIKey != nil {
 			apiKey = append(apiKey, name)
 		}
 	}
 	sort.Strings(apiKey)
-	return ratelimit.New(cs, ratelimit.Deps{Limiter: be.Limiter, Observer: obs, APIKeyAuthenticators: apiKey,
-		Options: ratelimit.Options{InFlight: be.InFlight}})
+	return ratelimit.New(cs, ratelimit.Deps{Limiter: b.limiter.Limiter, Observer: b.g.obs, APIKeyAuthenticators: apiKey,
+		Options: ratelimit.Options{InFlight: b.limiter.InFlight}})
 }
 
 // authorize is the route's authorization step (its require).
-func authorize(rt *config.Route, obs pipeline.Observer) (pipeline.Middleware, error) {
+func (b *builder) authorize(rt *config.Route) (pipeline.Middleware, error) {
+	if public(rt) {
+		return nil, nil
+	}
 	req := rt.Require
 	req.Realm = realm
-	mw, err := authz.New(req, obs)
+	mw, err := authz.New(req, b.g.obs)
 	if err != nil {
 		return nil, fmt.Errorf("require: %w", err)
 	}
 	return mw, nil
+}
+
+// bodyLimit is the route's body step (see the function bodyLimit).
+func (b *builder) bodyLimit(*config.Route) (pipeline.Middleware, error) {
+	return bodyLimit(int64(b.cfg.Server.MaxBodyBytes), b.g.obs), nil
+}
+
+// contract is the route's OpenAPI step.
+func (b *builder) contract(rt *config.Route) (pipeline.Middleware, error) {
+	doc := b.g.docs[rt.OpenAPI]
+	if doc == nil {
+		return nil, nil
+	}
+	return doc.Middleware(openapi.Deps{Observer: b.g.obs, OnResponse: b.g.onResponse}), nil
 }
 
 // removeCredential deletes the token a TokenSource reads, so the upstream
