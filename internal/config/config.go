@@ -295,20 +295,7 @@ func (p *parser) listenerConflicts(server, admin *fields, cfg *Config) {
 
 func (p *parser) lockout(top *fields) *lockout.Config {
 	l := &lockout.Config{}
-	setDefaults(l)
-	f := top.section("lockout", "lockout", keysOf[lockout.Config]())
-	if n, ok := f.integer("max_failures"); ok {
-		if n < 1 {
-			f.errf("max_failures", "must be at least 1, got %d", n)
-		} else {
-			l.MaxFailures = n
-		}
-	}
-	f.positiveDuration("window", &l.Window)
-	f.positiveDuration("duration", &l.Duration)
-	if v, ok := f.str("key"); ok && p.oneOf(f, "key", v, "client_ip", "principal") {
-		l.Key = v.s
-	}
+	p.decode(top.section("lockout", "lockout", keysOf[lockout.Config]()), l)
 	return l
 }
 

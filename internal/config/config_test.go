@@ -462,7 +462,7 @@ func TestStoreAndSharedState(t *testing.T) {
 		{name: "redis without host refused", src: base + "shared_state: \"redis://\"\n", want: []string{"5:15: shared_state must be memory:// or redis://... or rediss://... (the redis URL does not parse or has no host)"}},
 		{name: "failure mode typo suggests", src: base + "shared_state_failure: fail_opn\n", want: []string{`5:23: shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "lockout values checked", src: base + "lockout: {max_failures: 0, window: 0s, duration: 5, key: ip}\n", want: []string{
-			"5:25: lockout: max_failures must be at least 1, got 0",
+			"5:25: lockout: max_failures must be between 1 and 1000, got 0",
 			"5:36: lockout: window must be greater than 0",
 			"5:50: lockout: duration must be a duration with a unit",
 			`5:58: lockout: key must be one of client_ip, principal; got "ip"`,

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -15,7 +14,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/auth/mtls"
-	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -409,40 +407,7 @@ func (p *parser) rateLimits(top *fields) map[string]*ratelimit.Config {
 	for _, e := range p.definitions(top, "rate_limits", "rate limit") {
 		r := &ratelimit.Config{Name: e.name}
 		out[e.name] = r
-		f := p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), join("rate_limits", e.name), keysOf[ratelimit.Config]())
-		key, keyOK := f.reqStr("key")
-		r.Key = key.s
-		var limits []*yaml.Node // the node of each of r.Limits
-		if vs, ok := f.nonEmptyStrList("limits", true); ok {
-			for _, v := range vs {
-				r.Limits = append(r.Limits, v.s)
-				limits = append(limits, v.node)
-			}
-		}
-		if n, ok := f.integer("concurrency"); ok {
-			if n < 0 {
-				f.errf("concurrency", "must not be negative (0 means no concurrency limit), got %d", n)
-			} else {
-				r.Concurrency = n
-			}
-		}
-		// The rest is ratelimit's own rules, reported at the key or entry
-		// they name; a key that did not decode was reported already.
-		for _, err := range r.Validate() {
-			var fe *conf.FieldError
-			switch {
-			case !errors.As(err, &fe):
-				p.errAt(e.key, "%s: %v", f.ctx, err)
-			case fe.Index >= 0 && fe.Index < len(limits):
-				p.errAt(limits[fe.Index], "%s: %s", f.ctx, fe.Msg)
-			case fe.Field == "key":
-				if keyOK {
-					f.errf("key", "%s; got %s", fe.Msg, key.show())
-				}
-			default:
-				f.errf(fe.Field, "%s", fe.Msg)
-			}
-		}
+		p.decode(p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), join("rate_limits", e.name), keysOf[ratelimit.Config]()), r)
 	}
 	return out
 }
@@ -596,63 +561,7 @@ func (p *parser) openAPIs(top *fields) map[string]*openapi.Config {
 	for _, e := range p.definitions(top, "openapi", "openapi") {
 		o := &openapi.Config{Name: e.name}
 		out[e.name] = o
-		f := p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), join("openapi", e.name), keysOf[openapi.Config]())
-		if v, ok := f.reqStr("spec"); ok {
-			o.Spec = v.s
-		}
-		f.boolean("validate_requests", &o.ValidateRequests)
-		f.boolean("reject_undocumented", &o.RejectUndocumented)
-		if v, ok := f.str("filter_responses"); ok && (v.s == "" || p.oneOf(f, "filter_responses", v, "strip", "reject", "off")) {
-			o.FilterResponses = v.s
-		}
-		if v, ok := f.str("unknown_fields"); ok && p.oneOf(f, "unknown_fields", v, "reject", "allow") {
-			o.UnknownFields = v.s
-		}
-		if n, ok := f.integer("max_depth"); ok {
-			if n < 1 || n > 1024 {
-				f.errf("max_depth", "must be between 1 and 1024, got %d", n)
-			} else {
-				o.MaxDepth = n
-			}
-		}
-		if n, ok := p.size(f, "max_response_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
-			o.MaxResponseBytes = conf.Size(n)
-		}
-		if n, ok := p.size(f, "max_spec_bytes", 1<<10, 1<<30, "between 1KiB and 1GiB"); ok {
-			o.MaxSpecBytes = conf.Size(n)
-		}
-		if v, ok := f.str("base_path"); ok {
-			if !strings.HasPrefix(v.s, "/") {
-				f.errf("base_path", "must start with /, got %s", v.show())
-			} else {
-				o.BasePath = v.s
-			}
-		}
-		f.boolean("pass_undocumented_errors", &o.PassUndocumentedErrors)
-		f.boolean("routes_from_spec", &o.RoutesFromSpec)
-		f.boolean("allow_public", &o.AllowPublic)
-		if v, ok := f.str("upstream"); ok {
-			o.Upstream = v.s
-		}
-		if vs, ok := f.nonEmptyStrList("auth", false); ok {
-			o.Auth = strs(vs)
-		}
-		if n := f.vals["security_schemes"]; n != nil {
-			if es, ok := p.entries(n, f.subject("security_schemes")); ok {
-				o.SecuritySchemes = map[string]string{}
-				for _, e := range es {
-					if v, ok := p.scalar(e.val, fmt.Sprintf("openapi %q: security scheme %s", o.Name, quoteTrunc(e.name)), "an authenticator name"); ok {
-						o.SecuritySchemes[e.name] = v.s
-					}
-				}
-			}
-		}
-		if o.RoutesFromSpec && o.Upstream == "" {
-			f.missing("upstream")
-		}
-		if !o.RoutesFromSpec && (o.Upstream != "" || o.Auth != nil || o.SecuritySchemes != nil || o.AllowPublic) {
-			f.errf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true")
-		}
+		p.decode(p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), join("openapi", e.name), keysOf[openapi.Config]()), o)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -236,8 +237,13 @@ var env = map[string]any{"type": "string", "pattern": `\$\{`}
 
 func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
+	var required []string
 	for _, k := range configKeys(t, g.docs) {
-		p := g.value(k.field)
+		c := parseConstraints(k.field.Tag.Get("conf"))
+		if c.required {
+			required = append(required, k.name)
+		}
+		p := g.value(k.field, c)
 		if k.doc != "" {
 			p["description"] = strings.Join(strings.Fields(k.doc), " ")
 		}
@@ -246,7 +252,11 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		}
 		props[k.name] = p
 	}
-	return map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	o := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if required != nil {
+		o["required"] = required
+	}
+	return o
 }
 
 // ref returns a reference to the definition of struct t, adding it once.
@@ -270,7 +280,7 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 	return map[string]any{"$ref": "#/$defs/" + name}
 }
 
-func (g *schemaGen) value(f reflect.StructField) map[string]any {
+func (g *schemaGen) value(f reflect.StructField, c constraints) map[string]any {
 	str := map[string]any{"type": "string"}
 	strs := map[string]any{"type": "array", "items": str}
 	t := f.Type
@@ -295,11 +305,21 @@ func (g *schemaGen) value(f reflect.StructField) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.String:
+		if c.oneOf != nil {
+			return map[string]any{"anyOf": []any{map[string]any{"enum": c.oneOf}, env}}
+		}
 		return str
 	case reflect.Bool:
 		return map[string]any{"anyOf": []any{map[string]any{"type": "boolean"}, env}}
 	case reflect.Int:
-		return map[string]any{"anyOf": []any{map[string]any{"type": "integer"}, env}}
+		n := map[string]any{"type": "integer"}
+		if lo := bound(c.min, strconv.Atoi); lo != nil {
+			n["minimum"] = *lo
+		}
+		if hi := bound(c.max, strconv.Atoi); hi != nil {
+			n["maximum"] = *hi
+		}
+		return map[string]any{"anyOf": []any{n, env}}
 	case reflect.Slice:
 		return strs
 	case reflect.Map:

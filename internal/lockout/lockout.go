@@ -100,14 +100,14 @@ type Backend interface {
 type Config struct {
 	// MaxFailures is how many counted failures within window lock a client
 	// out; between 1 and 1000.
-	MaxFailures int `yaml:"max_failures" default:"10"`
+	MaxFailures int `yaml:"max_failures" default:"10" conf:"min=1,max=1000"`
 	// Window is how far back failures are counted.
-	Window time.Duration `yaml:"window" default:"1m"`
+	Window time.Duration `yaml:"window" default:"1m" conf:"positive"`
 	// Duration is how long a locked-out client is refused.
-	Duration time.Duration `yaml:"duration" default:"5m"`
+	Duration time.Duration `yaml:"duration" default:"5m" conf:"positive"`
 	// Key is whom failures count against: client_ip, or principal (the API
 	// key a request claims, so guessing one key's secret locks that key).
-	Key string `yaml:"key" default:"client_ip"`
+	Key string `yaml:"key" default:"client_ip" conf:"oneof=client_ip|principal"`
 	// Claimant returns the identity a request claims before it is verified
 	// (an API key's id, prefixed by its kind), or "" for none. Used when Key
 	// is "principal"; nil = none (every request is counted by address).

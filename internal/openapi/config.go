@@ -14,7 +14,7 @@ type Config struct {
 	// Spec is the document: a file path (relative to the config file) or an
 	// http(s) URL such as a FastAPI service's /openapi.json. JSON or YAML,
 	// OpenAPI 3.0.x or 3.1.x; required.
-	Spec string `yaml:"spec"`
+	Spec string `yaml:"spec" conf:"required"`
 	// BaseDir resolves a relative Spec path. "" means the working directory;
 	// the gateway passes the directory of the config file.
 	BaseDir string `yaml:"-"`
@@ -23,7 +23,7 @@ type Config struct {
 	// FilterResponses checks responses against the documented schema: off
 	// (or unset) passes them, strip removes undeclared fields, reject turns a
 	// response that does not conform into a 502.
-	FilterResponses string `yaml:"filter_responses"`
+	FilterResponses string `yaml:"filter_responses" conf:"oneof=|strip|reject|off"`
 	// RejectUndocumented answers 404/405 for a method and path the document
 	// does not declare, even when a broader route matched.
 	RejectUndocumented bool `yaml:"reject_undocumented"`
@@ -33,17 +33,17 @@ type Config struct {
 	// assignment). Allow relaxes only that: explicit additionalProperties:
 	// false, read-only checks aside, and keys differing only in case from a
 	// declared property stay refused.
-	UnknownFields string `yaml:"unknown_fields"`
+	UnknownFields string `yaml:"unknown_fields" conf:"oneof=reject|allow"`
 	// MaxDepth is the deepest JSON nesting accepted in request bodies,
 	// between 1 and 1024. Unset means 64.
-	MaxDepth int `yaml:"max_depth"`
+	MaxDepth int `yaml:"max_depth" conf:"min=1,max=1024"`
 	// MaxResponseBytes is the largest JSON response buffered for filtering;
 	// larger responses pass through unfiltered and are reported
 	// (ResponsePassedOversized). Unset means 1MiB.
-	MaxResponseBytes conf.Size `yaml:"max_response_bytes"`
+	MaxResponseBytes conf.Size `yaml:"max_response_bytes" conf:"min=1,max=1GiB"`
 	// MaxSpecBytes bounds the document and each file it references. Unset
 	// means 16MiB.
-	MaxSpecBytes conf.Size `yaml:"max_spec_bytes"`
+	MaxSpecBytes conf.Size `yaml:"max_spec_bytes" conf:"min=1KiB,max=1GiB"`
 	// BasePath is prepended to every path of the document when matching
 	// requests. Unset means the path of the first servers[] URL (OpenAPI
 	// paths are relative to it), or nothing without servers; "/" means none
@@ -67,7 +67,7 @@ type Config struct {
 	Upstream string `yaml:"upstream"`
 	// Auth is the authenticator list of generated routes whose security
 	// scheme has no entry in security_schemes (routes_from_spec only).
-	Auth []string `yaml:"auth"`
+	Auth []string `yaml:"auth" conf:"nonempty"`
 	// SecuritySchemes maps the document's securitySchemes names to
 	// authenticator names, such as {bearerAuth: corp_sso} (routes_from_spec
 	// only).
@@ -107,7 +107,7 @@ func (c *Config) check() error {
 	if c.MaxResponseBytes < 0 || c.MaxSpecBytes < 0 {
 		bad = append(bad, "size limits must not be negative")
 	}
-	if c.BasePath != "" && (c.BasePath[0] != '/' || strings.ContainsAny(c.BasePath, "{}?#")) {
+	if c.BasePath != "" && !validBasePath(c.BasePath) {
 		bad = append(bad, fmt.Sprintf("base_path %q must be a path starting with /", c.BasePath))
 	}
 	if c.Spec == "" {
@@ -117,6 +117,26 @@ func (c *Config) check() error {
 		return nil
 	}
 	return &LoadError{Document: c.Name, Msg: strings.Join(bad, "; ")}
+}
+
+// Validate checks the rules across keys and beyond the loader's tags, for
+// the config loader (problems are *conf.FieldError).
+func (c *Config) Validate() []error {
+	var errs []error
+	if c.BasePath != "" && !validBasePath(c.BasePath) {
+		errs = append(errs, conf.Badf("base_path", "must be a path starting with / (without {, }, ? or #)"))
+	}
+	if c.RoutesFromSpec && c.Upstream == "" {
+		errs = append(errs, conf.Errorf("upstream", "is required"))
+	}
+	if !c.RoutesFromSpec && (c.Upstream != "" || c.Auth != nil || c.SecuritySchemes != nil || c.AllowPublic) {
+		errs = append(errs, conf.Errorf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true"))
+	}
+	return errs
+}
+
+func validBasePath(p string) bool {
+	return p[0] == '/' && !strings.ContainsAny(p, "{}?#")
 }
 
 func (c *Config) filter() string {

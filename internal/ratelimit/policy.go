@@ -99,13 +99,13 @@ type Config struct {
 	// Key is what requests are counted by: client_ip, principal, api_key,
 	// route, header:NAME or claim:NAME, or several joined with "+" (such as
 	// principal+route); required.
-	Key string `yaml:"key"`
+	Key string `yaml:"key" conf:"required"`
 	// Limits are rate strings, all enforced together: "10/s burst 20" (GCRA,
 	// as nginx's limit_req), "200/day" or "50 per hour" (a fixed window, as
 	// Flask-Limiter); required, at most 8.
-	Limits []string `yaml:"limits"`
+	Limits []string `yaml:"limits" conf:"required"`
 	// Concurrency caps the requests in flight per key; 0 means no cap.
-	Concurrency int `yaml:"concurrency"`
+	Concurrency int `yaml:"concurrency" conf:"min=0"`
 }
 
 // Validate checks the key and the rate strings, so that the config loader
@@ -113,7 +113,7 @@ type Config struct {
 func (c *Config) Validate() []error {
 	var errs []error
 	if _, err := ParseKey(c.Key, nil); err != nil {
-		errs = append(errs, conf.Errorf("key", "%v", err))
+		errs = append(errs, conf.Badf("key", "%v", err))
 	}
 	if len(c.Limits) > MaxLimits {
 		errs = append(errs, conf.Errorf("limits", "must list at most %d limits, got %d", MaxLimits, len(c.Limits)))

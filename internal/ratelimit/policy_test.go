@@ -21,7 +21,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		got = append(got, *fe)
 	}
 	want := []conf.FieldError{
-		{Field: "key", Index: -1, Msg: `must be client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with + (did you mean "client_ip"?)`},
+		{Field: "key", Index: -1, Msg: `must be client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with + (did you mean "client_ip"?)`, Got: true},
 		{Field: "limits", Index: 1, Msg: `invalid rate: unknown time unit "fortnight"; units are s, minute, hour, day, month, year`},
 		{Field: "limits", Index: 2, Msg: `limit "10/s burst 20" is listed twice`},
 	}

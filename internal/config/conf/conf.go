@@ -28,16 +28,26 @@ type Size int64
 
 // FieldError is a problem with one key of a control's config, named by its
 // YAML key (Field) and, for a list, the entry (Index, 0-based; -1 for the key
-// itself).
+// itself). Msg does not quote the value: with Got, the loader appends it
+// ("; got ...") unless it came from the environment.
 type FieldError struct {
 	Field string
 	Index int
 	Msg   string
+	Got   bool
 }
 
 // Errorf returns a FieldError about the key field.
 func Errorf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Index: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Badf returns a FieldError about the value of the key field, which the
+// loader shows after Msg.
+func Badf(field, format string, args ...any) *FieldError {
+	e := Errorf(field, format, args...)
+	e.Got = true
+	return e
 }
 
 // Error returns "FIELD: MSG" (or "FIELD entry N: MSG").

@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
+)
+
+// constraints are the rules of a `conf:` tag, checked while decoding:
+//
+//	required        the key must be present (and a string or list not empty)
+//	nonempty        a present string or list must not be empty
+//	unique          a list must not repeat an entry
+//	oneof=a|b       a string must be one of these ("" among them allows empty)
+//	min=X, max=Y    bounds of an integer, duration or size (sizes with units)
+//	positive        a duration must be greater than 0
+//	size            an int field holds a size (see isSize)
+type constraints struct {
+	required, nonempty, unique, positive bool
+	oneOf                                []string
+	min, max                             string
+}
+
+func parseConstraints(tag string) constraints {
+	var c constraints
+	for _, part := range strings.Split(tag, ",") {
+		name, val, _ := strings.Cut(part, "=")
+		switch name {
+		case "required":
+			c.required = true
+		case "nonempty":
+			c.nonempty = true
+		case "unique":
+			c.unique = true
+		case "positive":
+			c.positive = true
+		case "oneof":
+			c.oneOf = strings.Split(val, "|")
+		case "min":
+			c.min = val
+		case "max":
+			c.max = val
+		case "", "size", "or_none":
+		default:
+			panic("config: unknown conf tag " + part)
+		}
+	}
+	return c
+}
+
+// validator is a config type with rules of its own (across keys, or beyond
+// what tags say). Its problems are *conf.FieldError, reported at their key.
+type validator interface {
+	Validate() []error
+}
+
+// decode sets the defaults of the struct *v, reads the keys of f into it by
+// each field's Go type and `conf:` constraints, then reports v's own Validate
+// problems at the keys they name. It is how a control's config type is read
+// without the loader knowing its keys.
+func (p *parser) decode(f *fields, v any) {
+	setDefaults(v)
+	rv := reflect.ValueOf(v).Elem()
+	t := rv.Type()
+	failed := map[string]bool{} // keys that are missing or did not decode (reported)
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key := yamlKey(sf)
+		if key == "" {
+			continue
+		}
+		c := parseConstraints(sf.Tag.Get("conf"))
+		if !f.has(key) {
+			if c.required {
+				f.missing(key)
+				failed[key] = true
+			}
+			continue
+		}
+		if !p.decodeField(f, key, sf, c, rv.Field(i)) {
+			failed[key] = true
+		}
+	}
+	if val, ok := v.(validator); ok {
+		for _, err := range val.Validate() {
+			p.fieldError(f, err, failed)
+		}
+	}
+}
+
+// fieldError reports a Validate problem at the key or list entry it names.
+// A problem about a key that failed to decode was reported already.
+func (p *parser) fieldError(f *fields, err error, failed map[string]bool) {
+	var fe *conf.FieldError
+	if !errors.As(err, &fe) {
+		p.errAt(f.at, "%s: %v", f.ctx, err)
+		return
+	}
+	n := f.vals[fe.Field]
+	switch {
+	case failed[fe.Field]:
+	case n == nil:
+		p.errAt(f.at, "%s %s", f.subject(fe.Field), fe.Msg)
+	case fe.Index >= 0 && n.Kind == yaml.SequenceNode && fe.Index < len(n.Content):
+		p.errAt(n.Content[fe.Index], "%s: %s", f.ctx, fe.Msg)
+	case fe.Got:
+		v, _ := p.scalar(n, f.subject(fe.Field), "a string")
+		f.errf(fe.Field, "%s; got %s", fe.Msg, v.show())
+	default:
+		f.errf(fe.Field, "%s", fe.Msg)
+	}
+}
+
+// decodeField reads key into fv; false when it reported a problem.
+func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c constraints, fv reflect.Value) bool {
+	switch {
+	case sf.Type == durationType:
+		d, ok := f.duration(key)
+		if !ok {
+			return false
+		}
+		lo, hi := bound(c.min, time.ParseDuration), bound(c.max, time.ParseDuration)
+		switch {
+		case c.positive && d <= 0:
+			f.errf(key, "must be greater than 0")
+		case lo != nil && d < *lo || hi != nil && d > *hi:
+			f.errf(key, "must be %s, got %s", bounds(c), d)
+		default:
+			fv.SetInt(int64(d))
+			return true
+		}
+		return false
+	case isSize(sf):
+		lo, hi := bound(c.min, sizeOf), bound(c.max, sizeOf)
+		if lo == nil || hi == nil {
+			panic("config: a size needs min and max: " + key)
+		}
+		minText := c.min
+		if minText == "1" {
+			minText = "1 byte"
+		}
+		n, ok := p.size(f, key, *lo, *hi, "between "+minText+" and "+c.max)
+		fv.SetInt(n)
+		return ok
+	}
+	switch sf.Type.Kind() {
+	case reflect.String:
+		var v value
+		var ok bool
+		if c.required || c.nonempty {
+			v, ok = f.reqStr(key)
+		} else {
+			v, ok = f.str(key)
+		}
+		if ok && c.oneOf != nil && !(v.s == "" && contains(c.oneOf, "")) {
+			ok = p.oneOf(f, key, v, nonEmpty(c.oneOf)...)
+		}
+		if ok {
+			fv.SetString(v.s)
+		}
+		return ok
+	case reflect.Bool:
+		var b bool
+		ok := f.boolean(key, &b)
+		fv.SetBool(b)
+		return ok
+	case reflect.Int:
+		n, ok := f.integer(key)
+		if !ok {
+			return false
+		}
+		lo, hi := bound(c.min, strconv.Atoi), bound(c.max, strconv.Atoi)
+		switch {
+		case lo != nil && *lo == 0 && hi == nil && n < 0:
+			f.errf(key, "must not be negative, got %d", n)
+			return false
+		case lo != nil && n < *lo || hi != nil && n > *hi:
+			f.errf(key, "must be %s, got %d", bounds(c), n)
+			return false
+		}
+		fv.SetInt(int64(n))
+		return true
+	case reflect.Slice:
+		list := f.strList
+		if c.required || c.nonempty {
+			list = func(key string) ([]value, bool) { return f.nonEmptyStrList(key, false) }
+		}
+		vs, ok := list(key)
+		ok = ok && len(vs) == len(f.vals[key].Content) // no entry was refused
+		if ok && c.unique {
+			u := p.noDuplicates(vs, f.subject(key), nil)
+			ok = len(u) == len(vs)
+		}
+		if ok {
+			fv.Set(reflect.ValueOf(strs(vs)))
+		}
+		return ok
+	case reflect.Map:
+		es, ok := p.entries(f.vals[key], f.subject(key))
+		if !ok {
+			return false
+		}
+		m := make(map[string]string, len(es))
+		for _, e := range es {
+			v, vok := p.scalar(e.val, fmt.Sprintf("%s: %s", f.subject(key), quoteTrunc(e.name)), "a string")
+			ok = ok && vok
+			m[e.name] = v.s
+		}
+		if ok {
+			fv.Set(reflect.ValueOf(m))
+		}
+		return ok
+	}
+	panic("config: no decoder for " + sf.Type.String())
+}
+
+// bound parses a min or max of a tag; nil when the tag has none.
+func bound[T any](s string, parse func(string) (T, error)) *T {
+	if s == "" {
+		return nil
+	}
+	v, err := parse(s)
+	if err != nil {
+		panic(fmt.Sprintf("config: bad bound %q: %v", s, err))
+	}
+	return &v
+}
+
+func sizeOf(s string) (int64, error) {
+	n, prob := parseSize(s)
+	if prob != "" {
+		return 0, errors.New(prob)
+	}
+	return n, nil
+}
+
+// bounds says what a value out of [min, max] must be.
+func bounds(c constraints) string {
+	switch {
+	case c.min != "" && c.max != "":
+		return "between " + c.min + " and " + c.max
+	case c.min != "":
+		return "at least " + c.min
+	}
+	return "at most " + c.max
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
