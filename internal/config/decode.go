@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ import (
 //	min=X, max=Y    bounds of an integer, duration or size (sizes with units)
 //	positive        a duration must be greater than 0
 //	size            an int field holds a size (see isSize)
+//
+// Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
 	oneOf                                []string
@@ -137,6 +140,12 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 			return true
 		}
 		return false
+	case sf.Type == reflect.TypeFor[[]*url.URL]():
+		us, ok := p.targets(f, key)
+		if ok {
+			fv.Set(reflect.ValueOf(us))
+		}
+		return ok
 	case isSize(sf):
 		lo, hi := bound(c.min, sizeOf), bound(c.max, sizeOf)
 		if lo == nil || hi == nil {

@@ -66,30 +66,35 @@ func (p *parser) upstreams(top *fields) map[string]*proxy.Config {
 	out := map[string]*proxy.Config{}
 	for _, e := range p.definitions(top, "upstreams", "upstream") {
 		u := &proxy.Config{Name: e.name}
-		setDefaults(u)
 		out[e.name] = u
-		f := p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), join("upstreams", e.name), keysOf[proxy.Config]())
-		if vs, ok := f.nonEmptyStrList("targets", true); ok {
-			seen := map[string]*yaml.Node{}
-			for _, v := range vs {
-				t, prob := targetURL(v.s)
-				if prob != "" {
-					// The value is not shown: a malformed URL may carry credentials.
-					p.errAt(v.node, "%s: target %s", f.ctx, prob)
-					continue
-				}
-				if first, dup := seen[t.String()]; dup {
-					p.errAt(v.node, "%s: targets lists %s twice (first at line %d)", f.ctx, v.show(), first.Line)
-					continue
-				}
-				seen[t.String()] = v.node
-				u.Targets = append(u.Targets, t)
-			}
-		}
-		f.positiveDuration("timeout", &u.Timeout)
-		f.boolean("mask_upstream_errors", &u.MaskErrors)
+		p.decode(p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), join("upstreams", e.name), keysOf[proxy.Config]()), u)
 	}
 	return out
+}
+
+// targets reads a list of upstream target URLs (see targetURL).
+func (p *parser) targets(f *fields, key string) ([]*url.URL, bool) {
+	vs, ok := f.nonEmptyStrList(key, false)
+	ok = ok && len(vs) == len(f.vals[key].Content)
+	var out []*url.URL
+	seen := map[string]*yaml.Node{}
+	for _, v := range vs {
+		t, prob := targetURL(v.s)
+		if prob != "" {
+			// The value is not shown: a malformed URL may carry credentials.
+			p.errAt(v.node, "%s: target %s", f.ctx, prob)
+			ok = false
+			continue
+		}
+		if first, dup := seen[t.String()]; dup {
+			p.errAt(v.node, "%s: %s lists %s twice (first at line %d)", f.ctx, key, v.show(), first.Line)
+			ok = false
+			continue
+		}
+		seen[t.String()] = v.node
+		out = append(out, t)
+	}
+	return out, ok
 }
 
 // targetURL parses an upstream target: an absolute http:// or https:// URL with a host,

@@ -76,9 +76,9 @@ type Config struct {
 	// Targets are the upstream's servers, used in turn: absolute http:// or
 	// https:// URLs with a host, no credentials, query or fragment, and an
 	// empty or "/" path; required.
-	Targets []*url.URL `yaml:"targets"`
+	Targets []*url.URL `yaml:"targets" conf:"required"`
 	// Timeout bounds connecting plus waiting for response headers. 0 means 30s.
-	Timeout time.Duration `yaml:"timeout" default:"30s"`
+	Timeout time.Duration `yaml:"timeout" default:"30s" conf:"positive"`
 	// MaskErrors replaces 5xx response bodies with a generic problem, so
 	// stack traces and internal details do not reach clients.
 	MaskErrors bool `yaml:"mask_upstream_errors" default:"true"`
