@@ -23,10 +23,16 @@ import (
 //	min=X, max=Y    bounds of an integer, duration or size (sizes with units)
 //	positive        a duration must be greater than 0
 //	size            an int field holds a size (see isSize)
+//	weburl          an https URL (http for loopback hosts; see webURLProblem)
+//	secret          a secret (see secretProblem; never shown in messages)
+//	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it)
+//	claim           a claim name or dotted path
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
+	weburl, secret, claim                bool
+	token                                string
 	oneOf                                []string
 	min, max                             string
 }
@@ -44,6 +50,14 @@ func parseConstraints(tag string) constraints {
 			c.unique = true
 		case "positive":
 			c.positive = true
+		case "weburl":
+			c.weburl = true
+		case "secret":
+			c.secret = true
+		case "claim":
+			c.claim = true
+		case "token":
+			c.token = val
 		case "oneof":
 			c.oneOf = strings.Split(val, "|")
 		case "min":
@@ -70,6 +84,9 @@ type validator interface {
 // without the loader knowing its keys.
 func (p *parser) decode(f *fields, v any) {
 	setDefaults(v)
+	if f.bad { // not a mapping (reported): nothing to read or relate
+		return
+	}
 	rv := reflect.ValueOf(v).Elem()
 	t := rv.Type()
 	failed := map[string]bool{} // keys that are missing or did not decode (reported)
@@ -112,7 +129,15 @@ func (p *parser) fieldError(f *fields, err error, failed map[string]bool) {
 	case n == nil:
 		p.errAt(f.at, "%s %s", f.subject(fe.Field), fe.Msg)
 	case fe.Index >= 0 && n.Kind == yaml.SequenceNode && fe.Index < len(n.Content):
-		p.errAt(n.Content[fe.Index], "%s: %s", f.ctx, fe.Msg)
+		it := n.Content[fe.Index]
+		if fe.Got {
+			v, _ := p.scalar(it, f.subject(fe.Field)+" entries", "strings")
+			p.errAt(it, "%s: %s %s %s", f.ctx, fe.Entry, v.show(), fe.Msg)
+		} else {
+			p.errAt(it, "%s: %s", f.ctx, fe.Msg)
+		}
+	case fe.AtKey:
+		p.errAt(f.keys[fe.Field], "%s: %s", f.ctx, fe.Msg)
 	case fe.Got:
 		v, _ := p.scalar(n, f.subject(fe.Field), "a string")
 		f.errf(fe.Field, "%s; got %s", fe.Msg, v.show())
@@ -129,17 +154,12 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		if !ok {
 			return false
 		}
-		lo, hi := bound(c.min, time.ParseDuration), bound(c.max, time.ParseDuration)
-		switch {
-		case c.positive && d <= 0:
+		fv.SetInt(int64(d))
+		if c.positive && d <= 0 {
 			f.errf(key, "must be greater than 0")
-		case lo != nil && d < *lo || hi != nil && d > *hi:
-			f.errf(key, "must be %s, got %s", bounds(c), d)
-		default:
-			fv.SetInt(int64(d))
-			return true
+			return false
 		}
-		return false
+		return inBounds(f, key, c, d, time.ParseDuration)
 	case sf.Type == reflect.TypeFor[[]*url.URL]():
 		us, ok := p.targets(f, key)
 		if ok {
@@ -168,13 +188,10 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		} else {
 			v, ok = f.str(key)
 		}
-		if ok && c.oneOf != nil && !(v.s == "" && contains(c.oneOf, "")) {
-			ok = p.oneOf(f, key, v, nonEmpty(c.oneOf)...)
-		}
-		if ok {
-			fv.SetString(v.s)
-		}
-		return ok
+		// Kept even when refused below, so that Validate sees the key as set
+		// (its findings about a refused key are not reported).
+		fv.SetString(v.s)
+		return ok && p.checkString(f, key, v, c)
 	case reflect.Bool:
 		var b bool
 		ok := f.boolean(key, &b)
@@ -182,20 +199,8 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		return ok
 	case reflect.Int:
 		n, ok := f.integer(key)
-		if !ok {
-			return false
-		}
-		lo, hi := bound(c.min, strconv.Atoi), bound(c.max, strconv.Atoi)
-		switch {
-		case lo != nil && *lo == 0 && hi == nil && n < 0:
-			f.errf(key, "must not be negative, got %d", n)
-			return false
-		case lo != nil && n < *lo || hi != nil && n > *hi:
-			f.errf(key, "must be %s, got %d", bounds(c), n)
-			return false
-		}
 		fv.SetInt(int64(n))
-		return true
+		return ok && inBounds(f, key, c, n, strconv.Atoi)
 	case reflect.Slice:
 		list := f.strList
 		if c.required || c.nonempty {
@@ -230,6 +235,36 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 	panic("config: no decoder for " + sf.Type.String())
 }
 
+// checkString applies the string constraints to v; false when it reported
+// a problem.
+func (p *parser) checkString(f *fields, key string, v value, c constraints) bool {
+	switch {
+	case c.oneOf != nil && !(v.s == "" && contains(c.oneOf, "")):
+		return p.oneOf(f, key, v, nonEmpty(c.oneOf)...)
+	case c.weburl:
+		if prob := webURLProblem(v.s); prob != "" {
+			f.errf(key, "%s; got %s", prob, v.show())
+			return false
+		}
+	case c.secret:
+		if prob := secretProblem(v.s); prob != "" {
+			f.errf(key, "%s", prob)
+			return false
+		}
+	case c.token != "":
+		if !isToken(v.s) {
+			f.errf(key, "must be a valid %s, got %s", c.token, v.show())
+			return false
+		}
+	case c.claim:
+		if v.s == "" || strings.ContainsAny(v.s, " \t") {
+			f.errf(key, "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
+			return false
+		}
+	}
+	return true
+}
+
 // bound parses a min or max of a tag; nil when the tag has none.
 func bound[T any](s string, parse func(string) (T, error)) *T {
 	if s == "" {
@@ -250,15 +285,24 @@ func sizeOf(s string) (int64, error) {
 	return n, nil
 }
 
-// bounds says what a value out of [min, max] must be.
-func bounds(c constraints) string {
+// inBounds checks v against the min and max of c; false when it reported a
+// problem.
+func inBounds[T int | time.Duration](f *fields, key string, c constraints, v T, parse func(string) (T, error)) bool {
+	lo, hi := bound(c.min, parse), bound(c.max, parse)
+	var zero T
 	switch {
-	case c.min != "" && c.max != "":
-		return "between " + c.min + " and " + c.max
-	case c.min != "":
-		return "at least " + c.min
+	case lo != nil && *lo == zero && v < zero:
+		f.errf(key, "must not be negative, got %v", v)
+	case lo != nil && hi != nil && *lo != zero && (v < *lo || v > *hi):
+		f.errf(key, "must be between %s and %s, got %v", c.min, c.max, v)
+	case lo != nil && v < *lo:
+		f.errf(key, "must be at least %s, got %v", c.min, v)
+	case hi != nil && v > *hi:
+		f.errf(key, "must be at most %s, got %v", c.max, v)
+	default:
+		return true
 	}
-	return "at most " + c.max
+	return false
 }
 
 func nonEmpty(list []string) []string {

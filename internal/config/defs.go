@@ -4,24 +4,18 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v4"
 
-	"github.com/rampart-gw/rampart/internal/auth/apikey"
-	"github.com/rampart-gw/rampart/internal/auth/introspect"
-	"github.com/rampart-gw/rampart/internal/auth/jwt"
-	"github.com/rampart-gw/rampart/internal/auth/mtls"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
-
-// jwtAlgorithms are the algorithms a jwt authenticator may list.
-var jwtAlgorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // validName reports whether s can name an upstream, authenticator, rate limit, CORS
 // policy, OpenAPI document or route: 1-64 letters, digits, "_", "-" or ".", not
@@ -140,264 +134,31 @@ func (p *parser) authenticators(top *fields) map[string]*Authenticator {
 }
 
 // authenticator reads one entry of authenticators: into the variant its type
-// selects. Keys are read whatever the type (into every variant that has them),
-// so that every problem is reported.
+// selects (the field of Authenticator tagged union:"TYPE"; each variant has a
+// Name). Keys of the other types are refused first.
 func (p *parser) authenticator(name string, a *Authenticator, f *fields) {
-	typ := ""
-	if v, ok := f.reqStr("type"); ok && p.oneOf(f, "type", v, authTypes...) {
-		typ = v.s
-		a.Type = typ
-		// Refuse fields of other types before reading anything.
-		own := authTypeKeys[typ]
-		for k, kn := range f.keys {
-			if k != "type" && !contains(own, k) {
-				p.errAt(kn, "%s: %q is not a%s %s field (%s fields: type, %s)", f.ctx, k, article(typ), typ, typ, strings.Join(own, ", "))
-				delete(f.vals, k)
-				delete(f.keys, k)
-			}
+	v, ok := f.reqStr("type")
+	if !ok || !p.oneOf(f, "type", v, authTypes...) {
+		return
+	}
+	a.Type = v.s
+	own := authTypeKeys[a.Type]
+	for k, kn := range f.keys {
+		if k != "type" && !contains(own, k) {
+			p.errAt(kn, "%s: %q is not a%s %s field (%s fields: type, %s)", f.ctx, k, article(a.Type), a.Type, a.Type, strings.Join(own, ", "))
+			delete(f.vals, k)
+			delete(f.keys, k)
 		}
 	}
-	j := &jwt.Config{Name: name}
-	k := &apikey.Config{Name: name}
-	m := &mtls.Config{Name: name}
-	in := &introspect.Config{Name: name}
-	setDefaults(j)
-	setDefaults(k)
-	switch typ {
-	case "jwt":
-		a.JWT = j
-	case "api_key":
-		a.APIKey = k
-	case "mtls":
-		a.MTLS = m
-	case "introspection":
-		a.Introspection = in
-	}
-
-	if v, ok := f.str("issuer"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("issuer", "%s; got %s", prob, v.show())
-		} else {
-			j.Issuer, in.Issuer = v.s, v.s
+	rv := reflect.ValueOf(a).Elem()
+	for i := range rv.NumField() {
+		if rv.Type().Field(i).Tag.Get("union") == a.Type {
+			variant := reflect.New(rv.Type().Field(i).Type.Elem())
+			variant.Elem().FieldByName("Name").SetString(name)
+			rv.Field(i).Set(variant)
+			p.decode(f, variant.Interface())
 		}
 	}
-	f.boolean("discovery", &j.Discovery)
-	if v, ok := f.str("jwks_url"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("jwks_url", "%s; got %s", prob, v.show())
-		} else {
-			j.JWKSURL = v.s
-		}
-	}
-	if vs, ok := f.nonEmptyStrList("audiences", typ == "jwt"); ok {
-		j.Audiences = strs(p.noDuplicates(vs, f.subject("audiences"), nil))
-		in.Audiences = j.Audiences
-	}
-	if vs, ok := f.nonEmptyStrList("algorithms", typ == "jwt"); ok {
-		for _, v := range p.noDuplicates(vs, f.subject("algorithms"), nil) {
-			switch {
-			case strings.EqualFold(v.s, "none"):
-				p.errAt(v.node, `%s: algorithm "none" is never accepted: it means an unsigned token anyone can forge`, f.ctx)
-			case !contains(jwtAlgorithms, v.s):
-				msg := fmt.Sprintf("%s: unknown algorithm %s (valid: %s)", f.ctx, v.show(), strings.Join(jwtAlgorithms, ", "))
-				if s := p.suggest(v.s, jwtAlgorithms); s != "" && !v.env {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				}
-				p.errAt(v.node, "%s", msg)
-			default:
-				j.Algorithms = append(j.Algorithms, v.s)
-			}
-		}
-	}
-	if d, ok := f.duration("leeway"); ok {
-		switch {
-		case d < 0:
-			f.errf("leeway", "must not be negative")
-		case d > 5*time.Minute:
-			f.errf("leeway", "must be at most 5m, got %s", d)
-		default:
-			j.Leeway = d
-		}
-	}
-	if f.has("secret") {
-		j.Secret = p.secret(f, "secret")
-	}
-	if v, ok := f.str("public_key_file"); ok {
-		if v.s == "" {
-			f.errf("public_key_file", "must not be empty")
-		} else {
-			j.PublicKeyFile = v.s
-		}
-	}
-	if v, ok := f.str("token_header"); ok {
-		if !isToken(v.s) {
-			f.errf("token_header", "must be a valid header name, got %s", v.show())
-		} else {
-			j.TokenHeader, in.TokenHeader = v.s, v.s
-		}
-	}
-	if v, ok := f.str("token_cookie"); ok {
-		if !isToken(v.s) {
-			f.errf("token_cookie", "must be a valid cookie name, got %s", v.show())
-		} else {
-			j.TokenCookie, in.TokenCookie = v.s, v.s
-		}
-	}
-	if v, ok := f.str("roles_claim"); ok {
-		if v.s == "" || strings.ContainsAny(v.s, " \t") {
-			f.errf("roles_claim", "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
-		} else {
-			j.RolesClaim, in.RolesClaim = v.s, v.s
-		}
-	}
-	if f.boolean("forward_token", &j.ForwardToken) {
-		in.ForwardToken = j.ForwardToken
-	}
-	for _, d := range []struct {
-		key      string
-		dst      *time.Duration
-		min, max time.Duration
-	}{
-		{"jwks_refresh_floor", &j.JWKSRefreshFloor, time.Second, 24 * time.Hour},
-		{"jwks_refresh_ceiling", &j.JWKSRefreshCeiling, time.Second, 7 * 24 * time.Hour},
-		{"unknown_kid_cooldown", &j.UnknownKIDCooldown, time.Second, time.Hour},
-	} {
-		if v, ok := f.duration(d.key); ok {
-			if v < d.min || v > d.max {
-				f.errf(d.key, "must be between %s and %s, got %s", d.min, d.max, v)
-			} else {
-				*d.dst = v
-			}
-		}
-	}
-	if j.JWKSRefreshFloor > 0 && j.JWKSRefreshCeiling > 0 && j.JWKSRefreshFloor > j.JWKSRefreshCeiling {
-		f.errf("jwks_refresh_floor", "must not exceed jwks_refresh_ceiling")
-	}
-	if vs, ok := f.nonEmptyStrList("subjects", false); ok {
-		m.Subjects = strs(p.noDuplicates(vs, f.subject("subjects"), nil))
-	}
-	if d, ok := f.duration("timeout"); ok {
-		if d <= 0 || d > time.Minute {
-			f.errf("timeout", "must be between 1ms and 1m, got %s", d)
-		} else {
-			in.Timeout = d
-		}
-	}
-	if v, ok := f.str("header"); ok {
-		if !isToken(v.s) {
-			f.errf("header", "must be a valid header name, got %s", v.show())
-		} else {
-			k.Header = v.s
-		}
-	}
-	if v, ok := f.reqStrIf("client_ca_file", typ == "mtls"); ok {
-		m.ClientCAFile = v.s
-	}
-	if v, ok := f.reqStrIf("url", typ == "introspection"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("url", "%s; got %s", prob, v.show())
-		} else {
-			in.URL = v.s
-		}
-	}
-	if v, ok := f.reqStrIf("client_id", typ == "introspection"); ok {
-		in.ClientID = v.s
-	}
-	if f.has("client_secret") {
-		in.ClientSecret = p.secret(f, "client_secret")
-	} else if typ == "introspection" {
-		f.missing("client_secret")
-	}
-
-	if typ == "jwt" {
-		p.jwtRules(j, f)
-	}
-}
-
-// reqStrIf is reqStr when required, str (but refusing empty strings) otherwise.
-func (f *fields) reqStrIf(key string, required bool) (value, bool) {
-	if required {
-		return f.reqStr(key)
-	}
-	if !f.has(key) {
-		return value{}, false
-	}
-	return f.reqStr(key)
-}
-
-// secret reads a secret-valued key. Messages never contain the value.
-func (p *parser) secret(f *fields, key string) string {
-	v, ok := f.str(key)
-	if !ok {
-		return ""
-	}
-	if prob := secretProblem(v.s); prob != "" {
-		f.errf(key, "%s", prob)
-		return ""
-	}
-	return v.s
-}
-
-// jwtRules checks the rules that relate jwt fields to each other.
-func (p *parser) jwtRules(a *jwt.Config, f *fields) {
-	if !f.has("issuer") {
-		f.missing("issuer")
-	}
-
-	// Exactly one key source.
-	var sources []string
-	for _, k := range []string{"jwks_url", "discovery", "secret", "public_key_file"} {
-		if k == "discovery" {
-			if a.Discovery {
-				sources = append(sources, k)
-			}
-			continue
-		}
-		if f.has(k) {
-			sources = append(sources, k)
-		}
-	}
-	const keySources = "jwks_url, discovery: true, secret or public_key_file"
-	switch len(sources) {
-	case 0:
-		if f.bad {
-			break
-		}
-		p.errAt(f.at, "%s: needs exactly one key source: %s", f.ctx, keySources)
-	case 1:
-	default:
-		sort.Slice(sources, func(i, j int) bool { return before(f.keys[sources[i]], f.keys[sources[j]]) })
-		for _, k := range sources[1:] {
-			p.errAt(f.keys[k], "%s: %s and %s are both key sources; use exactly one of %s", f.ctx, sources[0], k, keySources)
-		}
-	}
-
-	// HS* verify with the shared secret and nothing else; asymmetric algorithms never
-	// with a secret (algorithm confusion).
-	var hs, asym []string
-	for _, alg := range a.Algorithms {
-		if strings.HasPrefix(alg, "HS") {
-			hs = append(hs, alg)
-		} else {
-			asym = append(asym, alg)
-		}
-	}
-	switch {
-	case len(hs) > 0 && len(asym) > 0:
-		f.errf("algorithms", "mixes shared-secret (%s) and public-key (%s) algorithms, which invites algorithm confusion; use one family per authenticator", strings.Join(hs, ", "), strings.Join(asym, ", "))
-	case len(hs) > 0 && !f.has("secret"):
-		f.errf("algorithms", "lists %s, which verify with a shared secret: set secret", strings.Join(hs, ", "))
-	case len(asym) > 0 && f.has("secret"):
-		f.errf("secret", "is only for HS256, HS384 and HS512, but algorithms lists %s", strings.Join(asym, ", "))
-	}
-}
-
-// before orders nodes by position.
-func before(a, b *yaml.Node) bool {
-	if a.Line != b.Line {
-		return a.Line < b.Line
-	}
-	return a.Column < b.Column
 }
 
 func article(word string) string {

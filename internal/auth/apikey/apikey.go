@@ -72,7 +72,7 @@ type Config struct {
 	Name string `yaml:"-"`
 	// Header carries the key. Authorization means the ApiKey scheme of that
 	// header (Authorization: ApiKey <key>).
-	Header string `yaml:"header" default:"X-API-Key"`
+	Header string `yaml:"header" default:"X-API-Key" conf:"token=header name"`
 	// Authorization also accepts `Authorization: ApiKey <key>`.
 	Authorization bool `yaml:"-"`
 	// CacheTTL is how long a key record read from the store is trusted;

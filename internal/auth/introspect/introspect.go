@@ -71,29 +71,29 @@ type Config struct {
 
 	// URL is the introspection endpoint (RFC 7662): https, http only for a
 	// loopback address; required.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" conf:"required,weburl"`
 	// ClientID is the gateway's client id at the endpoint; required.
-	ClientID string `yaml:"client_id"`
+	ClientID string `yaml:"client_id" conf:"required"`
 	// ClientSecret is sent with client_id as HTTP Basic; required, at least 32
 	// bytes, not a placeholder. Write it as ${ENV_VAR}.
-	ClientSecret string `yaml:"client_secret"`
+	ClientSecret string `yaml:"client_secret" conf:"required,secret"`
 
 	// Issuer, when set, is the `iss` the answer must carry.
-	Issuer string `yaml:"issuer"`
+	Issuer string `yaml:"issuer" conf:"weburl"`
 	// Audiences, when set: the answer's `aud` must contain one of them.
-	Audiences []string `yaml:"audiences"`
+	Audiences []string `yaml:"audiences" conf:"nonempty,unique"`
 	// TokenHeader is the header carrying the token. Unset means
 	// Authorization with the Bearer scheme.
-	TokenHeader string `yaml:"token_header"`
+	TokenHeader string `yaml:"token_header" conf:"token=header name"`
 	// TokenCookie, when set, is the cookie the token is read from instead.
-	TokenCookie string `yaml:"token_cookie"`
+	TokenCookie string `yaml:"token_cookie" conf:"token=cookie name"`
 	// RolesClaim is the dotted path of the roles member. Unset means "roles".
-	RolesClaim string `yaml:"roles_claim"`
+	RolesClaim string `yaml:"roles_claim" conf:"claim"`
 	// ForwardToken passes the token on to the upstream; by default it is
 	// removed.
 	ForwardToken bool `yaml:"forward_token"`
 	// Timeout bounds one call to the endpoint; at most 1m. Unset means 5s.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" conf:"min=1ms,max=1m"`
 
 	CacheTTL         time.Duration `yaml:"-"` // longest an active answer is reused; 0 = DefaultCacheTTL
 	NegativeTTL      time.Duration `yaml:"-"` // how long an inactive answer is reused; 0 = DefaultNegativeTTL, negative = not cached

@@ -103,37 +103,37 @@ type Config struct {
 	// discovery it is also where discovery starts, and must equal the
 	// discovery document's `issuer` (OpenID Connect Discovery §4.3). An
 	// https URL (http only for a loopback address).
-	Issuer string `yaml:"issuer"`
+	Issuer string `yaml:"issuer" conf:"required,weburl"`
 	// Discovery reads jwks_uri from {issuer}/.well-known/openid-configuration
 	// (one key source).
 	Discovery bool `yaml:"discovery"`
 	// JWKSURL is where the key set is fetched (one key source): https, http
 	// only for a loopback address.
-	JWKSURL string `yaml:"jwks_url"`
+	JWKSURL string `yaml:"jwks_url" conf:"weburl"`
 	// Audiences: the token's `aud` must contain one of them; required.
-	Audiences []string `yaml:"audiences"`
+	Audiences []string `yaml:"audiences" conf:"required,unique"`
 	// Algorithms is the allowlist of `alg` values; required. HS256/384/512
 	// need secret and exclude every other algorithm; RS*, PS*, ES*, EdDSA need
 	// a public key source. "none" is never allowed.
-	Algorithms []string `yaml:"algorithms"`
+	Algorithms []string `yaml:"algorithms" conf:"required,unique"`
 	// Leeway is the clock skew allowed on exp, nbf and iat; at most 5m.
-	Leeway time.Duration `yaml:"leeway" default:"30s"`
+	Leeway time.Duration `yaml:"leeway" default:"30s" conf:"min=0s,max=5m"`
 	// Secret is the shared key of HS* algorithms (one key source): raw bytes,
 	// at least as long as the hash (32/48/64), not a placeholder. Write it as
 	// ${ENV_VAR}.
-	Secret string `yaml:"secret"`
+	Secret string `yaml:"secret" conf:"secret"`
 	// PublicKeyFile is a PEM file of PUBLIC KEY, RSA PUBLIC KEY or
 	// CERTIFICATE blocks (one key source).
-	PublicKeyFile string `yaml:"public_key_file"`
+	PublicKeyFile string `yaml:"public_key_file" conf:"nonempty"`
 
 	// TokenHeader is the header carrying the token; Authorization means the
 	// Bearer scheme of that header.
-	TokenHeader string `yaml:"token_header" default:"Authorization"`
+	TokenHeader string `yaml:"token_header" default:"Authorization" conf:"token=header name"`
 	// TokenCookie, when set, is the cookie the token is read from instead.
-	TokenCookie string `yaml:"token_cookie"`
+	TokenCookie string `yaml:"token_cookie" conf:"token=cookie name"`
 	// RolesClaim is the claim holding roles, a dotted path for nested claims
 	// ("realm_access.roles" for Keycloak). Unset means "roles".
-	RolesClaim string `yaml:"roles_claim"`
+	RolesClaim string `yaml:"roles_claim" conf:"claim"`
 	// ForwardToken passes the token on to the upstream. By default it is
 	// removed (like Envoy's jwt_authn): the upstream gets the gateway's verdict
 	// in X-Rampart-* headers instead of a replayable bearer token.
@@ -143,15 +143,15 @@ type Config struct {
 	// IdP's cache lifetime (Cache-Control max-age, or Expires) is clamped to
 	// [floor, ceiling], and a failed refresh is retried after the floor. Unset
 	// means 1m; between 1s and 24h.
-	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor"`
+	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor" conf:"min=1s,max=24h"`
 	// JWKSRefreshCeiling is the most time between two JWKS refreshes, and how
 	// often a key set served without cache headers is refreshed. Unset means
 	// 1h; between 1s and 7 days.
-	JWKSRefreshCeiling time.Duration `yaml:"jwks_refresh_ceiling"`
+	JWKSRefreshCeiling time.Duration `yaml:"jwks_refresh_ceiling" conf:"min=1s,max=168h"`
 	// UnknownKIDCooldown is the least time between two refreshes caused by
 	// tokens naming a kid the key set lacks (how IdP key rotation is picked up
 	// at once). Unset means 30s; between 1s and 1h.
-	UnknownKIDCooldown time.Duration `yaml:"unknown_kid_cooldown"`
+	UnknownKIDCooldown time.Duration `yaml:"unknown_kid_cooldown" conf:"min=1s,max=1h"`
 
 	// Types is the list of accepted `typ` header values, compared without
 	// case and without an "application/" prefix (RFC 7515 §4.1.9). nil = no

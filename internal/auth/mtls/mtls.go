@@ -27,10 +27,10 @@ type Config struct {
 	Name string `yaml:"-"` // the entry's name; becomes Principal.Authenticator
 	// ClientCAFile is the PEM bundle of the CAs that issue this population's
 	// certificates; required.
-	ClientCAFile string `yaml:"client_ca_file"`
+	ClientCAFile string `yaml:"client_ca_file" conf:"required"`
 	// Subjects, when set, are the only certificate subjects accepted (URI
 	// SAN, DNS SAN or CN).
-	Subjects []string `yaml:"subjects"`
+	Subjects []string `yaml:"subjects" conf:"nonempty,unique"`
 }
 
 // Authenticator verifies client certificates.

@@ -28,13 +28,19 @@ type Size int64
 
 // FieldError is a problem with one key of a control's config, named by its
 // YAML key (Field) and, for a list, the entry (Index, 0-based; -1 for the key
-// itself). Msg does not quote the value: with Got, the loader appends it
-// ("; got ...") unless it came from the environment.
+// itself). The loader reports it at the key's value (at the key itself with
+// AtKey, and then Msg is a whole sentence), or at the mapping when the key is
+// absent. Msg does not quote the
+// value: with Got the loader shows it, unless it came from the environment
+// (after Msg for a key: "; got ..."; before it for a list entry, named by
+// Entry: `origin "x" Msg`).
 type FieldError struct {
 	Field string
 	Index int
 	Msg   string
 	Got   bool
+	AtKey bool
+	Entry string
 }
 
 // Errorf returns a FieldError about the key field.
@@ -50,9 +56,15 @@ func Badf(field, format string, args ...any) *FieldError {
 	return e
 }
 
-// Error returns "FIELD: MSG" (or "FIELD entry N: MSG").
+// Error returns "FIELD: MSG" (or "FIELD entry N: [ENTRY] MSG"), without the
+// value, for errors of a control built from code.
 func (e *FieldError) Error() string {
-	if e.Index >= 0 {
+	switch {
+	case e.AtKey:
+		return e.Msg
+	case e.Index >= 0 && e.Entry != "":
+		return fmt.Sprintf("%s entry %d: %s %s", e.Field, e.Index+1, e.Entry, e.Msg)
+	case e.Index >= 0:
 		return fmt.Sprintf("%s entry %d: %s", e.Field, e.Index+1, e.Msg)
 	}
 	return e.Field + ": " + e.Msg
