@@ -9,7 +9,11 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/lockout"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting
@@ -65,11 +69,11 @@ func (p *parser) config(root *yaml.Node) *Config {
 		cfg.Lockout = p.lockout(f)
 	}
 
-	cfg.Upstreams = p.upstreams(f)
+	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")
 	cfg.Authenticators = p.authenticators(f)
-	cfg.RateLimits = p.rateLimits(f)
-	cfg.CORS = p.corsPolicies(f)
-	cfg.OpenAPI = p.openAPIs(f)
+	cfg.RateLimits = decodeDefinitions[ratelimit.Config](p, f, "rate_limits", "rate limit")
+	cfg.CORS = decodeDefinitions[cors.Config](p, f, "cors", "cors")
+	cfg.OpenAPI = decodeDefinitions[openapi.Config](p, f, "openapi", "openapi")
 	cfg.Routes = p.routes(f, cfg)
 	cfg.pos = p.pos
 	return cfg

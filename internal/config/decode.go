@@ -18,20 +18,22 @@ import (
 //
 //	required        the key must be present (and a string or list not empty)
 //	nonempty        a present string or list must not be empty
-//	unique          a list must not repeat an entry
+//	unique          a list must not repeat an entry (unique=fold: ignoring case)
 //	oneof=a|b       a string must be one of these ("" among them allows empty)
 //	min=X, max=Y    bounds of an integer, duration or size (sizes with units)
 //	positive        a duration must be greater than 0
 //	size            an int field holds a size (see isSize)
 //	weburl          an https URL (http for loopback hosts; see webURLProblem)
 //	secret          a secret (see secretProblem; never shown in messages)
-//	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it)
+//	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it);
+//	                for a list, each entry
+//	origin          each entry is "*", "null" or an exact origin (see originProblem)
 //	claim           a claim name or dotted path
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
-	weburl, secret, claim                bool
+	fold, weburl, secret, claim, origin  bool
 	token                                string
 	oneOf                                []string
 	min, max                             string
@@ -47,7 +49,9 @@ func parseConstraints(tag string) constraints {
 		case "nonempty":
 			c.nonempty = true
 		case "unique":
-			c.unique = true
+			c.unique, c.fold = true, val == "fold"
+		case "origin":
+			c.origin = true
 		case "positive":
 			c.positive = true
 		case "weburl":
@@ -130,6 +134,9 @@ func (p *parser) fieldError(f *fields, err error, failed map[string]bool) {
 		p.errAt(f.at, "%s %s", f.subject(fe.Field), fe.Msg)
 	case fe.Index >= 0 && n.Kind == yaml.SequenceNode && fe.Index < len(n.Content):
 		it := n.Content[fe.Index]
+		if p.refused[it] {
+			return
+		}
 		if fe.Got {
 			v, _ := p.scalar(it, f.subject(fe.Field)+" entries", "strings")
 			p.errAt(it, "%s: %s %s %s", f.ctx, fe.Entry, v.show(), fe.Msg)
@@ -207,15 +214,37 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 			list = func(key string) ([]value, bool) { return f.nonEmptyStrList(key, false) }
 		}
 		vs, ok := list(key)
-		ok = ok && len(vs) == len(f.vals[key].Content) // no entry was refused
-		if ok && c.unique {
-			u := p.noDuplicates(vs, f.subject(key), nil)
-			ok = len(u) == len(vs)
+		fv.Set(reflect.ValueOf(strs(vs))) // kept even when refused, as strings are
+		if !ok || len(vs) != len(f.vals[key].Content) {
+			return false // not a list, or entries dropped: indexes would not match
 		}
-		if ok {
-			fv.Set(reflect.ValueOf(strs(vs)))
+		// Entries refused below stay, marked, so that Validate's findings
+		// about the others are still reported.
+		checked := vs
+		if c.unique {
+			var norm func(string) string
+			if c.fold {
+				norm = strings.ToLower
+			}
+			checked = p.noDuplicates(vs, f.subject(key), norm)
+			if len(checked) != len(vs) {
+				kept := map[*yaml.Node]bool{}
+				for _, v := range checked {
+					kept[v.node] = true
+				}
+				for _, v := range vs {
+					if !kept[v.node] {
+						p.refuse(v.node)
+					}
+				}
+			}
 		}
-		return ok
+		for _, v := range checked {
+			if !p.checkEntry(f, key, v, c) {
+				p.refuse(v.node)
+			}
+		}
+		return true
 	case reflect.Map:
 		es, ok := p.entries(f.vals[key], f.subject(key))
 		if !ok {
@@ -259,6 +288,22 @@ func (p *parser) checkString(f *fields, key string, v value, c constraints) bool
 	case c.claim:
 		if v.s == "" || strings.ContainsAny(v.s, " \t") {
 			f.errf(key, "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
+			return false
+		}
+	}
+	return true
+}
+
+// checkEntry applies the list-entry constraints to v; false when it reported
+// a problem.
+func (p *parser) checkEntry(f *fields, key string, v value, c constraints) bool {
+	if c.token != "" && !isToken(v.s) {
+		p.errAt(v.node, "%s: %s entry %s is not a valid %s", f.ctx, key, v.show(), c.token)
+		return false
+	}
+	if c.origin {
+		if prob := originProblem(v.s); prob != "" {
+			p.errAt(v.node, "%s: origin %s %s", f.ctx, v.show(), prob)
 			return false
 		}
 	}

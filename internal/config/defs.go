@@ -7,14 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	yaml "go.yaml.in/yaml/v4"
-
-	"github.com/rampart-gw/rampart/internal/cors"
-	"github.com/rampart-gw/rampart/internal/openapi"
-	"github.com/rampart-gw/rampart/internal/proxy"
-	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
 // validName reports whether s can name an upstream, authenticator, rate limit, CORS
@@ -56,12 +50,15 @@ func (p *parser) definitions(top *fields, key, kind string) []kv {
 	return out
 }
 
-func (p *parser) upstreams(top *fields) map[string]*proxy.Config {
-	out := map[string]*proxy.Config{}
-	for _, e := range p.definitions(top, "upstreams", "upstream") {
-		u := &proxy.Config{Name: e.name}
-		out[e.name] = u
-		p.decode(p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), join("upstreams", e.name), keysOf[proxy.Config]()), u)
+// decodeDefinitions decodes the named definitions under key into a control's
+// config type T (which has a Name, set to the entry's name).
+func decodeDefinitions[T any](p *parser, top *fields, key, kind string) map[string]*T {
+	out := map[string]*T{}
+	for _, e := range p.definitions(top, key, kind) {
+		v := new(T)
+		reflect.ValueOf(v).Elem().FieldByName("Name").SetString(e.name)
+		out[e.name] = v
+		p.decode(p.fields(e.val, e.key, fmt.Sprintf("%s %q", kind, e.name), join(key, e.name), keysOf[T]()), v)
 	}
 	return out
 }
@@ -168,77 +165,6 @@ func article(word string) string {
 	return ""
 }
 
-func (p *parser) rateLimits(top *fields) map[string]*ratelimit.Config {
-	out := map[string]*ratelimit.Config{}
-	for _, e := range p.definitions(top, "rate_limits", "rate limit") {
-		r := &ratelimit.Config{Name: e.name}
-		out[e.name] = r
-		p.decode(p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), join("rate_limits", e.name), keysOf[ratelimit.Config]()), r)
-	}
-	return out
-}
-
-func (p *parser) corsPolicies(top *fields) map[string]*cors.Config {
-	out := map[string]*cors.Config{}
-	for _, e := range p.definitions(top, "cors", "cors") {
-		c := &cors.Config{Name: e.name}
-		out[e.name] = c
-		f := p.fields(e.val, e.key, fmt.Sprintf("cors %q", e.name), join("cors", e.name), keysOf[cors.Config]())
-		f.boolean("allow_credentials", &c.AllowCredentials)
-		if vs, ok := f.nonEmptyStrList("allow_origins", true); ok {
-			vs = p.noDuplicates(vs, f.subject("allow_origins"), nil)
-			for _, v := range vs {
-				if prob := originProblem(v.s); prob != "" {
-					p.errAt(v.node, "%s: origin %s %s", f.ctx, v.show(), prob)
-					continue
-				}
-				if v.s == "*" {
-					if c.AllowCredentials {
-						p.errAt(v.node, `%s: allow_origins "*" cannot be combined with allow_credentials: true; list the exact origins`, f.ctx)
-						continue
-					}
-					if len(vs) > 1 {
-						p.errAt(v.node, `%s: allow_origins "*" already allows every origin; list either "*" alone or exact origins`, f.ctx)
-						continue
-					}
-				}
-				c.AllowOrigins = append(c.AllowOrigins, v.s)
-			}
-		}
-		c.AllowMethods = p.tokens(f, "allow_methods", "method", nil)
-		c.AllowHeaders = p.tokens(f, "allow_headers", "header name", strings.ToLower)
-		c.ExposeHeaders = p.tokens(f, "expose_headers", "header name", strings.ToLower)
-		if d, ok := f.duration("max_age"); ok {
-			switch {
-			case d < 0:
-				f.errf("max_age", "must not be negative")
-			case d%time.Second != 0:
-				f.errf("max_age", "must be a whole number of seconds (Access-Control-Max-Age is in seconds), got %s", d)
-			default:
-				c.MaxAge = d
-			}
-		}
-	}
-	return out
-}
-
-// tokens reads an optional list of RFC 9110 tokens without duplicates.
-func (p *parser) tokens(f *fields, key, what string, norm func(string) string) []string {
-	vs, ok := f.strList(key)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, v := range p.noDuplicates(vs, f.subject(key), norm) {
-		if !isToken(v.s) {
-			p.errAt(v.node, "%s: %s entry %s is not a valid %s", f.ctx, key, v.show(), what)
-			continue
-		}
-		out = append(out, v.s)
-	}
-	return out
-}
-
 // originProblem explains why s is not "*", "null" or an origin scheme://host[:port]
 // (lower case, no path, no default port; "*." allowed as the whole first label).
 func originProblem(s string) string {
@@ -320,16 +246,6 @@ func originProblem(s string) string {
 		return "has an invalid host"
 	}
 	return ""
-}
-
-func (p *parser) openAPIs(top *fields) map[string]*openapi.Config {
-	out := map[string]*openapi.Config{}
-	for _, e := range p.definitions(top, "openapi", "openapi") {
-		o := &openapi.Config{Name: e.name}
-		out[e.name] = o
-		p.decode(p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), join("openapi", e.name), keysOf[openapi.Config]()), o)
-	}
-	return out
 }
 
 // nameSet is the defined names of one kind of definition, for checking references.

@@ -18,14 +18,24 @@ type parser struct {
 	file string
 	env  func(string) (string, bool)
 	errs Errors
-	// refused holds nodes already reported by checkStructure (unsupported tags); they
-	// fail type checks silently so one problem gives one error.
+	// refused holds nodes already reported: by checkStructure (unsupported tags), so
+	// that they fail type checks silently, and list entries refused by decode, so that
+	// a control's Validate findings about them are not reported. One problem gives one
+	// error.
 	refused map[*yaml.Node]bool
 	// suggestSpent is the edit-distance work done so far (see suggestBudget).
 	suggestSpent int
 	// pos records where each key, definition and list entry was read, for
 	// Config.At.
 	pos map[string]conf.Pos
+}
+
+// refuse marks n as reported (see refused).
+func (p *parser) refuse(n *yaml.Node) {
+	if p.refused == nil {
+		p.refused = map[*yaml.Node]bool{}
+	}
+	p.refused[n] = true
 }
 
 // join extends a position path (see Config.At) by one element.
