@@ -950,3 +950,13 @@ func Example() {
 	// Output:
 	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, idle_timeout, shutdown_timeout); did you mean "max_body_bytes"?
 }
+
+// A route's require is authz.Require, checked by authz's own Validate at the
+// entry it names.
+func TestRequireCheckedByAuthz(t *testing.T) {
+	src := base + baseRoute + "    require: {scopes: [\"items:read\", \"a b\"], claims: {tenant: []}}\n"
+	runErrCases(t, []errCase{{name: "scope with a space, claim without values", src: src, want: []string{
+		`11:38: route "r" require: scope "a b" is not valid (empty, or with spaces or quotes)`,
+		`11:63: route "r" require: claim "tenant" must list at least one accepted value`,
+	}}})
+}

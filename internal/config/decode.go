@@ -28,13 +28,14 @@ import (
 //	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it);
 //	                for a list, each entry
 //	origin          each entry is "*", "null" or an exact origin (see originProblem)
+//	entry=NOUN      what messages call the entries of a map ("claim")
 //	claim           a claim name or dotted path
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
 	fold, weburl, secret, claim, origin  bool
-	token                                string
+	token, entry                         string
 	oneOf                                []string
 	min, max                             string
 }
@@ -62,6 +63,8 @@ func parseConstraints(tag string) constraints {
 			c.claim = true
 		case "token":
 			c.token = val
+		case "entry":
+			c.entry = val
 		case "oneof":
 			c.oneOf = strings.Split(val, "|")
 		case "min":
@@ -250,15 +253,16 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		if !ok {
 			return false
 		}
-		m := make(map[string]string, len(es))
+		m := reflect.MakeMapWithSize(sf.Type, len(es))
 		for _, e := range es {
-			v, vok := p.scalar(e.val, fmt.Sprintf("%s: %s", f.subject(key), quoteTrunc(e.name)), "a string")
-			ok = ok && vok
-			m[e.name] = v.s
+			v := p.mapValue(e.val, fmt.Sprintf("%s: %s %s", f.ctx, c.entry, quoteTrunc(e.name)), sf.Type.Elem())
+			if !v.IsValid() {
+				ok = false
+				continue
+			}
+			m.SetMapIndex(reflect.ValueOf(e.name), v)
 		}
-		if ok {
-			fv.Set(reflect.ValueOf(m))
-		}
+		fv.Set(m)
 		return ok
 	}
 	panic("config: no decoder for " + sf.Type.String())
@@ -292,6 +296,39 @@ func (p *parser) checkString(f *fields, key string, v value, c constraints) bool
 		}
 	}
 	return true
+}
+
+// mapValue reads the value of a map entry: a string, or for a map of lists,
+// a string or a non-empty list of strings. The zero Value means a problem
+// was reported.
+func (p *parser) mapValue(n *yaml.Node, subject string, t reflect.Type) reflect.Value {
+	if t.Kind() == reflect.String {
+		v, ok := p.scalar(n, subject, "a string")
+		if !ok {
+			return reflect.Value{}
+		}
+		return reflect.ValueOf(v.s)
+	}
+	if n.Kind != yaml.SequenceNode {
+		v, ok := p.scalar(n, subject, "a string or a list of strings")
+		if !ok {
+			return reflect.Value{}
+		}
+		return reflect.ValueOf([]string{v.s})
+	}
+	if len(n.Content) == 0 {
+		p.errAt(n, "%s must list at least one accepted value", subject)
+		return reflect.Value{}
+	}
+	var out []string
+	for _, it := range n.Content {
+		v, ok := p.scalar(it, subject+" entries", "strings")
+		if !ok {
+			return reflect.Value{}
+		}
+		out = append(out, v.s)
+	}
+	return reflect.ValueOf(out)
 }
 
 // checkEntry applies the list-entry constraints to v; false when it reported

@@ -133,42 +133,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		if public {
 			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
 		}
-		if vs, ok := rf.nonEmptyStrList("roles", false); ok {
-			r.Require.Roles = strs(p.noDuplicates(vs, rf.subject("roles"), nil))
-		}
-		if vs, ok := rf.nonEmptyStrList("scopes", false); ok {
-			r.Require.Scopes = strs(p.noDuplicates(vs, rf.subject("scopes"), nil))
-		}
-		if n := rf.vals["claims"]; n != nil {
-			if es, ok := p.entries(n, rf.subject("claims")); ok {
-				r.Require.Claims = map[string][]string{}
-				for _, e := range es {
-					subject := fmt.Sprintf("%s: claim %s", ctx, quoteTrunc(e.name))
-					if e.val.Kind == yaml.SequenceNode {
-						if len(e.val.Content) == 0 {
-							p.errAt(e.val, "%s must list at least one accepted value", subject)
-							continue
-						}
-						for _, it := range e.val.Content {
-							if v, ok := p.scalar(it, subject+" entries", "strings"); ok {
-								r.Require.Claims[e.name] = append(r.Require.Claims[e.name], v.s)
-							}
-						}
-						continue
-					}
-					if v, ok := p.scalar(e.val, subject, "a string or a list of strings"); ok {
-						r.Require.Claims[e.name] = []string{v.s}
-					}
-				}
-			}
-		}
-		rf.boolean("mfa", &r.Require.MFA)
-		if vs, ok := rf.nonEmptyStrList("mfa_methods", false); ok {
-			r.Require.MFAMethods = strs(p.noDuplicates(vs, rf.subject("mfa_methods"), nil))
-		}
-		if vs, ok := rf.nonEmptyStrList("acr_values", false); ok {
-			r.Require.ACRValues = strs(p.noDuplicates(vs, rf.subject("acr_values"), nil))
-		}
+		p.decode(rf, &r.Require)
 	}
 
 	if items, ok := f.list("rate_limit", "a list of rate limit names"); ok {

@@ -71,7 +71,7 @@ type Config struct {
 	// SecuritySchemes maps the document's securitySchemes names to
 	// authenticator names, such as {bearerAuth: corp_sso} (routes_from_spec
 	// only).
-	SecuritySchemes map[string]string `yaml:"security_schemes"`
+	SecuritySchemes map[string]string `yaml:"security_schemes" conf:"entry=security scheme"`
 	// AllowPublic lets operations without any security requirement become
 	// auth: none routes (routes_from_spec only). Without it they are an error.
 	AllowPublic bool `yaml:"allow_public"`
