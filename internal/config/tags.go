@@ -82,8 +82,8 @@ func unionKeys(t reflect.Type) map[string][]string {
 }
 
 // setDefaults sets every field of the struct *v that has a `default:` tag.
-// A tag that does not parse is a programming error (TestDefaults reads
-// them all).
+// A tag that does not parse is a programming error (TestEveryKeyParses
+// decodes every type).
 func setDefaults(v any) {
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {

@@ -3,10 +3,14 @@
 // defaults and documentation) without importing the loader:
 //
 //   - struct tags: `yaml:"key"` names a config-file key (`yaml:"-"` marks a
-//     field the loader never fills, such as a clock or a logger), and
-//     `default:"30s"` is the value the loader sets before reading the file;
-//     the generated reference (docs/config.md) and JSON Schema are read from
-//     the same tags and from the field comments;
+//     field the loader never fills, such as a clock or a logger),
+//     `default:"30s"` is the value the loader sets before reading the file,
+//     and `conf:"required,min=1"` are simple rules the loader checks (see
+//     internal/config decode.go); the generated reference (docs/config.md)
+//     and JSON Schema are read from the same tags and from the field
+//     comments;
+//   - a Validate() []error method on the config type, for rules across keys,
+//     run by the loader (and by the control's New);
 //   - Size, a byte count written as 16384 or "16KiB";
 //   - FieldError, a control's way to say which key of its config is wrong, so
 //     that a problem found while compiling is still reported at that key's
