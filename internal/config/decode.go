@@ -42,36 +42,22 @@ type constraints struct {
 
 func parseConstraints(tag string) constraints {
 	var c constraints
+	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
+		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim, "origin": &c.origin,
+		"size": new(bool), "or_none": new(bool)} // the last two are read by isSize and the reference
+	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
 		name, val, _ := strings.Cut(part, "=")
-		switch name {
-		case "required":
-			c.required = true
-		case "nonempty":
-			c.nonempty = true
-		case "unique":
+		switch {
+		case part == "":
+		case name == "unique":
 			c.unique, c.fold = true, val == "fold"
-		case "origin":
-			c.origin = true
-		case "positive":
-			c.positive = true
-		case "weburl":
-			c.weburl = true
-		case "secret":
-			c.secret = true
-		case "claim":
-			c.claim = true
-		case "token":
-			c.token = val
-		case "entry":
-			c.entry = val
-		case "oneof":
+		case name == "oneof":
 			c.oneOf = strings.Split(val, "|")
-		case "min":
-			c.min = val
-		case "max":
-			c.max = val
-		case "", "size", "or_none":
+		case flags[name] != nil:
+			*flags[name] = true
+		case texts[name] != nil:
+			*texts[name] = val
 		default:
 			panic("config: unknown conf tag " + part)
 		}
