@@ -181,6 +181,18 @@ up with a first line such as ` + "`# yaml-language-server: $schema=./docs/rampar
 					queue = append(queue, section{path: child, t: st})
 				}
 			}
+			c := parseConstraints(k.field.Tag.Get("conf"))
+			switch {
+			case c.oneOf != nil:
+				typ += ": " + strings.Join(nonEmpty(c.oneOf), ", ")
+			case c.min != "" && c.max != "":
+				typ += fmt.Sprintf(", %s to %s", c.min, c.max)
+			case c.min != "":
+				typ += ", at least " + c.min
+			}
+			if c.required {
+				typ += ", **required**"
+			}
 			def := k.field.Tag.Get("default")
 			if def != "" {
 				def = "`" + def + "`"
@@ -269,7 +281,8 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 			for i, n := range names {
 				v := g.object(types[i])
 				v["properties"].(map[string]any)["type"] = map[string]any{"const": n}
-				v["required"] = []string{"type"}
+				req, _ := v["required"].([]string)
+				v["required"] = append([]string{"type"}, req...)
 				oneOf = append(oneOf, v)
 			}
 			g.defs[name] = map[string]any{"type": "object", "required": []string{"type"}, "oneOf": oneOf}
