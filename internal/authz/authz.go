@@ -41,6 +41,7 @@ import (
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -57,60 +58,82 @@ const (
 	TypeInsufficientAuthentication = "insufficient-authentication" // 401, RFC 9470 step-up
 )
 
-// Require is a route's authorization requirement. The zero value requires an
-// authenticated principal and nothing else.
+// Require is a route's authorization requirement (a route's require: in
+// the config file). The zero value requires an authenticated principal and
+// nothing else.
 type Require struct {
+	// Roles: at least one must be held (Principal.Roles); unset = no role
+	// needed.
+	Roles []string `yaml:"roles" conf:"nonempty,unique"`
 	// Scopes must all be granted (Principal.Scopes).
-	Scopes []string
-	// Roles: at least one must be held (Principal.Roles); nil = no role needed.
-	Roles []string
+	Scopes []string `yaml:"scopes" conf:"nonempty,unique"`
 	// Claims: each named claim (a dotted path, as auth.ClaimPath reads it)
-	// must equal one of its values; for an array claim, one element must. A
-	// number or boolean claim is compared in its JSON spelling ("42", "true").
-	Claims map[string][]string
-	// MFA requires step-up authentication: Principal.AMR holds one of
-	// MFAMethods, or the acr claim is one of ACRValues.
-	MFA bool
-	// MFAMethods are the amr values that satisfy MFA; nil = DefaultMFAMethods.
-	MFAMethods []string
-	// ACRValues: with MFA, an acr among them also satisfies it; without MFA,
+	// must equal one of its values (a string or a list); for an array claim,
+	// one element must. A number or boolean claim is compared in its JSON
+	// spelling ("42", "true").
+	Claims map[string][]string `yaml:"claims" conf:"entry=claim"`
+	// MFA requires step-up authentication: the principal's amr holds one of
+	// mfa_methods, or its acr claim is one of acr_values.
+	MFA bool `yaml:"mfa"`
+	// MFAMethods are the amr values that satisfy mfa. Unset means mfa, otp,
+	// hwk, swk, sms, face, fpt (RFC 8176).
+	MFAMethods []string `yaml:"mfa_methods" conf:"nonempty,unique"`
+	// ACRValues: with mfa, an acr among them also satisfies it; without mfa,
 	// the acr claim must be among them. Sent as acr_values in the challenge.
-	ACRValues []string
+	ACRValues []string `yaml:"acr_values" conf:"nonempty,unique"`
 	// Realm is the realm of WWW-Authenticate challenges; "" = none.
-	Realm string
+	Realm string `yaml:"-"`
 }
 
 // Validate reports requirements that cannot be meant: empty names and
-// values, scopes with spaces (RFC 6749 §3.3), claims without values.
-func (req Require) Validate() error {
+// values, scopes with spaces (RFC 6749 §3.3), claims without values. The
+// config loader reports them at their keys (they are *conf.FieldError); New
+// refuses them.
+func (req Require) Validate() []error {
 	var errs []error
-	for _, s := range req.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-			errs = append(errs, fmt.Errorf("scopes: %q is not a scope token (RFC 6749 §3.3)", s))
+	entries := func(key, what string, list []string, bad func(string) bool) {
+		for i, v := range list {
+			if bad(v) {
+				errs = append(errs, &conf.FieldError{Field: key, Index: i, Entry: what, Msg: "is not valid (empty, or with spaces or quotes)", Got: true})
+			}
 		}
 	}
-	for _, r := range req.Roles {
-		if r == "" {
-			errs = append(errs, errors.New("roles: empty role"))
-		}
-	}
-	for name, vals := range req.Claims {
-		if name == "" {
-			errs = append(errs, errors.New("claims: empty claim name"))
-		}
-		if len(vals) == 0 {
-			errs = append(errs, fmt.Errorf("claims: %q lists no accepted value", name))
+	notToken := func(s string) bool { return s == "" || strings.ContainsAny(s, " \t\r\n\"\\") }
+	entries("scopes", "scope", req.Scopes, notToken) // RFC 6749 §3.3
+	entries("roles", "role", req.Roles, func(s string) bool { return s == "" })
+	entries("mfa_methods", "amr value", req.MFAMethods, notToken)
+	entries("acr_values", "acr value", req.ACRValues, notToken)
+	for _, name := range sortedKeys(req.Claims) {
+		switch {
+		case name == "":
+			errs = append(errs, conf.Errorf("claims", "has an empty claim name"))
+		case len(req.Claims[name]) == 0:
+			errs = append(errs, conf.Errorf("claims", "%q lists no accepted value", name))
 		}
 	}
 	if req.MFAMethods != nil && len(req.MFAMethods) == 0 {
-		errs = append(errs, errors.New("mfa_methods: empty list: no login could satisfy mfa"))
+		errs = append(errs, conf.Errorf("mfa_methods", "is an empty list: no login could satisfy mfa"))
 	}
-	for _, m := range append(slices.Clone(req.MFAMethods), req.ACRValues...) {
-		if m == "" || strings.ContainsAny(m, " \t\r\n\"\\") {
-			errs = append(errs, fmt.Errorf("mfa_methods/acr_values: %q is not a valid value", m))
+	return errs
+}
+
+// New checks req and returns the step that enforces it on the principal an
+// earlier authentication step put in the request's pipeline.Info. Refusals
+// are reported to obs under step "authz".
+func New(req Require, obs pipeline.Observer) (pipeline.Middleware, error) {
+	if errs := req.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return pipeline.Guard("authz", obs, func(r *http.Request) (*http.Request, error) {
+		var p *pipeline.Principal
+		if info := pipeline.InfoFrom(r.Context()); info != nil {
+			p = info.Principal
 		}
-	}
-	return errors.Join(errs...)
+		if rej := Check(p, req); rej != nil {
+			return r, rej
+		}
+		return r, nil
+	}), nil
 }
 
 // Check decides req for p: nil when allowed, else the refusal. It never

@@ -122,8 +122,8 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.req.Validate(); (err == nil) != tt.ok {
-				t.Errorf("Validate = %v, want ok=%v", err, tt.ok)
+			if errs := tt.req.Validate(); (len(errs) == 0) != tt.ok {
+				t.Errorf("Validate = %v, want ok=%v", errs, tt.ok)
 			}
 		})
 	}

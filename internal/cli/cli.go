@@ -21,6 +21,7 @@ Usage:
   rampart serve -c rampart.yaml   run the gateway (SIGHUP reloads, SIGTERM drains and stops)
   rampart check -c rampart.yaml   validate a config offline; exit 1 with file:line:col errors
                                   (--online also fetches JWKS/specs, connects to store and Redis)
+  rampart config schema           print the config file's JSON Schema (for editors)
   rampart demo                    gateway + example backend with embedded defaults
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
@@ -42,6 +43,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return serve(ctx, rest, env, stdout, stderr)
 	case "check":
 		return check(ctx, rest, env, stdout, stderr)
+	case "config":
+		return configCmd(rest, stdout, stderr)
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
 	case "scan":

@@ -5,45 +5,15 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"time"
 
 	yaml "go.yaml.in/yaml/v4"
-)
 
-var (
-	topKeys     = []string{"version", "server", "admin", "store", "shared_state", "shared_state_failure", "lockout", "upstreams", "authenticators", "rate_limits", "cors", "openapi", "routes"}
-	serverKeys  = []string{"listen", "tls", "http_redirect", "trusted_proxies", "max_header_bytes", "max_body_bytes", "max_query_params", "read_header_timeout", "read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout"}
-	tlsKeys     = []string{"cert_file", "key_file", "min_version", "client_ca_file", "client_auth"}
-	adminKeys   = []string{"listen", "token"}
-	lockoutKeys = []string{"max_failures", "window", "duration", "key"}
-)
-
-// Defaults, as documented on the types.
-const (
-	defaultListen       = ":8080"
-	defaultTLSListen    = ":8443"
-	defaultAdminListen  = "127.0.0.1:9901"
-	defaultStore        = "sqlite://rampart.db"
-	defaultSharedState  = "memory://"
-	defaultFailure      = "fail_closed"
-	defaultMinTLS       = "1.3"
-	defaultMaxHeader    = 16 << 10
-	defaultMaxBody      = 1 << 20
-	defaultMaxQuery     = 100
-	defaultReadHeader   = 5 * time.Second
-	defaultRead         = 30 * time.Second
-	defaultWrite        = 60 * time.Second
-	defaultIdle         = 120 * time.Second
-	defaultShutdown     = 30 * time.Second
-	defaultLockoutMax   = 10
-	defaultLockoutWin   = time.Minute
-	defaultLockoutDur   = 5 * time.Minute
-	defaultLockoutKey   = "client_ip"
-	defaultUpstreamTO   = 30 * time.Second
-	defaultLeeway       = 30 * time.Second
-	maxLeeway           = 5 * time.Minute
-	defaultTokenHeader  = "Authorization"
-	defaultAPIKeyHeader = "X-API-Key"
+	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/lockout"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting
@@ -51,19 +21,15 @@ const (
 func (f *fields) section(key, ctx string, known []string) *fields {
 	n := f.vals[key]
 	if n == nil {
-		return &fields{p: f.p, at: f.at, ctx: ctx, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+		return &fields{p: f.p, at: f.at, ctx: ctx, path: join(f.path, key), vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	}
-	return f.p.fields(n, f.keys[key], ctx, known)
+	return f.p.fields(n, f.keys[key], ctx, join(f.path, key), known)
 }
 
 func (p *parser) config(root *yaml.Node) *Config {
-	f := p.fields(root, root, topLevel, topKeys)
-	cfg := &Config{
-		File:               p.file,
-		Store:              defaultStore,
-		SharedState:        defaultSharedState,
-		SharedStateFailure: defaultFailure,
-	}
+	f := p.fields(root, root, topLevel, "", topKeys)
+	cfg := &Config{File: p.file}
+	setDefaults(cfg)
 
 	if !f.has("version") {
 		p.errAt(root, "version is required: write version: 1")
@@ -103,12 +69,13 @@ func (p *parser) config(root *yaml.Node) *Config {
 		cfg.Lockout = p.lockout(f)
 	}
 
-	cfg.Upstreams = p.upstreams(f)
+	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")
 	cfg.Authenticators = p.authenticators(f)
-	cfg.RateLimits = p.rateLimits(f)
-	cfg.CORS = p.corsPolicies(f)
-	cfg.OpenAPI = p.openAPIs(f)
+	cfg.RateLimits = decodeDefinitions[ratelimit.Config](p, f, "rate_limits", "rate limit")
+	cfg.CORS = decodeDefinitions[cors.Config](p, f, "cors", "cors")
+	cfg.OpenAPI = decodeDefinitions[openapi.Config](p, f, "openapi", "openapi")
 	cfg.Routes = p.routes(f, cfg)
+	cfg.pos = p.pos
 	return cfg
 }
 
@@ -126,24 +93,17 @@ func (p *parser) oneOf(f *fields, key string, v value, allowed ...string) bool {
 }
 
 func (p *parser) server(top *fields) (Server, *fields) {
-	s := Server{
-		MaxHeaderBytes:    defaultMaxHeader,
-		MaxBodyBytes:      defaultMaxBody,
-		MaxQueryParams:    defaultMaxQuery,
-		ReadHeaderTimeout: defaultReadHeader,
-		ReadTimeout:       defaultRead,
-		WriteTimeout:      defaultWrite,
-		IdleTimeout:       defaultIdle,
-		ShutdownTimeout:   defaultShutdown,
-	}
+	var s Server
+	setDefaults(&s)
 	f := top.section("server", "server", serverKeys)
 
 	if f.has("tls") {
 		s.TLS = p.tls(f)
 	}
-	s.Listen = defaultListen
+	// The listen default depends on tls, so it is not a tag.
+	s.Listen = ":8080"
 	if s.TLS != nil {
-		s.Listen = defaultTLSListen
+		s.Listen = ":8443"
 	}
 	if v, ok := f.str("listen"); ok {
 		if prob := listenProblem(v.s); prob != "" {
@@ -169,7 +129,7 @@ func (p *parser) server(top *fields) (Server, *fields) {
 		s.MaxHeaderBytes = int(n)
 	}
 	if n, ok := p.size(f, "max_body_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
-		s.MaxBodyBytes = n
+		s.MaxBodyBytes = conf.Size(n)
 	}
 	if n, ok := f.integer("max_query_params"); ok {
 		if n < 1 {
@@ -187,7 +147,8 @@ func (p *parser) server(top *fields) (Server, *fields) {
 }
 
 func (p *parser) tls(server *fields) *TLS {
-	t := &TLS{MinVersion: defaultMinTLS}
+	t := &TLS{}
+	setDefaults(t)
 	f := server.section("tls", "server.tls", tlsKeys)
 	if v, ok := f.reqStr("cert_file"); ok {
 		t.CertFile = v.s
@@ -285,7 +246,8 @@ func (p *parser) size(f *fields, key string, lo, hi int64, bounds string) (int64
 }
 
 func (p *parser) admin(top *fields) (Admin, *fields) {
-	a := Admin{Listen: defaultAdminListen}
+	var a Admin
+	setDefaults(&a)
 	f := top.section("admin", "admin", adminKeys)
 	if v, ok := f.str("listen"); ok {
 		if v.s == "off" {
@@ -335,21 +297,9 @@ func (p *parser) listenerConflicts(server, admin *fields, cfg *Config) {
 	}
 }
 
-func (p *parser) lockout(top *fields) *Lockout {
-	l := &Lockout{MaxFailures: defaultLockoutMax, Window: defaultLockoutWin, Duration: defaultLockoutDur, Key: defaultLockoutKey}
-	f := top.section("lockout", "lockout", lockoutKeys)
-	if n, ok := f.integer("max_failures"); ok {
-		if n < 1 {
-			f.errf("max_failures", "must be at least 1, got %d", n)
-		} else {
-			l.MaxFailures = n
-		}
-	}
-	f.positiveDuration("window", &l.Window)
-	f.positiveDuration("duration", &l.Duration)
-	if v, ok := f.str("key"); ok && p.oneOf(f, "key", v, "client_ip", "principal") {
-		l.Key = v.s
-	}
+func (p *parser) lockout(top *fields) *lockout.Config {
+	l := &lockout.Config{}
+	p.decode(top.section("lockout", "lockout", keysOf[lockout.Config]()), l)
 	return l
 }
 

@@ -13,6 +13,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
+	"github.com/rampart-gw/rampart/internal/auth/introspect"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/auth/mtls"
+	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/headers"
+	"github.com/rampart-gw/rampart/internal/lockout"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
 // base is a valid head for table cases: 4 lines, so a case's own lines start at 5.
@@ -89,6 +102,7 @@ func mustParse(t *testing.T, src string, env map[string]string) *Config {
 var cmpOpts = []cmp.Option{
 	cmp.Comparer(func(a, b *url.URL) bool { return a.String() == b.String() }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+	cmpopts.IgnoreUnexported(Config{}),
 }
 
 func TestErrorFormat(t *testing.T) {
@@ -135,35 +149,35 @@ func TestDesignExampleLoads(t *testing.T) {
 		Store:              "sqlite://rampart.db",
 		SharedState:        "memory://",
 		SharedStateFailure: "fail_closed",
-		Lockout:            &Lockout{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"},
-		Upstreams: map[string]*Upstream{
-			"inventory": {Name: "inventory", Targets: []*url.URL{mustURL("http://127.0.0.1:8000")}, Timeout: 10 * time.Second, MaskUpstreamErrors: true, Pos: Pos{18, 3}},
+		Lockout:            &lockout.Config{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"},
+		Upstreams: map[string]*proxy.Config{
+			"inventory": {Name: "inventory", Targets: []*url.URL{mustURL("http://127.0.0.1:8000")}, Timeout: 10 * time.Second, MaskErrors: true},
 		},
 		Authenticators: map[string]*Authenticator{
-			"corp_sso": {Name: "corp_sso", Type: "jwt", Pos: Pos{20, 3}, Issuer: "https://idp.example.com/", Discovery: true,
-				Audiences: []string{"inventory-api"}, Algorithms: []string{"RS256", "ES256"}, Leeway: 30 * time.Second, TokenHeader: "Authorization"},
-			"partners": {Name: "partners", Type: "api_key", Pos: Pos{22, 3}, Header: "X-API-Key"},
-			"services": {Name: "services", Type: "mtls", Pos: Pos{23, 3}, ClientCAFile: "clients-ca.pem"},
-			"opaque": {Name: "opaque", Type: "introspection", Pos: Pos{24, 3}, URL: "https://idp.example.com/introspect",
-				ClientID: "rampart", ClientSecret: testEnv["INTROSPECT_SECRET"]},
+			"corp_sso": {Type: "jwt", JWT: &jwt.Config{Name: "corp_sso", Issuer: "https://idp.example.com/", Discovery: true,
+				Audiences: []string{"inventory-api"}, Algorithms: []string{"RS256", "ES256"}, Leeway: 30 * time.Second, TokenHeader: "Authorization"}},
+			"partners": {Type: "api_key", APIKey: &apikey.Config{Name: "partners", Header: "X-API-Key"}},
+			"services": {Type: "mtls", MTLS: &mtls.Config{Name: "services", ClientCAFile: "clients-ca.pem"}},
+			"opaque": {Type: "introspection", Introspection: &introspect.Config{Name: "opaque", URL: "https://idp.example.com/introspect",
+				ClientID: "rampart", ClientSecret: testEnv["INTROSPECT_SECRET"]}},
 		},
-		RateLimits: map[string]*RateLimit{
-			"per_client": {Name: "per_client", Key: "client_ip", Limits: []string{"10/s burst 20", "200/day"}, LimitsPos: []Pos{{27, 42}, {27, 59}}, Pos: Pos{27, 3}},
-			"per_key":    {Name: "per_key", Key: "principal", Limits: []string{"50/hour"}, LimitsPos: []Pos{{28, 42}}, Pos: Pos{28, 3}},
+		RateLimits: map[string]*ratelimit.Config{
+			"per_client": {Name: "per_client", Key: "client_ip", Limits: []string{"10/s burst 20", "200/day"}},
+			"per_key":    {Name: "per_key", Key: "principal", Limits: []string{"50/hour"}},
 		},
-		CORS: map[string]*CORS{
+		CORS: map[string]*cors.Config{
 			"web": {Name: "web", AllowOrigins: []string{"https://app.example.com"}, AllowMethods: []string{"GET", "POST"},
-				AllowHeaders: []string{"Authorization", "Content-Type"}, AllowCredentials: true, Pos: Pos{30, 3}},
+				AllowHeaders: []string{"Authorization", "Content-Type"}, AllowCredentials: true},
 		},
-		OpenAPI: map[string]*OpenAPI{
-			"inventory": {Name: "inventory", Spec: "./openapi.json", SpecPos: Pos{33, 22}, ValidateRequests: true, FilterResponses: "strip", RejectUndocumented: true, Pos: Pos{33, 3}},
+		OpenAPI: map[string]*openapi.Config{
+			"inventory": {Name: "inventory", Spec: "./openapi.json", ValidateRequests: true, FilterResponses: "strip", RejectUndocumented: true},
 		},
 		Routes: []*Route{
-			{Name: "items", Path: "/api/items/{id}", PathPos: Pos{37, 11}, Methods: []string{"GET"}, Upstream: "inventory",
-				Auth: []string{"corp_sso", "partners"}, Require: Require{Scopes: []string{"items:read"}},
-				RateLimit: []string{"per_client", "per_key"}, CORS: "web", OpenAPI: "inventory", Pos: Pos{36, 5}},
-			{Name: "health", Path: "/health", PathPos: Pos{46, 11}, Methods: []string{"GET"}, Upstream: "inventory",
-				Auth: []string{AuthNone}, Pos: Pos{45, 5}},
+			{Name: "items", Path: "/api/items/{id}", PathPos: conf.Pos{Line: 37, Col: 11}, Methods: []string{"GET"}, Upstream: "inventory",
+				Auth: []string{"corp_sso", "partners"}, Require: authz.Require{Scopes: []string{"items:read"}},
+				RateLimit: []string{"per_client", "per_key"}, CORS: "web", OpenAPI: "inventory", Pos: conf.Pos{Line: 36, Col: 5}},
+			{Name: "health", Path: "/health", PathPos: conf.Pos{Line: 46, Col: 11}, Methods: []string{"GET"}, Upstream: "inventory",
+				Auth: []string{AuthNone}, Pos: conf.Pos{Line: 45, Col: 5}},
 		},
 	}
 	if diff := cmp.Diff(want, cfg, cmpOpts...); diff != "" {
@@ -180,7 +194,7 @@ func TestJSONEquivalentLoadsToSameConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("JSON config refused:\n%v", err)
 	}
-	opts := append([]cmp.Option{cmpopts.IgnoreTypes(Pos{}), cmpopts.IgnoreFields(Config{}, "File")}, cmpOpts...)
+	opts := append([]cmp.Option{cmpopts.IgnoreTypes(conf.Pos{}), cmpopts.IgnoreFields(Config{}, "File")}, cmpOpts...)
 	if diff := cmp.Diff(fromYAML, fromJSON, opts...); diff != "" {
 		t.Errorf("JSON and YAML differ (-yaml +json):\n%s", diff)
 	}
@@ -357,15 +371,15 @@ func TestDefaultsApplied(t *testing.T) {
 		t.Errorf("top-level defaults: %+v", cfg)
 	}
 	up := cfg.Upstreams["app"]
-	if up.Timeout != 30*time.Second || !up.MaskUpstreamErrors || up.Name != "app" || up.Pos != (Pos{3, 13}) {
+	if up.Timeout != 30*time.Second || !up.MaskErrors || up.Name != "app" || cfg.At("upstreams", "app") != (conf.Pos{Line: 3, Col: 13}) {
 		t.Errorf("upstream defaults: %+v", up)
 	}
-	sso := cfg.Authenticators["sso"]
-	if sso.Leeway != 30*time.Second || sso.TokenHeader != "Authorization" || sso.Header != "" {
+	sso := cfg.Authenticators["sso"].JWT
+	if sso.Leeway != 30*time.Second || sso.TokenHeader != "Authorization" || cfg.Authenticators["sso"].APIKey != nil {
 		t.Errorf("jwt defaults: %+v", sso)
 	}
 	r := cfg.Routes[0]
-	if r.Pos != (Pos{6, 5}) || r.PathPos != (Pos{7, 11}) || r.WebSocket || r.Host != "" {
+	if r.Pos != (conf.Pos{Line: 6, Col: 5}) || r.PathPos != (conf.Pos{Line: 7, Col: 11}) || r.WebSocket || r.Host != "" {
 		t.Errorf("route: %+v", r)
 	}
 
@@ -373,15 +387,15 @@ func TestDefaultsApplied(t *testing.T) {
 	if cfg.Server.Listen != ":8443" || cfg.Server.TLS.MinVersion != "1.3" || cfg.Admin.Listen != "127.0.0.1:9901" {
 		t.Errorf("tls defaults: %+v %+v %+v", cfg.Server, cfg.Server.TLS, cfg.Admin)
 	}
-	if diff := cmp.Diff(&Lockout{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"}, cfg.Lockout); diff != "" {
+	if diff := cmp.Diff(&lockout.Config{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"}, cfg.Lockout); diff != "" {
 		t.Errorf("lockout defaults:\n%s", diff)
 	}
-	if h := cfg.Authenticators["k"].Header; h != "X-API-Key" {
+	if h := cfg.Authenticators["k"].APIKey.Header; h != "X-API-Key" {
 		t.Errorf("api_key header default: %q", h)
 	}
 
 	cfg = mustParse(t, base+"lockout: {max_failures: 3, window: 10s, duration: 1h, key: principal}\n", nil)
-	if diff := cmp.Diff(&Lockout{MaxFailures: 3, Window: 10 * time.Second, Duration: time.Hour, Key: "principal"}, cfg.Lockout); diff != "" {
+	if diff := cmp.Diff(&lockout.Config{MaxFailures: 3, Window: 10 * time.Second, Duration: time.Hour, Key: "principal"}, cfg.Lockout); diff != "" {
 		t.Errorf("lockout:\n%s", diff)
 	}
 }
@@ -448,7 +462,7 @@ func TestStoreAndSharedState(t *testing.T) {
 		{name: "redis without host refused", src: base + "shared_state: \"redis://\"\n", want: []string{"5:15: shared_state must be memory:// or redis://... or rediss://... (the redis URL does not parse or has no host)"}},
 		{name: "failure mode typo suggests", src: base + "shared_state_failure: fail_opn\n", want: []string{`5:23: shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "lockout values checked", src: base + "lockout: {max_failures: 0, window: 0s, duration: 5, key: ip}\n", want: []string{
-			"5:25: lockout: max_failures must be at least 1, got 0",
+			"5:25: lockout: max_failures must be between 1 and 1000, got 0",
 			"5:36: lockout: window must be greater than 0",
 			"5:50: lockout: duration must be a duration with a unit",
 			`5:58: lockout: key must be one of client_ip, principal; got "ip"`,
@@ -495,7 +509,7 @@ func TestUpstreams(t *testing.T) {
 		t.Errorf("targets:\n%s", diff)
 	}
 	cfg = mustParse(t, "version: 1\nadmin: {listen: \"off\"}\nupstreams:\n  u: {targets: [\"http://a.test\"], timeout: 2s, mask_upstream_errors: false}\n", nil)
-	if u := cfg.Upstreams["u"]; u.Timeout != 2*time.Second || u.MaskUpstreamErrors {
+	if u := cfg.Upstreams["u"]; u.Timeout != 2*time.Second || u.MaskErrors {
 		t.Errorf("upstream: %+v", u)
 	}
 }
@@ -714,11 +728,11 @@ func TestAuthenticators(t *testing.T) {
   m: {type: mtls, client_ca_file: ca.pem}
   k: {type: api_key, header: X-Custom-Key}
 `, nil)
-	h := cfg.Authenticators["h"]
+	h := cfg.Authenticators["h"].JWT
 	if h.Leeway != 0 || h.Secret != strongSecret || h.TokenCookie != "session" || h.TokenHeader != "X-Token" || len(h.Algorithms) != 2 {
 		t.Errorf("h: %+v", h)
 	}
-	if cfg.Authenticators["p"].PublicKeyFile != "k.pem" || cfg.Authenticators["i"].URL != "http://[::1]:8080/i" || cfg.Authenticators["m"].ClientCAFile != "ca.pem" || cfg.Authenticators["k"].Header != "X-Custom-Key" {
+	if cfg.Authenticators["p"].JWT.PublicKeyFile != "k.pem" || cfg.Authenticators["i"].Introspection.URL != "http://[::1]:8080/i" || cfg.Authenticators["m"].MTLS.ClientCAFile != "ca.pem" || cfg.Authenticators["k"].APIKey.Header != "X-Custom-Key" {
 		t.Errorf("authenticators: %+v", cfg.Authenticators)
 	}
 }
@@ -734,11 +748,20 @@ func TestRateLimits(t *testing.T) {
 		{name: "empty limits refused", src: head + "  r: {key: route, limits: []}\n", want: []string{`4:27: rate limit "r": limits must not be empty`}},
 		{name: "empty limit string refused", src: head + "  r: {key: route, limits: [\"1/s\", \"\"]}\n", want: []string{`4:35: rate limit "r": limits entries must not be empty`}},
 		{name: "negative concurrency refused", src: head + "  r: {key: route, limits: [\"1/s\"], concurrency: -1}\n", want: []string{`4:49: rate limit "r": concurrency must not be negative`}},
+		// The rate strings and the key are ratelimit's rules (Config.Validate), placed by the loader.
+		{name: "bad rate refused at its entry", src: head + "  r: {key: route, limits: [\"1/s\", \"2/fortnight\"]}\n", want: []string{`4:35: rate limit "r": invalid rate: unknown time unit "fortnight"`}},
+		{name: "repeated rate refused at the repeat", src: head + "  r: {key: route, limits: [\"1/s\", 1 per second]}\n", want: []string{`4:35: rate limit "r": limit "1/s" is listed twice`}},
 	})
 	cfg := mustParse(t, head+"  r:\n    key: \"client_ip+header:X-Tenant+claim:org_id\"\n    limits:\n      - \"10/s burst 20\"\n      - 200/day\n    concurrency: 4\n", nil)
-	want := &RateLimit{Name: "r", Key: "client_ip+header:X-Tenant+claim:org_id", Limits: []string{"10/s burst 20", "200/day"}, LimitsPos: []Pos{{7, 9}, {8, 9}}, Concurrency: 4, Pos: Pos{4, 3}}
+	want := &ratelimit.Config{Name: "r", Key: "client_ip+header:X-Tenant+claim:org_id", Limits: []string{"10/s burst 20", "200/day"}, Concurrency: 4}
 	if diff := cmp.Diff(want, cfg.RateLimits["r"]); diff != "" {
 		t.Errorf("rate limit (-want +got):\n%s", diff)
+	}
+	if got, want := cfg.At("rate_limits", "r", "limits", "1"), (conf.Pos{Line: 8, Col: 9}); got != want {
+		t.Errorf("position of the second limit: %v, want %v", got, want)
+	}
+	if got, want := cfg.At("rate_limits", "r", "nothing", "here"), (conf.Pos{Line: 4, Col: 3}); got != want {
+		t.Errorf("position of an unset key: %v, want the definition's %v", got, want)
 	}
 }
 
@@ -779,8 +802,13 @@ func TestOpenAPI(t *testing.T) {
 		{name: "spec required", src: head + "  o: {validate_requests: true}\n", want: []string{`4:3: openapi "o": spec is required`}},
 		{name: "filter_responses checked", src: head + "  o: {spec: a.json, filter_responses: remove}\n", want: []string{`4:39: openapi "o": filter_responses must be one of strip, reject, off; got "remove"`}},
 	})
-	cfg := mustParse(t, head+"  o: {spec: a.json, filter_responses: reject, reject_undocumented: true}\n  p: {spec: b.yaml, filter_responses: \"\"}\n", nil)
-	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || o.ValidateRequests || o.SpecPos != (Pos{4, 13}) {
+	// max_spec_bytes was documented and supported by openapi.Config but refused by the loader.
+	cfg := mustParse(t, head+"  o: {spec: a.json, max_spec_bytes: 2MiB}\n", nil)
+	if got := cfg.OpenAPI["o"].MaxSpecBytes; got != 2<<20 {
+		t.Errorf("max_spec_bytes = %d, want 2MiB", got)
+	}
+	cfg = mustParse(t, head+"  o: {spec: a.json, filter_responses: reject, reject_undocumented: true}\n  p: {spec: b.yaml, filter_responses: \"\"}\n", nil)
+	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || o.ValidateRequests || cfg.At("openapi", "o", "spec") != (conf.Pos{Line: 4, Col: 13}) {
 		t.Errorf("openapi: %+v", o)
 	}
 }
@@ -850,14 +878,14 @@ func TestRoutes(t *testing.T) {
 `), nil)
 	want := []*Route{
 		{
-			Name: "r", Host: "api.example.com", Path: "/r", PathPos: Pos{10, 11}, Methods: []string{"GET", "POST", "PROPFIND"},
+			Name: "r", Host: "api.example.com", Path: "/r", PathPos: conf.Pos{Line: 10, Col: 11}, Methods: []string{"GET", "POST", "PROPFIND"},
 			Upstream: "app", Auth: []string{"sso"},
-			Require:   Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string][]string{"tenant": {"acme"}, "email_verified": {"true"}}, MFA: true},
+			Require:   authz.Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string][]string{"tenant": {"acme"}, "email_verified": {"true"}}, MFA: true},
 			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api", WebSocket: true,
-			Headers: HeaderOverrides{Set: map[string]string{"Cache-Control": "no-store"}, Remove: []string{"X-Powered-By"}},
-			Pos:     Pos{9, 5},
+			Headers: headers.Overrides{Set: map[string]string{"Cache-Control": "no-store"}, Remove: []string{"X-Powered-By"}},
+			Pos:     conf.Pos{Line: 9, Col: 5},
 		},
-		{Name: "pub", Path: "/pub", PathPos: Pos{21, 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, Pos: Pos{21, 5}},
+		{Name: "pub", Path: "/pub", PathPos: conf.Pos{Line: 21, Col: 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, Pos: conf.Pos{Line: 21, Col: 5}},
 	}
 	if diff := cmp.Diff(want, cfg.Routes); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
@@ -893,7 +921,7 @@ func TestJSONConfigAccepted(t *testing.T) {
 	"routes": [{"name": "r", "path": "/r", "methods": ["GET"], "upstream": "app", "auth": "none", "websocket": true}]
 }`
 	cfg := mustParse(t, src, nil)
-	if len(cfg.Routes) != 1 || !cfg.Routes[0].WebSocket || cfg.Upstreams["app"].MaskUpstreamErrors {
+	if len(cfg.Routes) != 1 || !cfg.Routes[0].WebSocket || cfg.Upstreams["app"].MaskErrors {
 		t.Errorf("JSON config: %+v", cfg)
 	}
 	runErrCases(t, []errCase{
@@ -910,7 +938,7 @@ func TestSuggest(t *testing.T) {
 		"listne": "listen", "Listen": "listen", "max_body_byte": "max_body_bytes", "maxBodyBytes": "max_body_bytes",
 		"max-header-bytes": "max_header_bytes", "readtimeout": "read_timeout", "frobnicate": "", "x": "", strings.Repeat("a", 100): "",
 	} {
-		if got := suggest(in, known); got != want {
+		if got := conf.Suggest(in, known); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -921,4 +949,14 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, idle_timeout, shutdown_timeout); did you mean "max_body_bytes"?
+}
+
+// A route's require is authz.Require, checked by authz's own Validate at the
+// entry it names.
+func TestRequireCheckedByAuthz(t *testing.T) {
+	src := base + baseRoute + "    require: {scopes: [\"items:read\", \"a b\"], claims: {tenant: []}}\n"
+	runErrCases(t, []errCase{{name: "scope with a space, claim without values", src: src, want: []string{
+		`11:38: route "r" require: scope "a b" is not valid (empty, or with spaces or quotes)`,
+		`11:63: route "r" require: claim "tenant" must list at least one accepted value`,
+	}}})
 }

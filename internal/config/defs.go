@@ -4,29 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	yaml "go.yaml.in/yaml/v4"
-)
-
-var (
-	upstreamKeys = []string{"targets", "timeout", "mask_upstream_errors"}
-	authKeys     = []string{"type", "issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown", "header", "client_ca_file", "subjects", "url", "client_id", "client_secret", "timeout"}
-	authTypes    = []string{"jwt", "api_key", "mtls", "introspection"}
-	authTypeKeys = map[string][]string{
-		"jwt":           {"issuer", "discovery", "jwks_url", "audiences", "algorithms", "leeway", "secret", "public_key_file", "token_header", "token_cookie", "roles_claim", "forward_token", "jwks_refresh_floor", "jwks_refresh_ceiling", "unknown_kid_cooldown"},
-		"api_key":       {"header"},
-		"mtls":          {"client_ca_file", "subjects"},
-		"introspection": {"url", "client_id", "client_secret", "issuer", "audiences", "token_header", "token_cookie", "roles_claim", "forward_token", "timeout"},
-	}
-	jwtAlgorithms  = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-	rateLimitKeys  = []string{"key", "limits", "concurrency"}
-	rateLimitParts = []string{"client_ip", "principal", "api_key", "route", "header:NAME", "claim:NAME"}
-	corsKeys       = []string{"allow_origins", "allow_methods", "allow_headers", "expose_headers", "allow_credentials", "max_age"}
-	openAPIKeys    = []string{"spec", "validate_requests", "filter_responses", "reject_undocumented", "unknown_fields", "max_depth",
-		"max_response_bytes", "base_path", "pass_undocumented_errors", "routes_from_spec", "upstream", "auth", "security_schemes", "allow_public"}
 )
 
 // validName reports whether s can name an upstream, authenticator, rate limit, CORS
@@ -62,38 +44,48 @@ func (p *parser) definitions(top *fields, key, kind string) []kv {
 			p.errAt(e.key, `%s name %s must be 1-64 letters, digits, "_", "-" or "." (not starting with "-" or ".")`, kind, quoteTrunc(e.name))
 			continue
 		}
+		p.record(join(key, e.name), e.key)
 		out = append(out, e)
 	}
 	return out
 }
 
-func (p *parser) upstreams(top *fields) map[string]*Upstream {
-	out := map[string]*Upstream{}
-	for _, e := range p.definitions(top, "upstreams", "upstream") {
-		u := &Upstream{Name: e.name, Pos: posOf(e.key), Timeout: defaultUpstreamTO, MaskUpstreamErrors: true}
-		out[e.name] = u
-		f := p.fields(e.val, e.key, fmt.Sprintf("upstream %q", e.name), upstreamKeys)
-		if vs, ok := f.nonEmptyStrList("targets", true); ok {
-			seen := map[string]*yaml.Node{}
-			for _, v := range vs {
-				t, prob := targetURL(v.s)
-				if prob != "" {
-					// The value is not shown: a malformed URL may carry credentials.
-					p.errAt(v.node, "%s: target %s", f.ctx, prob)
-					continue
-				}
-				if first, dup := seen[t.String()]; dup {
-					p.errAt(v.node, "%s: targets lists %s twice (first at line %d)", f.ctx, v.show(), first.Line)
-					continue
-				}
-				seen[t.String()] = v.node
-				u.Targets = append(u.Targets, t)
-			}
-		}
-		f.positiveDuration("timeout", &u.Timeout)
-		f.boolean("mask_upstream_errors", &u.MaskUpstreamErrors)
+// decodeDefinitions decodes the named definitions under key into a control's
+// config type T (which has a Name, set to the entry's name).
+func decodeDefinitions[T any](p *parser, top *fields, key, kind string) map[string]*T {
+	out := map[string]*T{}
+	for _, e := range p.definitions(top, key, kind) {
+		v := new(T)
+		reflect.ValueOf(v).Elem().FieldByName("Name").SetString(e.name)
+		out[e.name] = v
+		p.decode(p.fields(e.val, e.key, fmt.Sprintf("%s %q", kind, e.name), join(key, e.name), keysOf[T]()), v)
 	}
 	return out
+}
+
+// targets reads a list of upstream target URLs (see targetURL).
+func (p *parser) targets(f *fields, key string) ([]*url.URL, bool) {
+	vs, ok := f.nonEmptyStrList(key, false)
+	ok = ok && len(vs) == len(f.vals[key].Content)
+	var out []*url.URL
+	seen := map[string]*yaml.Node{}
+	for _, v := range vs {
+		t, prob := targetURL(v.s)
+		if prob != "" {
+			// The value is not shown: a malformed URL may carry credentials.
+			p.errAt(v.node, "%s: target %s", f.ctx, prob)
+			ok = false
+			continue
+		}
+		if first, dup := seen[t.String()]; dup {
+			p.errAt(v.node, "%s: %s lists %s twice (first at line %d)", f.ctx, key, v.show(), first.Line)
+			ok = false
+			continue
+		}
+		seen[t.String()] = v.node
+		out = append(out, t)
+	}
+	return out, ok
 }
 
 // targetURL parses an upstream target: an absolute http:// or https:// URL with a host,
@@ -131,257 +123,39 @@ func (p *parser) authenticators(top *fields) map[string]*Authenticator {
 			p.errAt(e.key, `authenticator name "none" is reserved: routes write auth: none for public routes`)
 			continue
 		}
-		a := &Authenticator{Name: e.name, Pos: posOf(e.key)}
+		a := &Authenticator{}
 		out[e.name] = a
-		p.authenticator(a, p.fields(e.val, e.key, fmt.Sprintf("authenticator %q", e.name), authKeys))
+		p.authenticator(e.name, a, p.fields(e.val, e.key, fmt.Sprintf("authenticator %q", e.name), join("authenticators", e.name), authKeys))
 	}
 	return out
 }
 
-func (p *parser) authenticator(a *Authenticator, f *fields) {
-	typ := ""
-	if v, ok := f.reqStr("type"); ok && p.oneOf(f, "type", v, authTypes...) {
-		typ = v.s
-		a.Type = typ
-		// Refuse fields of other types before reading anything.
-		own := authTypeKeys[typ]
-		for k, kn := range f.keys {
-			if k != "type" && !contains(own, k) {
-				p.errAt(kn, "%s: %q is not a%s %s field (%s fields: type, %s)", f.ctx, k, article(typ), typ, typ, strings.Join(own, ", "))
-				delete(f.vals, k)
-				delete(f.keys, k)
-			}
+// authenticator reads one entry of authenticators: into the variant its type
+// selects (the field of Authenticator tagged union:"TYPE"; each variant has a
+// Name). Keys of the other types are refused first.
+func (p *parser) authenticator(name string, a *Authenticator, f *fields) {
+	v, ok := f.reqStr("type")
+	if !ok || !p.oneOf(f, "type", v, authTypes...) {
+		return
+	}
+	a.Type = v.s
+	own := authTypeKeys[a.Type]
+	for k, kn := range f.keys {
+		if k != "type" && !contains(own, k) {
+			p.errAt(kn, "%s: %q is not a%s %s field (%s fields: type, %s)", f.ctx, k, article(a.Type), a.Type, a.Type, strings.Join(own, ", "))
+			delete(f.vals, k)
+			delete(f.keys, k)
 		}
 	}
-
-	// Fields are read whatever the type, so that every problem is reported.
-	if v, ok := f.str("issuer"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("issuer", "%s; got %s", prob, v.show())
-		} else {
-			a.Issuer = v.s
+	rv := reflect.ValueOf(a).Elem()
+	for i := range rv.NumField() {
+		if rv.Type().Field(i).Tag.Get("union") == a.Type {
+			variant := reflect.New(rv.Type().Field(i).Type.Elem())
+			variant.Elem().FieldByName("Name").SetString(name)
+			rv.Field(i).Set(variant)
+			p.decode(f, variant.Interface())
 		}
 	}
-	f.boolean("discovery", &a.Discovery)
-	if v, ok := f.str("jwks_url"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("jwks_url", "%s; got %s", prob, v.show())
-		} else {
-			a.JWKSURL = v.s
-		}
-	}
-	if vs, ok := f.nonEmptyStrList("audiences", typ == "jwt"); ok {
-		a.Audiences = strs(p.noDuplicates(vs, f.subject("audiences"), nil))
-	}
-	if vs, ok := f.nonEmptyStrList("algorithms", typ == "jwt"); ok {
-		for _, v := range p.noDuplicates(vs, f.subject("algorithms"), nil) {
-			switch {
-			case strings.EqualFold(v.s, "none"):
-				p.errAt(v.node, `%s: algorithm "none" is never accepted: it means an unsigned token anyone can forge`, f.ctx)
-			case !contains(jwtAlgorithms, v.s):
-				msg := fmt.Sprintf("%s: unknown algorithm %s (valid: %s)", f.ctx, v.show(), strings.Join(jwtAlgorithms, ", "))
-				if s := p.suggest(v.s, jwtAlgorithms); s != "" && !v.env {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				}
-				p.errAt(v.node, "%s", msg)
-			default:
-				a.Algorithms = append(a.Algorithms, v.s)
-			}
-		}
-	}
-	if d, ok := f.duration("leeway"); ok {
-		switch {
-		case d < 0:
-			f.errf("leeway", "must not be negative")
-		case d > maxLeeway:
-			f.errf("leeway", "must be at most 5m, got %s", d)
-		default:
-			a.Leeway = d
-		}
-	} else if typ == "jwt" {
-		a.Leeway = defaultLeeway
-	}
-	if f.has("secret") {
-		a.Secret = p.secret(f, "secret")
-	}
-	if v, ok := f.str("public_key_file"); ok {
-		if v.s == "" {
-			f.errf("public_key_file", "must not be empty")
-		} else {
-			a.PublicKeyFile = v.s
-		}
-	}
-	if v, ok := f.str("token_header"); ok {
-		if !isToken(v.s) {
-			f.errf("token_header", "must be a valid header name, got %s", v.show())
-		} else {
-			a.TokenHeader = v.s
-		}
-	} else if typ == "jwt" {
-		a.TokenHeader = defaultTokenHeader
-	}
-	if v, ok := f.str("token_cookie"); ok {
-		if !isToken(v.s) {
-			f.errf("token_cookie", "must be a valid cookie name, got %s", v.show())
-		} else {
-			a.TokenCookie = v.s
-		}
-	}
-	if v, ok := f.str("roles_claim"); ok {
-		if v.s == "" || strings.ContainsAny(v.s, " \t") {
-			f.errf("roles_claim", "must be a claim name or dotted path such as realm_access.roles, got %s", v.show())
-		} else {
-			a.RolesClaim = v.s
-		}
-	}
-	f.boolean("forward_token", &a.ForwardToken)
-	for _, d := range []struct {
-		key      string
-		dst      *time.Duration
-		min, max time.Duration
-	}{
-		{"jwks_refresh_floor", &a.JWKSRefreshFloor, time.Second, 24 * time.Hour},
-		{"jwks_refresh_ceiling", &a.JWKSRefreshCeiling, time.Second, 7 * 24 * time.Hour},
-		{"unknown_kid_cooldown", &a.UnknownKIDCooldown, time.Second, time.Hour},
-	} {
-		if v, ok := f.duration(d.key); ok {
-			if v < d.min || v > d.max {
-				f.errf(d.key, "must be between %s and %s, got %s", d.min, d.max, v)
-			} else {
-				*d.dst = v
-			}
-		}
-	}
-	if a.JWKSRefreshFloor > 0 && a.JWKSRefreshCeiling > 0 && a.JWKSRefreshFloor > a.JWKSRefreshCeiling {
-		f.errf("jwks_refresh_floor", "must not exceed jwks_refresh_ceiling")
-	}
-	if vs, ok := f.nonEmptyStrList("subjects", false); ok {
-		a.Subjects = strs(p.noDuplicates(vs, f.subject("subjects"), nil))
-	}
-	if d, ok := f.duration("timeout"); ok {
-		if d <= 0 || d > time.Minute {
-			f.errf("timeout", "must be between 1ms and 1m, got %s", d)
-		} else {
-			a.Timeout = d
-		}
-	}
-	if v, ok := f.str("header"); ok {
-		if !isToken(v.s) {
-			f.errf("header", "must be a valid header name, got %s", v.show())
-		} else {
-			a.Header = v.s
-		}
-	} else if typ == "api_key" {
-		a.Header = defaultAPIKeyHeader
-	}
-	if v, ok := f.reqStrIf("client_ca_file", typ == "mtls"); ok {
-		a.ClientCAFile = v.s
-	}
-	if v, ok := f.reqStrIf("url", typ == "introspection"); ok {
-		if prob := webURLProblem(v.s); prob != "" {
-			f.errf("url", "%s; got %s", prob, v.show())
-		} else {
-			a.URL = v.s
-		}
-	}
-	if v, ok := f.reqStrIf("client_id", typ == "introspection"); ok {
-		a.ClientID = v.s
-	}
-	if f.has("client_secret") {
-		a.ClientSecret = p.secret(f, "client_secret")
-	} else if typ == "introspection" {
-		f.missing("client_secret")
-	}
-
-	if typ == "jwt" {
-		p.jwtRules(a, f)
-	}
-}
-
-// reqStrIf is reqStr when required, str (but refusing empty strings) otherwise.
-func (f *fields) reqStrIf(key string, required bool) (value, bool) {
-	if required {
-		return f.reqStr(key)
-	}
-	if !f.has(key) {
-		return value{}, false
-	}
-	return f.reqStr(key)
-}
-
-// secret reads a secret-valued key. Messages never contain the value.
-func (p *parser) secret(f *fields, key string) string {
-	v, ok := f.str(key)
-	if !ok {
-		return ""
-	}
-	if prob := secretProblem(v.s); prob != "" {
-		f.errf(key, "%s", prob)
-		return ""
-	}
-	return v.s
-}
-
-// jwtRules checks the rules that relate jwt fields to each other.
-func (p *parser) jwtRules(a *Authenticator, f *fields) {
-	if !f.has("issuer") {
-		f.missing("issuer")
-	}
-
-	// Exactly one key source.
-	var sources []string
-	for _, k := range []string{"jwks_url", "discovery", "secret", "public_key_file"} {
-		if k == "discovery" {
-			if a.Discovery {
-				sources = append(sources, k)
-			}
-			continue
-		}
-		if f.has(k) {
-			sources = append(sources, k)
-		}
-	}
-	const keySources = "jwks_url, discovery: true, secret or public_key_file"
-	switch len(sources) {
-	case 0:
-		if f.bad {
-			break
-		}
-		p.errAt(f.at, "%s: needs exactly one key source: %s", f.ctx, keySources)
-	case 1:
-	default:
-		sort.Slice(sources, func(i, j int) bool { return before(f.keys[sources[i]], f.keys[sources[j]]) })
-		for _, k := range sources[1:] {
-			p.errAt(f.keys[k], "%s: %s and %s are both key sources; use exactly one of %s", f.ctx, sources[0], k, keySources)
-		}
-	}
-
-	// HS* verify with the shared secret and nothing else; asymmetric algorithms never
-	// with a secret (algorithm confusion).
-	var hs, asym []string
-	for _, alg := range a.Algorithms {
-		if strings.HasPrefix(alg, "HS") {
-			hs = append(hs, alg)
-		} else {
-			asym = append(asym, alg)
-		}
-	}
-	switch {
-	case len(hs) > 0 && len(asym) > 0:
-		f.errf("algorithms", "mixes shared-secret (%s) and public-key (%s) algorithms, which invites algorithm confusion; use one family per authenticator", strings.Join(hs, ", "), strings.Join(asym, ", "))
-	case len(hs) > 0 && !f.has("secret"):
-		f.errf("algorithms", "lists %s, which verify with a shared secret: set secret", strings.Join(hs, ", "))
-	case len(asym) > 0 && f.has("secret"):
-		f.errf("secret", "is only for HS256, HS384 and HS512, but algorithms lists %s", strings.Join(asym, ", "))
-	}
-}
-
-// before orders nodes by position.
-func before(a, b *yaml.Node) bool {
-	if a.Line != b.Line {
-		return a.Line < b.Line
-	}
-	return a.Column < b.Column
 }
 
 func article(word string) string {
@@ -389,132 +163,6 @@ func article(word string) string {
 		return "n"
 	}
 	return ""
-}
-
-func (p *parser) rateLimits(top *fields) map[string]*RateLimit {
-	out := map[string]*RateLimit{}
-	for _, e := range p.definitions(top, "rate_limits", "rate limit") {
-		r := &RateLimit{Name: e.name, Pos: posOf(e.key)}
-		out[e.name] = r
-		f := p.fields(e.val, e.key, fmt.Sprintf("rate limit %q", e.name), rateLimitKeys)
-		if v, ok := f.reqStr("key"); ok {
-			if msg := rateLimitKeyProblem(v.s); msg != "" {
-				f.errf("key", "%s; got %s", msg, v.show())
-			} else {
-				r.Key = v.s
-			}
-		}
-		if vs, ok := f.nonEmptyStrList("limits", true); ok {
-			for _, v := range vs {
-				r.Limits = append(r.Limits, v.s)
-				r.LimitsPos = append(r.LimitsPos, posOf(v.node))
-			}
-		}
-		if n, ok := f.integer("concurrency"); ok {
-			if n < 0 {
-				f.errf("concurrency", "must not be negative (0 means no concurrency limit), got %d", n)
-			} else {
-				r.Concurrency = n
-			}
-		}
-	}
-	return out
-}
-
-// rateLimitKeyProblem checks a rate limit key: one of client_ip, principal, api_key,
-// route, header:NAME, claim:NAME, or several joined with "+".
-func rateLimitKeyProblem(s string) string {
-	const valid = "must be client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with +"
-	seen := map[string]bool{}
-	for _, part := range strings.Split(s, "+") {
-		switch {
-		case part == "client_ip", part == "principal", part == "api_key", part == "route":
-		case strings.HasPrefix(part, "header:"):
-			if !isToken(strings.TrimPrefix(part, "header:")) {
-				return "header:NAME needs a valid header name"
-			}
-		case strings.HasPrefix(part, "claim:"):
-			name := strings.TrimPrefix(part, "claim:")
-			if name == "" || strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-				return "claim:NAME needs a claim name without spaces"
-			}
-		default:
-			if sug := suggest(part, rateLimitParts[:4]); sug != "" {
-				return fmt.Sprintf("%s (did you mean %q?)", valid, sug)
-			}
-			return valid
-		}
-		norm := part
-		if strings.HasPrefix(part, "header:") {
-			norm = strings.ToLower(part)
-		}
-		if seen[norm] {
-			return "lists a part twice"
-		}
-		seen[norm] = true
-	}
-	return ""
-}
-
-func (p *parser) corsPolicies(top *fields) map[string]*CORS {
-	out := map[string]*CORS{}
-	for _, e := range p.definitions(top, "cors", "cors") {
-		c := &CORS{Name: e.name, Pos: posOf(e.key)}
-		out[e.name] = c
-		f := p.fields(e.val, e.key, fmt.Sprintf("cors %q", e.name), corsKeys)
-		f.boolean("allow_credentials", &c.AllowCredentials)
-		if vs, ok := f.nonEmptyStrList("allow_origins", true); ok {
-			vs = p.noDuplicates(vs, f.subject("allow_origins"), nil)
-			for _, v := range vs {
-				if prob := originProblem(v.s); prob != "" {
-					p.errAt(v.node, "%s: origin %s %s", f.ctx, v.show(), prob)
-					continue
-				}
-				if v.s == "*" {
-					if c.AllowCredentials {
-						p.errAt(v.node, `%s: allow_origins "*" cannot be combined with allow_credentials: true; list the exact origins`, f.ctx)
-						continue
-					}
-					if len(vs) > 1 {
-						p.errAt(v.node, `%s: allow_origins "*" already allows every origin; list either "*" alone or exact origins`, f.ctx)
-						continue
-					}
-				}
-				c.AllowOrigins = append(c.AllowOrigins, v.s)
-			}
-		}
-		c.AllowMethods = p.tokens(f, "allow_methods", "method", nil)
-		c.AllowHeaders = p.tokens(f, "allow_headers", "header name", strings.ToLower)
-		c.ExposeHeaders = p.tokens(f, "expose_headers", "header name", strings.ToLower)
-		if d, ok := f.duration("max_age"); ok {
-			switch {
-			case d < 0:
-				f.errf("max_age", "must not be negative")
-			case d%time.Second != 0:
-				f.errf("max_age", "must be a whole number of seconds (Access-Control-Max-Age is in seconds), got %s", d)
-			default:
-				c.MaxAge = d
-			}
-		}
-	}
-	return out
-}
-
-// tokens reads an optional list of RFC 9110 tokens without duplicates.
-func (p *parser) tokens(f *fields, key, what string, norm func(string) string) []string {
-	vs, ok := f.strList(key)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, v := range p.noDuplicates(vs, f.subject(key), norm) {
-		if !isToken(v.s) {
-			p.errAt(v.node, "%s: %s entry %s is not a valid %s", f.ctx, key, v.show(), what)
-			continue
-		}
-		out = append(out, v.s)
-	}
-	return out
 }
 
 // originProblem explains why s is not "*", "null" or an origin scheme://host[:port]
@@ -598,70 +246,6 @@ func originProblem(s string) string {
 		return "has an invalid host"
 	}
 	return ""
-}
-
-func (p *parser) openAPIs(top *fields) map[string]*OpenAPI {
-	out := map[string]*OpenAPI{}
-	for _, e := range p.definitions(top, "openapi", "openapi") {
-		o := &OpenAPI{Name: e.name, Pos: posOf(e.key)}
-		out[e.name] = o
-		f := p.fields(e.val, e.key, fmt.Sprintf("openapi %q", e.name), openAPIKeys)
-		if v, ok := f.reqStr("spec"); ok {
-			o.Spec = v.s
-			o.SpecPos = posOf(v.node)
-		}
-		f.boolean("validate_requests", &o.ValidateRequests)
-		f.boolean("reject_undocumented", &o.RejectUndocumented)
-		if v, ok := f.str("filter_responses"); ok && (v.s == "" || p.oneOf(f, "filter_responses", v, "strip", "reject", "off")) {
-			o.FilterResponses = v.s
-		}
-		if v, ok := f.str("unknown_fields"); ok && p.oneOf(f, "unknown_fields", v, "reject", "allow") {
-			o.UnknownFields = v.s
-		}
-		if n, ok := f.integer("max_depth"); ok {
-			if n < 1 || n > 1024 {
-				f.errf("max_depth", "must be between 1 and 1024, got %d", n)
-			} else {
-				o.MaxDepth = n
-			}
-		}
-		if n, ok := p.size(f, "max_response_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
-			o.MaxResponseBytes = n
-		}
-		if v, ok := f.str("base_path"); ok {
-			if !strings.HasPrefix(v.s, "/") {
-				f.errf("base_path", "must start with /, got %s", v.show())
-			} else {
-				o.BasePath = v.s
-			}
-		}
-		f.boolean("pass_undocumented_errors", &o.PassUndocumentedErrors)
-		f.boolean("routes_from_spec", &o.RoutesFromSpec)
-		f.boolean("allow_public", &o.AllowPublic)
-		if v, ok := f.str("upstream"); ok {
-			o.Upstream, o.UpstreamPos = v.s, posOf(v.node)
-		}
-		if vs, ok := f.nonEmptyStrList("auth", false); ok {
-			o.Auth = strs(vs)
-		}
-		if n := f.vals["security_schemes"]; n != nil {
-			if es, ok := p.entries(n, f.subject("security_schemes")); ok {
-				o.SecuritySchemes = map[string]string{}
-				for _, e := range es {
-					if v, ok := p.scalar(e.val, fmt.Sprintf("openapi %q: security scheme %s", o.Name, quoteTrunc(e.name)), "an authenticator name"); ok {
-						o.SecuritySchemes[e.name] = v.s
-					}
-				}
-			}
-		}
-		if o.RoutesFromSpec && o.Upstream == "" {
-			f.missing("upstream")
-		}
-		if !o.RoutesFromSpec && (o.Upstream != "" || o.Auth != nil || o.SecuritySchemes != nil || o.AllowPublic) {
-			f.errf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true")
-		}
-	}
-	return out
 }
 
 // nameSet is the defined names of one kind of definition, for checking references.

@@ -1,6 +1,17 @@
 // Package config loads and validates Rampart's declarative YAML (or JSON) config into
 // the typed Config (see types.go), applying every documented default.
 //
+// Each control owns the type of its section (cors.Config, jwt.Config, ratelimit.Config,
+// ...; see internal/config/conf): its keys, defaults and simple rules are struct tags,
+// its rules across keys a Validate method, its documentation the field comments.
+// Config composes those types; decode reads any of them by its tags, so the loader
+// keeps code only for its own sections (server, admin, routes) and for the checks that
+// relate sections (references, overlapping routes, listener conflicts). Positions of
+// every key, definition and list entry are kept (Config.At), so problems found later,
+// while compiling the gateway, still point into the file. The reference
+// (docs/config.md) and the JSON Schema (Schema, `rampart config schema`) are generated
+// from the same types; TestGenerated fails when they are stale.
+//
 // The loader is strict by design, and reports every problem at once as
 // "FILE:LINE:COL: MESSAGE" (Errors, sorted by position):
 //

@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
 )
 
 // Error is one problem at a position in a config file. Line and Col are 1-based; when
@@ -42,4 +46,32 @@ func sortErrors(es Errors) {
 		}
 		return es[i].Col < es[j].Col
 	})
+}
+
+// At returns the position of the key, definition or list entry at path, such
+// as At("cors", "web") for a definition, At("openapi", "api", "spec") for a
+// key's value or At("rate_limits", "rl", "limits", "1") for a list entry.
+// Without a position of its own, a path gets its nearest enclosing one.
+func (c *Config) At(path ...string) conf.Pos {
+	for n := len(path); n > 0; n-- {
+		if p, ok := c.pos[strings.Join(path[:n], "/")]; ok {
+			return p
+		}
+	}
+	return conf.Pos{}
+}
+
+// ErrorAt is a problem found after loading (while compiling a control) at
+// the position of path (see At). A *conf.FieldError in err names the key,
+// under path, it is about.
+func (c *Config) ErrorAt(err error, path ...string) *Error {
+	var fe *conf.FieldError
+	if errors.As(err, &fe) {
+		path = append(path[:len(path):len(path)], fe.Field)
+		if fe.Index >= 0 {
+			path = append(path, strconv.Itoa(fe.Index))
+		}
+	}
+	pos := c.At(path...)
+	return &Error{File: c.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: err.Error()}
 }

@@ -164,10 +164,7 @@ func (p *parser) checkStructure(n *yaml.Node) {
 	}
 	if t := n.ShortTag(); !allowedTags[t] && !(n.Kind == yaml.ScalarNode && t == "!!merge") {
 		p.errAt(n, "YAML tag %s is not supported", quoteTrunc(n.Tag))
-		if p.refused == nil {
-			p.refused = map[*yaml.Node]bool{}
-		}
-		p.refused[n] = true
+		p.refuse(n)
 	}
 	for i, c := range n.Content {
 		if n.Kind == yaml.MappingNode && i%2 == 0 && c.Kind == yaml.ScalarNode && c.ShortTag() == "!!merge" {

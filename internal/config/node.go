@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
 )
 
 // parser walks the yaml.Node tree, converting and validating as it goes, and collects
@@ -16,11 +18,40 @@ type parser struct {
 	file string
 	env  func(string) (string, bool)
 	errs Errors
-	// refused holds nodes already reported by checkStructure (unsupported tags); they
-	// fail type checks silently so one problem gives one error.
+	// refused holds nodes already reported: by checkStructure (unsupported tags), so
+	// that they fail type checks silently, and list entries refused by decode, so that
+	// a control's Validate findings about them are not reported. One problem gives one
+	// error.
 	refused map[*yaml.Node]bool
 	// suggestSpent is the edit-distance work done so far (see suggestBudget).
 	suggestSpent int
+	// pos records where each key, definition and list entry was read, for
+	// Config.At.
+	pos map[string]conf.Pos
+}
+
+// refuse marks n as reported (see refused).
+func (p *parser) refuse(n *yaml.Node) {
+	if p.refused == nil {
+		p.refused = map[*yaml.Node]bool{}
+	}
+	p.refused[n] = true
+}
+
+// join extends a position path (see Config.At) by one element.
+func join(path, elem string) string {
+	if path == "" {
+		return elem
+	}
+	return path + "/" + elem
+}
+
+// record notes n's position under path.
+func (p *parser) record(path string, n *yaml.Node) {
+	if p.pos == nil {
+		p.pos = map[string]conf.Pos{}
+	}
+	p.pos[path] = posOf(n)
 }
 
 // errAt records a problem at n's position (1:1 when n has none).
@@ -35,11 +66,11 @@ func (p *parser) errAt(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
-func posOf(n *yaml.Node) Pos {
+func posOf(n *yaml.Node) conf.Pos {
 	if n == nil {
-		return Pos{}
+		return conf.Pos{}
 	}
-	return Pos{Line: n.Line, Col: n.Column}
+	return conf.Pos{Line: n.Line, Col: n.Column}
 }
 
 // value is a scalar after ${VAR} interpolation.
@@ -229,6 +260,7 @@ type fields struct {
 	p    *parser
 	at   *yaml.Node // position for "X is required" problems
 	ctx  string     // prefix for messages, e.g. `route "items"`
+	path string     // position path of the mapping, e.g. "routes/0" (see Config.At)
 	vals map[string]*yaml.Node
 	keys map[string]*yaml.Node
 	bad  bool // the node was not a mapping (reported); required keys are not reported
@@ -237,8 +269,8 @@ type fields struct {
 // fields checks that n is a mapping with only known keys. at is where problems about
 // missing keys are reported (the section's key, or n itself). It never returns nil; a
 // node of the wrong kind gives an empty set of fields.
-func (p *parser) fields(n, at *yaml.Node, ctx string, known []string) *fields {
-	f := &fields{p: p, at: at, ctx: ctx, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+func (p *parser) fields(n, at *yaml.Node, ctx, path string, known []string) *fields {
+	f := &fields{p: p, at: at, ctx: ctx, path: path, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	if at == nil {
 		f.at = n
 	}
@@ -262,6 +294,7 @@ func (p *parser) fields(n, at *yaml.Node, ctx string, known []string) *fields {
 		}
 		f.vals[e.name] = e.val
 		f.keys[e.name] = e.key
+		p.record(join(path, e.name), e.val)
 	}
 	return f
 }
@@ -440,7 +473,8 @@ func (f *fields) strList(key string) ([]value, bool) {
 		return nil, false
 	}
 	out := make([]value, 0, len(items))
-	for _, it := range items {
+	for i, it := range items {
+		f.p.record(join(join(f.path, key), strconv.Itoa(i)), it)
 		if v, ok := f.p.scalar(it, f.subject(key)+" entries", "strings"); ok {
 			out = append(out, v)
 		}

@@ -3,15 +3,13 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v4"
-)
 
-var (
-	routeKeys   = []string{"name", "host", "path", "methods", "upstream", "auth", "require", "rate_limit", "cors", "openapi", "websocket", "headers"}
-	requireKeys = []string{"roles", "scopes", "claims", "mfa", "mfa_methods", "acr_values"}
-	headersKeys = []string{"set", "remove"}
+	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/headers"
 )
 
 // routeInfo keeps what the overlap check needs about a decoded route.
@@ -40,6 +38,7 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 		openAPI:        newNameSet("openapi document", "openapi", cfg.OpenAPI),
 	}
 	for i, n := range items {
+		p.record(join("routes", strconv.Itoa(i)), n)
 		info := p.route(n, i, refs, seen)
 		if info.route == nil {
 			continue
@@ -72,7 +71,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		}
 	}
 	info.label = ctx
-	f := p.fields(n, n, ctx, routeKeys)
+	f := p.fields(n, n, ctx, join("routes", strconv.Itoa(index)), routeKeys)
 
 	if v, ok := f.reqStr("name"); ok {
 		switch first, dup := seen[v.s]; {
@@ -130,46 +129,11 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	public := p.routeAuth(f, r, refs.authenticators)
 
 	if f.has("require") {
-		rf := f.section("require", ctx+" require", requireKeys)
+		rf := f.section("require", ctx+" require", keysOf[authz.Require]())
 		if public {
 			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
 		}
-		if vs, ok := rf.nonEmptyStrList("roles", false); ok {
-			r.Require.Roles = strs(p.noDuplicates(vs, rf.subject("roles"), nil))
-		}
-		if vs, ok := rf.nonEmptyStrList("scopes", false); ok {
-			r.Require.Scopes = strs(p.noDuplicates(vs, rf.subject("scopes"), nil))
-		}
-		if n := rf.vals["claims"]; n != nil {
-			if es, ok := p.entries(n, rf.subject("claims")); ok {
-				r.Require.Claims = map[string][]string{}
-				for _, e := range es {
-					subject := fmt.Sprintf("%s: claim %s", ctx, quoteTrunc(e.name))
-					if e.val.Kind == yaml.SequenceNode {
-						if len(e.val.Content) == 0 {
-							p.errAt(e.val, "%s must list at least one accepted value", subject)
-							continue
-						}
-						for _, it := range e.val.Content {
-							if v, ok := p.scalar(it, subject+" entries", "strings"); ok {
-								r.Require.Claims[e.name] = append(r.Require.Claims[e.name], v.s)
-							}
-						}
-						continue
-					}
-					if v, ok := p.scalar(e.val, subject, "a string or a list of strings"); ok {
-						r.Require.Claims[e.name] = []string{v.s}
-					}
-				}
-			}
-		}
-		rf.boolean("mfa", &r.Require.MFA)
-		if vs, ok := rf.nonEmptyStrList("mfa_methods", false); ok {
-			r.Require.MFAMethods = strs(p.noDuplicates(vs, rf.subject("mfa_methods"), nil))
-		}
-		if vs, ok := rf.nonEmptyStrList("acr_values", false); ok {
-			r.Require.ACRValues = strs(p.noDuplicates(vs, rf.subject("acr_values"), nil))
-		}
+		p.decode(rf, &r.Require)
 	}
 
 	if items, ok := f.list("rate_limit", "a list of rate limit names"); ok {
@@ -193,7 +157,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	}
 	f.boolean("websocket", &r.WebSocket)
 	if f.has("headers") {
-		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", headersKeys))
+		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}
 	return info
 }
@@ -321,8 +285,8 @@ func routeHost(s string) (string, string) {
 }
 
 // headerOverrides reads headers: { set: {NAME: VALUE}, remove: [NAME] }.
-func (p *parser) headerOverrides(f *fields) HeaderOverrides {
-	var h HeaderOverrides
+func (p *parser) headerOverrides(f *fields) headers.Overrides {
+	var h headers.Overrides
 	setNames := map[string]*yaml.Node{}
 	if n := f.vals["set"]; n != nil {
 		if es, ok := p.entries(n, f.subject("set")); ok {

@@ -2,175 +2,138 @@ package config
 
 import (
 	"net/netip"
-	"net/url"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
+	"github.com/rampart-gw/rampart/internal/auth/introspect"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/auth/mtls"
+	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/headers"
+	"github.com/rampart-gw/rampart/internal/lockout"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/proxy"
+	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
 
-// Pos is a position in the config file, for error messages. Line and Col are 1-based.
-type Pos struct {
-	Line, Col int
-}
-
-// Config is the whole, validated configuration. Load returns it with defaults applied;
-// every field documented with a default holds that default when the file omitted it.
+// Config is the whole, validated configuration file. Load returns it with the
+// defaults of its `default:` tags applied. The controls own the types of their
+// sections (cors.Config, jwt.Config, ...): this file only composes them, and
+// docs/config.md and the JSON Schema are generated from the same types.
 type Config struct {
-	File    string // path the config was loaded from (for messages)
-	Version int    // must be 1
+	File string `yaml:"-"` // path the config was loaded from (for messages)
+	// Version is the config format; required, and 1 is the only version.
+	Version int `yaml:"version"`
 
-	Server             Server
-	Admin              Admin
-	Store              string   // default "sqlite://rampart.db"
-	SharedState        string   // default "memory://"
-	SharedStateFailure string   // fail_closed (default) | fail_open | local
-	Lockout            *Lockout // nil when the section is absent
+	// Server is the public listener.
+	Server Server `yaml:"server"`
+	// Admin is the admin listener (/metrics, /healthz, /readyz, admin API).
+	Admin Admin `yaml:"admin"`
+	// Store holds API keys and consumers: sqlite://PATH, or postgres://...
+	// (postgresql://...) shared by replicas.
+	Store string `yaml:"store" default:"sqlite://rampart.db"`
+	// SharedState holds rate limit counters, lockouts and revocations:
+	// memory:// on one node, or redis://... (rediss://...) shared by replicas.
+	SharedState string `yaml:"shared_state" default:"memory://"`
+	// SharedStateFailure is what happens while the shared state is
+	// unreachable: fail_closed refuses with 503, fail_open lets requests
+	// through, local falls back to per-node counters.
+	SharedStateFailure string `yaml:"shared_state_failure" default:"fail_closed"`
+	// Lockout locks out clients after repeated authentication failures. Unset
+	// means no lockout.
+	Lockout *lockout.Config `yaml:"lockout"`
 
-	// Definitions by name. Load never leaves these maps nil.
-	Upstreams      map[string]*Upstream
-	Authenticators map[string]*Authenticator
-	RateLimits     map[string]*RateLimit
-	CORS           map[string]*CORS
-	OpenAPI        map[string]*OpenAPI
-	Routes         []*Route // in file order
+	// Upstreams are the named pools of servers routes forward to.
+	Upstreams map[string]*proxy.Config `yaml:"upstreams"`
+	// Authenticators are the named ways routes authenticate callers.
+	Authenticators map[string]*Authenticator `yaml:"authenticators"`
+	// RateLimits are the named policies routes list under rate_limit.
+	RateLimits map[string]*ratelimit.Config `yaml:"rate_limits"`
+	// CORS are the named policies routes name under cors.
+	CORS map[string]*cors.Config `yaml:"cors"`
+	// OpenAPI are the named documents routes name under openapi.
+	OpenAPI map[string]*openapi.Config `yaml:"openapi"`
+	// Routes are matched by host, method and path; paths may not overlap.
+	Routes []*Route `yaml:"routes"`
+
+	// pos holds the position of every key, definition and list entry read,
+	// by path (see At).
+	pos map[string]conf.Pos
 }
 
 // Server is the public listener.
 type Server struct {
-	Listen            string         // default ":8080" without TLS, ":8443" with TLS
-	TLS               *TLS           // nil = plain HTTP
-	HTTPRedirect      string         // "" = none
-	TrustedProxies    []netip.Prefix // single addresses become /32 or /128
-	MaxHeaderBytes    int            // default 16384 (16 KiB); accepts 16384 or "16KiB"
-	MaxBodyBytes      int64          // default 1048576 (1 MiB); accepts "1MiB", "10MB"
-	MaxQueryParams    int            // default 100
-	ReadHeaderTimeout time.Duration  // default 5s
-	ReadTimeout       time.Duration  // default 30s (whole request incl. body)
-	WriteTimeout      time.Duration  // default 60s
-	IdleTimeout       time.Duration  // default 120s
-	ShutdownTimeout   time.Duration  // default 30s (drain on SIGTERM)
+	// Listen is the address (host:port) of the public listener. Unset means
+	// ":8443" with tls, ":8080" without.
+	Listen string `yaml:"listen"`
+	// TLS terminates TLS on the listener. Unset means plain HTTP.
+	TLS *TLS `yaml:"tls"`
+	// HTTPRedirect is a plain-HTTP listener (host:port) answering 308 to
+	// https; only with tls.
+	HTTPRedirect string `yaml:"http_redirect"`
+	// TrustedProxies are the addresses or CIDR prefixes allowed to set
+	// X-Forwarded-For; single addresses become /32 or /128.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+	// MaxHeaderBytes bounds the request line and headers; between 1KiB and
+	// 1MiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes" default:"16KiB" conf:"size"`
+	// MaxBodyBytes bounds request bodies (413 beyond); between 1 byte and
+	// 1GiB.
+	MaxBodyBytes conf.Size `yaml:"max_body_bytes" default:"1MiB"`
+	// MaxQueryParams bounds the query parameters of a request (414 beyond).
+	MaxQueryParams int `yaml:"max_query_params" default:"100"`
+	// ReadHeaderTimeout bounds reading the request headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" default:"5s"`
+	// ReadTimeout bounds reading the whole request, body included.
+	ReadTimeout time.Duration `yaml:"read_timeout" default:"30s"`
+	// WriteTimeout bounds writing the response.
+	WriteTimeout time.Duration `yaml:"write_timeout" default:"60s"`
+	// IdleTimeout is how long an idle keep-alive connection stays open.
+	IdleTimeout time.Duration `yaml:"idle_timeout" default:"120s"`
+	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s"`
 }
 
 // TLS is server.tls.
 type TLS struct {
-	CertFile, KeyFile string
-	MinVersion        string // "1.3" (default) or "1.2"
-	ClientCAFile      string // optional, for mTLS
-	ClientAuth        string // "" | request | require
+	// CertFile is the PEM certificate chain; required. Reloaded when it
+	// changes.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key; required.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is "1.3" or "1.2"; older versions are refused.
+	MinVersion string `yaml:"min_version" default:"1.3"`
+	// ClientCAFile is the PEM bundle of CAs that sign client certificates
+	// (for mtls authenticators); needs client_auth.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientAuth asks clients for a certificate: request (optional) or
+	// require; needs client_ca_file.
+	ClientAuth string `yaml:"client_auth"`
 }
 
 // Admin is the admin listener.
 type Admin struct {
-	Listen string // default "127.0.0.1:9901"
-	Token  string // required when the admin listener is enabled; >= 32 bytes, no placeholders
+	// Listen is the admin listener's address (host:port), or "off".
+	Listen string `yaml:"listen" default:"127.0.0.1:9901"`
+	// Token is the bearer token the admin listener requires; required while
+	// the listener is on. At least 32 bytes, not a placeholder; write it as
+	// ${ENV_VAR}.
+	Token string `yaml:"token"`
 }
 
-// Lockout is brute-force lockout after repeated auth failures.
-type Lockout struct {
-	MaxFailures int           // default 10
-	Window      time.Duration // default 1m
-	Duration    time.Duration // default 5m
-	Key         string        // client_ip (default) | principal
-}
-
-// Upstream is a named pool of targets.
-type Upstream struct {
-	Name               string
-	Targets            []*url.URL    // http or https, host required, path "" or "/", no query/fragment/userinfo
-	Timeout            time.Duration // default 30s: whole upstream exchange until response headers
-	MaskUpstreamErrors bool          // default true
-	Pos                Pos
-}
-
-// Authenticator is one entry of authenticators:. Type is one of jwt, api_key, mtls,
-// introspection; fields are type-specific and a field of another type is an error.
-// Load checks the config-level rules (required fields, URL shapes, one key source,
-// algorithm families, secret strength); the authenticator packages own the rest
-// (reading key files, fetching discovery documents and JWKS).
+// Authenticator is one entry of authenticators:. Type selects the
+// authenticator, and exactly the field of that type is set; its keys sit
+// beside type, and a key of another type is an error.
 type Authenticator struct {
-	Name string
-	Type string
-	Pos  Pos
+	// Type is jwt, api_key, mtls or introspection; required.
+	Type string `yaml:"type"`
 
-	// jwt
-	Issuer        string
-	Discovery     bool
-	JWKSURL       string
-	Audiences     []string
-	Algorithms    []string
-	Leeway        time.Duration // default 30s, at most 5m
-	Secret        string        // HS*; >= 32 bytes, no placeholders
-	PublicKeyFile string
-	TokenHeader   string // default "Authorization" (Bearer)
-	TokenCookie   string
-	RolesClaim    string        // jwt, introspection: claim (dotted path) holding roles; "" = "roles"
-	ForwardToken  bool          // jwt, introspection: pass the token upstream (default false: dropped, like Envoy)
-	Timeout       time.Duration // introspection: per call; 0 = 5s
-
-	// jwt JWKS refresh: the IdP's cache lifetime clamped to [floor, ceiling]
-	// (0 = 1m, 1h), and the least time between refreshes caused by unknown
-	// kids (0 = 30s).
-	JWKSRefreshFloor, JWKSRefreshCeiling, UnknownKIDCooldown time.Duration
-
-	// api_key
-	Header string // default "X-API-Key"
-
-	// mtls
-	ClientCAFile string
-	Subjects     []string // optional allowlist of certificate subjects (URI SAN, DNS SAN or CN)
-
-	// introspection
-	URL          string
-	ClientID     string
-	ClientSecret string
-}
-
-// RateLimit is one entry of rate_limits:. Limits are kept as written; the rate limiting
-// issue owns parsing them (the strings are validated there).
-type RateLimit struct {
-	Name        string
-	Key         string
-	Limits      []string
-	LimitsPos   []Pos
-	Concurrency int
-	Pos         Pos
-}
-
-// CORS is one entry of cors:.
-type CORS struct {
-	Name             string
-	AllowOrigins     []string
-	AllowMethods     []string
-	AllowHeaders     []string
-	ExposeHeaders    []string
-	AllowCredentials bool
-	MaxAge           time.Duration
-	Pos              Pos
-}
-
-// OpenAPI is one entry of openapi:.
-type OpenAPI struct {
-	Name               string
-	Spec               string
-	SpecPos            Pos // position of the spec value, for errors found when loading it
-	ValidateRequests   bool
-	FilterResponses    string // "" | off | strip | reject
-	RejectUndocumented bool
-	UnknownFields      string // "" (= reject) | reject | allow
-	MaxDepth           int    // 0 = 64
-	MaxResponseBytes   int64  // 0 = 1 MiB
-	BasePath           string // "" = the path of servers[0].url
-	// PassUndocumentedErrors lets 4xx bodies with an undocumented status through unfiltered.
-	PassUndocumentedErrors bool
-
-	// routes_from_spec: one route per operation, to Upstream, with
-	// SecuritySchemes mapping the document's schemes to authenticators
-	// (Auth for the rest); operations without security need AllowPublic.
-	RoutesFromSpec  bool
-	Upstream        string
-	UpstreamPos     Pos
-	Auth            []string
-	SecuritySchemes map[string]string
-	AllowPublic     bool
-	Pos             Pos
+	JWT           *jwt.Config        `yaml:",inline" union:"jwt"`
+	APIKey        *apikey.Config     `yaml:",inline" union:"api_key"`
+	MTLS          *mtls.Config       `yaml:",inline" union:"mtls"`
+	Introspection *introspect.Config `yaml:",inline" union:"introspection"`
 }
 
 // AuthNone is the spelling of a public route: `auth: none`.
@@ -178,37 +141,37 @@ const AuthNone = "none"
 
 // Route is one entry of routes:.
 type Route struct {
-	Name      string
-	Host      string   // optional; lower-cased, no port
-	Path      string   // template: /a/{id}/b, optional trailing /{rest...}
-	PathPos   Pos      // position of the path value
-	Methods   []string // required, non-empty; upper-case method tokens as written (case-sensitive)
-	Upstream  string
-	Auth      []string // authenticator names, or exactly ["none"]
-	Require   Require
-	RateLimit []string
-	CORS      string
-	OpenAPI   string
-	WebSocket bool            // allow Upgrade: websocket on this route (default false)
-	Headers   HeaderOverrides // response header set/remove
-	Pos       Pos
-}
+	// Name names the route in logs and metrics; required, unique.
+	Name string `yaml:"name"`
+	// Host, when set, is the only Host the route answers (a name or IP
+	// address, no port); compared without case.
+	Host string `yaml:"host"`
+	// Path is a template: /a/{id}/b, with an optional trailing /{rest...};
+	// required.
+	Path string `yaml:"path"`
+	// Methods are the upper-case methods the route accepts; required.
+	Methods []string `yaml:"methods"`
+	// Upstream names the entry of upstreams: requests go to; required.
+	Upstream string `yaml:"upstream"`
+	// Auth is none (a public route) or the list of authenticators, any of
+	// which may authenticate the caller, tried in order; required.
+	Auth []string `yaml:"auth" conf:"or_none"`
+	// Require is what an authenticated caller must have; not with auth: none.
+	Require authz.Require `yaml:"require"`
+	// RateLimit names the entries of rate_limits: that apply, in order.
+	RateLimit []string `yaml:"rate_limit"`
+	// CORS names the entry of cors: that answers preflights and sets CORS
+	// headers. Unset: preflights are refused.
+	CORS string `yaml:"cors"`
+	// OpenAPI names the entry of openapi: that validates requests and filters
+	// responses.
+	OpenAPI string `yaml:"openapi"`
+	// WebSocket allows Upgrade: websocket on this route.
+	WebSocket bool `yaml:"websocket"`
+	// Headers changes the route's response headers after the security
+	// header profile.
+	Headers headers.Overrides `yaml:"headers"`
 
-// Require is a route's authorization requirement.
-type Require struct {
-	Roles  []string
-	Scopes []string
-	Claims map[string][]string // claim (dotted path) → accepted values (a string or a list in YAML)
-	MFA    bool
-	// MFAMethods are the amr values that count as step-up; nil = the
-	// authorization package's default (mfa otp hwk swk sms face fpt).
-	MFAMethods []string
-	// ACRValues: acr values that satisfy mfa (or, without mfa, are required).
-	ACRValues []string
-}
-
-// HeaderOverrides changes response headers per route.
-type HeaderOverrides struct {
-	Set    map[string]string
-	Remove []string
+	Pos     conf.Pos `yaml:"-"` // position of the route
+	PathPos conf.Pos `yaml:"-"` // position of the path value
 }

@@ -73,30 +73,70 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Config is one cors: policy; the fields mirror config.CORS.
+// Config is one entry of cors: in the config file.
 type Config struct {
-	Name string // for errors and audit events
+	Name string `yaml:"-"` // the entry's name under cors:, for errors and audit events
 	// AllowOrigins is "*" alone, or exact origins ("null", scheme://host[:port],
-	// scheme://*.domain[:port]). Empty is an error: unlike rs/cors, an empty
-	// list never means "every origin".
-	AllowOrigins []string
+	// scheme://*.domain[:port]), compared exactly (lower case, no default
+	// port). Required: unlike rs/cors, an empty list never means "every
+	// origin".
+	AllowOrigins []string `yaml:"allow_origins" conf:"required,unique,origin"`
 	// AllowMethods are the methods a preflight may ask for, case-sensitive.
-	// nil means GET, HEAD, POST. "*" (without credentials) means any.
-	AllowMethods []string
+	// Unset means GET, HEAD, POST. "*" (without credentials) means any.
+	AllowMethods []string `yaml:"allow_methods" conf:"unique,token=method"`
 	// AllowHeaders are the request headers a preflight may ask for,
-	// case-insensitive. nil means none beyond the CORS-safelisted ones. "*"
+	// case-insensitive. Unset means none beyond the CORS-safelisted ones. "*"
 	// (without credentials) means any except Authorization, as in Fetch.
-	AllowHeaders []string
+	AllowHeaders []string `yaml:"allow_headers" conf:"unique=fold,token=header name"`
 	// ExposeHeaders are the response headers the calling page may read beyond
 	// the safelisted ones. "*" (without credentials) means all.
-	ExposeHeaders    []string
-	AllowCredentials bool
+	ExposeHeaders []string `yaml:"expose_headers" conf:"unique=fold,token=header name"`
+	// AllowCredentials lets the page send cookies and Authorization and read
+	// the answer; never together with allow_origins "*".
+	AllowCredentials bool `yaml:"allow_credentials"`
 	// MaxAge is how long a browser may cache a preflight answer, in whole
-	// seconds. 0 sends no Access-Control-Max-Age (browsers then use 5s).
-	MaxAge time.Duration
+	// seconds. Unset sends no Access-Control-Max-Age (browsers then use 5s).
+	MaxAge time.Duration `yaml:"max_age" conf:"min=0s"`
+}
+
+// Validate checks the rules that relate the keys: "*" alone and never with
+// credentials (Fetch reads "*" as a literal name when credentials are
+// allowed), and whole seconds for max_age. The config loader reports them at
+// their keys; New runs the same method.
+func (c *Config) Validate() []error {
+	var errs []error
+	for i, o := range c.AllowOrigins {
+		switch {
+		case o != "*":
+		case c.AllowCredentials:
+			errs = append(errs, &conf.FieldError{Field: "allow_origins", Index: i,
+				Msg: `allow_origins "*" cannot be combined with allow_credentials: true; list the exact origins`})
+		case len(c.AllowOrigins) > 1:
+			errs = append(errs, &conf.FieldError{Field: "allow_origins", Index: i,
+				Msg: `allow_origins "*" already allows every origin; list either "*" alone or exact origins`})
+		}
+	}
+	if c.AllowCredentials {
+		for _, l := range []struct {
+			key, what string
+			list      []string
+		}{{"allow_methods", "method", c.AllowMethods}, {"allow_headers", "header", c.AllowHeaders}, {"expose_headers", "header", c.ExposeHeaders}} {
+			for i, v := range l.list {
+				if v == "*" {
+					errs = append(errs, &conf.FieldError{Field: l.key, Index: i,
+						Msg: fmt.Sprintf(`%s "*" means the %s named "*" when credentials are allowed; list the %ss`, l.key, l.what, l.what)})
+				}
+			}
+		}
+	}
+	if c.MaxAge%time.Second != 0 {
+		errs = append(errs, conf.Badf("max_age", "must be a whole number of seconds (Access-Control-Max-Age is in seconds)"))
+	}
+	return errs
 }
 
 // TypePreflightRefused is the problem type (and audit reason) of a refused preflight.
@@ -190,14 +230,9 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	if len(cfg.AllowOrigins) == 0 {
 		fail("allow_origins is empty; list the origins that may read responses")
 	}
+	errs = append(errs, cfg.Validate()...)
 	for _, o := range cfg.AllowOrigins {
 		if o == "*" {
-			switch {
-			case cfg.AllowCredentials:
-				fail(`allow_origins "*" cannot be combined with allow_credentials; list the exact origins`)
-			case len(cfg.AllowOrigins) > 1:
-				fail(`allow_origins "*" must be alone`)
-			}
 			p.any = true
 			continue
 		}
@@ -227,8 +262,6 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	p.methods = map[string]bool{}
 	for _, m := range methods {
 		switch {
-		case m == "*" && cfg.AllowCredentials:
-			fail(`allow_methods "*" means the method named "*" when credentials are allowed; list the methods`)
 		case m == "*":
 			p.anyMethod = true
 		case !validToken(m):
@@ -241,8 +274,6 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	p.headers = map[string]bool{}
 	for _, h := range cfg.AllowHeaders {
 		switch {
-		case h == "*" && cfg.AllowCredentials:
-			fail(`allow_headers "*" means the header named "*" when credentials are allowed; list the headers`)
 		case h == "*":
 			p.anyHeader = true
 		case !validToken(h):
@@ -255,8 +286,6 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	}
 	for _, h := range cfg.ExposeHeaders {
 		switch {
-		case h == "*" && cfg.AllowCredentials:
-			fail(`expose_headers "*" means the header named "*" when credentials are allowed; list the headers`)
 		case h != "*" && !validToken(h):
 			fail("expose_headers: %q is not a header name", h)
 		}
@@ -267,7 +296,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	switch {
 	case cfg.MaxAge < 0:
 		fail("max_age must not be negative")
-	case cfg.MaxAge >= time.Second:
+	case cfg.MaxAge >= time.Second: // whole seconds: see Validate
 		p.maxAge = value(strconv.FormatInt(int64(cfg.MaxAge/time.Second), 10))
 	}
 	if len(errs) > 0 {

@@ -420,7 +420,7 @@ func TestNewRefuses(t *testing.T) {
 	}{
 		{"empty origin list never means every origin", Config{}, "allow_origins is empty"},
 		{"star with credentials", Config{AllowOrigins: []string{"*"}, AllowCredentials: true}, "cannot be combined"},
-		{"star with other origins", Config{AllowOrigins: []string{"*", "https://a.example.com"}}, "must be alone"},
+		{"star with other origins", Config{AllowOrigins: []string{"*", "https://a.example.com"}}, "already allows every origin"},
 		{"path", Config{AllowOrigins: []string{"https://a.example.com/app"}}, "no path"},
 		{"no scheme", Config{AllowOrigins: []string{"a.example.com"}}, "scheme://host"},
 		{"wildcard inside a label", Config{AllowOrigins: []string{"https://app-*.example.com"}}, "whole first label"},

@@ -24,12 +24,12 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/clientip"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/headers"
@@ -40,7 +40,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
-	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -124,139 +123,47 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		access:         deps.Access,
 		metrics:        deps.Metrics,
 		maxQueryParams: cfg.Server.MaxQueryParams,
+		docs:           map[string]*openapi.Document{},
 		hosts:          map[string]bool{},
 		hostsOnly:      len(cfg.Routes) > 0,
 	}
-	var errs []error
-	for name, u := range cfg.Upstreams {
-		up, err := proxy.New(proxy.Config{Name: name, Targets: u.Targets, Timeout: u.Timeout, MaskErrors: u.MaskUpstreamErrors}, deps.Observer)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		g.upstreams[name] = up
-	}
-	errs = append(errs, unsupported(cfg)...)
-	corsPolicies := map[string]pipeline.Middleware{}
-	for name, c := range cfg.CORS {
-		mw, err := cors.New(cors.Config{Name: name, AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods,
-			AllowHeaders: c.AllowHeaders, ExposeHeaders: c.ExposeHeaders, AllowCredentials: c.AllowCredentials, MaxAge: c.MaxAge}, deps.Observer)
-		if err != nil {
-			errs = append(errs, positioned(cfg, c.Pos, fmt.Sprintf("cors %q: %v", name, err)))
-			continue
-		}
-		corsPolicies[name] = mw
-	}
-	var prevDocs map[string]*openapi.Document
-	if deps.Previous != nil {
-		prevDocs = deps.Previous.docs
-	}
-	docs, derrs := documents(cfg, prevDocs, deps.Logger, deps.Offline)
-	errs = append(errs, derrs...)
-	g.docs = docs
-	for name := range cfg.OpenAPI {
-		if docs[name] == nil { // not fetched (a document that failed is in derrs)
-			g.unfetched = append(g.unfetched, name)
-		}
-	}
-	sort.Strings(g.unfetched)
-	generated, gerrs := specRoutes(cfg, docs)
-	errs = append(errs, gerrs...)
-	if len(generated) > 0 {
-		// Generated routes join the written ones; a copy keeps cfg as loaded.
-		c := *cfg
-		c.Routes = append(append([]*config.Route(nil), cfg.Routes...), generated...)
-		cfg = &c
-	}
-	authns, aerrs := g.authenticators(cfg, deps)
-	lo, err := g.lockout(cfg, deps, authns)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, aerrs...)
-	policies, err := ratelimit.Compile(cfg)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	rlBackend := deps.RateLimit
-	if rlBackend == nil && len(cfg.RateLimits) > 0 {
-		if rlBackend, err = backend.Open("memory://", "", deps.Logger); err != nil {
-			errs = append(errs, err)
-		} else {
-			g.closers = append(g.closers, func() { _ = rlBackend.Close() })
-		}
-	}
+	b := &builder{g: g, cfg: cfg, deps: deps}
+	b.upstreams()
+	b.documents()
+	// Routes generated from documents join the written ones.
+	routes := append(append([]*config.Route(nil), cfg.Routes...), b.specRoutes()...)
+	b.authenticators(routes)
+	b.lockout()
+	b.corsPolicies()
+	b.rateLimiter()
+
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
-	for _, rt := range cfg.Routes {
+	specs := make([]route.Spec, len(routes))
+	for i, rt := range routes {
 		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
-			overrides.Routes[rt.Name] = headers.Overrides(rt.Headers)
+			overrides.Routes[rt.Name] = rt.Headers
 		}
-	}
-	secure, err := headers.New(overrides)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	specs := make([]route.Spec, len(cfg.Routes))
-	for i, rt := range cfg.Routes {
 		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path}
 		if rt.Host == "" {
 			g.hostsOnly = false
 		} else {
 			g.hosts[strings.ToLower(rt.Host)] = true
 		}
-		up := g.upstreams[rt.Upstream]
-		if up == nil {
-			errs = append(errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
-			continue
+		if h, ok := b.route(rt); ok {
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, handler: h, cors: rt.CORS != ""})
 		}
-		// The route's steps, in DESIGN.md order. CORS comes first so that
-		// preflights are answered before anything else looks at them.
-		var steps []pipeline.Middleware
-		if rt.CORS != "" {
-			steps = append(steps, corsPolicies[rt.CORS])
-		}
-		if !(len(rt.Auth) == 1 && rt.Auth[0] == config.AuthNone) {
-			step, err := authStep(rt, authns, cfg, g.obs, lo)
-			if err != nil {
-				if len(aerrs) == 0 { // otherwise the authenticator's own error says it
-					errs = append(errs, positioned(cfg, rt.Pos, fmt.Sprintf("route %q: %v", rt.Name, err)))
-				}
-				continue
-			}
-			steps = append(steps, step)
-		}
-		if len(rt.RateLimit) > 0 && rlBackend != nil {
-			ps := make([]*ratelimit.Policy, 0, len(rt.RateLimit))
-			for _, name := range rt.RateLimit {
-				if p := policies[name]; p != nil {
-					ps = append(ps, p)
-				}
-			}
-			steps = append(steps, ratelimit.Middleware(ps, rlBackend.Limiter, g.obs, ratelimit.Options{InFlight: rlBackend.InFlight}))
-		}
-		// Bodies are read only for requests every earlier step accepted.
-		steps = append(steps, bodyLimit(cfg.Server.MaxBodyBytes, g.obs))
-		if doc := docs[rt.OpenAPI]; doc != nil {
-			// Last before the proxy: it validates the buffered body and
-			// filters the response the proxy writes.
-			steps = append(steps, doc.Middleware(openapi.Deps{Observer: g.obs, OnResponse: g.onResponse}))
-		}
-		if hint := g.tokenHint(rt, cfg); hint != nil {
-			steps = append(steps, hint) // last: it watches the upstream's own answer
-		}
-		g.routes = append(g.routes, compiledRoute{
-			name:    rt.Name,
-			handler: pipeline.Chain(up, steps...),
-			cors:    rt.CORS != "",
-		})
+	}
+	secure, err := headers.New(overrides)
+	if err != nil {
+		b.errs = append(b.errs, err)
 	}
 	router, rerrs := route.New(specs)
 	for _, e := range rerrs {
-		errs = append(errs, e)
+		b.errs = append(b.errs, e)
 	}
-	if len(errs) > 0 {
+	if len(b.errs) > 0 {
 		g.Close()
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(b.errs...)
 	}
 	g.router = router
 	g.secure = secure(http.HandlerFunc(g.serve))
@@ -269,27 +176,8 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	return g, nil
 }
 
-// unsupported lists the config features this build cannot enforce yet, at
-// their positions. Refusing them is what "fail closed" means for a gateway
-// under construction.
-func unsupported(cfg *config.Config) []error {
-	var errs config.Errors
-	at := func(pos config.Pos, format string, args ...any) {
-		errs = append(errs, positioned(cfg, pos, fmt.Sprintf(format, args...)))
-	}
-	for _, rt := range cfg.Routes {
-		if rt.WebSocket {
-			at(rt.Pos, "route %q: WebSocket routes are not available in this build yet", rt.Name)
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return []error{errs}
-}
-
 // positioned is a config error found while compiling.
-func positioned(cfg *config.Config, pos config.Pos, msg string) *config.Error {
+func positioned(cfg *config.Config, pos conf.Pos, msg string) *config.Error {
 	return &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: msg}
 }
 

@@ -23,13 +23,6 @@ import (
 // hintEvery is the least time between two hints for one route.
 const hintEvery = time.Minute
 
-// dropsToken reports whether an authenticator removes the client's token
-// before the upstream: jwt and introspection do unless forward_token is set
-// (an API key is never forwarded either, but no service checks those).
-func dropsToken(a *config.Authenticator) bool {
-	return (a.Type == "jwt" || a.Type == "introspection") && !a.ForwardToken
-}
-
 // tokenHint is one route's hint state.
 type tokenHint struct {
 	route  string
@@ -38,17 +31,18 @@ type tokenHint struct {
 	last   atomic.Int64    // UnixNano of the last hint; 0 = none yet
 }
 
-// tokenHint returns rt's hint step, last before the upstream so that it sees
-// the upstream's own answer; nil when no authenticator of rt removes tokens.
-func (g *Gateway) tokenHint(rt *config.Route, cfg *config.Config) pipeline.Middleware {
-	h := &tokenHint{route: rt.Name, logger: g.logger, drops: map[string]bool{}}
+// tokenHint is the route's hint step, last before the upstream so that it
+// sees the upstream's own answer; nil when no authenticator of rt removes
+// tokens.
+func (b *builder) tokenHint(rt *config.Route) (pipeline.Middleware, error) {
+	h := &tokenHint{route: rt.Name, logger: b.g.logger, drops: map[string]bool{}}
 	for _, name := range rt.Auth {
-		if a := cfg.Authenticators[name]; a != nil && dropsToken(a) {
+		if a := b.authns[name]; a != nil && a.drop != nil {
 			h.drops[name] = true
 		}
 	}
 	if len(h.drops) == 0 {
-		return nil
+		return nil, nil
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +51,7 @@ func (g *Gateway) tokenHint(rt *config.Route, cfg *config.Config) pipeline.Middl
 			}
 			next.ServeHTTP(w, r)
 		})
-	}
+	}, nil
 }
 
 // due reports whether a hint may be logged at now, and if so claims the slot.

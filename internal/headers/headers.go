@@ -87,12 +87,14 @@ type Config struct {
 	Routes map[string]Overrides
 }
 
-// Overrides changes one route's response headers after the profile. Its shape
-// is that of config.HeaderOverrides, so the gateway converts with
-// headers.Overrides(rt.Headers).
+// Overrides changes one route's response headers after the profile (a
+// route's headers: in the config file).
 type Overrides struct {
-	Set    map[string]string // header name → value; replaces the profile's and the upstream's
-	Remove []string          // header names deleted from the response whatever set them
+	// Set maps header names to values; each replaces the profile's and the
+	// upstream's header of that name.
+	Set map[string]string `yaml:"set"`
+	// Remove lists header names deleted from the response whatever set them.
+	Remove []string `yaml:"remove"`
 }
 
 type field struct {

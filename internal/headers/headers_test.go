@@ -11,14 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
 )
-
-// The gateway converts config.HeaderOverrides with a plain type conversion;
-// this fails to compile if the two shapes drift apart.
-var _ = Overrides(config.HeaderOverrides{})
 
 // profileHeaders are the headers every response carries, TLS or not.
 var profileHeaders = map[string]string{

@@ -96,30 +96,36 @@ type Backend interface {
 	Fail(ctx context.Context, key string, now time.Time, p Policy) (time.Time, error)
 }
 
-// Config configures a Lockout.
+// Config configures a Lockout (the lockout: section of the config file).
 type Config struct {
-	MaxFailures int           // required, 1..1000
-	Window      time.Duration // required
-	Duration    time.Duration // required
-	// Key is "client_ip" (default) or "principal".
-	Key string
+	// MaxFailures is how many counted failures within window lock a client
+	// out; between 1 and 1000.
+	MaxFailures int `yaml:"max_failures" default:"10" conf:"min=1,max=1000"`
+	// Window is how far back failures are counted.
+	Window time.Duration `yaml:"window" default:"1m" conf:"positive"`
+	// Duration is how long a locked-out client is refused.
+	Duration time.Duration `yaml:"duration" default:"5m" conf:"positive"`
+	// Key is whom failures count against: client_ip, or principal (the API
+	// key a request claims, so guessing one key's secret locks that key).
+	Key string `yaml:"key" default:"client_ip" conf:"oneof=client_ip|principal"`
 	// Claimant returns the identity a request claims before it is verified
 	// (an API key's id, prefixed by its kind), or "" for none. Used when Key
 	// is "principal"; nil = none (every request is counted by address).
-	Claimant func(*http.Request) string
+	Claimant func(*http.Request) string `yaml:"-"`
 	// FailOpen lets requests through when the backend fails; the default
 	// refuses them with 503 (a lockout that silently stops is no lockout).
-	FailOpen bool
+	// The gateway sets it from shared_state_failure.
+	FailOpen bool `yaml:"-"`
 	// Now is the clock; nil = time.Now.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 	// Audit receives one "lockout" audit event per client locked out (who,
 	// until when, after how many failures); nil = slog.Default(). Refused
 	// requests are reported through the pipeline.Observer like every
 	// refusal.
-	Audit *slog.Logger
+	Audit *slog.Logger `yaml:"-"`
 	// Count, when set, is called for every EventFailure, EventLocked and
 	// EventRefused (wire it to a metrics counter).
-	Count func(event string)
+	Count func(event string) `yaml:"-"`
 }
 
 // Lockout decides and counts.

@@ -4,81 +4,83 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
 )
 
-// Config is one entry of openapi:. The first six fields mirror
-// config.OpenAPI; the rest are the fields this package adds (see README.md,
-// "Configuration"), each with its YAML key and default.
+// Config is one entry of openapi: in the config file.
 type Config struct {
 	// Name is the document's name under openapi: (messages, audit).
-	Name string
-	// Spec is a file path or an http(s) URL (e.g. a FastAPI service's
-	// /openapi.json). JSON or YAML, OpenAPI 3.0.x or 3.1.x.
-	Spec string
+	Name string `yaml:"-"`
+	// Spec is the document: a file path (relative to the config file) or an
+	// http(s) URL such as a FastAPI service's /openapi.json. JSON or YAML,
+	// OpenAPI 3.0.x or 3.1.x; required.
+	Spec string `yaml:"spec" conf:"required"`
 	// BaseDir resolves a relative Spec path. "" means the working directory;
-	// the config loader should pass the directory of the config file.
-	BaseDir string
-	// ValidateRequests checks parameters and bodies (validate_requests).
-	ValidateRequests bool
-	// FilterResponses is "" or "off" (no filtering), "strip" or "reject"
-	// (filter_responses).
-	FilterResponses string
+	// the gateway passes the directory of the config file.
+	BaseDir string `yaml:"-"`
+	// ValidateRequests checks parameters and bodies against the operation.
+	ValidateRequests bool `yaml:"validate_requests"`
+	// FilterResponses checks responses against the documented schema: off
+	// (or unset) passes them, strip removes undeclared fields, reject turns a
+	// response that does not conform into a 502.
+	FilterResponses string `yaml:"filter_responses" conf:"oneof=|strip|reject|off"`
 	// RejectUndocumented answers 404/405 for a method and path the document
-	// does not declare, even when a broader route matched (reject_undocumented).
-	RejectUndocumented bool
-
-	// UnknownFields is "reject" (default, also "") or "allow"
-	// (unknown_fields). Reject refuses body properties, form fields and query
-	// parameters the operation does not declare, even where the schema has
-	// no additionalProperties: false (mass assignment). Allow relaxes only
-	// that: explicit additionalProperties: false, read-only checks aside, and
-	// keys differing only in case from a declared property stay refused.
-	UnknownFields string
-	// MaxDepth is the deepest JSON nesting accepted in request bodies
-	// (max_depth). 0 means 64.
-	MaxDepth int
-	// MaxResponseBytes is the largest JSON response buffered for filtering
-	// (max_response_bytes). Larger responses pass through unfiltered and are
-	// reported as ResponsePassedOversized. 0 means 1 MiB.
-	MaxResponseBytes int64
-	// MaxSpecBytes bounds the document and each file it references
-	// (max_spec_bytes). 0 means 16 MiB.
-	MaxSpecBytes int64
+	// does not declare, even when a broader route matched.
+	RejectUndocumented bool `yaml:"reject_undocumented"`
+	// UnknownFields is reject (the default) or allow. Reject refuses body
+	// properties, form fields and query parameters the operation does not
+	// declare, even where the schema has no additionalProperties: false (mass
+	// assignment). Allow relaxes only that: explicit additionalProperties:
+	// false, read-only checks aside, and keys differing only in case from a
+	// declared property stay refused.
+	UnknownFields string `yaml:"unknown_fields" conf:"oneof=reject|allow"`
+	// MaxDepth is the deepest JSON nesting accepted in request bodies,
+	// between 1 and 1024. Unset means 64.
+	MaxDepth int `yaml:"max_depth" conf:"min=1,max=1024"`
+	// MaxResponseBytes is the largest JSON response buffered for filtering;
+	// larger responses pass through unfiltered and are reported
+	// (ResponsePassedOversized). Unset means 1MiB.
+	MaxResponseBytes conf.Size `yaml:"max_response_bytes" conf:"min=1,max=1GiB"`
+	// MaxSpecBytes bounds the document and each file it references. Unset
+	// means 16MiB.
+	MaxSpecBytes conf.Size `yaml:"max_spec_bytes" conf:"min=1KiB,max=1GiB"`
 	// BasePath is prepended to every path of the document when matching
-	// requests (base_path). "" means the path of the first servers[] URL
-	// (OpenAPI paths are relative to it), or nothing without servers; "/"
-	// means none whatever servers says.
-	BasePath string
+	// requests. Unset means the path of the first servers[] URL (OpenAPI
+	// paths are relative to it), or nothing without servers; "/" means none
+	// whatever servers says.
+	BasePath string `yaml:"base_path"`
 	// PassUndocumentedErrors lets 4xx responses whose status code the
-	// operation does not document pass unfiltered
-	// (pass_undocumented_errors). By default such a body is filtered as if
-	// its schema declared nothing (strip empties its objects; reject turns it
-	// into a 502). FastAPI leaves HTTPException responses (404...) out of its
-	// document unless the route lists them in responses=. 5xx responses
-	// without a documented status always pass: they are the upstream error
-	// masking's business (upstreams.*.mask_upstream_errors), and the
-	// gateway's own 502/504 problems must survive.
-	PassUndocumentedErrors bool
+	// operation does not document pass unfiltered. By default such a body is
+	// filtered as if its schema declared nothing (strip empties its objects;
+	// reject turns it into a 502). FastAPI leaves HTTPException responses
+	// (404...) out of its document unless the route lists them in
+	// responses=. 5xx responses without a documented status always pass: they
+	// are the upstream error masking's business
+	// (upstreams.*.mask_upstream_errors), and the gateway's own 502/504
+	// problems must survive.
+	PassUndocumentedErrors bool `yaml:"pass_undocumented_errors"`
 
-	// RoutesFromSpec asks the config loader to generate one route per
-	// operation with Document.Routes (routes_from_spec).
-	RoutesFromSpec bool
-	// Upstream is the upstream of generated routes (upstream).
-	Upstream string
-	// Auth is the default authenticator list of generated routes whose
-	// security scheme has no entry in SecuritySchemes (auth).
-	Auth []string
+	// RoutesFromSpec generates one route per operation of the document
+	// (named after its operationId), to upstream.
+	RoutesFromSpec bool `yaml:"routes_from_spec"`
+	// Upstream is the upstream of generated routes (routes_from_spec only).
+	Upstream string `yaml:"upstream"`
+	// Auth is the authenticator list of generated routes whose security
+	// scheme has no entry in security_schemes (routes_from_spec only).
+	Auth []string `yaml:"auth" conf:"nonempty"`
 	// SecuritySchemes maps the document's securitySchemes names to
-	// authenticator names (security_schemes: {bearerAuth: corp_sso}).
-	SecuritySchemes map[string]string
+	// authenticator names, such as {bearerAuth: corp_sso} (routes_from_spec
+	// only).
+	SecuritySchemes map[string]string `yaml:"security_schemes" conf:"entry=security scheme"`
 	// AllowPublic lets operations without any security requirement become
-	// auth: none routes (allow_public). Without it they are an error.
-	AllowPublic bool
+	// auth: none routes (routes_from_spec only). Without it they are an error.
+	AllowPublic bool `yaml:"allow_public"`
 
 	// Offline forbids network fetches (`rampart check` without --online):
 	// a Spec that is a URL is not loaded and Load returns ErrOffline. (Not
 	// a config-file field.)
-	Offline bool
+	Offline bool `yaml:"-"`
 }
 
 // ErrOffline is Load's answer for a remote Spec under Config.Offline.
@@ -114,7 +116,7 @@ func (c *Config) check() error {
 	if c.MaxResponseBytes < 0 || c.MaxSpecBytes < 0 {
 		bad = append(bad, "size limits must not be negative")
 	}
-	if c.BasePath != "" && (c.BasePath[0] != '/' || strings.ContainsAny(c.BasePath, "{}?#")) {
+	if c.BasePath != "" && !validBasePath(c.BasePath) {
 		bad = append(bad, fmt.Sprintf("base_path %q must be a path starting with /", c.BasePath))
 	}
 	if c.Spec == "" {
@@ -124,6 +126,26 @@ func (c *Config) check() error {
 		return nil
 	}
 	return &LoadError{Document: c.Name, Msg: strings.Join(bad, "; ")}
+}
+
+// Validate checks the rules across keys and beyond the loader's tags, for
+// the config loader (problems are *conf.FieldError).
+func (c *Config) Validate() []error {
+	var errs []error
+	if c.BasePath != "" && !validBasePath(c.BasePath) {
+		errs = append(errs, conf.Badf("base_path", "must be a path starting with / (without {, }, ? or #)"))
+	}
+	if c.RoutesFromSpec && c.Upstream == "" {
+		errs = append(errs, conf.Errorf("upstream", "is required"))
+	}
+	if !c.RoutesFromSpec && (c.Upstream != "" || c.Auth != nil || c.SecuritySchemes != nil || c.AllowPublic) {
+		errs = append(errs, conf.Errorf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true"))
+	}
+	return errs
+}
+
+func validBasePath(p string) bool {
+	return p[0] == '/' && !strings.ContainsAny(p, "{}?#")
 }
 
 func (c *Config) filter() string {
@@ -144,12 +166,12 @@ func (c *Config) maxResponseBytes() int64 {
 	if c.MaxResponseBytes == 0 {
 		return defaultMaxResponseBytes
 	}
-	return c.MaxResponseBytes
+	return int64(c.MaxResponseBytes)
 }
 
 func (c *Config) maxSpecBytes() int64 {
 	if c.MaxSpecBytes == 0 {
 		return defaultMaxSpecBytes
 	}
-	return c.MaxSpecBytes
+	return int64(c.MaxSpecBytes)
 }

@@ -70,21 +70,25 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Config is one upstream.
+// Config is one upstream (an entry of upstreams: in the config file).
 type Config struct {
-	Name    string
-	Targets []*url.URL
+	Name string `yaml:"-"` // the entry's name, for messages and metrics
+	// Targets are the upstream's servers, used in turn: absolute http:// or
+	// https:// URLs with a host, no credentials, query or fragment, and an
+	// empty or "/" path; required.
+	Targets []*url.URL `yaml:"targets" conf:"required"`
 	// Timeout bounds connecting plus waiting for response headers. 0 means 30s.
-	Timeout time.Duration
-	// MaskErrors replaces 5xx response bodies with a generic problem.
-	MaskErrors bool
+	Timeout time.Duration `yaml:"timeout" default:"30s" conf:"positive"`
+	// MaskErrors replaces 5xx response bodies with a generic problem, so
+	// stack traces and internal details do not reach clients.
+	MaskErrors bool `yaml:"mask_upstream_errors" default:"true"`
 	// DownFor is how long a failed target is skipped. 0 means 10s.
-	DownFor time.Duration
+	DownFor time.Duration `yaml:"-"`
 	// TLS, when set, is the base client TLS configuration for https targets
 	// (tests use it to trust httptest's certificate through RootCAs). nil
 	// means system roots. ServerName defaults to the target's host, MinVersion
 	// is raised to TLS 1.2 and NextProtos is always ["http/1.1"].
-	TLS *tls.Config
+	TLS *tls.Config `yaml:"-"`
 }
 
 // Upstream forwards requests to one pool of targets. It is an http.Handler.

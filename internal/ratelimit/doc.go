@@ -27,8 +27,7 @@
 //
 // Example, as the gateway wires a route:
 //
-//	policies, err := ratelimit.Compile(cfg)          // config errors at file:line:col
 //	be, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
-//	mw := ratelimit.Middleware([]*ratelimit.Policy{policies["per_client"]},
-//		be.Limiter, obs, ratelimit.Options{InFlight: be.InFlight})
+//	mw, err := ratelimit.New([]*ratelimit.Config{cfg.RateLimits["per_client"]},
+//		ratelimit.Deps{Limiter: be.Limiter, Observer: obs, Options: ratelimit.Options{InFlight: be.InFlight}})
 package ratelimit

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -43,7 +44,9 @@ type keyPart struct {
 // ParseKey reads a key spec: client_ip, principal, api_key, route,
 // header:NAME, claim:NAME, or several joined with "+". apiKeyAuthenticators
 // names the authenticators whose principals are API keys (type api_key in
-// config); the api_key part counts by those principals only.
+// config); the api_key part counts by those principals only. Errors do not
+// quote spec (the config loader adds it, unless it came from the
+// environment).
 func ParseKey(spec string, apiKeyAuthenticators []string) (KeySpec, error) {
 	k := KeySpec{text: spec, apiKey: map[string]bool{}}
 	for _, a := range apiKeyAuthenticators {
@@ -64,20 +67,24 @@ func ParseKey(spec string, apiKeyAuthenticators []string) (KeySpec, error) {
 		case strings.HasPrefix(s, "header:"):
 			name := strings.TrimPrefix(s, "header:")
 			if !validHeaderName(name) {
-				return KeySpec{}, fmt.Errorf("key %q: header:NAME needs a valid header name", spec)
+				return KeySpec{}, errors.New("header:NAME needs a valid header name")
 			}
 			p = keyPart{kind: partHeader, name: http.CanonicalHeaderKey(name)}
 		case strings.HasPrefix(s, "claim:"):
 			name := strings.TrimPrefix(s, "claim:")
-			if name == "" {
-				return KeySpec{}, fmt.Errorf("key %q: claim:NAME needs a claim name", spec)
+			if name == "" || strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+				return KeySpec{}, errors.New("claim:NAME needs a claim name without spaces")
 			}
 			p = keyPart{kind: partClaim, name: name}
 		default:
-			return KeySpec{}, fmt.Errorf("key %q: parts must be client_ip, principal, api_key, route, header:NAME or claim:NAME", spec)
+			const valid = "must be client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with +"
+			if sug := conf.Suggest(s, []string{"client_ip", "principal", "api_key", "route"}); sug != "" {
+				return KeySpec{}, fmt.Errorf("%s (did you mean %q?)", valid, sug)
+			}
+			return KeySpec{}, errors.New(valid)
 		}
 		if seen[p] {
-			return KeySpec{}, fmt.Errorf("key %q lists a part twice", spec)
+			return KeySpec{}, errors.New("lists a part twice")
 		}
 		seen[p] = true
 		k.parts = append(k.parts, p)

@@ -1,12 +1,13 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
 // Policy is one compiled entry of rate_limits: a key and the limits that all
@@ -91,67 +92,81 @@ func sfString(s string) string {
 	return b.String()
 }
 
-// Compile compiles every rate_limits entry of cfg. Problems are returned as
-// config.Errors placed at the offending value (a bad rate string at its own
-// LimitsPos), all at once.
-func Compile(cfg *config.Config) (map[string]*Policy, error) {
-	var apiKey []string
-	for name, a := range cfg.Authenticators {
-		if a.Type == "api_key" {
-			apiKey = append(apiKey, name)
+// Config is one entry of rate_limits: in the config file: a named policy
+// that routes list under rate_limit.
+type Config struct {
+	Name string `yaml:"-"` // the entry's name, in RateLimit-Policy and metrics
+	// Key is what requests are counted by: client_ip, principal, api_key,
+	// route, header:NAME or claim:NAME, or several joined with "+" (such as
+	// principal+route); required.
+	Key string `yaml:"key" conf:"required"`
+	// Limits are rate strings, all enforced together: "10/s burst 20" (GCRA,
+	// as nginx's limit_req), "200/day" or "50 per hour" (a fixed window, as
+	// Flask-Limiter); required, at most 8.
+	Limits []string `yaml:"limits" conf:"required"`
+	// Concurrency caps the requests in flight per key; 0 means no cap.
+	Concurrency int `yaml:"concurrency" conf:"min=0"`
+}
+
+// Validate checks the key and the rate strings, so that the config loader
+// reports them at load. Problems are *conf.FieldError.
+func (c *Config) Validate() []error {
+	var errs []error
+	if _, err := ParseKey(c.Key, nil); err != nil {
+		errs = append(errs, conf.Badf("key", "%v", err))
+	}
+	if len(c.Limits) > MaxLimits {
+		errs = append(errs, conf.Errorf("limits", "must list at most %d limits, got %d", MaxLimits, len(c.Limits)))
+	}
+	seen := map[Limit]bool{}
+	for i, s := range c.Limits {
+		l, err := Parse(s)
+		switch {
+		case err != nil:
+			errs = append(errs, &conf.FieldError{Field: "limits", Index: i, Msg: err.Error()})
+		case seen[l]:
+			errs = append(errs, &conf.FieldError{Field: "limits", Index: i, Msg: fmt.Sprintf("limit %q is listed twice", l)})
 		}
+		seen[l] = true
 	}
-	sort.Strings(apiKey)
-	names := make([]string, 0, len(cfg.RateLimits))
-	for name := range cfg.RateLimits {
-		names = append(names, name)
+	return errs
+}
+
+// policy compiles c; apiKeyAuthenticators are as for ParseKey.
+func (c *Config) policy(apiKeyAuthenticators []string) (*Policy, error) {
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("rate limit %q: %w", c.Name, errors.Join(errs...))
 	}
-	sort.Strings(names)
-	out := map[string]*Policy{}
-	var errs config.Errors
-	at := func(pos config.Pos, format string, args ...any) {
-		errs = append(errs, &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: fmt.Sprintf(format, args...)})
+	key, err := ParseKey(c.Key, apiKeyAuthenticators)
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range names {
-		rl := cfg.RateLimits[name]
-		key, err := ParseKey(rl.Key, apiKey)
+	limits := make([]Limit, len(c.Limits))
+	for i, s := range c.Limits {
+		limits[i], _ = Parse(s) // checked by Validate
+	}
+	return NewPolicy(c.Name, key, limits, c.Concurrency)
+}
+
+// Deps are a route's rate limiting collaborators.
+type Deps struct {
+	Limiter  Limiter
+	Observer pipeline.Observer
+	// APIKeyAuthenticators name the authenticators whose principals are API
+	// keys (see ParseKey).
+	APIKeyAuthenticators []string
+	Options
+}
+
+// New enforces one route's policies, in order (see Middleware).
+func New(cfgs []*Config, deps Deps) (pipeline.Middleware, error) {
+	ps := make([]*Policy, len(cfgs))
+	for i, c := range cfgs {
+		p, err := c.policy(deps.APIKeyAuthenticators)
 		if err != nil {
-			at(rl.Pos, "rate limit %q: %v", name, err)
-			continue
+			return nil, err
 		}
-		limits := make([]Limit, 0, len(rl.Limits))
-		bad := false
-		for i, s := range rl.Limits {
-			pos := rl.Pos
-			if i < len(rl.LimitsPos) {
-				pos = rl.LimitsPos[i]
-			}
-			l, err := Parse(s)
-			if err != nil {
-				at(pos, "rate limit %q: %v", name, err)
-				bad = true
-				continue
-			}
-			limits = append(limits, l)
-		}
-		if bad {
-			continue
-		}
-		p, err := NewPolicy(name, key, limits, rl.Concurrency)
-		if err != nil {
-			at(rl.Pos, "%v", err)
-			continue
-		}
-		out[name] = p
+		ps[i] = p
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool {
-			if errs[i].Line != errs[j].Line {
-				return errs[i].Line < errs[j].Line
-			}
-			return errs[i].Col < errs[j].Col
-		})
-		return nil, errs
-	}
-	return out, nil
+	return Middleware(ps, deps.Limiter, deps.Observer, deps.Options), nil
 }

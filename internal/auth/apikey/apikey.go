@@ -65,30 +65,30 @@ const DefaultHeader = "X-API-Key"
 // maxCredentialBytes bounds what is trimmed and parsed; keys are KeyLen long.
 const maxCredentialBytes = 1024
 
-// Config configures an Authenticator.
+// Config configures an Authenticator (an entry of authenticators: with
+// type: api_key).
 type Config struct {
-	// Name is the authenticator's name in the config; it becomes
-	// Principal.Authenticator. Required.
-	Name string
-	// Header carries the key; "" = X-API-Key. "Authorization" means the
-	// ApiKey scheme of that header (and sets Authorization).
-	Header string
+	// Name is the entry's name; it becomes Principal.Authenticator. Required.
+	Name string `yaml:"-"`
+	// Header carries the key. Authorization means the ApiKey scheme of that
+	// header (Authorization: ApiKey <key>).
+	Header string `yaml:"header" default:"X-API-Key" conf:"token=header name"`
 	// Authorization also accepts `Authorization: ApiKey <key>`.
-	Authorization bool
+	Authorization bool `yaml:"-"`
 	// CacheTTL is how long a key record read from the store is trusted;
 	// 0 = 5s, negative = no cache (every request asks the store).
-	CacheTTL time.Duration
+	CacheTTL time.Duration `yaml:"-"`
 	// CacheSize bounds the cached records (known and unknown ids); 0 = 10000.
-	CacheSize int
+	CacheSize int `yaml:"-"`
 	// TouchInterval is how often last_used_at is written (and so the
 	// coarseness of it); 0 = 1m.
-	TouchInterval time.Duration
+	TouchInterval time.Duration `yaml:"-"`
 	// LookupTimeout bounds one store lookup; 0 = 2s.
-	LookupTimeout time.Duration
+	LookupTimeout time.Duration `yaml:"-"`
 	// Now is the clock for expiry and the cache; nil = time.Now.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 	// Logger receives operational messages; nil = slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Authenticator is the api_key authenticator.

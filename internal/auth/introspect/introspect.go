@@ -64,28 +64,43 @@ var (
 	ErrUnavailable = errors.New("introspect: authorization server unavailable")
 )
 
-// Config configures one introspection authenticator.
+// Config configures one introspection authenticator (an entry of
+// authenticators: with type: introspection).
 type Config struct {
-	Name string // becomes Principal.Authenticator; required
+	Name string `yaml:"-"` // the entry's name; becomes Principal.Authenticator
 
-	URL          string // introspection endpoint: https (http only to loopback); required
-	ClientID     string // required
-	ClientSecret string // required; sent with HTTP Basic
+	// URL is the introspection endpoint (RFC 7662): https, http only for a
+	// loopback address; required.
+	URL string `yaml:"url" conf:"required,weburl"`
+	// ClientID is the gateway's client id at the endpoint; required.
+	ClientID string `yaml:"client_id" conf:"required"`
+	// ClientSecret is sent with client_id as HTTP Basic; required, at least 32
+	// bytes, not a placeholder. Write it as ${ENV_VAR}.
+	ClientSecret string `yaml:"client_secret" conf:"required,secret"`
 
-	TokenHeader string // "" = Authorization with the Bearer scheme
-	TokenCookie string // when set, the token is read from this cookie instead
+	// Issuer, when set, is the `iss` the answer must carry.
+	Issuer string `yaml:"issuer" conf:"weburl"`
+	// Audiences, when set: the answer's `aud` must contain one of them.
+	Audiences []string `yaml:"audiences" conf:"nonempty,unique"`
+	// TokenHeader is the header carrying the token. Unset means
+	// Authorization with the Bearer scheme.
+	TokenHeader string `yaml:"token_header" conf:"token=header name"`
+	// TokenCookie, when set, is the cookie the token is read from instead.
+	TokenCookie string `yaml:"token_cookie" conf:"token=cookie name"`
+	// RolesClaim is the dotted path of the roles member. Unset means "roles".
+	RolesClaim string `yaml:"roles_claim" conf:"claim"`
+	// ForwardToken passes the token on to the upstream; by default it is
+	// removed.
+	ForwardToken bool `yaml:"forward_token"`
+	// Timeout bounds one call to the endpoint; at most 1m. Unset means 5s.
+	Timeout time.Duration `yaml:"timeout" conf:"min=1ms,max=1m"`
 
-	Issuer     string   // when set, the answer's iss must equal it
-	Audiences  []string // when set, the answer's aud must contain one of them
-	RolesClaim string   // dotted path of the roles member; "" = "roles"
+	CacheTTL         time.Duration `yaml:"-"` // longest an active answer is reused; 0 = DefaultCacheTTL
+	NegativeTTL      time.Duration `yaml:"-"` // how long an inactive answer is reused; 0 = DefaultNegativeTTL, negative = not cached
+	CacheSize        int           `yaml:"-"` // entries per cache (active, inactive); 0 = DefaultCacheSize, negative = no cache
+	MaxResponseBytes int64         `yaml:"-"` // 0 = DefaultMaxResponseBytes
 
-	Timeout          time.Duration // per call; 0 = DefaultTimeout
-	CacheTTL         time.Duration // longest an active answer is reused; 0 = DefaultCacheTTL
-	NegativeTTL      time.Duration // how long an inactive answer is reused; 0 = DefaultNegativeTTL, negative = not cached
-	CacheSize        int           // entries per cache (active, inactive); 0 = DefaultCacheSize, negative = no cache
-	MaxResponseBytes int64         // 0 = DefaultMaxResponseBytes
-
-	Now func() time.Time // nil = time.Now (not a config-file field)
+	Now func() time.Time `yaml:"-"` // nil = time.Now
 }
 
 // Authenticator introspects bearer tokens. It is safe for concurrent use.

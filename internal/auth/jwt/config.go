@@ -1,15 +1,19 @@
 package jwt
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
 )
 
 // algorithms this package accepts in Config.Algorithms, with the family each
-// belongs to. ("none" is deliberately absent.)
+// belongs to ("none" is deliberately absent). Validate tells the families
+// apart by the HS prefix.
 var algFamily = map[string]string{
 	"HS256": "hmac", "HS384": "hmac", "HS512": "hmac",
 	"RS256": "rsa", "RS384": "rsa", "RS512": "rsa",
@@ -21,6 +25,73 @@ var algFamily = map[string]string{
 // hmacMinKey is the least secret length per HMAC algorithm: RFC 7518 §3.2
 // requires a key at least as long as the hash output.
 var hmacMinKey = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// algorithmNames lists the algorithms in the order messages name them.
+var algorithmNames = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// keySources are the keys of which exactly one is set, in key order.
+const keySources = "jwks_url, discovery: true, secret or public_key_file"
+
+// Validate checks the rules that relate keys to each other and the
+// algorithm names, for the config loader and New alike (problems are
+// *conf.FieldError, or plain errors about the whole entry). The loader's
+// tags cover the rest (required keys, URL shapes, bounds, secret strength).
+func (c *Config) Validate() []error {
+	var errs []error
+	var hs, public []string
+	for i, alg := range c.Algorithms {
+		_, known := algFamily[alg]
+		switch {
+		case strings.EqualFold(alg, "none"):
+			errs = append(errs, &conf.FieldError{Field: "algorithms", Index: i,
+				Msg: `algorithm "none" is never accepted: it means an unsigned token anyone can forge`})
+		case !known:
+			msg := "(valid: " + strings.Join(algorithmNames, ", ") + ")"
+			if s := conf.Suggest(alg, algorithmNames); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			errs = append(errs, &conf.FieldError{Field: "algorithms", Index: i, Msg: msg, Got: true, Entry: "unknown algorithm"})
+		case strings.HasPrefix(alg, "HS"):
+			hs = append(hs, alg)
+		default:
+			public = append(public, alg)
+		}
+	}
+	// HS* verify with the shared secret and nothing else; public-key
+	// algorithms never with a secret (RFC 8725 §2.1, algorithm confusion).
+	switch {
+	case len(hs) > 0 && len(public) > 0:
+		errs = append(errs, conf.Errorf("algorithms", "mixes shared-secret (%s) and public-key (%s) algorithms, which invites algorithm confusion; use one family per authenticator",
+			strings.Join(hs, ", "), strings.Join(public, ", ")))
+	case len(hs) > 0 && c.Secret == "":
+		errs = append(errs, conf.Errorf("algorithms", "lists %s, which verify with a shared secret: set secret", strings.Join(hs, ", ")))
+	case len(public) > 0 && c.Secret != "":
+		errs = append(errs, conf.Errorf("secret", "is only for HS256, HS384 and HS512, but algorithms lists %s", strings.Join(public, ", ")))
+	}
+
+	var sources []string
+	for _, s := range []struct {
+		key string
+		set bool
+	}{{"discovery", c.Discovery}, {"jwks_url", c.JWKSURL != ""}, {"secret", c.Secret != ""}, {"public_key_file", c.PublicKeyFile != ""}} {
+		if s.set {
+			sources = append(sources, s.key)
+		}
+	}
+	if len(sources) == 0 {
+		errs = append(errs, errors.New("needs exactly one key source: "+keySources))
+	}
+	for _, k := range sources[min(1, len(sources)):] {
+		errs = append(errs, &conf.FieldError{Field: k, Index: -1, AtKey: true,
+			Msg: fmt.Sprintf("%s and %s are both key sources; use exactly one of %s", sources[0], k, keySources)})
+	}
+
+	floor, ceiling := cmp.Or(c.JWKSRefreshFloor, DefaultJWKSRefreshFloor), cmp.Or(c.JWKSRefreshCeiling, DefaultJWKSRefreshCeiling)
+	if ceiling < floor {
+		errs = append(errs, conf.Errorf("jwks_refresh_ceiling", "must not be below jwks_refresh_floor (%s; unset they are 1m and 1h), got %s", floor, ceiling))
+	}
+	return errs
+}
 
 func applyDefaults(cfg *Config) error {
 	var errs []error
@@ -40,47 +111,14 @@ func applyDefaults(cfg *Config) error {
 			bad("audiences: empty audience")
 		}
 	}
-
-	sources := 0
-	for _, set := range []bool{cfg.JWKSURL != "", cfg.Discovery, cfg.Secret != "", cfg.PublicKeyFile != ""} {
-		if set {
-			sources++
-		}
-	}
-	if sources != 1 {
-		bad("exactly one of jwks_url, discovery, secret, public_key_file is required (got %d)", sources)
-	}
-
 	if len(cfg.Algorithms) == 0 {
 		bad("algorithms is required: an explicit allowlist such as [RS256] (RFC 8725 §3.1)")
 	}
-	hmac, public := false, false
+	errs = append(errs, cfg.Validate()...)
 	for _, alg := range cfg.Algorithms {
-		fam, ok := algFamily[alg]
-		switch {
-		case strings.EqualFold(alg, "none"):
-			bad("algorithms: %q is never allowed (unsigned tokens)", alg)
-			continue
-		case !ok:
-			bad("algorithms: unknown algorithm %q (known: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA; names are case-sensitive)", alg)
-			continue
+		if n := hmacMinKey[alg]; n > 0 && cfg.Secret != "" && len(cfg.Secret) < n {
+			bad("secret: %s needs at least %d bytes (RFC 7518 §3.2), got %d", alg, n, len(cfg.Secret))
 		}
-		if fam == "hmac" {
-			hmac = true
-			if cfg.Secret == "" {
-				bad("algorithms: %s needs secret", alg)
-			} else if len(cfg.Secret) < hmacMinKey[alg] {
-				bad("secret: %s needs at least %d bytes (RFC 7518 §3.2), got %d", alg, hmacMinKey[alg], len(cfg.Secret))
-			}
-		} else {
-			public = true
-		}
-	}
-	if hmac && public {
-		bad("algorithms: HMAC (HS*) and public-key algorithms may not be mixed in one authenticator (RFC 8725 §2.1 key confusion); use two authenticators")
-	}
-	if cfg.Secret != "" && public {
-		bad("secret: only HS* algorithms use a secret; public-key algorithms need jwks_url, discovery or public_key_file")
 	}
 
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
@@ -118,9 +156,6 @@ func applyDefaults(cfg *Config) error {
 	def((*int64)(&cfg.CacheTTL), int64(DefaultCacheTTL))
 	if cfg.JWKSRefreshFloor < MinRefreshInterval {
 		bad("jwks_refresh_floor: %s is below %s", cfg.JWKSRefreshFloor, MinRefreshInterval)
-	}
-	if cfg.JWKSRefreshCeiling < cfg.JWKSRefreshFloor {
-		bad("jwks_refresh_ceiling: %s is below the floor %s", cfg.JWKSRefreshCeiling, cfg.JWKSRefreshFloor)
 	}
 	if cfg.UnknownKIDCooldown < MinRefreshInterval {
 		bad("unknown_kid_cooldown: %s is below %s", cfg.UnknownKIDCooldown, MinRefreshInterval)

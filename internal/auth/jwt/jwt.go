@@ -93,71 +93,88 @@ const (
 	maxKIDBytes = 256
 )
 
-// Config configures one JWT authenticator. Exactly one key source is set:
-// JWKSURL, Discovery, Secret or PublicKeyFile.
+// Config configures one JWT authenticator (an entry of authenticators: with
+// type: jwt). Exactly one key source is set: JWKSURL, Discovery, Secret or
+// PublicKeyFile.
 type Config struct {
-	Name string // the authenticator's name; becomes Principal.Authenticator
+	Name string `yaml:"-"` // the entry's name; becomes Principal.Authenticator
 
 	// Issuer is the exact required `iss` (RFC 8725 §3.8); required. With
-	// Discovery it is also where discovery starts, and must equal the
-	// discovery document's `issuer` (OpenID Connect Discovery §4.3).
-	Issuer string
+	// discovery it is also where discovery starts, and must equal the
+	// discovery document's `issuer` (OpenID Connect Discovery §4.3). An
+	// https URL (http only for a loopback address).
+	Issuer string `yaml:"issuer" conf:"required,weburl"`
+	// Discovery reads jwks_uri from {issuer}/.well-known/openid-configuration
+	// (one key source).
+	Discovery bool `yaml:"discovery"`
+	// JWKSURL is where the key set is fetched (one key source): https, http
+	// only for a loopback address.
+	JWKSURL string `yaml:"jwks_url" conf:"weburl"`
 	// Audiences: the token's `aud` must contain one of them; required.
-	Audiences []string
+	Audiences []string `yaml:"audiences" conf:"required,unique"`
 	// Algorithms is the allowlist of `alg` values; required. HS256/384/512
-	// need Secret and exclude every other algorithm; RS*, PS*, ES*, EdDSA need
+	// need secret and exclude every other algorithm; RS*, PS*, ES*, EdDSA need
 	// a public key source. "none" is never allowed.
-	Algorithms []string
-	// Leeway is the clock skew allowed on exp, nbf and iat; 0 = none, at most
-	// MaxLeeway. The config loader defaults it to DefaultLeeway.
-	Leeway time.Duration
+	Algorithms []string `yaml:"algorithms" conf:"required,unique"`
+	// Leeway is the clock skew allowed on exp, nbf and iat; at most 5m.
+	Leeway time.Duration `yaml:"leeway" default:"30s" conf:"min=0s,max=5m"`
+	// Secret is the shared key of HS* algorithms (one key source): raw bytes,
+	// at least as long as the hash (32/48/64), not a placeholder. Write it as
+	// ${ENV_VAR}.
+	Secret string `yaml:"secret" conf:"secret"`
+	// PublicKeyFile is a PEM file of PUBLIC KEY, RSA PUBLIC KEY or
+	// CERTIFICATE blocks (one key source).
+	PublicKeyFile string `yaml:"public_key_file" conf:"nonempty"`
 
-	JWKSURL       string // https (http only to a loopback address)
-	Discovery     bool   // read jwks_uri from {Issuer}/.well-known/openid-configuration
-	Secret        string // HS*: raw bytes, at least as long as the hash (32/48/64)
-	PublicKeyFile string // PEM: PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE blocks
-
-	// TokenHeader is the header carrying the token; "" = Authorization with
-	// the Bearer scheme. TokenCookie, when set, is used instead.
-	TokenHeader string
-	TokenCookie string
-
+	// TokenHeader is the header carrying the token; Authorization means the
+	// Bearer scheme of that header.
+	TokenHeader string `yaml:"token_header" default:"Authorization" conf:"token=header name"`
+	// TokenCookie, when set, is the cookie the token is read from instead.
+	TokenCookie string `yaml:"token_cookie" conf:"token=cookie name"`
 	// RolesClaim is the claim holding roles, a dotted path for nested claims
-	// ("realm_access.roles" for Keycloak); "" = DefaultRolesClaim.
-	RolesClaim string
+	// ("realm_access.roles" for Keycloak). Unset means "roles".
+	RolesClaim string `yaml:"roles_claim" conf:"claim"`
+	// ForwardToken passes the token on to the upstream. By default it is
+	// removed (like Envoy's jwt_authn): the upstream gets the gateway's verdict
+	// in X-Rampart-* headers instead of a replayable bearer token.
+	ForwardToken bool `yaml:"forward_token"`
+
+	// JWKSRefreshFloor is the least time between two JWKS refreshes: the
+	// IdP's cache lifetime (Cache-Control max-age, or Expires) is clamped to
+	// [floor, ceiling], and a failed refresh is retried after the floor. Unset
+	// means 1m; between 1s and 24h.
+	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor" conf:"min=1s,max=24h"`
+	// JWKSRefreshCeiling is the most time between two JWKS refreshes, and how
+	// often a key set served without cache headers is refreshed. Unset means
+	// 1h; between 1s and 7 days.
+	JWKSRefreshCeiling time.Duration `yaml:"jwks_refresh_ceiling" conf:"min=1s,max=168h"`
+	// UnknownKIDCooldown is the least time between two refreshes caused by
+	// tokens naming a kid the key set lacks (how IdP key rotation is picked up
+	// at once). Unset means 30s; between 1s and 1h.
+	UnknownKIDCooldown time.Duration `yaml:"unknown_kid_cooldown" conf:"min=1s,max=1h"`
+
 	// Types is the list of accepted `typ` header values, compared without
 	// case and without an "application/" prefix (RFC 7515 §4.1.9). nil = no
 	// typ, "JWT" or "at+jwt" (RFC 9068). When set, a token without typ is
 	// accepted only if "" is listed.
-	Types []string
-
-	// JWKS refresh: the IdP's cache lifetime (Cache-Control max-age, or
-	// Expires) clamped to [floor, ceiling]; no cache headers = ceiling; after a
-	// failure, retry after floor. 0 = defaults (1m, 1h); floor >= 1s.
-	JWKSRefreshFloor   time.Duration
-	JWKSRefreshCeiling time.Duration
-	// UnknownKIDCooldown is the least time between two refreshes caused by
-	// tokens naming a kid the key set lacks (how IdP key rotation is picked up
-	// at once); 0 = DefaultUnknownKIDCooldown, at least 1s.
-	UnknownKIDCooldown time.Duration
+	Types []string `yaml:"-"`
 	// FetchTimeout bounds each discovery or JWKS request; 0 = DefaultFetchTimeout.
-	FetchTimeout time.Duration
-
+	FetchTimeout time.Duration `yaml:"-"`
 	// CacheSize bounds the verified-token cache; 0 = DefaultCacheSize,
 	// negative = no cache (every request verifies the signature).
-	CacheSize int
+	CacheSize int `yaml:"-"`
 	// CacheTTL bounds how long a verified token is remembered (it is never
 	// remembered past its exp); 0 = DefaultCacheTTL.
-	CacheTTL time.Duration
+	CacheTTL time.Duration `yaml:"-"`
 
 	// Now is the clock for token validation, the cache and the unknown-kid
-	// cooldown; nil = time.Now. (Not a config-file field.)
-	Now func() time.Time
+	// cooldown; nil = time.Now.
+	Now func() time.Time `yaml:"-"`
 	// Offline skips discovery and the JWKS fetch (`rampart check` without
 	// --online): the config is still validated and a public_key_file still
 	// loaded, but an authenticator with jwks_url or discovery then has no
 	// keys and refuses every token. (Not a config-file field.)
-	Offline bool
+	Offline bool `yaml:"-"`
 }
 
 // Authenticator verifies JWTs. It is safe for concurrent use; Close stops its

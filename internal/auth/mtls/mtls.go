@@ -20,11 +20,17 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Config is one mtls authenticator.
+// Config is one mtls authenticator (an entry of authenticators: with
+// type: mtls). The listener must ask for client certificates
+// (server.tls.client_ca_file and client_auth).
 type Config struct {
-	Name         string
-	ClientCAFile string   // PEM bundle of the CAs that issue this population's certificates
-	Subjects     []string // when non-empty, only these subjects are accepted
+	Name string `yaml:"-"` // the entry's name; becomes Principal.Authenticator
+	// ClientCAFile is the PEM bundle of the CAs that issue this population's
+	// certificates; required.
+	ClientCAFile string `yaml:"client_ca_file" conf:"required"`
+	// Subjects, when set, are the only certificate subjects accepted (URI
+	// SAN, DNS SAN or CN).
+	Subjects []string `yaml:"subjects" conf:"nonempty,unique"`
 }
 
 // Authenticator verifies client certificates.
