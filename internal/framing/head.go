@@ -8,8 +8,8 @@ type verdict uint8
 const (
 	needMore   verdict = iota // the head is not complete yet
 	headOK                    // complete and valid: release it, then frame its body
-	headPass                  // net/http will refuse it and close: release everything, stop inspecting
-	headReject                // refused: deliver the synthetic head instead
+	headPass                  // the request line is not HTTP/1.x: refused by ScanHead
+	headReject                // refused for a reason
 )
 
 func (v verdict) String() string {
@@ -55,13 +55,11 @@ type headScan struct {
 // Lines end at LF; one CR right before the LF is dropped. That is how
 // bufio.Reader.ReadLine, and so net/http, splits the head, bare-LF heads
 // included.
-func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason string) {
+func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason Reason) {
 	for {
 		if !h.started {
-			// CR and LF bytes before the request line (RFC 9112 §2.2).
-			// net/http skips up to four of them after a POST and answers
-			// 400 otherwise; either way it agrees on where the head starts
-			// or refuses it, so they are simply part of the head.
+			// CR and LF bytes before the request line (RFC 9112 §2.2)
+			// are part of the head.
 			for h.pos < len(b) && (b[h.pos] == '\r' || b[h.pos] == '\n') {
 				h.pos++
 			}
@@ -118,7 +116,7 @@ func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason string) {
 
 // field checks one field line (not empty, without its line ending) and
 // records Content-Length and Transfer-Encoding.
-func (h *headScan) field(line []byte) string {
+func (h *headScan) field(line []byte) Reason {
 	if line[0] == ' ' || line[0] == '\t' {
 		return ReasonObsFold
 	}
@@ -131,32 +129,30 @@ func (h *headScan) field(line []byte) string {
 		return ReasonSpaceBeforeColon
 	}
 	for _, c := range name {
-		if !isTchar(c) {
+		if !tokenChars[c] {
 			return ReasonBadHeaderLine
 		}
 	}
-	for _, c := range line[colon+1:] {
-		if isCtl(c) {
-			return ReasonBadHeaderValue
-		}
+	if !ValidValue(line[colon+1:]) {
+		return ReasonBadHeaderValue
 	}
 	switch {
 	case equalFold(name, "host"):
 		h.nHost++
 	case equalFold(name, "content-length"):
 		h.nCL++
-		n, ok := parseContentLength(trimOWS(line[colon+1:]))
+		n, ok := ParseContentLength(TrimOWS(line[colon+1:]))
 		h.cl = n
 		h.clBad = h.clBad || !ok
 	case equalFold(name, "transfer-encoding"):
 		h.nTE++
-		h.teBad = h.teBad || !equalFold(trimOWS(line[colon+1:]), "chunked")
+		h.teBad = h.teBad || !equalFold(TrimOWS(line[colon+1:]), "chunked")
 	}
 	return ""
 }
 
 // framingError checks the body framing fields of a complete head.
-func (h *headScan) framingError() string {
+func (h *headScan) framingError() Reason {
 	switch {
 	case h.nHost > 1:
 		return ReasonBadHost
@@ -206,9 +202,11 @@ func requestVersion(line []byte) (major, minor int, ok bool) {
 	return int(v[5] - '0'), int(v[7] - '0'), true
 }
 
-// parseContentLength parses 1*DIGIT up to maxContentLength. Signs, spaces,
-// commas and lists are refused, and so is the empty value.
-func parseContentLength(v []byte) (int64, bool) {
+// ParseContentLength parses a Content-Length value: 1*DIGIT up to 2^62.
+// Signs, spaces, commas and lists are refused, and so is the empty value
+// (RFC 9110 §8.6; a list of equal values, which RFC 9110 lets a recipient
+// accept, is refused too).
+func ParseContentLength(v []byte) (int64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -227,18 +225,6 @@ func parseContentLength(v []byte) (int64, bool) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// trimOWS removes SP and HTAB at both ends, as net/textproto does with field
-// values.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
 
 // equalFold compares b with the lower-case ASCII string s, ignoring ASCII
 // case only. (strings.EqualFold would also match "ſ" or "K" against s and
@@ -259,25 +245,8 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// isTchar reports whether c is a token character (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// isCtl reports whether c is a control byte other than HTAB.
-func isCtl(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
-
-// badTarget reports a request-target that net/http's URL parser refuses with
-// its own plain-text 400 (a malformed percent-escape in the path, a control
-// byte anywhere): refusing it here keeps every rejection problem+json. Escapes
+// badTarget reports a request-target with a malformed percent-escape in the
+// path or a control byte anywhere (net/http's URL parser refuses them too). Escapes
 // in the query are left to the gateway's strict query check.
 func badTarget(line []byte) bool {
 	sp := bytes.IndexByte(line, ' ')
@@ -287,17 +256,15 @@ func badTarget(line []byte) bool {
 	for i := 0; i < len(target); i++ {
 		c := target[i]
 		switch {
-		case isCtl(c) || c == '\t':
+		case c < 0x20 || c == 0x7f:
 			return true
 		case c == '?':
 			inQuery = true
 		case c == '%' && !inQuery:
-			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+			if i+2 >= len(target) || HexDigit(target[i+1]) < 0 || HexDigit(target[i+2]) < 0 {
 				return true
 			}
 		}
 	}
 	return false
 }
-
-func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

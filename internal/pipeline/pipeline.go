@@ -87,6 +87,11 @@ type Info struct {
 	// and UpstreamTime how long the upstream took to send response headers.
 	Target       string
 	UpstreamTime time.Duration
+	// UpstreamAborted is set when the upstream's body broke after the
+	// response head was forwarded: the client's connection was cut (no last
+	// chunk, or fewer bytes than Content-Length). The access line keeps the
+	// status that was sent and says upstream_aborted.
+	UpstreamAborted bool
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -26,7 +27,7 @@ type exchange struct {
 	req     []byte
 	br      *bufio.Reader
 	head    respHead
-	chunked chunkedReader
+	chunked framing.ChunkedReader
 	stop    func() bool // stops the client-gone AfterFunc; nil if none
 	host    [2]int      // where the Host value is in req
 	wait    patience    // the current attempt's slices (no allocation)
@@ -55,7 +56,7 @@ var exchanges = sync.Pool{New: func() any {
 
 func putExchange(x *exchange) {
 	x.br.Reset(nil)
-	x.chunked = chunkedReader{}
+	x.chunked = framing.ChunkedReader{}
 	x.head.text = ""
 	x.stop = nil
 	x.wait = patience{}
@@ -79,7 +80,7 @@ var errBodyLength = errors.New("request body length differs from Content-Length"
 // inline reports whether the body is in x.req.
 func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target) (inline bool, err error) {
 	b := x.req[:0]
-	if !validToken(r.Method) {
+	if !framing.ValidToken(r.Method) {
 		return false, errBadRequestHeader
 	}
 	b = append(b, r.Method...)
@@ -112,11 +113,11 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 		if skipRequestHeader(k, info != nil) || namedIn(conn, k) {
 			continue
 		}
-		if !validToken(k) {
+		if !framing.ValidToken(k) {
 			return false, errBadRequestHeader
 		}
 		for _, v := range vs {
-			if !validValueString(v) {
+			if !framing.ValidValue(v) {
 				return false, errBadRequestHeader
 			}
 			b = appendField(b, k, v)
@@ -127,14 +128,14 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 			{"X-Forwarded-For", info.ForwardedFor}, {"X-Forwarded-Proto", info.Scheme},
 			{"X-Real-Ip", info.ClientIP}, {"X-Request-Id", info.ID},
 		} {
-			if !validValueString(kv[1]) {
+			if !framing.ValidValue(kv[1]) {
 				return false, errBadRequestHeader
 			}
 			b = appendField(b, kv[0], kv[1])
 		}
 	}
 	if r.Host != "" {
-		if !validValueString(r.Host) {
+		if !framing.ValidValue(r.Host) {
 			return false, errBadRequestHeader
 		}
 		b = appendField(b, "X-Forwarded-Host", r.Host)
@@ -504,8 +505,7 @@ func writeBody(w io.Writer, body io.Reader, cl int64) error {
 	for {
 		n, rerr := body.Read(buf[room : len(buf)-2])
 		if n > 0 {
-			size := strconv.AppendUint(buf[:0:room], uint64(n), 16)
-			size = append(size, '\r', '\n')
+			size := framing.AppendChunkSize(buf[:0:room], n)
 			start := room - len(size)
 			copy(buf[start:], size)
 			end := room + n
@@ -515,7 +515,7 @@ func writeBody(w io.Writer, body io.Reader, cl int64) error {
 			}
 		}
 		if rerr == io.EOF {
-			_, err := io.WriteString(w, "0\r\n\r\n")
+			_, err := io.WriteString(w, framing.LastChunk)
 			return err
 		}
 		if rerr != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -77,7 +78,7 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 	default:
 		var src io.Reader = x.br
 		if h.chunked {
-			x.chunked.reset(x.br)
+			x.chunked.Reset(framing.BufioLines{Reader: x.br}, nil, maxTrailerBytes)
 			src = &x.chunked
 		} else if h.contentLength < 0 {
 			reuse = false // delimited by close
@@ -130,10 +131,14 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 		return // the client went away: nobody to tell
 	}
 	// The upstream broke the body after the head was forwarded: the client
-	// must see a broken response, never a truncated one that looks complete.
-	if r.Context().Value(http.ServerContextKey) != nil {
-		panic(http.ErrAbortHandler)
+	// must see a broken response, never a truncated one that looks complete
+	// (as with nginx). http.ErrAbortHandler is how a handler says so to
+	// every server it runs on (h1, net/http, HTTP/2): the connection or
+	// stream is cut without completing the response.
+	if info != nil {
+		info.UpstreamAborted = true
 	}
+	panic(http.ErrAbortHandler)
 }
 
 // copyLength copies a Content-Length body; small bodies in one piece.
@@ -144,7 +149,10 @@ func copyLength(w http.ResponseWriter, x *exchange, buf []byte, n int64) (err er
 			p = p[:n]
 		}
 		if _, err := io.ReadFull(x.br, p); err != nil {
-			return unexpected(err), false
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err, false
 		}
 		n -= int64(len(p))
 		if _, err := w.Write(p); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
 	"github.com/rampart-gw/rampart/internal/keystore"
@@ -115,10 +116,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	errLog := log.New(slogWriter{logger}, "", 0)
 	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }))
-	// srv serves HTTP/1.x: Rampart's strict parser (h1) applies the framing
-	// rules itself, so no framing.NewListener in front of it.
+	// srv serves HTTP/1.x with Rampart's strict parser; the heads it refuses
+	// are answered by the gateway too (HTTP/2 has no such heads).
 	srv := &h1.Server{
-		Handler:           handler,
+		Handler: handler,
+		Reject: func(w http.ResponseWriter, r *http.Request, reason framing.Reason) {
+			current.Load().ServeRejected(w, r, reason)
+		},
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
