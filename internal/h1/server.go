@@ -34,7 +34,7 @@
 // cancelled when the handler returns. (A handler that needs to notice a
 // disconnect early reads or writes, or, like Rampart's proxy, peeks at the
 // socket through a check its ConnContext installed: see
-// server.clientGoneContext and pipeline.ClientGone.)
+// pipeline.WatchClient and pipeline.ClientGone.)
 //
 // A handler must not keep the response's header map after it returns: a
 // keep-alive connection clears it and reuses it for its next response.

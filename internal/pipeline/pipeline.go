@@ -9,11 +9,14 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/peek"
 	"github.com/rampart-gw/rampart/internal/route"
 )
 
@@ -188,6 +191,20 @@ type clientGoneKey struct{}
 // that a step waiting long for an upstream can notice the client left.
 func WithClientGone(ctx context.Context, gone func() bool) context.Context {
 	return context.WithValue(ctx, clientGoneKey{}, gone)
+}
+
+// WatchClient is an HTTP/1 server's ConnContext (internal/h1 has no
+// background read that would cancel the request context): it gives each
+// connection's context a ClientGone check that peeks at the client's socket
+// (under TLS too) without consuming bytes, so a step that waits long for an
+// upstream gives up on a client that left (499), as nginx does.
+func WatchClient(ctx context.Context, c net.Conn) context.Context {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	p := peek.New(raw)
+	return WithClientGone(ctx, func() bool { return p.Check() == peek.Closed })
 }
 
 // ClientGone returns the context's client check, or nil when the server

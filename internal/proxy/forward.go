@@ -390,29 +390,23 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 			return fail(err, err != errBodyLength && !isTimeout(err))
 		}
 	}
-	x.br.Reset(pc.conn)
-	for {
-		_, err := x.br.Peek(1)
-		if err == nil {
-			break
-		}
-		if !isTimeout(err) || !wait.more() {
-			if wait.gone {
-				err = errClientGone
-			}
-			return fail(err, !isTimeout(err) && err != errClientGone)
-		}
-	}
-	if time.Until(wait.deadline) < clientCheckEvery/2 && wait.deadline.Before(wait.final) {
-		// The rest of the head gets the whole timeout, not a slice's end.
-		_ = pc.conn.SetReadDeadline(wait.final)
+	x.br.Reset(wait)
+	if _, err := x.br.Peek(1); err != nil {
+		return fail(err, !isTimeout(err) && err != errClientGone)
 	}
 	if err := x.head.read(x.br); err != nil {
 		return fail(err, false)
 	}
-	// The body has no deadline (as with http.Transport); a client that goes
-	// away still wakes it through abort.
-	_ = pc.conn.SetReadDeadline(time.Time{})
+	// The body has no timeout (as with http.Transport). A client that goes
+	// away wakes it through abort where the server cancels the context;
+	// where it cannot (h1), the body is read in slices too, so a client that
+	// leaves a silent stream does not hold the upstream connection.
+	wait.final = noTimeout
+	if pipeline.ClientGone(ctx) != nil {
+		_ = pc.conn.SetReadDeadline(wait.first(time.Now()))
+	} else {
+		_ = pc.conn.SetReadDeadline(time.Time{})
+	}
 	if pc.aborted.Load() {
 		_ = pc.conn.SetDeadline(aLongTimeAgo)
 	}
@@ -428,8 +422,12 @@ var clientCheckEvery = time.Second
 // not answered yet; the request is abandoned (499).
 var errClientGone = errors.New("proxy: the client went away before the upstream answered")
 
-// patience waits for an upstream in slices (see attempt). It is also the
-// io.Writer request bodies are written through.
+// noTimeout is the end of a wait without a timeout (a response body's).
+var noTimeout = time.Unix(1<<40, 0)
+
+// patience waits for an upstream in slices (see attempt): it is the
+// io.Writer requests are written through and the io.Reader responses are
+// read through, so a slice's end is never seen by the parsers above it.
 type patience struct {
 	ctx      context.Context
 	pc       *pconn
@@ -477,6 +475,20 @@ func (p *patience) write(b []byte) error {
 			return err
 		}
 		b = b[n:]
+	}
+}
+
+// Read reads from the upstream across slices. When the wait ends it returns
+// the timeout, or errClientGone when the client left.
+func (p *patience) Read(b []byte) (int, error) {
+	for {
+		n, err := p.pc.conn.Read(b)
+		if n > 0 || err == nil || !isTimeout(err) || !p.more() {
+			if n == 0 && p.gone {
+				err = errClientGone
+			}
+			return n, err
+		}
 	}
 }
 

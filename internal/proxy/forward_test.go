@@ -95,7 +95,6 @@ func TestBrokenBodyAfterHeadAbortsClient(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			up := newRawUpstream(t, func(int, seenRequest) (string, bool) { return answer, true })
 			s := front(t, newUpstream(t, Config{}, up.url()))
-			s.Config.ErrorLog = quietLog
 			resp, err := client().Get(s.URL + "/x")
 			if err != nil {
 				return // aborted before the head reached the client: fine too
@@ -462,7 +461,6 @@ func TestHTTPSTarget(t *testing.T) {
 	})
 	t.Run("unknown certificate → 502", func(t *testing.T) {
 		s := front(t, newUpstream(t, Config{}, ts.URL))
-		s.Config.ErrorLog = quietLog
 		resp, body := get(t, client(), s.URL+"/x")
 		checkProblem(t, resp, body, 502, "upstream-unavailable")
 	})

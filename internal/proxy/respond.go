@@ -127,7 +127,7 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 	}
 	aborted := pc.aborted.Load()
 	u.release(x, pc, false)
-	if werr || aborted || r.Context().Err() != nil {
+	if werr || aborted || err == errClientGone || r.Context().Err() != nil {
 		return // the client went away: nobody to tell
 	}
 	// The upstream broke the body after the head was forwarded: the client

@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -28,7 +27,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/keystore"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
-	"github.com/rampart-gw/rampart/internal/peek"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
@@ -129,7 +127,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		Logger:            logger,
-		ConnContext:       clientGoneContext,
+		ConnContext:       pipeline.WatchClient,
 	}
 	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
 	// timeouts and handler, and its Shutdown tells h2 connections to go away).
@@ -310,16 +308,3 @@ func listenerSettings(c *config.Config) string {
 	return fmt.Sprintf("%+v|%s|%s", srv, tls, c.Admin.Listen)
 }
 
-// clientGoneContext gives each HTTP/1 connection a check for "the client
-// closed its side" (pipeline.ClientGone): h1 has no background read that
-// would cancel the request context, so the proxy asks this while an upstream
-// is slow to answer, and gives up on a client that left (499), as nginx does.
-// The check peeks at the socket under TLS; it never consumes bytes.
-func clientGoneContext(ctx context.Context, c net.Conn) context.Context {
-	raw := c
-	if tc, ok := c.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
-	p := peek.New(raw)
-	return pipeline.WithClientGone(ctx, func() bool { return p.Check() == peek.Closed })
-}
