@@ -307,4 +307,3 @@ func listenerSettings(c *config.Config) string {
 	srv.TLS = nil
 	return fmt.Sprintf("%+v|%s|%s", srv, tls, c.Admin.Listen)
 }
-
