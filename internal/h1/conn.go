@@ -393,6 +393,12 @@ func (c *conn) serveOne(first bool) bool {
 		return false
 	}
 	if !ok {
+		// An aborted response (or a panic) is cut, not completed: what was
+		// sent of the body goes out, but no last chunk, and the connection
+		// closes. Before its head was complete, nothing goes out.
+		if w.headDone {
+			_ = c.bw.Flush()
+		}
 		c.linger = true
 		c.r, c.w = 0, 0
 		return false

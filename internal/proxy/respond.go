@@ -148,15 +148,20 @@ func copyLength(w http.ResponseWriter, x *exchange, buf []byte, n int64) (err er
 		if n < int64(len(p)) {
 			p = p[:n]
 		}
-		if _, err := io.ReadFull(x.br, p); err != nil {
+		k, err := io.ReadFull(x.br, p)
+		n -= int64(k)
+		if k > 0 {
+			// A body cut short is forwarded as far as it came, as nginx
+			// does; the abort that follows leaves it visibly short.
+			if _, err := w.Write(p[:k]); err != nil {
+				return err, true
+			}
+		}
+		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err, false
-		}
-		n -= int64(len(p))
-		if _, err := w.Write(p); err != nil {
-			return err, true
 		}
 	}
 	return nil, false
