@@ -597,3 +597,20 @@ func TestRefusedRequestCarriesRequestLine(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseResponseLeavesBodyUnread: a response that says Connection: close
+// (the gateway's refusal of a body too large) ends the exchange without
+// waiting for the rest of the body; the close lingers so the client reads
+// the response.
+func TestCloseResponseLeavesBodyUnread(t *testing.T) {
+	addr := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	c, br := dial(t, addr)
+	write(t, c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a little")
+	if status, _ := readResponse(t, br); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", status)
+	}
+	expectClosed(t, br)
+}

@@ -404,6 +404,11 @@ func (w *response) finish() bool {
 			// The client may be waiting for 100 Continue: it may or may
 			// not send the body, so the stream's position is unknown.
 			w.closeAfter = true
+		case w.connClose || w.req.Close:
+			// The connection ends with this response (a refusal of a body
+			// too large says so): the rest is not read, the close lingers.
+			w.closeAfter = true
+			c.linger = true
 		case !b.discard(maxDiscard):
 			w.closeAfter = true
 			c.linger = true

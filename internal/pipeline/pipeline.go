@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -154,33 +153,6 @@ func Refuse(w http.ResponseWriter, r *http.Request, step string, obs Observer, e
 		obs.Rejected(r, step, rej)
 	}
 	WriteProblem(w, r, rej)
-	if rej.Close && r.ProtoMajor == 1 && r.ContentLength != 0 {
-		closeUnread(w)
-	}
-}
-
-// closeUnread ends an HTTP/1 connection whose request body is left unread.
-// Without it net/http would, after the handler returns, keep reading the body
-// to find the next request — up to the read timeout for a client that declared
-// a huge Content-Length and sends nothing. The response is flushed, the write
-// side shut, and what the client still sends is drained briefly so that its
-// kernel does not answer our close with a reset that destroys the response.
-func closeUnread(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush() // the problem body sits in the response's own buffer
-	conn, brw, err := rc.Hijack()
-	if err != nil {
-		return // HTTP/2 or already hijacked: net/http resets the stream itself
-	}
-	_ = brw.Flush()
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
-	go func() {
-		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		_, _ = io.Copy(io.Discard, io.LimitReader(conn, 256<<10))
-		_ = conn.Close()
-	}()
 }
 
 type clientGoneKey struct{}
