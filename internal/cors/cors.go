@@ -73,6 +73,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -231,7 +232,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 			fail(`allow_methods "*" means the method named "*" when credentials are allowed; list the methods`)
 		case m == "*":
 			p.anyMethod = true
-		case !validToken(m):
+		case !framing.ValidToken(m):
 			fail("allow_methods: %q is not a method token", m)
 		}
 		p.methods[m] = true
@@ -245,7 +246,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 			fail(`allow_headers "*" means the header named "*" when credentials are allowed; list the headers`)
 		case h == "*":
 			p.anyHeader = true
-		case !validToken(h):
+		case !framing.ValidToken(h):
 			fail("allow_headers: %q is not a header name", h)
 		}
 		p.headers[strings.ToLower(h)] = true
@@ -257,7 +258,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 		switch {
 		case h == "*" && cfg.AllowCredentials:
 			fail(`expose_headers "*" means the header named "*" when credentials are allowed; list the headers`)
-		case h != "*" && !validToken(h):
+		case h != "*" && !framing.ValidToken(h):
 			fail("expose_headers: %q is not a header name", h)
 		}
 	}
@@ -274,19 +275,6 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 		return nil, fmt.Errorf("cors %q: %w", cfg.Name, errors.Join(errs...))
 	}
 	return p, nil
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *policy) middleware(next http.Handler) http.Handler {
@@ -402,7 +390,7 @@ func (p *policy) headerAllowed(name string) bool {
 	}
 	// "*" covers every name but Authorization, which must be listed (Fetch,
 	// CORS-preflight fetch: a wildcard never covers Authorization).
-	return p.anyHeader && string(b) != "authorization" && validToken(name)
+	return p.anyHeader && string(b) != "authorization" && framing.ValidToken(name)
 }
 
 // quote renders client-sent values for logs, bounded.

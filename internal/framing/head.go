@@ -117,38 +117,53 @@ func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason Reason) {
 // field checks one field line (not empty, without its line ending) and
 // records Content-Length and Transfer-Encoding.
 func (h *headScan) field(line []byte) Reason {
-	if line[0] == ' ' || line[0] == '\t' {
-		return ReasonObsFold
-	}
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
-		return ReasonBadHeaderLine
-	}
-	name := line[:colon]
-	if c := name[len(name)-1]; c == ' ' || c == '\t' {
-		return ReasonSpaceBeforeColon
-	}
-	for _, c := range name {
-		if !tokenChars[c] {
-			return ReasonBadHeaderLine
-		}
-	}
-	if !ValidValue(line[colon+1:]) {
-		return ReasonBadHeaderValue
+	name, value, reason := SplitField(line)
+	if reason != "" {
+		return reason
 	}
 	switch {
 	case equalFold(name, "host"):
 		h.nHost++
 	case equalFold(name, "content-length"):
 		h.nCL++
-		n, ok := ParseContentLength(TrimOWS(line[colon+1:]))
+		n, ok := ParseContentLength(value)
 		h.cl = n
 		h.clBad = h.clBad || !ok
 	case equalFold(name, "transfer-encoding"):
 		h.nTE++
-		h.teBad = h.teBad || !equalFold(TrimOWS(line[colon+1:]), "chunked")
+		h.teBad = h.teBad || !equalFold(value, "chunked")
 	}
 	return ""
+}
+
+// SplitField checks a field line of a request or response head (not empty,
+// without its line ending) and splits it into its name, a token, and its
+// value without the whitespace around it. A line that starts with
+// whitespace (obs-fold, RFC 9112 §5.2), has no colon or an empty name, has
+// whitespace before the colon (RFC 9112 §5.1) or a name that is not a token,
+// or a control byte other than HTAB in its value is refused.
+func SplitField(line []byte) (name, value []byte, reason Reason) {
+	if line[0] == ' ' || line[0] == '\t' {
+		return nil, nil, ReasonObsFold
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return nil, nil, ReasonBadHeaderLine
+	}
+	name = line[:colon]
+	if c := name[len(name)-1]; c == ' ' || c == '\t' {
+		return nil, nil, ReasonSpaceBeforeColon
+	}
+	for _, c := range name {
+		if !tokenChars[c] {
+			return nil, nil, ReasonBadHeaderLine
+		}
+	}
+	value = line[colon+1:]
+	if !ValidValue(value) {
+		return nil, nil, ReasonBadHeaderValue
+	}
+	return name, TrimOWS(value), ""
 }
 
 // framingError checks the body framing fields of a complete head.

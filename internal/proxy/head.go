@@ -149,28 +149,18 @@ func (h *respHead) readOne(br *bufio.Reader, total *int) error {
 		if len(h.fields) >= maxHeadFields {
 			return errTooManyFields
 		}
-		if line[0] == ' ' || line[0] == '\t' {
+		name, v, reason := framing.SplitField(line)
+		switch reason {
+		case "":
+		case framing.ReasonObsFold:
 			return errObsFold
-		}
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-			if !framing.IsTokenChar(c) {
-				return errFieldName
-			}
-		}
-		if colon <= 0 {
+		case framing.ReasonBadHeaderValue:
+			return errFieldValue
+		default:
 			return errFieldName
 		}
-		v := framing.TrimOWS(line[colon+1:])
-		if !framing.ValidValue(v) {
-			return errFieldValue
-		}
 		k0 := len(h.raw)
-		h.raw = append(h.raw, line[:colon]...)
+		h.raw = append(h.raw, name...)
 		canonicalize(h.raw[k0:])
 		k1 := len(h.raw)
 		h.raw = append(h.raw, v...)
