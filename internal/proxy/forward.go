@@ -403,6 +403,7 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 	// leaves a silent stream does not hold the upstream connection.
 	wait.final = noTimeout
 	if pipeline.ClientGone(ctx) != nil {
+		wait.sliced = true
 		_ = pc.conn.SetReadDeadline(wait.first(time.Now()))
 	} else {
 		_ = pc.conn.SetReadDeadline(time.Time{})
@@ -434,6 +435,7 @@ type patience struct {
 	final    time.Time // the upstream's timeout
 	deadline time.Time // the current slice's end
 	gone     bool      // the client left
+	sliced   bool      // the body is read in slices: a read deadline is set
 }
 
 // first returns the deadline of the first slice.

@@ -125,6 +125,30 @@ func TestKeepAliveReusesOneConnection(t *testing.T) {
 	}
 }
 
+// TestPooledConnectionOutlivesItsSlices: behind h1 the body is read in
+// slices of clientCheckEvery; a connection that goes back to the pool must
+// not keep the last slice's read deadline, or the reuse probe would find it
+// expired and every request would dial anew.
+func TestPooledConnectionOutlivesItsSlices(t *testing.T) {
+	old := clientCheckEvery
+	clientCheckEvery = 20 * time.Millisecond
+	t.Cleanup(func() { clientCheckEvery = old })
+	up := newRawUpstream(t, fixed(okAnswer))
+	s := front(t, newUpstream(t, Config{}, up.url()))
+	c := client()
+	for i := 0; i < 3; i++ {
+		if resp, body := get(t, c, s.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		// Idle for longer than a slice: the condition under test is the
+		// passing of time itself.
+		time.Sleep(3 * clientCheckEvery)
+	}
+	if n := up.accepted.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections for 3 sequential requests, want 1", n)
+	}
+}
+
 func TestConnectionClosedBetweenRequests(t *testing.T) {
 	// Each connection answers one request without announcing close, then
 	// closes: the pooled connection is dead when the next request takes it.

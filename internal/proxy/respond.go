@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -175,6 +176,10 @@ func (u *Upstream) release(x *exchange, pc *pconn, reuse bool) {
 	}
 	x.stop = nil
 	if reuse && x.br.Buffered() == 0 && !pc.aborted.Load() && !u.closed.Load() {
+		if x.wait.sliced {
+			// An expired deadline would fail the reuse probe.
+			_ = pc.conn.SetReadDeadline(time.Time{})
+		}
 		pc.pool.put(pc, nowNano())
 		return
 	}
