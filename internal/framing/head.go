@@ -7,24 +7,10 @@ type verdict uint8
 
 const (
 	needMore   verdict = iota // the head is not complete yet
-	headOK                    // complete and valid: release it, then frame its body
+	headOK                    // complete and valid
 	headPass                  // the request line is not HTTP/1.x: refused by ScanHead
 	headReject                // refused for a reason
 )
-
-func (v verdict) String() string {
-	switch v {
-	case needMore:
-		return "need-more"
-	case headOK:
-		return "ok"
-	case headPass:
-		return "passthrough"
-	case headReject:
-		return "reject"
-	}
-	return "verdict(?)"
-}
 
 // maxContentLength bounds Content-Length and chunk sizes. net/http accepts up
 // to 2^63-1; nobody sends a body of 2^62 bytes.
@@ -41,11 +27,10 @@ type headScan struct {
 	reqLine   bool // the request line has been read
 	http10    bool // the request is HTTP/1.0
 
-	nCL, nTE int   // Content-Length and Transfer-Encoding field lines
-	nHost    int   // Host field lines
-	cl       int64 // value of the Content-Length line
-	clBad    bool  // a Content-Length value was not 1*DIGIT <= 2^62
-	teBad    bool  // a Transfer-Encoding value was not "chunked"
+	nCL, nTE int  // Content-Length and Transfer-Encoding field lines
+	nHost    int  // Host field lines
+	clBad    bool // a Content-Length value was not 1*DIGIT <= 2^62
+	teBad    bool // a Transfer-Encoding value was not "chunked"
 }
 
 // scan continues parsing the head in b (which starts at the first byte of
@@ -126,8 +111,7 @@ func (h *headScan) field(line []byte) Reason {
 		h.nHost++
 	case equalFold(name, "content-length"):
 		h.nCL++
-		n, ok := ParseContentLength(value)
-		h.cl = n
+		_, ok := ParseContentLength(value)
 		h.clBad = h.clBad || !ok
 	case equalFold(name, "transfer-encoding"):
 		h.nTE++
@@ -181,17 +165,6 @@ func (h *headScan) framingError() Reason {
 		return ReasonBadContentLength
 	}
 	return ""
-}
-
-// chunked reports whether a valid head frames its body as chunked.
-func (h *headScan) chunked() bool { return h.nTE == 1 }
-
-// contentLength is the body length of a valid, not chunked head.
-func (h *headScan) contentLength() int64 {
-	if h.nCL == 1 {
-		return h.cl
-	}
-	return 0
 }
 
 // requestVersion splits a request line exactly like net/http
