@@ -19,9 +19,9 @@ type body struct {
 	c       *conn
 	w       *response // for 100-continue
 	kind    uint8
-	remain  int64                 // Content-Length bytes left
-	chunked framing.ChunkedReader // for bodyChunked
-	err     error                 // sticky: io.EOF once done, or the failure
+	remain  int64                  // Content-Length bytes left
+	chunked *framing.ChunkedReader // for bodyChunked: made only then, so a request's exchange stays small
+	err     error                  // sticky: io.EOF once done, or the failure
 	closed  bool
 }
 

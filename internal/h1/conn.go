@@ -368,6 +368,7 @@ func (c *conn) serveOne(first bool) bool {
 	req := r.WithContext(ctx)
 	*r = http.Request{} // drop references held by the template
 	if req.ContentLength < 0 {
+		ex.body.chunked = new(framing.ChunkedReader)
 		ex.body.chunked.Reset(chunkSource{c}, &req.Trailer, c.srv.maxHeaderBytes())
 	}
 
