@@ -127,27 +127,36 @@ func (h *headScan) field(line []byte) Reason {
 // whitespace before the colon (RFC 9112 §5.1) or a name that is not a token,
 // or a control byte other than HTAB in its value is refused.
 func SplitField(line []byte) (name, value []byte, reason Reason) {
-	if line[0] == ' ' || line[0] == '\t' {
-		return nil, nil, ReasonObsFold
+	// One pass over the name in the common case; the faults are told apart
+	// only when there is one.
+	i := 0
+	for i < len(line) && tokenChars[line[i]] {
+		i++
 	}
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
-		return nil, nil, ReasonBadHeaderLine
+	if i == 0 || i == len(line) || line[i] != ':' {
+		return nil, nil, fieldFault(line)
 	}
-	name = line[:colon]
-	if c := name[len(name)-1]; c == ' ' || c == '\t' {
-		return nil, nil, ReasonSpaceBeforeColon
-	}
-	for _, c := range name {
-		if !tokenChars[c] {
-			return nil, nil, ReasonBadHeaderLine
-		}
-	}
-	value = line[colon+1:]
+	value = line[i+1:]
 	if !ValidValue(value) {
 		return nil, nil, ReasonBadHeaderValue
 	}
-	return name, TrimOWS(value), ""
+	return line[:i], TrimOWS(value), ""
+}
+
+// fieldFault says what is wrong with a field line whose name is not a token
+// followed by a colon.
+func fieldFault(line []byte) Reason {
+	if line[0] == ' ' || line[0] == '\t' {
+		return ReasonObsFold
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return ReasonBadHeaderLine
+	}
+	if c := line[colon-1]; c == ' ' || c == '\t' {
+		return ReasonSpaceBeforeColon
+	}
+	return ReasonBadHeaderLine
 }
 
 // framingError checks the body framing fields of a complete head.
