@@ -113,6 +113,9 @@ func accessAttrs(attrs []slog.Attr, r *http.Request, status int, bytes int64, el
 	attrs = appendInfo(attrs, r)
 	if info := pipeline.InfoFrom(r.Context()); info != nil && info.Target != "" {
 		attrs = append(attrs, slog.String("upstream", info.Target))
+		if info.UpstreamAborted {
+			attrs = append(attrs, slog.Bool("upstream_aborted", true))
+		}
 	}
 	return attrs
 }
@@ -152,6 +155,9 @@ func appendAccess(b []byte, now time.Time, r *http.Request, status int, bytes in
 	if info != nil && info.Target != "" {
 		b = appendKey(b, "upstream")
 		b = appendString(b, info.Target)
+		if info.UpstreamAborted {
+			b = append(b, `,"upstream_aborted":true`...)
+		}
 	}
 	return append(b, '}', '\n')
 }

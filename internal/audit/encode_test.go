@@ -123,6 +123,7 @@ func TestEncoderMatchesSlogHostileStrings(t *testing.T) {
 			{ID: "id", ClientIP: "192.0.2.1"}, // refused before routing: raw_path
 			{ID: "id", ClientIP: "::1", Route: "r", Path: "/p", Principal: &pipeline.Principal{Authenticator: "jwt", Subject: h}},
 			{ID: "id", ClientIP: "::1", Principal: &pipeline.Principal{Authenticator: h, Subject: "s"}},
+			{ID: "id", ClientIP: "::1", Route: "r", Path: "/p", Target: "10.0.0.5:8000", UpstreamAborted: true},
 		} {
 			for _, status := range []int{200, 404, 503} {
 				var err error

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth/authtest"
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -213,7 +214,7 @@ func TestAnyEndToEnd(t *testing.T) {
 	target, _ := url.Parse(upstream.URL)
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
 	authenticate := auth.Any("rampart", w.corpJWT, w.opaque)
-	gw := httptest.NewServer(pipeline.Guard("auth", nil, func(r *http.Request) (*http.Request, error) {
+	gw := h1test.NewServer(t, pipeline.Guard("auth", nil, func(r *http.Request) (*http.Request, error) {
 		p, err := authenticate(r)
 		if err != nil {
 			return nil, err
@@ -222,7 +223,6 @@ func TestAnyEndToEnd(t *testing.T) {
 		auth.SetHeaders(r.Header, p)
 		return r, nil
 	})(proxy))
-	defer gw.Close()
 
 	do := func(header ...string) (*http.Response, map[string]any) {
 		r, _ := http.NewRequest(http.MethodGet, gw.URL+"/api/items/1", nil)

@@ -1,6 +1,10 @@
 package auth
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rampart-gw/rampart/internal/framing"
+)
 
 // Error codes of the Bearer scheme's WWW-Authenticate challenge.
 const (
@@ -67,10 +71,10 @@ func BearerChallenge(realm, code, scope, acrValues string) string {
 // from code, but a bad one must still not break the header.
 func token(s string) string {
 	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
+		if !framing.IsTokenChar(s[i]) {
 			var b strings.Builder
 			for j := 0; j < len(s); j++ {
-				if isTchar(s[j]) {
+				if framing.IsTokenChar(s[j]) {
 					b.WriteByte(s[j])
 				}
 			}
@@ -78,12 +82,4 @@ func token(s string) string {
 		}
 	}
 	return s
-}
-
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth/authtest"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -149,7 +149,7 @@ func TestRouteEndToEnd(t *testing.T) {
 	})
 	authenticate := auth.Any("rampart", a)
 	req := authz.Require{Scopes: []string{"items:write"}, Roles: []string{"editor"}, MFA: true, Realm: "rampart"}
-	gw := httptest.NewServer(pipeline.Chain(upstream,
+	gw := h1test.NewServer(t, pipeline.Chain(upstream,
 		pipeline.Guard("authn", nil, func(r *http.Request) (*http.Request, error) {
 			p, err := authenticate(r)
 			if err != nil {
@@ -164,7 +164,6 @@ func TestRouteEndToEnd(t *testing.T) {
 			return r, nil
 		}),
 	))
-	defer gw.Close()
 
 	token := func(scope string, roles, amr []string) string {
 		c := idp.Claims("alice", time.Now())

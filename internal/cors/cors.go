@@ -74,6 +74,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -264,7 +265,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 		switch {
 		case m == "*":
 			p.anyMethod = true
-		case !validToken(m):
+		case !framing.ValidToken(m):
 			fail("allow_methods: %q is not a method token", m)
 		}
 		p.methods[m] = true
@@ -276,7 +277,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 		switch {
 		case h == "*":
 			p.anyHeader = true
-		case !validToken(h):
+		case !framing.ValidToken(h):
 			fail("allow_headers: %q is not a header name", h)
 		}
 		p.headers[strings.ToLower(h)] = true
@@ -286,7 +287,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 	}
 	for _, h := range cfg.ExposeHeaders {
 		switch {
-		case h != "*" && !validToken(h):
+		case h != "*" && !framing.ValidToken(h):
 			fail("expose_headers: %q is not a header name", h)
 		}
 	}
@@ -303,19 +304,6 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 		return nil, fmt.Errorf("cors %q: %w", cfg.Name, errors.Join(errs...))
 	}
 	return p, nil
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *policy) middleware(next http.Handler) http.Handler {
@@ -431,7 +419,7 @@ func (p *policy) headerAllowed(name string) bool {
 	}
 	// "*" covers every name but Authorization, which must be listed (Fetch,
 	// CORS-preflight fetch: a wildcard never covers Authorization).
-	return p.anyHeader && string(b) != "authorization" && validToken(name)
+	return p.anyHeader && string(b) != "authorization" && framing.ValidToken(name)
 }
 
 // quote renders client-sent values for logs, bounded.

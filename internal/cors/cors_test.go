@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
 )
@@ -84,10 +85,9 @@ func start(t *testing.T, cfg Config, upstreamH http.HandlerFunc, inner ...pipeli
 		t.Fatal(err)
 	}
 	chain := pipeline.Chain(up, append([]pipeline.Middleware{mw}, inner...)...)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	front := h1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chain.ServeHTTP(w, pipeline.WithInfo(r, &pipeline.Info{ID: "req-1", Route: "items"}))
 	}))
-	t.Cleanup(front.Close)
 	s.url = front.URL
 	return s
 }

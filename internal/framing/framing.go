@@ -1,15 +1,12 @@
-// Package framing refuses HTTP/1.x request-smuggling shapes on the raw bytes
-// of a connection, before net/http parses them.
-//
-// Rampart's public listener no longer runs net/http for HTTP/1: its own
-// server (internal/h1) applies this package's rules through [HeadScanner]
-// and [Rejected]'s synthetic requests, with one parse per head. The
-// connection wrapper ([NewListener]) below remains for any net/http server
-// that needs the same protection; the rest of this comment describes it.
+// Package framing holds Rampart's HTTP/1.x wire rules, the one definition
+// used by its server (internal/h1) for requests and by its forwarder
+// (internal/proxy) for upstream responses: the request-head scanner that
+// refuses request-smuggling shapes, the token and field-value character
+// classes, and the strict chunked reader and writer.
 //
 // # Why
 //
-// An HTTP/1.1 request says where its body ends in one of two ways:
+// An HTTP/1.1 message says where its body ends in one of two ways:
 // Content-Length or Transfer-Encoding: chunked (RFC 9112 §6). When two
 // parsers in a chain disagree about which one applies, or about how to read
 // a malformed one, bytes that one of them treats as body are the next request
@@ -24,192 +21,103 @@
 // name and its colon MUST be rejected with 400 (§5.1); obs-fold may be
 // rejected with 400 (§5.2).
 //
-// Go's net/http server is stricter than most, but it quietly fixes some of
-// these shapes instead of refusing them, so by the time a handler sees the
-// request the evidence is gone:
+// Go's net/http quietly repairs some of these shapes instead of refusing them
+// (it drops Content-Length beside chunked, ignores Transfer-Encoding on
+// HTTP/1.0, folds obs-fold lines, merges equal Content-Length lines). A
+// security gateway must not forward the result of such a repair: it answers
+// 400 and closes. The rules here accept a subset of what net/http accepts,
+// so wherever both accept a message they agree on where it ends.
 //
-//   - with both Content-Length and Transfer-Encoding: chunked it deletes
-//     Content-Length and frames by chunked (transfer.go, fixLength);
-//   - it ignores Transfer-Encoding on HTTP/1.0 requests and frames by
-//     Content-Length (transfer.go, parseTransferEncoding; Go issue 12785);
-//   - it folds obs-fold continuation lines (a line starting with SP or HTAB)
-//     into the previous field (net/textproto);
-//   - it merges repeated, equal Content-Length lines into one (fixLength).
+// # What
 //
-// A security gateway must not forward the result of such a repair: it has to
-// answer 400 and close the connection, and the upstream must never see the
-// request. This package therefore reads the raw HTTP/1.x bytes of each
-// connection and holds back every request head until the whole head has been
-// read and checked.
+// [ScanHead] and [HeadScanner] check a request head before it is parsed and
+// give a [Reason] for a refusal. [ChunkedReader] decodes a chunked body
+// (requests in h1, responses in proxy) and fails with an error wrapping
+// [ErrBadChunk]; [AppendChunkSize] and [LastChunk] write one. [IsTokenChar],
+// [ValidToken] and [ValidValue] are the character rules for methods, field
+// names and values. [Linger] is the lingering close of a connection whose
+// client may still be sending.
 //
-// # How
-//
-// [NewListener] wraps the public listener (below net/http, above TLS). The
-// connection it returns releases a request head to its reader only once the
-// whole head is buffered (at most maxHeaderBytes) and valid. It then follows
-// the body exactly as net/http will frame it: n bytes for Content-Length: n,
-// the chunked state machine (size lines, data, CRLF, last chunk, trailer
-// fields) for Transfer-Encoding: chunked, nothing otherwise. After the body,
-// the next head is held back again, so keep-alive and pipelined requests are
-// each checked.
-//
-// A head that breaks a rule is never released. In its place the reader gets
-// a synthetic head, see [RejectMethod], followed by io.EOF for good. The
-// server's handler recognises it with [Rejected], answers 400 with
-// Connection: close, and net/http closes the connection.
-//
-// A malformed chunked body is found after its head was released, so it
-// cannot be replaced. Instead Read returns the valid part of the body, then,
-// for good, an error that wraps [ErrBadChunk], so net/http's body reader
-// fails and the handler's read of the body reports it. Chunk data is
-// released as it arrives, but a chunk-size line (with the CRLF before it) and
-// the last chunk with its trailer section are held back until they are
-// complete and valid, so net/http never sees part of a malformed line and
-// reports ErrBadChunk rather than an error of its own. The gateway reads a
-// whole body before it forwards the request, so the upstream never sees such
-// a body. The error is a *net.OpError with Op "read", so net/http treats the
-// connection as broken and closes it without writing a second response.
-//
-// A connection that was refused lingers on Close: it half-closes (FIN),
-// discards what the client still sends for a short while, then closes. A
-// client that sent more than was read must still get its 400 instead of a
-// reset that can discard the response (RFC 9112 §9.6; Go issue 3595).
-//
-// Some heads are passed through unchanged: a request line net/http cannot
-// parse (fewer than two spaces, a version that is not HTTP/x.y) or whose
-// major version is not 1, which includes the HTTP/2 prior-knowledge preface
-// "PRI * HTTP/2.0". net/http answers those itself and closes the connection
-// (or, for the preface, hands it to HTTP/2), so the wrapper stops inspecting
-// the connection. Other faults net/http refuses on its own, such as bytes
-// that are not allowed in a field name or value, an invalid method or target,
-// or a missing Host, are not turned into a framing rejection: the head is
-// released, net/http answers 400 and closes, and the wrapper keeps tracking
-// the framing all the same.
-//
-// Where RFC 9112 allows a choice the wrapper accepts what net/http accepts
-// and no more: a bare LF may end a head line (§2.2), CR and LF bytes before a
-// request line are released with the head (§2.2; net/http ignores up to four
-// of them after a POST and answers 400 otherwise), and chunk lines must end
-// in CRLF (Go, RFC 9112 errata 7633).
-//
-// Upgrades (101 Switching Protocols, CONNECT tunnels) are not supported: the
-// wrapper would keep parsing the tunnelled bytes as requests.
+// Where RFC 9112 allows a choice these rules accept what net/http accepts and
+// no more: a bare LF may end a head line (§2.2), CR and LF bytes before a
+// request line are skipped (§2.2), and chunk lines must end in CRLF (Go,
+// RFC 9112 errata 7633).
 package framing
 
 import (
 	"errors"
 	"net"
-	"net/http"
-	"strings"
+	"time"
 )
 
-// RejectMethod is the method of the synthetic request delivered to net/http
-// in place of a request head that violates framing rules. Its target is
-// "/" followed by the reason, for example:
-//
-//	RAMPART-REJECT /cl-and-te HTTP/1.1
-//	Host: rampart.invalid
-//	Connection: close
-//
-// A client could send RAMPART-REJECT itself; that is harmless because the
-// gateway answers every such request with 400 anyway.
-const RejectMethod = "RAMPART-REJECT"
+// Reason says why a request head was refused. The values are stable: logs,
+// metrics and the gateway's problem responses use them.
+type Reason string
 
-// Reasons for a rejection. They are stable: logs, metrics and the problem
-// responses of the gateway use them.
+// Reasons for a refusal.
 const (
 	// ReasonCLAndTE: both Content-Length and Transfer-Encoding.
-	ReasonCLAndTE = "cl-and-te"
+	ReasonCLAndTE Reason = "cl-and-te"
 	// ReasonBadTransferEncoding: a Transfer-Encoding that is not exactly one
 	// field line whose value is the single coding "chunked".
-	ReasonBadTransferEncoding = "bad-transfer-encoding"
+	ReasonBadTransferEncoding Reason = "bad-transfer-encoding"
 	// ReasonTEOnHTTP10: Transfer-Encoding on an HTTP/1.0 request.
-	ReasonTEOnHTTP10 = "te-on-http10"
+	ReasonTEOnHTTP10 Reason = "te-on-http10"
 	// ReasonObsFold: a field line that begins with SP or HTAB.
-	ReasonObsFold = "obs-fold"
+	ReasonObsFold Reason = "obs-fold"
 	// ReasonBadContentLength: a Content-Length that is not one field line of
 	// 1*DIGIT no larger than 2^62.
-	ReasonBadContentLength = "bad-content-length"
-	// ReasonHeaderTooLarge: the head is longer than maxHeaderBytes.
-	ReasonHeaderTooLarge = "header-too-large"
+	ReasonBadContentLength Reason = "bad-content-length"
+	// ReasonHeaderTooLarge: the head is longer than the limit.
+	ReasonHeaderTooLarge Reason = "header-too-large"
 	// ReasonBadChunk: malformed chunked framing. It is reported through
-	// [ErrBadChunk] on the body, not through a synthetic request.
-	ReasonBadChunk = "bad-chunk"
+	// [ErrBadChunk] on the body, not as a refused head.
+	ReasonBadChunk Reason = "bad-chunk"
 	// ReasonSpaceBeforeColon: whitespace between a field name and its colon.
-	ReasonSpaceBeforeColon = "space-before-colon"
+	ReasonSpaceBeforeColon Reason = "space-before-colon"
 	// ReasonBadHeaderLine: a field line without a colon or with an empty name.
-	ReasonBadHeaderLine = "bad-header-line"
+	ReasonBadHeaderLine Reason = "bad-header-line"
 	// ReasonBadTarget: a request-target with a malformed percent-escape in
 	// its path or a control byte.
-	ReasonBadTarget = "bad-target"
+	ReasonBadTarget Reason = "bad-target"
 	// ReasonBadHeaderValue: a control byte (other than HTAB) in a field value.
-	ReasonBadHeaderValue = "bad-header-value"
-	// ReasonBadHost: more than one Host field line (RFC 9112 §3.2). A
-	// missing Host is left to net/http.
-	ReasonBadHost = "bad-host"
+	ReasonBadHeaderValue Reason = "bad-header-value"
+	// ReasonBadHost: more than one Host field line, or a Host value that is
+	// not a valid host (RFC 9112 §3.2).
+	ReasonBadHost Reason = "bad-host"
 	// ReasonMalformed: the fallback for anything else.
-	ReasonMalformed = "malformed"
+	ReasonMalformed Reason = "malformed"
 )
 
-// ErrBadChunk is wrapped by the error Read returns once a chunked request
-// body turned out to be malformed. Test for it with errors.Is.
-var ErrBadChunk = errors.New("framing: malformed chunked request body")
+// ErrBadChunk is wrapped by the error a [ChunkedReader] returns once a
+// chunked body turned out to be malformed. Test for it with errors.Is.
+var ErrBadChunk = errors.New("framing: malformed chunked body")
 
-// defaultMaxHeaderBytes is used when NewListener gets maxHeaderBytes <= 0.
-const defaultMaxHeaderBytes = 16 << 10
+// Lingering close bounds: a refused client gets this long, and may send this
+// much, before the connection is closed for good.
+const (
+	lingerTimeout  = 500 * time.Millisecond
+	lingerMaxBytes = 256 << 10
+)
 
-// NewListener wraps l so each accepted conn is inspected. maxHeaderBytes
-// bounds how much of a request head is held back (<=0 means 16 KiB); a
-// longer head is rejected with [ReasonHeaderTooLarge]. The count includes
-// the request line, the empty line that ends the head and any CR or LF bytes
-// before the request line.
-//
-// Wrap the plain-text stream: the TCP listener, or a TLS listener. Note that
-// net/http recognises TLS only on a *tls.Conn, which the returned conns are
-// not; they have a NetConn method that returns the conn they wrap.
-func NewListener(l net.Listener, maxHeaderBytes int) net.Listener {
-	if maxHeaderBytes <= 0 {
-		maxHeaderBytes = defaultMaxHeaderBytes
+// Linger closes c after a half-close: it sends FIN, discards what the client
+// still sends (at most 256 KiB, for at most 500 ms), then closes. A client
+// that sent more than was read (a refused request's body, pipelined requests
+// after a refused head) must still read the response instead of a reset that
+// can discard it (RFC 9112 §9.6; Go issue 3595). scratch is the buffer the
+// discarded bytes are read into. Connections without CloseWrite are just
+// closed.
+func Linger(c net.Conn, scratch []byte) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if c.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+			for n := 0; n < lingerMaxBytes; {
+				k, err := c.Read(scratch)
+				n += k
+				if err != nil {
+					break
+				}
+			}
+		}
 	}
-	return &listener{Listener: l, max: maxHeaderBytes}
-}
-
-type listener struct {
-	net.Listener
-	max int
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newConn(c, l.max), nil
-}
-
-// Rejected reports whether r is a synthetic request delivered in place of a
-// refused head (see [RejectMethod]) and, if so, the reason: one of the Reason
-// constants, [ReasonMalformed] when the target names no known reason.
-func Rejected(r *http.Request) (reason string, ok bool) {
-	if r == nil || r.Method != RejectMethod {
-		return "", false
-	}
-	target := r.RequestURI
-	if target == "" && r.URL != nil {
-		target = r.URL.Path
-	}
-	switch reason := strings.TrimPrefix(target, "/"); reason {
-	case ReasonCLAndTE, ReasonBadTransferEncoding, ReasonTEOnHTTP10,
-		ReasonObsFold, ReasonBadContentLength, ReasonHeaderTooLarge,
-		ReasonBadChunk, ReasonSpaceBeforeColon, ReasonBadHeaderLine,
-		ReasonBadTarget, ReasonBadHeaderValue, ReasonBadHost, ReasonMalformed,
-		ReasonBadRequestLine, ReasonBadVersion, ReasonMissingHost, ReasonBadExpect:
-		return reason, true
-	}
-	return ReasonMalformed, true
-}
-
-// rejectHead is the synthetic request head for reason.
-func rejectHead(reason string) string {
-	return RejectMethod + " /" + reason + " HTTP/1.1\r\nHost: rampart.invalid\r\nConnection: close\r\n\r\n"
+	_ = c.Close()
 }

@@ -7,24 +7,10 @@ type verdict uint8
 
 const (
 	needMore   verdict = iota // the head is not complete yet
-	headOK                    // complete and valid: release it, then frame its body
-	headPass                  // net/http will refuse it and close: release everything, stop inspecting
-	headReject                // refused: deliver the synthetic head instead
+	headOK                    // complete and valid
+	headPass                  // the request line is not HTTP/1.x: refused by ScanHead
+	headReject                // refused for a reason
 )
-
-func (v verdict) String() string {
-	switch v {
-	case needMore:
-		return "need-more"
-	case headOK:
-		return "ok"
-	case headPass:
-		return "passthrough"
-	case headReject:
-		return "reject"
-	}
-	return "verdict(?)"
-}
 
 // maxContentLength bounds Content-Length and chunk sizes. net/http accepts up
 // to 2^63-1; nobody sends a body of 2^62 bytes.
@@ -41,11 +27,10 @@ type headScan struct {
 	reqLine   bool // the request line has been read
 	http10    bool // the request is HTTP/1.0
 
-	nCL, nTE int   // Content-Length and Transfer-Encoding field lines
-	nHost    int   // Host field lines
-	cl       int64 // value of the Content-Length line
-	clBad    bool  // a Content-Length value was not 1*DIGIT <= 2^62
-	teBad    bool  // a Transfer-Encoding value was not "chunked"
+	nCL, nTE int  // Content-Length and Transfer-Encoding field lines
+	nHost    int  // Host field lines
+	clBad    bool // a Content-Length value was not 1*DIGIT <= 2^62
+	teBad    bool // a Transfer-Encoding value was not "chunked"
 }
 
 // scan continues parsing the head in b (which starts at the first byte of
@@ -55,13 +40,11 @@ type headScan struct {
 // Lines end at LF; one CR right before the LF is dropped. That is how
 // bufio.Reader.ReadLine, and so net/http, splits the head, bare-LF heads
 // included.
-func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason string) {
+func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason Reason) {
 	for {
 		if !h.started {
-			// CR and LF bytes before the request line (RFC 9112 §2.2).
-			// net/http skips up to four of them after a POST and answers
-			// 400 otherwise; either way it agrees on where the head starts
-			// or refuses it, so they are simply part of the head.
+			// CR and LF bytes before the request line (RFC 9112 §2.2)
+			// are part of the head.
 			for h.pos < len(b) && (b[h.pos] == '\r' || b[h.pos] == '\n') {
 				h.pos++
 			}
@@ -118,7 +101,51 @@ func (h *headScan) scan(b []byte, limit int) (v verdict, n int, reason string) {
 
 // field checks one field line (not empty, without its line ending) and
 // records Content-Length and Transfer-Encoding.
-func (h *headScan) field(line []byte) string {
+func (h *headScan) field(line []byte) Reason {
+	name, value, reason := SplitField(line)
+	if reason != "" {
+		return reason
+	}
+	switch {
+	case equalFold(name, "host"):
+		h.nHost++
+	case equalFold(name, "content-length"):
+		h.nCL++
+		_, ok := ParseContentLength(value)
+		h.clBad = h.clBad || !ok
+	case equalFold(name, "transfer-encoding"):
+		h.nTE++
+		h.teBad = h.teBad || !equalFold(value, "chunked")
+	}
+	return ""
+}
+
+// SplitField checks a field line of a request or response head (not empty,
+// without its line ending) and splits it into its name, a token, and its
+// value without the whitespace around it. A line that starts with
+// whitespace (obs-fold, RFC 9112 §5.2), has no colon or an empty name, has
+// whitespace before the colon (RFC 9112 §5.1) or a name that is not a token,
+// or a control byte other than HTAB in its value is refused.
+func SplitField(line []byte) (name, value []byte, reason Reason) {
+	// One pass over the name in the common case; the faults are told apart
+	// only when there is one.
+	i := 0
+	for i < len(line) && tokenChars[line[i]] {
+		i++
+	}
+	if i == 0 || i == len(line) || line[i] != ':' {
+		return nil, nil, fieldFault(line)
+	}
+	value = line[i+1:]
+	if !ValidValue(value) {
+		return nil, nil, ReasonBadHeaderValue
+	}
+	return line[:i], TrimOWS(value), ""
+}
+
+// fieldFault says what is wrong with a field line whose name is not a token
+// followed by a colon.
+func fieldFault(line []byte) Reason {
 	if line[0] == ' ' || line[0] == '\t' {
 		return ReasonObsFold
 	}
@@ -126,37 +153,14 @@ func (h *headScan) field(line []byte) string {
 	if colon <= 0 {
 		return ReasonBadHeaderLine
 	}
-	name := line[:colon]
-	if c := name[len(name)-1]; c == ' ' || c == '\t' {
+	if c := line[colon-1]; c == ' ' || c == '\t' {
 		return ReasonSpaceBeforeColon
 	}
-	for _, c := range name {
-		if !isTchar(c) {
-			return ReasonBadHeaderLine
-		}
-	}
-	for _, c := range line[colon+1:] {
-		if isCtl(c) {
-			return ReasonBadHeaderValue
-		}
-	}
-	switch {
-	case equalFold(name, "host"):
-		h.nHost++
-	case equalFold(name, "content-length"):
-		h.nCL++
-		n, ok := parseContentLength(trimOWS(line[colon+1:]))
-		h.cl = n
-		h.clBad = h.clBad || !ok
-	case equalFold(name, "transfer-encoding"):
-		h.nTE++
-		h.teBad = h.teBad || !equalFold(trimOWS(line[colon+1:]), "chunked")
-	}
-	return ""
+	return ReasonBadHeaderLine
 }
 
 // framingError checks the body framing fields of a complete head.
-func (h *headScan) framingError() string {
+func (h *headScan) framingError() Reason {
 	switch {
 	case h.nHost > 1:
 		return ReasonBadHost
@@ -170,17 +174,6 @@ func (h *headScan) framingError() string {
 		return ReasonBadContentLength
 	}
 	return ""
-}
-
-// chunked reports whether a valid head frames its body as chunked.
-func (h *headScan) chunked() bool { return h.nTE == 1 }
-
-// contentLength is the body length of a valid, not chunked head.
-func (h *headScan) contentLength() int64 {
-	if h.nCL == 1 {
-		return h.cl
-	}
-	return 0
 }
 
 // requestVersion splits a request line exactly like net/http
@@ -206,9 +199,11 @@ func requestVersion(line []byte) (major, minor int, ok bool) {
 	return int(v[5] - '0'), int(v[7] - '0'), true
 }
 
-// parseContentLength parses 1*DIGIT up to maxContentLength. Signs, spaces,
-// commas and lists are refused, and so is the empty value.
-func parseContentLength(v []byte) (int64, bool) {
+// ParseContentLength parses a Content-Length value: 1*DIGIT up to 2^62.
+// Signs, spaces, commas and lists are refused, and so is the empty value
+// (RFC 9110 §8.6; a list of equal values, which RFC 9110 lets a recipient
+// accept, is refused too).
+func ParseContentLength(v []byte) (int64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -227,18 +222,6 @@ func parseContentLength(v []byte) (int64, bool) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// trimOWS removes SP and HTAB at both ends, as net/textproto does with field
-// values.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
 
 // equalFold compares b with the lower-case ASCII string s, ignoring ASCII
 // case only. (strings.EqualFold would also match "ſ" or "K" against s and
@@ -259,25 +242,8 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// isTchar reports whether c is a token character (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// isCtl reports whether c is a control byte other than HTAB.
-func isCtl(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
-
-// badTarget reports a request-target that net/http's URL parser refuses with
-// its own plain-text 400 (a malformed percent-escape in the path, a control
-// byte anywhere): refusing it here keeps every rejection problem+json. Escapes
+// badTarget reports a request-target with a malformed percent-escape in the
+// path or a control byte anywhere (net/http's URL parser refuses them too). Escapes
 // in the query are left to the gateway's strict query check.
 func badTarget(line []byte) bool {
 	sp := bytes.IndexByte(line, ' ')
@@ -287,17 +253,15 @@ func badTarget(line []byte) bool {
 	for i := 0; i < len(target); i++ {
 		c := target[i]
 		switch {
-		case isCtl(c) || c == '\t':
+		case c < 0x20 || c == 0x7f:
 			return true
 		case c == '?':
 			inQuery = true
 		case c == '%' && !inQuery:
-			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+			if i+2 >= len(target) || HexDigit(target[i+1]) < 0 || HexDigit(target[i+2]) < 0 {
 				return true
 			}
 		}
 	}
 	return false
 }
-
-func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

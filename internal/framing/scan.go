@@ -2,20 +2,19 @@ package framing
 
 import "bytes"
 
-// Reasons used by servers that parse heads themselves with [ScanHead] (the
-// wrapper returned by [NewListener] leaves these heads to net/http).
+// Reasons for request lines and fields that net/http refuses as well.
 const (
 	// ReasonBadRequestLine: a request line that is not
 	// method SP request-target SP HTTP-version, or whose method is not a
 	// token.
-	ReasonBadRequestLine = "bad-request-line"
+	ReasonBadRequestLine Reason = "bad-request-line"
 	// ReasonBadVersion: an HTTP version other than HTTP/1.0 and HTTP/1.1,
 	// the HTTP/2 preface "PRI * HTTP/2.0" included.
-	ReasonBadVersion = "bad-version"
+	ReasonBadVersion Reason = "bad-version"
 	// ReasonMissingHost: an HTTP/1.1 request without a Host field.
-	ReasonMissingHost = "missing-host"
+	ReasonMissingHost Reason = "missing-host"
 	// ReasonBadExpect: an Expect field other than 100-continue.
-	ReasonBadExpect = "bad-expect"
+	ReasonBadExpect Reason = "bad-expect"
 )
 
 // ScanHead applies this package's head rules to b, which starts at the first
@@ -26,13 +25,14 @@ const (
 //     (its body is chunked if it has a Transfer-Encoding field, otherwise
 //     as long as its Content-Length, or empty);
 //   - reason != "": the head is refused, for one of the Reason constants;
-//     a request line that net/http cannot parse or whose major version is
-//     not 1 gives [ReasonBadRequestLine] or [ReasonBadVersion];
+//     a request line that is not method SP target SP HTTP/x.y, or whose
+//     major version is not 1, gives [ReasonBadRequestLine] or
+//     [ReasonBadVersion];
 //   - n == 0, reason == "": b holds no complete head yet.
 //
 // It scans b from its start on every call; a server reading a head in
 // pieces uses a [HeadScanner], which examines each byte once.
-func ScanHead(b []byte, limit int) (n int, reason string) {
+func ScanHead(b []byte, limit int) (n int, reason Reason) {
 	var s HeadScanner
 	return s.Scan(b, limit)
 }
@@ -48,7 +48,7 @@ type HeadScanner struct{ h headScan }
 func (s *HeadScanner) Reset() { s.h = headScan{} }
 
 // Scan is ScanHead on b, the head so far from its first byte.
-func (s *HeadScanner) Scan(b []byte, limit int) (n int, reason string) {
+func (s *HeadScanner) Scan(b []byte, limit int) (n int, reason Reason) {
 	v, n, reason := s.h.scan(b, limit)
 	switch v {
 	case headOK:
@@ -74,11 +74,3 @@ func trimLeadingNewlines(b []byte) []byte {
 	}
 	return b
 }
-
-// IsTokenChar reports whether c may appear in a token (RFC 9110 §5.6.2):
-// methods, field names, chunk-extension names. One definition for every
-// parser of Rampart's.
-func IsTokenChar(c byte) bool { return isTchar(c) }
-
-// HexDigit is the value of the hexadecimal digit c, or -1.
-func HexDigit(c byte) int { return hexValue(c) }

@@ -1,7 +1,6 @@
 package framing
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -12,7 +11,7 @@ func TestScanHead(t *testing.T) {
 		name   string
 		in     string
 		n      int
-		reason string
+		reason Reason
 	}{
 		{"complete", get + "next", len(get), ""},
 		{"bare-lf", "GET / HTTP/1.1\nHost: x\n\n", len("GET / HTTP/1.1\nHost: x\n\n"), ""},
@@ -34,7 +33,7 @@ func TestScanHead(t *testing.T) {
 			// Arriving in pieces of every size gives the same verdict.
 			for step := 1; step <= len(tc.in); step++ {
 				var s HeadScanner
-				n, reason := 0, ""
+				n, reason := 0, Reason("")
 				for end := step; ; end += step {
 					end = min(end, len(tc.in))
 					if n, reason = s.Scan([]byte(tc.in[:end]), 100); n > 0 || reason != "" || end == len(tc.in) {
@@ -46,14 +45,5 @@ func TestScanHead(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestRejectedKnowsScanHeadReasons(t *testing.T) {
-	for _, reason := range []string{ReasonBadRequestLine, ReasonBadVersion, ReasonMissingHost, ReasonBadExpect} {
-		r := &http.Request{Method: RejectMethod, RequestURI: "/" + reason}
-		if got, ok := Rejected(r); !ok || got != reason {
-			t.Errorf("Rejected(%q) = %q, %v", reason, got, ok)
-		}
 	}
 }

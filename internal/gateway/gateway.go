@@ -16,6 +16,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -361,7 +362,7 @@ func (g *Gateway) recoverPanic(r *http.Request) {
 
 // precheck refuses what must never be routed. It fills info.Path.
 func (g *Gateway) precheck(r *http.Request, info *pipeline.Info) *pipeline.Rejection {
-	if reason, ok := framing.Rejected(r); ok {
+	if reason, ok := refusedHead(r); ok {
 		rej := pipeline.Reject(http.StatusBadRequest, "bad-framing", framingDetail(reason))
 		switch reason {
 		case framing.ReasonHeaderTooLarge:
@@ -432,7 +433,7 @@ func safeMethod(m string) string {
 	return m
 }
 
-func framingDetail(reason string) string {
+func framingDetail(reason framing.Reason) string {
 	switch reason {
 	case framing.ReasonCLAndTE:
 		return "The request has both Content-Length and Transfer-Encoding."
@@ -463,6 +464,27 @@ func framingDetail(reason string) string {
 	default:
 		return "The request is malformed."
 	}
+}
+
+// ServeRejected answers a request whose head the HTTP/1 server refused
+// (h1.Server.Reject): r carries what could be parsed of it, the real method
+// and target when the request line could be read. Like any refusal it gets
+// the security headers, a problem+json body, one audit event and one access
+// line (with that method, not a placeholder), and the connection is closed.
+func (g *Gateway) ServeRejected(w http.ResponseWriter, r *http.Request, reason framing.Reason) {
+	g.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), refusedKey{}, reason)))
+}
+
+type refusedKey struct{}
+
+// refusedHead reports the reason ServeRejected was called with. A refused
+// request always has Close set, so keep-alive requests skip the lookup.
+func refusedHead(r *http.Request) (framing.Reason, bool) {
+	if !r.Close {
+		return "", false
+	}
+	reason, ok := r.Context().Value(refusedKey{}).(framing.Reason)
+	return reason, ok
 }
 
 func targetDetail(reason string) string {

@@ -649,4 +649,9 @@ func TestClientLeavingAbandonsTheUpstreamRequest(t *testing.T) {
 	case <-time.After(20 * time.Second): // a hang guard, not a timing assertion
 		t.Fatal("the upstream request was not abandoned after the client left")
 	}
+	g.Stop(t) // waits for the request to finish: its access line is written
+	access := linesOf(t, g, "access")
+	if len(access) != 1 || access[0]["status"] != float64(499) {
+		t.Errorf("access lines %v, want one with status 499", access)
+	}
 }

@@ -1,5 +1,5 @@
 // Package gatewaytest starts a real gateway (the production server.Run, with
-// its framing listener and timeouts) in front of a real recording upstream, so
+// its HTTP/1 server (internal/h1) and timeouts) in front of a real recording upstream, so
 // tests can assert both what the client got and whether the upstream was
 // reached at all.
 package gatewaytest

@@ -522,3 +522,95 @@ func TestResponseHeaderMapReusedClean(t *testing.T) {
 		}
 	}
 }
+
+// TestAbortAfterHeadLeavesResponseIncomplete: a handler that panics with
+// http.ErrAbortHandler after sending part of a response leaves it visibly
+// broken (no last chunk; a Content-Length body short) and the connection
+// closed, as net/http does: the proxy relies on it when an upstream body
+// breaks.
+func TestAbortAfterHeadLeavesResponseIncomplete(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/length" {
+			w.Header().Set("Content-Length", "100")
+		}
+		io.WriteString(w, "hello")
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	})})
+	for _, tc := range []struct{ path, wantHead string }{
+		{"/chunked", "Transfer-Encoding: chunked"},
+		{"/length", "Content-Length: 100"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			c, br := dial(t, addr)
+			write(t, c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			raw, err := io.ReadAll(br)
+			if err != nil {
+				t.Fatalf("read: %v (want a clean close after the partial response)", err)
+			}
+			if !strings.Contains(string(raw), tc.wantHead) || !strings.Contains(string(raw), "hello") {
+				t.Fatalf("response %q", raw)
+			}
+			if strings.HasSuffix(string(raw), "0\r\n\r\n") {
+				t.Fatalf("response ended with a last chunk: %q", raw)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(raw))), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := io.ReadAll(resp.Body); err == nil {
+				t.Errorf("client read a complete body %q", b)
+			}
+		})
+	}
+}
+
+// TestRefusedRequestCarriesRequestLine: Server.Reject gets the request line
+// of a refused head when there is one, and nothing else of the head.
+func TestRefusedRequestCarriesRequestLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, payload         string
+		method, target, proto string
+	}{
+		{"cl-and-te", postHead + "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "POST", "/submit", "HTTP/1.1"},
+		{"te on HTTP/1.0", "PUT /a?b=c HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "PUT", "/a?b=c", "HTTP/1.0"},
+		{"bad expect after parsing", "POST /p HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", "POST", "/p", "HTTP/1.1"},
+		{"method not a token", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", "", "", "HTTP/1.1"},
+		{"head too large, no line end", "GET /" + strings.Repeat("a", testMaxHeaderBytes) + " HTTP/1.1\r\n", "", "", "HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, rec := startServer(t, nil)
+			c, br := dial(t, addr)
+			write(t, c, tc.payload)
+			if status, _ := readResponse(t, br); status != 400 {
+				t.Fatalf("status %d", status)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.refused) != 1 {
+				t.Fatalf("%d refused requests", len(rec.refused))
+			}
+			r := rec.refused[0]
+			if r.Method != tc.method || r.RequestURI != tc.target || r.Proto != tc.proto || r.RemoteAddr == "" {
+				t.Errorf("refused request %q %q %q from %q; want %q %q %q", r.Method, r.RequestURI, r.Proto, r.RemoteAddr, tc.method, tc.target, tc.proto)
+			}
+		})
+	}
+}
+
+// TestCloseResponseLeavesBodyUnread: a response that says Connection: close
+// (the gateway's refusal of a body too large) ends the exchange without
+// waiting for the rest of the body; the close lingers so the client reads
+// the response.
+func TestCloseResponseLeavesBodyUnread(t *testing.T) {
+	addr := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	c, br := dial(t, addr)
+	write(t, c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a little")
+	if status, _ := readResponse(t, br); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", status)
+	}
+	expectClosed(t, br)
+}

@@ -27,15 +27,7 @@ const (
 	// After the handler returns, up to maxDiscard bytes of an unread
 	// request body are read and dropped to keep the connection.
 	maxDiscard = 256 << 10
-
-	lingerTimeout  = 500 * time.Millisecond
-	lingerMaxBytes = 256 << 10
 )
-
-// releaseIdleBuffers returns a connection's buffers to a pool while it waits
-// for its next request; the wait itself reads into a small array in the conn.
-// A variable so that benchmarks can compare.
-var releaseIdleBuffers = true
 
 // Connection states, for Shutdown.
 const (
@@ -72,7 +64,10 @@ type conn struct {
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
 	r, w int    // buf[r:w] is unread
 	bw   *bufio.Writer
-	idle [512]byte // the idle wait reads into this when buffers are released
+	// idle is what a connection reads into while it waits for its next
+	// request: its 4 KiB buffers go back to a pool meanwhile, so idle
+	// keep-alive connections cost little memory.
+	idle [512]byte
 
 	tmpl  http.Request // filled by the parser, copied by WithContext
 	keys  []string     // scratch for sorting response fields
@@ -113,9 +108,6 @@ func (c *conn) serve() {
 		}
 	}
 	c.ctx = ctx
-	if !releaseIdleBuffers {
-		c.acquireBufs()
-	}
 	for first := true; c.serveOne(first); first = false {
 	}
 }
@@ -145,20 +137,10 @@ func (c *conn) releaseBufs() {
 // sending.
 func (c *conn) close() {
 	if c.linger || c.r < c.w {
-		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			if c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
-				buf := c.idle[:]
-				for n := 0; n < lingerMaxBytes; {
-					k, err := c.rwc.Read(buf)
-					n += k
-					if err != nil {
-						break
-					}
-				}
-			}
-		}
+		framing.Linger(c.rwc, c.idle[:])
+	} else {
+		_ = c.rwc.Close()
 	}
-	_ = c.rwc.Close()
 	c.state.Store(stateClosed)
 	c.releaseBufs()
 }
@@ -194,7 +176,7 @@ func (c *conn) fill(limit int) error {
 			c.r = 0
 			c.buf = nb
 		default:
-			return errLineTooLong
+			return framing.ErrLineTooLong
 		}
 	}
 	for {
@@ -216,27 +198,19 @@ func (c *conn) waitRequest() error {
 		return errClosing
 	}
 	c.state.Store(stateIdle)
+	if c.bufs != nil && len(c.buf) > 0 && &c.buf[0] != &c.bufs.rd[0] {
+		c.buf = c.bufs.rd[:] // drop a grown buffer
+	}
+	c.releaseBufs()
+	var n int
 	var err error
-	if releaseIdleBuffers {
-		if c.bufs != nil && len(c.buf) > 0 && &c.buf[0] != &c.bufs.rd[0] {
-			c.buf = c.bufs.rd[:] // drop a grown buffer
-		}
-		c.releaseBufs()
-		var n int
-		for n == 0 && err == nil {
-			n, err = c.rwc.Read(c.idle[:])
-		}
-		if n > 0 {
-			c.acquireBufs()
-			c.r, c.w = 0, copy(c.buf, c.idle[:n])
-			err = nil
-		}
-	} else {
-		if len(c.buf) > initialBuf {
-			c.buf = c.bufs.rd[:]
-		}
-		c.r, c.w = 0, 0
-		err = c.fill(len(c.buf))
+	for n == 0 && err == nil {
+		n, err = c.rwc.Read(c.idle[:])
+	}
+	if n > 0 {
+		c.acquireBufs()
+		c.r, c.w = 0, copy(c.buf, c.idle[:n])
+		err = nil
 	}
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return errClosing
@@ -246,7 +220,7 @@ func (c *conn) waitRequest() error {
 
 // readHead reads until buf[r:] starts with a complete head (n > 0) or one
 // that is refused (reason != "").
-func (c *conn) readHead(first bool) (n int, reason string, err error) {
+func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 	limit := c.srv.maxHeaderBytes()
 	hdrDeadlineSet := false
 	if c.r == c.w {
@@ -312,22 +286,22 @@ func (c *conn) readBody(p []byte) (int, error) {
 	return n, nil
 }
 
-// readLine returns the next line with its LF; it fails with errLineTooLong
-// when no LF comes within limit bytes.
+// readLine returns the next line with its LF; it fails with
+// framing.ErrLineTooLong when no LF comes within limit bytes.
 func (c *conn) readLine(limit int) ([]byte, error) {
 	from := c.r
 	for {
 		if i := bytes.IndexByte(c.buf[from:c.w], '\n'); i >= 0 {
 			end := from + i + 1
 			if end-c.r > limit {
-				return nil, errLineTooLong
+				return nil, framing.ErrLineTooLong
 			}
 			line := c.buf[c.r:end]
 			c.r = end
 			return line, nil
 		}
 		if c.w-c.r >= limit {
-			return nil, errLineTooLong
+			return nil, framing.ErrLineTooLong
 		}
 		off := c.w - c.r
 		c.setReadDeadline(c.bodyDeadline())
@@ -338,20 +312,9 @@ func (c *conn) readLine(limit int) ([]byte, error) {
 	}
 }
 
-// readN returns the next n bytes (n is small).
-func (c *conn) readN(n int) ([]byte, error) {
-	for c.w-c.r < n {
-		c.setReadDeadline(c.bodyDeadline())
-		if err := c.fill(len(c.buf)); err != nil {
-			return nil, err
-		}
-	}
-	b := c.buf[c.r : c.r+n]
-	c.r += n
-	return b, nil
-}
-
-func (c *conn) bodyFailed(err error) {
+// bodyFailed notes that the request stream is out of sync: the connection
+// closes after this response.
+func (c *conn) bodyFailed() {
 	c.bodyErr = true
 	c.linger = true
 }
@@ -374,15 +337,20 @@ func (c *conn) serveOne(first bool) bool {
 	ex := &exchange{}
 	r := &c.tmpl
 	*r = http.Request{}
+	head := c.buf[c.r:c.w]
 	var ph parsedHead
 	if reason == "" {
-		hs := string(c.buf[c.r : c.r+n])
+		hs := string(head[:n])
 		c.r += n
 		ph, reason = parseHead(hs, r, &ex.u)
 	}
+	var handler http.Handler
 	if reason != "" {
-		c.rejectRequest(r, &ex.u, reason)
+		refusedRequest(r, &ex.u, head)
 		c.linger = true
+		handler = rejection{c.srv, reason}
+	} else {
+		handler = c.srv.handler()
 	}
 	r.RemoteAddr = c.remoteAddr
 	r.TLS = c.tlsState
@@ -399,13 +367,16 @@ func (c *conn) serveOne(first bool) bool {
 	ctx, cancel := context.WithCancel(c.ctx)
 	req := r.WithContext(ctx)
 	*r = http.Request{} // drop references held by the template
+	if req.ContentLength < 0 {
+		ex.body.chunked = new(framing.ChunkedReader)
+		ex.body.chunked.Reset(chunkSource{c}, &req.Trailer, c.srv.maxHeaderBytes())
+	}
 
 	w := &ex.resp
 	w.c, w.req, w.cl = c, req, -1
 	w.isHEAD = req.Method == http.MethodHead
 	w.expectContinue = ph.expectContinue
 	if req.Body != http.NoBody {
-		ex.body.req = req
 		w.body = &ex.body
 		if ph.expectContinue {
 			ex.body.w = w
@@ -416,13 +387,19 @@ func (c *conn) serveOne(first bool) bool {
 		_ = c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
 
-	ok := c.callHandler(w, req)
+	ok := c.callHandler(handler, w, req)
 	cancel()
 	if c.hijacked {
 		c.bufs = nil // the write buffer is no longer ours
 		return false
 	}
 	if !ok {
+		// An aborted response (or a panic) is cut, not completed: what was
+		// sent of the body goes out, but no last chunk, and the connection
+		// closes. Before its head was complete, nothing goes out.
+		if w.headDone {
+			_ = c.bw.Flush()
+		}
 		c.linger = true
 		c.r, c.w = 0, 0
 		return false
@@ -439,25 +416,46 @@ func (c *conn) serveOne(first bool) bool {
 	return keep && !c.linger && !c.srv.closing.Load()
 }
 
-// rejectRequest makes r the synthetic request framing delivers for a
-// refused head.
-func (c *conn) rejectRequest(r *http.Request, u *url.URL, reason string) {
-	*u = url.URL{Path: "/" + reason}
-	*r = http.Request{
-		Method:     framing.RejectMethod,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     http.Header{"Connection": {"close"}},
-		Host:       "rampart.invalid",
-		RequestURI: "/" + reason,
-		Close:      true,
+// refusedRequest makes r the request handed to Server.Reject for a refused
+// head (head is its bytes so far): the method, target and version of the
+// request line when it could be read. Nothing else of a refused head is
+// trusted, so the header is empty and the body too.
+func refusedRequest(r *http.Request, u *url.URL, head []byte) {
+	*u = url.URL{}
+	*r = http.Request{URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}, Close: true}
+	for len(head) > 0 && (head[0] == '\r' || head[0] == '\n') {
+		head = head[1:]
+	}
+	line, _, complete := bytes.Cut(head, []byte("\n"))
+	method, rest, ok1 := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(" "))
+	target, version, ok2 := bytes.Cut(rest, []byte(" "))
+	if !complete || !ok1 || !ok2 || !framing.ValidToken(method) {
+		return
+	}
+	r.Method, r.RequestURI = string(method), string(target)
+	if string(version) == "HTTP/1.0" {
+		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 }
 
+// rejection answers a refused request through Server.Reject.
+type rejection struct {
+	srv    *Server
+	reason framing.Reason
+}
+
+func (h rejection) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.srv.Reject != nil {
+		h.srv.Reject(w, r, h.reason)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = io.WriteString(w, "400 Bad Request: "+string(h.reason)+"\n")
+}
+
 // callHandler runs the handler; it reports false if the handler panicked.
-func (c *conn) callHandler(w *response, r *http.Request) (ok bool) {
+func (c *conn) callHandler(h http.Handler, w *response, r *http.Request) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			ok = false
@@ -467,7 +465,7 @@ func (c *conn) callHandler(w *response, r *http.Request) (ok bool) {
 			}
 		}
 	}()
-	c.srv.handler().ServeHTTP(w, r)
+	h.ServeHTTP(w, r)
 	return true
 }
 

@@ -107,11 +107,11 @@ func FuzzServeConn(f *testing.F) {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			msg := ""
 			switch {
-			case r.Method == "" || !validToken(r.Method):
+			case !framing.ValidToken(r.Method):
 				msg = "bad method " + r.Method
 			case r.URL == nil || r.RequestURI == "":
 				msg = "no target"
-			case r.Method != framing.RejectMethod && r.Method != http.MethodConnect && r.ProtoMinor == 1 && r.Host == "" && len(r.Header["Host"]) > 0:
+			case r.Method != http.MethodConnect && r.ProtoMinor == 1 && r.Host == "" && len(r.Header["Host"]) > 0:
 				msg = "lost host"
 			case !httpguts.ValidHostHeader(r.Host):
 				msg = "bad host " + r.Host
@@ -127,6 +127,23 @@ func FuzzServeConn(f *testing.F) {
 			w.Header().Set("X-Method", r.Method)
 			io.WriteString(w, "ok")
 		}),
+	}
+	srv.Reject = func(w http.ResponseWriter, r *http.Request, reason framing.Reason) {
+		msg := ""
+		switch {
+		case reason == "":
+			msg = "refused without a reason"
+		case r.Method != "" && !framing.ValidToken(r.Method):
+			msg = "refused request with bad method " + r.Method
+		case !r.Close || r.URL == nil || r.Body != http.NoBody:
+			msg = "refused request not closing"
+		}
+		if msg != "" {
+			bad.Lock()
+			bad.msg = msg
+			bad.Unlock()
+		}
+		w.WriteHeader(http.StatusBadRequest)
 	}
 	ln := newChanListener()
 	go srv.Serve(ln)
@@ -147,15 +164,6 @@ func FuzzServeConn(f *testing.F) {
 			t.Fatalf("%s for input %q", msg, data)
 		}
 	})
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !framing.IsTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzParseHead checks the head→Request conversion against net/http's

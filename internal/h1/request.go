@@ -75,16 +75,6 @@ func canonicalKey(name string) string {
 	return string(b)
 }
 
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
 // pathSafe marks the bytes that url.URL keeps unescaped in a path, so a
 // path made only of them parses to itself (Path == raw, RawPath == "").
 var pathSafe = func() (t [256]bool) {
@@ -153,7 +143,7 @@ type parsedHead struct {
 // ContentLength, TransferEncoding, Close, Trailer) from hs, a complete head
 // that framing.ScanHead accepted. All strings are substrings of hs. It
 // returns a framing reason when net/http would refuse the head.
-func parseHead(hs string, r *http.Request, u *url.URL) (p parsedHead, reason string) {
+func parseHead(hs string, r *http.Request, u *url.URL) (p parsedHead, reason framing.Reason) {
 	for len(hs) > 0 && (hs[0] == '\r' || hs[0] == '\n') {
 		hs = hs[1:]
 	}
@@ -161,13 +151,8 @@ func parseHead(hs string, r *http.Request, u *url.URL) (p parsedHead, reason str
 	line = strings.TrimSuffix(line, "\r")
 	method, line, ok1 := strings.Cut(line, " ")
 	target, version, ok2 := strings.Cut(line, " ")
-	if !ok1 || !ok2 || method == "" {
+	if !ok1 || !ok2 || !framing.ValidToken(method) {
 		return p, framing.ReasonBadRequestLine
-	}
-	for i := 0; i < len(method); i++ {
-		if !framing.IsTokenChar(method[i]) {
-			return p, framing.ReasonBadRequestLine
-		}
 	}
 	switch version {
 	case "HTTP/1.1":
@@ -192,7 +177,7 @@ func parseHead(hs string, r *http.Request, u *url.URL) (p parsedHead, reason str
 		}
 		name, value, _ := strings.Cut(line, ":")
 		key := canonicalKey(name)
-		value = trimOWS(value)
+		value = framing.TrimOWS(value)
 		if key == "Host" {
 			nHost++
 		}
@@ -275,7 +260,7 @@ func declaredTrailer(vv []string) (http.Header, bool) {
 	t := make(http.Header)
 	for _, v := range vv {
 		for _, f := range strings.Split(v, ",") {
-			f = trimOWS(f)
+			f = framing.TrimOWS(f)
 			if f == "" {
 				continue
 			}

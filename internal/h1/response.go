@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/rampart-gw/rampart/internal/framing"
 )
 
 // statusLines[code] is "NNN Reason\r\n" for every valid code.
@@ -171,12 +173,12 @@ func (w *response) writeFields(h http.Header, noBody bool) {
 		case strings.HasPrefix(k, http.TrailerPrefix):
 			continue
 		}
-		if !httpguts.ValidHeaderFieldName(k) {
+		if !framing.ValidToken(k) {
 			c.srv.logBadField(k)
 			continue
 		}
 		for _, v := range h[k] {
-			if !httpguts.ValidHeaderFieldValue(v) {
+			if !framing.ValidValue(v) {
 				c.srv.logBadField(k)
 				continue
 			}
@@ -257,8 +259,7 @@ func (w *response) writeBody(a, b []byte) {
 		return
 	}
 	if w.chunked {
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(n), 16))
-		bw.WriteString("\r\n")
+		bw.Write(framing.AppendChunkSize(bw.AvailableBuffer(), n))
 	}
 	if _, err := bw.Write(a); err != nil {
 		w.err = err
@@ -403,6 +404,11 @@ func (w *response) finish() bool {
 			// The client may be waiting for 100 Continue: it may or may
 			// not send the body, so the stream's position is unknown.
 			w.closeAfter = true
+		case w.connClose || w.req.Close:
+			// The connection ends with this response (a refusal of a body
+			// too large says so): the rest is not read, the close lingers.
+			w.closeAfter = true
+			c.linger = true
 		case !b.discard(maxDiscard):
 			w.closeAfter = true
 			c.linger = true
@@ -437,7 +443,7 @@ func (w *response) writeTrailers() {
 		t := make(http.Header)
 		for _, v := range w.header["Trailer"] {
 			for _, k := range strings.Split(v, ",") {
-				k = http.CanonicalHeaderKey(trimOWS(k))
+				k = http.CanonicalHeaderKey(framing.TrimOWS(k))
 				if vv, ok := w.header[k]; ok && k != "" {
 					t[k] = vv
 				}

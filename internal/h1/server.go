@@ -1,6 +1,5 @@
 // Package h1 is Rampart's HTTP/1.x server for the public listener: a lean,
-// strict replacement for net/http's server and internal/framing's connection
-// wrapper in front of it.
+// strict replacement for net/http's server.
 //
 // Each request head is read into a per-connection buffer and checked once,
 // by framing.ScanHead, which holds the package framing's rules against
@@ -11,18 +10,23 @@
 // request line it cannot parse, a method that is not a token, a version
 // other than HTTP/1.0 and HTTP/1.1, the HTTP/2 preface "PRI * HTTP/2.0"
 // since h2c is not supported, a missing Host on HTTP/1.1, an Expect other
-// than 100-continue), is not parsed further: the Handler gets the same
-// synthetic request the framing wrapper delivers (method
-// framing.RejectMethod, target "/"+reason, Host rampart.invalid, Close set),
-// so the gateway answers it with its problem+json refusal. The bytes after a
-// refused head are never read as a request: the connection is closed after
-// the response with a lingering half-close (FIN, then up to 256 KiB or
-// 500 ms of the client's bytes are discarded, then close), so that the
-// client reads the response instead of a reset.
+// than 100-continue), is not parsed further: it goes to [Server.Reject], not
+// to the Handler, with its [framing.Reason]. The bytes after a refused head
+// are never read as a request: the connection is closed after the response
+// with a lingering half-close (framing.Linger), so that the client reads the
+// response instead of a reset.
 //
-// Chunked request bodies are read strictly (framing's rules); malformed
-// framing fails the body's Read with an error that wraps
+// Chunked request bodies are read strictly (framing.ChunkedReader);
+// malformed framing fails the body's Read with an error that wraps
 // framing.ErrBadChunk.
+//
+// A handler aborts a response it cannot complete (an upstream body that
+// broke after the head was sent) the way net/http and HTTP/2 servers
+// understand: it panics with http.ErrAbortHandler. The connection is then
+// closed at once, without completing the response: a chunked body gets no
+// last chunk and a Content-Length body stays short, so the client sees a
+// broken response, never a truncated one that looks complete. Nothing is
+// logged for that panic.
 //
 // One goroutine serves each connection, and no other goroutine runs per
 // request. There is no background read while the handler runs, so a client
@@ -30,7 +34,7 @@
 // cancelled when the handler returns. (A handler that needs to notice a
 // disconnect early reads or writes, or, like Rampart's proxy, peeks at the
 // socket through a check its ConnContext installed: see
-// server.clientGoneContext and pipeline.ClientGone.)
+// pipeline.WatchClient and pipeline.ClientGone.)
 //
 // A handler must not keep the response's header map after it returns: a
 // keep-alive connection clears it and reuses it for its next response.
@@ -46,6 +50,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/framing"
 )
 
 // Server serves HTTP/1.x on the connections of a listener. The fields must
@@ -53,6 +59,13 @@ import (
 type Server struct {
 	// Handler answers requests; nil means http.DefaultServeMux.
 	Handler http.Handler
+	// Reject answers a request whose head was refused, for reason. r
+	// carries the method, target and version of the request line when it
+	// could be read (Method is "" otherwise), RemoteAddr, TLS and the
+	// connection's context; its header and body are empty, and Close is
+	// set: the connection is closed after the response. nil means a plain
+	// 400 with the reason.
+	Reject func(w http.ResponseWriter, r *http.Request, reason framing.Reason)
 
 	// ReadHeaderTimeout bounds reading a request head, from its first byte
 	// (from accept for a connection's first request). Zero means

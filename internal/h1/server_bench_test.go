@@ -110,18 +110,13 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 		s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout = 10*time.Second, 30*time.Second, 30*time.Second, 60*time.Second
 	}
 	for _, tc := range []struct {
-		name    string
-		release bool
-		timed   bool
+		name  string
+		timed bool
 	}{
-		{"h1", true, true},
-		{"h1-keep-buffers-when-idle", false, true},
-		{"h1-no-timeouts", true, false},
+		{"h1", true},
+		{"h1-no-timeouts", false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			old := releaseIdleBuffers
-			releaseIdleBuffers = tc.release
-			defer func() { releaseIdleBuffers = old }()
 			srv := &Server{Handler: http.HandlerFunc(benchHandler), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			if tc.timed {
 				timeouts(srv)
@@ -133,11 +128,6 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 		srv := &http.Server{Handler: http.HandlerFunc(benchHandler), ErrorLog: log.New(io.Discard, "", 0),
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 		benchServe(b, func(ln net.Listener) { srv.Serve(ln) }, func() { srv.Close() })
-	})
-	b.Run("net-http-behind-framing", func(b *testing.B) {
-		srv := &http.Server{Handler: http.HandlerFunc(benchHandler), ErrorLog: log.New(io.Discard, "", 0),
-			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-		benchServe(b, func(ln net.Listener) { srv.Serve(framing.NewListener(ln, 16<<10)) }, func() { srv.Close() })
 	})
 }
 

@@ -29,32 +29,34 @@ type record struct {
 	ContentLength int64
 }
 
-// recorder answers a synthetic rejection, or a request whose body cannot be
-// read, with 400, Connection: close and the reason as body (as the gateway
-// does), and records every other request.
+// recorder answers a refused head (through Server.Reject), or a request
+// whose body cannot be read, with 400, Connection: close and the reason as
+// body (as the gateway does), and records every other request.
 type recorder struct {
 	mu      sync.Mutex
 	recs    []record
-	rejects []string
+	rejects []framing.Reason
+	refused []*http.Request
 	trailer []http.Header
 }
 
-func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if reason, ok := framing.Rejected(r); ok {
-		if r.Host != "rampart.invalid" || !r.Close || r.RequestURI != "/"+reason || r.URL.Path != "/"+reason {
-			panic(fmt.Sprintf("bad synthetic request %+v", r))
-		}
-		rec.mu.Lock()
-		rec.rejects = append(rec.rejects, reason)
-		rec.mu.Unlock()
-		refuse(w, reason)
-		return
+func (rec *recorder) reject(w http.ResponseWriter, r *http.Request, reason framing.Reason) {
+	if !r.Close || r.Body != http.NoBody || len(r.Header) != 0 || r.URL == nil {
+		panic(fmt.Sprintf("bad refused request %+v", r))
 	}
+	rec.mu.Lock()
+	rec.rejects = append(rec.rejects, reason)
+	rec.refused = append(rec.refused, r)
+	rec.mu.Unlock()
+	refuse(w, string(reason))
+}
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		reason := "body-error"
 		if errors.Is(err, framing.ErrBadChunk) {
-			reason = framing.ReasonBadChunk
+			reason = string(framing.ReasonBadChunk)
 		}
 		refuse(w, reason)
 		return
@@ -79,10 +81,10 @@ func (rec *recorder) records() []record {
 	return append([]record(nil), rec.recs...)
 }
 
-func (rec *recorder) rejections() []string {
+func (rec *recorder) rejections() []framing.Reason {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	return append([]string(nil), rec.rejects...)
+	return append([]framing.Reason(nil), rec.rejects...)
 }
 
 // testLogger collects log output.
@@ -136,7 +138,7 @@ func serve(t *testing.T, srv *Server, lns ...net.Listener) string {
 func startServer(t *testing.T, configure func(*Server)) (string, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	srv := &Server{Handler: rec}
+	srv := &Server{Handler: rec, Reject: rec.reject}
 	if configure != nil {
 		configure(srv)
 	}
@@ -225,7 +227,7 @@ const (
 var attacks = []struct {
 	name    string
 	payload string
-	reason  string
+	reason  framing.Reason
 }{
 	// CL.TE: a Content-Length front end forwards "0\r\n\r\nG" as body; a
 	// chunked back end ends the body after "0\r\n\r\n" and reads "GPOST".
@@ -287,7 +289,7 @@ var attacks = []struct {
 	{"chunk-data-bare-lf", chunkedPost + "5\r\nhello\n0\r\n\r\n" + smuggledGet, framing.ReasonBadChunk},
 	{"chunk-ext-bare-cr", chunkedPost + "5;a=\rb\r\nhello\r\n0\r\n\r\n" + smuggledGet, framing.ReasonBadChunk},
 	{"chunk-ext-ctl", chunkedPost + "5;a=\x00\r\nhello\r\n0\r\n\r\n" + smuggledGet, framing.ReasonBadChunk},
-	{"chunk-size-line-too-long", chunkedPost + "5;" + strings.Repeat("a", maxChunkLine) + "\r\nhello\r\n0\r\n\r\n", framing.ReasonBadChunk},
+	{"chunk-size-line-too-long", chunkedPost + "5;" + strings.Repeat("a", framing.MaxChunkLine) + "\r\nhello\r\n0\r\n\r\n", framing.ReasonBadChunk},
 	{"chunk-trailer-obs-fold", chunkedPost + "5\r\nhello\r\n0\r\nX-T: a\r\n b\r\n\r\n" + smuggledGet, framing.ReasonBadChunk},
 }
 
@@ -302,7 +304,7 @@ func TestAttacksAreRefused(t *testing.T) {
 			c, br := dial(t, addr)
 			write(t, c, tc.payload)
 			status, body := readResponse(t, br)
-			if status != http.StatusBadRequest || body != tc.reason {
+			if status != http.StatusBadRequest || body != string(tc.reason) {
 				t.Errorf("got %d %q, want 400 %q", status, body, tc.reason)
 			}
 			expectClosed(t, br)
@@ -319,7 +321,10 @@ func TestAttacksAreRefused(t *testing.T) {
 // TestNetHTTPRefusalsAreRejections: what net/http answers with its own
 // plain-text 400 or 505 becomes a synthetic rejection too.
 func TestNetHTTPRefusalsAreRejections(t *testing.T) {
-	for _, tc := range []struct{ name, payload, reason string }{
+	for _, tc := range []struct {
+		name, payload string
+		reason        framing.Reason
+	}{
 		{"unparsable-request-line", "GET /\r\nHost: x\r\n\r\n", framing.ReasonBadRequestLine},
 		{"bad-version-shape", "GET / HTTP/1.x\r\nHost: x\r\n\r\n", framing.ReasonBadRequestLine},
 		{"method-not-a-token", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggledGet, framing.ReasonBadRequestLine},
@@ -340,7 +345,7 @@ func TestNetHTTPRefusalsAreRejections(t *testing.T) {
 			c, br := dial(t, addr)
 			write(t, c, tc.payload)
 			status, body := readResponse(t, br)
-			if status != http.StatusBadRequest || body != tc.reason {
+			if status != http.StatusBadRequest || body != string(tc.reason) {
 				t.Errorf("got %d %q, want 400 %q", status, body, tc.reason)
 			}
 			expectClosed(t, br)
@@ -362,7 +367,7 @@ func TestAttackAfterValidRequests(t *testing.T) {
 	if status, body := readResponse(t, br); status != 200 || body != "ok" {
 		t.Fatalf("first: got %d %q", status, body)
 	}
-	if status, body := readResponse(t, br); status != 400 || body != framing.ReasonCLAndTE {
+	if status, body := readResponse(t, br); status != 400 || body != string(framing.ReasonCLAndTE) {
 		t.Fatalf("second: got %d %q", status, body)
 	}
 	expectClosed(t, br)

@@ -65,6 +65,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -176,7 +177,7 @@ func compileOverrides(ov Overrides) (*override, error) {
 	for _, k := range keys {
 		v := ov.Set[k]
 		canon, err := checkName(k)
-		if err == nil && !validValue(v) {
+		if err == nil && !framing.ValidValue(v) {
 			err = fmt.Errorf("the value of %q must not contain control characters", k)
 		}
 		if err == nil && seen[canon] {
@@ -221,7 +222,7 @@ var reserved = map[string]string{
 }
 
 func checkName(k string) (string, error) {
-	if !validToken(k) {
+	if !framing.ValidToken(k) {
 		return "", fmt.Errorf("%q is not a valid header name", k)
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(k)
@@ -232,33 +233,6 @@ func checkName(k string) (string, error) {
 		return "", fmt.Errorf("%s cannot be overridden: CORS headers come from the route's cors: policy only", canon)
 	}
 	return canon, nil
-}
-
-// validToken reports whether s is an RFC 9110 §5.6.2 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue refuses control characters other than horizontal tab (RFC 9110 §5.5).
-func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *profile) middleware(next http.Handler) http.Handler {

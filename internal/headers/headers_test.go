@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
 )
@@ -312,8 +313,7 @@ func TestWriterPaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(front{route: "r"}.handler(t, Config{}, tt.h))
-			defer srv.Close()
+			srv := h1test.NewServer(t, front{route: "r"}.handler(t, Config{}, tt.h))
 			resp := get(t, srv.Client(), srv.URL)
 			if resp.StatusCode != tt.code {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
@@ -338,8 +338,7 @@ func TestFlushStreams(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "data: two\n\n")
 	})
-	srv := httptest.NewServer(front{route: "events", authed: true}.handler(t, Config{}, up))
-	defer srv.Close()
+	srv := h1test.NewServer(t, front{route: "events", authed: true}.handler(t, Config{}, up))
 	defer close(release)
 	resp, err := srv.Client().Get(srv.URL + "/events")
 	if err != nil {
@@ -382,8 +381,7 @@ func TestResponseControllerThroughWrapper(t *testing.T) {
 		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
 		_ = brw.Flush()
 	}
-	srv := httptest.NewServer(front{route: "r"}.handler(t, Config{}, http.HandlerFunc(h)))
-	defer srv.Close()
+	srv := h1test.NewServer(t, front{route: "r"}.handler(t, Config{}, http.HandlerFunc(h)))
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)

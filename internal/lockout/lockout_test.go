@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/auth"
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/sqlite"
@@ -212,7 +213,7 @@ func TestKeys(t *testing.T) {
 type fixture struct {
 	clock   *storetest.Clock
 	lo      *Lockout
-	srv     *httptest.Server
+	srv     *h1test.Server
 	good    string
 	bad     string
 	audit   *bytes.Buffer
@@ -297,14 +298,13 @@ func newFixture(t *testing.T, cfg Config, middleware bool) *fixture {
 	}
 	// The client address as the gateway resolves it: X-Test-Client stands in
 	// for a trusted proxy's X-Forwarded-For.
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = h1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := r.Header.Get("X-Test-Client")
 		if ip == "" {
 			ip = "192.0.2.10"
 		}
 		h.ServeHTTP(w, pipeline.WithInfo(r, &pipeline.Info{ID: "req", ClientIP: ip}))
 	}))
-	t.Cleanup(f.srv.Close)
 	return f
 }
 

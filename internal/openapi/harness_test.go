@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -98,7 +99,7 @@ type harness struct {
 	doc   *Document
 	up    *upstream
 	obs   *observer
-	front *httptest.Server
+	front *h1test.Server
 }
 
 func newHarness(t *testing.T, cfg Config, respond http.HandlerFunc) *harness {
@@ -119,7 +120,7 @@ func newHarness(t *testing.T, cfg Config, respond http.HandlerFunc) *harness {
 	t.Cleanup(px.Close)
 	mw := doc.Middleware(Deps{Observer: obs, OnResponse: obs.response})
 	chain := pipeline.Chain(px, bufferBody(1<<20), mw)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	front := h1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rawPath, _, _ := strings.Cut(r.RequestURI, "?")
 		p, err := pathnorm.Path(rawPath)
 		if err != nil {
@@ -129,7 +130,6 @@ func newHarness(t *testing.T, cfg Config, respond http.HandlerFunc) *harness {
 		r = pipeline.WithInfo(r, &pipeline.Info{ID: "req-1", Path: p, Route: "test"})
 		chain.ServeHTTP(w, r)
 	}))
-	t.Cleanup(front.Close)
 	return &harness{t: t, doc: doc, up: up, obs: obs, front: front}
 }
 

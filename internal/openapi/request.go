@@ -13,6 +13,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/route"
@@ -605,7 +606,7 @@ func requestMediaType(ct string) (string, map[string]string, error) {
 	upper := false
 	for i := 0; i < len(ct); i++ {
 		c := ct[i]
-		if i != slash && !isTokenChar(c) {
+		if i != slash && !framing.IsTokenChar(c) {
 			return "", nil, errMediaType
 		}
 		upper = upper || 'A' <= c && c <= 'Z'
@@ -617,14 +618,6 @@ func requestMediaType(ct string) (string, map[string]string, error) {
 }
 
 var errMediaType = errors.New("malformed media type")
-
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
 
 // readBody reads the (buffered) request body and puts back an equivalent
 // one for the upstream.

@@ -9,11 +9,13 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"io"
+	"net"
 	"net/http"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/peek"
 	"github.com/rampart-gw/rampart/internal/route"
 )
 
@@ -87,6 +89,11 @@ type Info struct {
 	// and UpstreamTime how long the upstream took to send response headers.
 	Target       string
 	UpstreamTime time.Duration
+	// UpstreamAborted is set when the upstream's body broke after the
+	// response head was forwarded: the client's connection was cut (no last
+	// chunk, or fewer bytes than Content-Length). The access line keeps the
+	// status that was sent and says upstream_aborted.
+	UpstreamAborted bool
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string
@@ -146,33 +153,6 @@ func Refuse(w http.ResponseWriter, r *http.Request, step string, obs Observer, e
 		obs.Rejected(r, step, rej)
 	}
 	WriteProblem(w, r, rej)
-	if rej.Close && r.ProtoMajor == 1 && r.ContentLength != 0 {
-		closeUnread(w)
-	}
-}
-
-// closeUnread ends an HTTP/1 connection whose request body is left unread.
-// Without it net/http would, after the handler returns, keep reading the body
-// to find the next request — up to the read timeout for a client that declared
-// a huge Content-Length and sends nothing. The response is flushed, the write
-// side shut, and what the client still sends is drained briefly so that its
-// kernel does not answer our close with a reset that destroys the response.
-func closeUnread(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush() // the problem body sits in the response's own buffer
-	conn, brw, err := rc.Hijack()
-	if err != nil {
-		return // HTTP/2 or already hijacked: net/http resets the stream itself
-	}
-	_ = brw.Flush()
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
-	go func() {
-		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		_, _ = io.Copy(io.Discard, io.LimitReader(conn, 256<<10))
-		_ = conn.Close()
-	}()
 }
 
 type clientGoneKey struct{}
@@ -183,6 +163,20 @@ type clientGoneKey struct{}
 // that a step waiting long for an upstream can notice the client left.
 func WithClientGone(ctx context.Context, gone func() bool) context.Context {
 	return context.WithValue(ctx, clientGoneKey{}, gone)
+}
+
+// WatchClient is an HTTP/1 server's ConnContext (internal/h1 has no
+// background read that would cancel the request context): it gives each
+// connection's context a ClientGone check that peeks at the client's socket
+// (under TLS too) without consuming bytes, so a step that waits long for an
+// upstream gives up on a client that left (499), as nginx does.
+func WatchClient(ctx context.Context, c net.Conn) context.Context {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	p := peek.New(raw)
+	return WithClientGone(ctx, func() bool { return p.Check() == peek.Closed })
 }
 
 // ClientGone returns the context's client check, or nil when the server

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -26,7 +27,7 @@ type exchange struct {
 	req     []byte
 	br      *bufio.Reader
 	head    respHead
-	chunked chunkedReader
+	chunked framing.ChunkedReader
 	stop    func() bool // stops the client-gone AfterFunc; nil if none
 	host    [2]int      // where the Host value is in req
 	wait    patience    // the current attempt's slices (no allocation)
@@ -55,7 +56,7 @@ var exchanges = sync.Pool{New: func() any {
 
 func putExchange(x *exchange) {
 	x.br.Reset(nil)
-	x.chunked = chunkedReader{}
+	x.chunked = framing.ChunkedReader{}
 	x.head.text = ""
 	x.stop = nil
 	x.wait = patience{}
@@ -79,7 +80,7 @@ var errBodyLength = errors.New("request body length differs from Content-Length"
 // inline reports whether the body is in x.req.
 func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target) (inline bool, err error) {
 	b := x.req[:0]
-	if !validToken(r.Method) {
+	if !framing.ValidToken(r.Method) {
 		return false, errBadRequestHeader
 	}
 	b = append(b, r.Method...)
@@ -112,11 +113,11 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 		if skipRequestHeader(k, info != nil) || namedIn(conn, k) {
 			continue
 		}
-		if !validToken(k) {
+		if !framing.ValidToken(k) {
 			return false, errBadRequestHeader
 		}
 		for _, v := range vs {
-			if !validValueString(v) {
+			if !framing.ValidValue(v) {
 				return false, errBadRequestHeader
 			}
 			b = appendField(b, k, v)
@@ -127,14 +128,14 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 			{"X-Forwarded-For", info.ForwardedFor}, {"X-Forwarded-Proto", info.Scheme},
 			{"X-Real-Ip", info.ClientIP}, {"X-Request-Id", info.ID},
 		} {
-			if !validValueString(kv[1]) {
+			if !framing.ValidValue(kv[1]) {
 				return false, errBadRequestHeader
 			}
 			b = appendField(b, kv[0], kv[1])
 		}
 	}
 	if r.Host != "" {
-		if !validValueString(r.Host) {
+		if !framing.ValidValue(r.Host) {
 			return false, errBadRequestHeader
 		}
 		b = appendField(b, "X-Forwarded-Host", r.Host)
@@ -389,29 +390,24 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 			return fail(err, err != errBodyLength && !isTimeout(err))
 		}
 	}
-	x.br.Reset(pc.conn)
-	for {
-		_, err := x.br.Peek(1)
-		if err == nil {
-			break
-		}
-		if !isTimeout(err) || !wait.more() {
-			if wait.gone {
-				err = errClientGone
-			}
-			return fail(err, !isTimeout(err) && err != errClientGone)
-		}
-	}
-	if time.Until(wait.deadline) < clientCheckEvery/2 && wait.deadline.Before(wait.final) {
-		// The rest of the head gets the whole timeout, not a slice's end.
-		_ = pc.conn.SetReadDeadline(wait.final)
+	x.br.Reset(wait)
+	if _, err := x.br.Peek(1); err != nil {
+		return fail(err, !isTimeout(err) && err != errClientGone)
 	}
 	if err := x.head.read(x.br); err != nil {
 		return fail(err, false)
 	}
-	// The body has no deadline (as with http.Transport); a client that goes
-	// away still wakes it through abort.
-	_ = pc.conn.SetReadDeadline(time.Time{})
+	// The body has no timeout (as with http.Transport). A client that goes
+	// away wakes it through abort where the server cancels the context;
+	// where it cannot (h1), the body is read in slices too, so a client that
+	// leaves a silent stream does not hold the upstream connection.
+	wait.final = noTimeout
+	if pipeline.ClientGone(ctx) != nil {
+		wait.sliced = true
+		_ = pc.conn.SetReadDeadline(wait.first(time.Now()))
+	} else {
+		_ = pc.conn.SetReadDeadline(time.Time{})
+	}
 	if pc.aborted.Load() {
 		_ = pc.conn.SetDeadline(aLongTimeAgo)
 	}
@@ -427,14 +423,19 @@ var clientCheckEvery = time.Second
 // not answered yet; the request is abandoned (499).
 var errClientGone = errors.New("proxy: the client went away before the upstream answered")
 
-// patience waits for an upstream in slices (see attempt). It is also the
-// io.Writer request bodies are written through.
+// noTimeout is the end of a wait without a timeout (a response body's).
+var noTimeout = time.Unix(1<<40, 0)
+
+// patience waits for an upstream in slices (see attempt): it is the
+// io.Writer requests are written through and the io.Reader responses are
+// read through, so a slice's end is never seen by the parsers above it.
 type patience struct {
 	ctx      context.Context
 	pc       *pconn
 	final    time.Time // the upstream's timeout
 	deadline time.Time // the current slice's end
 	gone     bool      // the client left
+	sliced   bool      // the body is read in slices: a read deadline is set
 }
 
 // first returns the deadline of the first slice.
@@ -479,6 +480,20 @@ func (p *patience) write(b []byte) error {
 	}
 }
 
+// Read reads from the upstream across slices. When the wait ends it returns
+// the timeout, or errClientGone when the client left.
+func (p *patience) Read(b []byte) (int, error) {
+	for {
+		n, err := p.pc.conn.Read(b)
+		if n > 0 || err == nil || !isTimeout(err) || !p.more() {
+			if n == 0 && p.gone {
+				err = errClientGone
+			}
+			return n, err
+		}
+	}
+}
+
 // Write implements io.Writer for request bodies.
 func (p *patience) Write(b []byte) (int, error) {
 	if err := p.write(b); err != nil {
@@ -504,8 +519,7 @@ func writeBody(w io.Writer, body io.Reader, cl int64) error {
 	for {
 		n, rerr := body.Read(buf[room : len(buf)-2])
 		if n > 0 {
-			size := strconv.AppendUint(buf[:0:room], uint64(n), 16)
-			size = append(size, '\r', '\n')
+			size := framing.AppendChunkSize(buf[:0:room], n)
 			start := room - len(size)
 			copy(buf[start:], size)
 			end := room + n
@@ -515,7 +529,7 @@ func writeBody(w io.Writer, body io.Reader, cl int64) error {
 			}
 		}
 		if rerr == io.EOF {
-			_, err := io.WriteString(w, "0\r\n\r\n")
+			_, err := io.WriteString(w, framing.LastChunk)
 			return err
 		}
 		if rerr != nil {

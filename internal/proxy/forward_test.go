@@ -95,7 +95,6 @@ func TestBrokenBodyAfterHeadAbortsClient(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			up := newRawUpstream(t, func(int, seenRequest) (string, bool) { return answer, true })
 			s := front(t, newUpstream(t, Config{}, up.url()))
-			s.Config.ErrorLog = quietLog
 			resp, err := client().Get(s.URL + "/x")
 			if err != nil {
 				return // aborted before the head reached the client: fine too
@@ -123,6 +122,30 @@ func TestKeepAliveReusesOneConnection(t *testing.T) {
 	}
 	if n := up.accepted.Load(); n != 1 {
 		t.Errorf("upstream accepted %d connections for 10 sequential requests, want 1", n)
+	}
+}
+
+// TestPooledConnectionOutlivesItsSlices: behind h1 the body is read in
+// slices of clientCheckEvery; a connection that goes back to the pool must
+// not keep the last slice's read deadline, or the reuse probe would find it
+// expired and every request would dial anew.
+func TestPooledConnectionOutlivesItsSlices(t *testing.T) {
+	old := clientCheckEvery
+	clientCheckEvery = 20 * time.Millisecond
+	t.Cleanup(func() { clientCheckEvery = old })
+	up := newRawUpstream(t, fixed(okAnswer))
+	s := front(t, newUpstream(t, Config{}, up.url()))
+	c := client()
+	for i := 0; i < 3; i++ {
+		if resp, body := get(t, c, s.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		// Idle for longer than a slice: the condition under test is the
+		// passing of time itself.
+		time.Sleep(3 * clientCheckEvery)
+	}
+	if n := up.accepted.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections for 3 sequential requests, want 1", n)
 	}
 }
 
@@ -462,7 +485,6 @@ func TestHTTPSTarget(t *testing.T) {
 	})
 	t.Run("unknown certificate → 502", func(t *testing.T) {
 		s := front(t, newUpstream(t, Config{}, ts.URL))
-		s.Config.ErrorLog = quietLog
 		resp, body := get(t, client(), s.URL+"/x")
 		checkProblem(t, resp, body, 502, "upstream-unavailable")
 	})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -196,12 +196,10 @@ func withInfo(h http.Handler) http.Handler {
 	})
 }
 
-// front runs the proxy behind a real net/http server.
-func front(t testing.TB, u *Upstream) *httptest.Server {
+// front runs the proxy behind Rampart's own HTTP/1 server, as in production.
+func front(t testing.TB, u *Upstream) *h1test.Server {
 	t.Helper()
-	s := httptest.NewServer(withInfo(u))
-	t.Cleanup(s.Close)
-	return s
+	return h1test.NewServer(t, withInfo(u))
 }
 
 func client() *http.Client {

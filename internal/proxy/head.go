@@ -5,14 +5,15 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/framing"
 )
 
 // Limits on what an upstream may send before the body.
 const (
 	maxHeadBytes    = 64 << 10 // all heads of one response (1xx included)
 	maxHeadFields   = 128      // per head
-	maxChunkLine    = 4096     // chunk-size line, extensions included
-	maxTrailerBytes = 16 << 10
+	maxTrailerBytes = 16 << 10 // a chunked body's trailer section
 )
 
 // Errors for malformed upstream responses. All of them become a 502 and the
@@ -29,7 +30,6 @@ var (
 	errBadCL         = errors.New("invalid Content-Length in upstream response")
 	errBadTE         = errors.New("unsupported Transfer-Encoding in upstream response")
 	errUpgrade       = errors.New("upstream switched protocols (upgrades are not supported)")
-	errBadChunk      = errors.New("malformed chunked upstream response body")
 )
 
 // field is one parsed header field. Its key is an interned canonical name,
@@ -133,7 +133,7 @@ func (h *respHead) readOne(br *bufio.Reader, total *int) error {
 	}
 	h.status = int(d0-'0')*100 + int(d1-'0')*10 + int(d2-'0')
 	if len(line) > 12 {
-		if line[12] != ' ' || !validValue(line[13:]) {
+		if line[12] != ' ' || !framing.ValidValue(line[13:]) {
 			return errStatusLine
 		}
 	}
@@ -149,34 +149,18 @@ func (h *respHead) readOne(br *bufio.Reader, total *int) error {
 		if len(h.fields) >= maxHeadFields {
 			return errTooManyFields
 		}
-		if line[0] == ' ' || line[0] == '\t' {
+		name, v, reason := framing.SplitField(line)
+		switch reason {
+		case "":
+		case framing.ReasonObsFold:
 			return errObsFold
-		}
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-			if !isTokenChar(c) {
-				return errFieldName
-			}
-		}
-		if colon <= 0 {
+		case framing.ReasonBadHeaderValue:
+			return errFieldValue
+		default:
 			return errFieldName
 		}
-		v := line[colon+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			v = v[:len(v)-1]
-		}
-		if !validValue(v) {
-			return errFieldValue
-		}
 		k0 := len(h.raw)
-		h.raw = append(h.raw, line[:colon]...)
+		h.raw = append(h.raw, name...)
 		canonicalize(h.raw[k0:])
 		k1 := len(h.raw)
 		h.raw = append(h.raw, v...)
@@ -184,7 +168,7 @@ func (h *respHead) readOne(br *bufio.Reader, total *int) error {
 		h.fields = append(h.fields, field{key: key, k0: int32(k0), k1: int32(k1), v0: int32(k1), v1: int32(len(h.raw))})
 		switch key {
 		case "Content-Length":
-			n, ok := parseContentLength(v)
+			n, ok := framing.ParseContentLength(v)
 			if !ok {
 				return errBadCL
 			}
@@ -216,21 +200,6 @@ func (h *respHead) readOne(br *bufio.Reader, total *int) error {
 	return nil
 }
 
-// parseContentLength accepts 1*DIGIT only (no sign, no list), up to 18 digits.
-func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 // hasToken reports whether the comma-separated list v contains tok (ASCII
 // case-insensitive).
 func hasToken(v []byte, tok string) bool {
@@ -239,13 +208,7 @@ func hasToken(v []byte, tok string) bool {
 		for i < len(v) && v[i] != ',' {
 			i++
 		}
-		t := v[:i]
-		for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
-			t = t[1:]
-		}
-		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
-			t = t[:len(t)-1]
-		}
+		t := framing.TrimOWS(v[:i])
 		if len(t) == len(tok) && strings.EqualFold(string(t), tok) {
 			return true
 		}
@@ -267,53 +230,6 @@ func listHas(v, tok string) bool {
 		}
 	}
 	return false
-}
-
-// validValue: no CTL other than HTAB (so no CR, LF or NUL); obs-text allowed.
-func validValue(v []byte) bool {
-	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func validValueString(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// tokenChars are RFC 9110 tchar.
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isTokenChar(c byte) bool { return tokenChars[c] }
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChars[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // canonicalize rewrites a valid token in place the way
@@ -354,141 +270,3 @@ var commonKeys = func() map[string]string {
 	}
 	return m
 }()
-
-// chunkedReader decodes a chunked body strictly (RFC 9112 §7.1). Trailer
-// fields are checked and dropped.
-type chunkedReader struct {
-	br       *bufio.Reader
-	n        int64 // bytes left in the current chunk
-	needCRLF bool
-	done     bool
-	err      error
-}
-
-func (c *chunkedReader) reset(br *bufio.Reader) { *c = chunkedReader{br: br} }
-
-func (c *chunkedReader) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	for c.n == 0 {
-		if c.done {
-			return 0, io.EOF
-		}
-		if err := c.next(); err != nil {
-			c.err = err
-			return 0, err
-		}
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if int64(len(p)) > c.n {
-		p = p[:c.n]
-	}
-	n, err := c.br.Read(p)
-	c.n -= int64(n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		c.err = err
-	}
-	return n, err
-}
-
-// next reads the CRLF closing the previous chunk and the next chunk-size
-// line; after the last chunk, the trailer section.
-func (c *chunkedReader) next() error {
-	if c.needCRLF {
-		b, err := c.br.Peek(2)
-		if err != nil {
-			return unexpected(err)
-		}
-		if b[0] != '\r' || b[1] != '\n' {
-			return errBadChunk
-		}
-		_, _ = c.br.Discard(2)
-		c.needCRLF = false
-	}
-	total := 0
-	line, err := readLine(c.br, &total, maxChunkLine)
-	if err != nil {
-		return chunkErr(err)
-	}
-	var size int64
-	i := 0
-	for ; i < len(line); i++ {
-		d := line[i]
-		switch {
-		case '0' <= d && d <= '9':
-			d -= '0'
-		case 'a' <= d && d <= 'f':
-			d -= 'a' - 10
-		case 'A' <= d && d <= 'F':
-			d -= 'A' - 10
-		default:
-			goto ext
-		}
-		if i >= 15 {
-			return errBadChunk
-		}
-		size = size<<4 | int64(d)
-	}
-ext:
-	if i == 0 {
-		return errBadChunk
-	}
-	if rest := line[i:]; len(rest) > 0 && (rest[0] != ';' || !validValue(rest)) {
-		return errBadChunk // only a chunk extension may follow the size
-	}
-	if size > 0 {
-		c.n, c.needCRLF = size, true
-		return nil
-	}
-	// Last chunk: trailer fields, then an empty line.
-	total = 0
-	for {
-		line, err := readLine(c.br, &total, maxTrailerBytes)
-		if err != nil {
-			return chunkErr(err)
-		}
-		if len(line) == 0 {
-			c.done = true
-			return nil
-		}
-		if !validTrailer(line) {
-			return errBadChunk
-		}
-	}
-}
-
-func validTrailer(line []byte) bool {
-	if line[0] == ' ' || line[0] == '\t' {
-		return false
-	}
-	for i, ch := range line {
-		if ch == ':' {
-			return i > 0 && validValue(line[i+1:])
-		}
-		if !isTokenChar(ch) {
-			return false
-		}
-	}
-	return false
-}
-
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// chunkErr maps framing errors from readLine to errBadChunk; I/O errors stay.
-func chunkErr(err error) error {
-	if err == errHeadTooLarge || err == errBareLF {
-		return errBadChunk
-	}
-	return err
-}

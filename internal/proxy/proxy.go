@@ -28,8 +28,12 @@
 // Content-Lengths, a Transfer-Encoding other than chunked, more than 64 KiB
 // or 128 fields, a 101 (upgrades are not supported) — becomes a 502 problem
 // and nothing of it is forwarded; other 1xx responses are skipped. A chunked
-// body is decoded strictly; if it breaks after the head was forwarded the
-// client connection is aborted (http.ErrAbortHandler), never ended cleanly.
+// body is decoded strictly (framing.ChunkedReader, the decoder h1 uses for
+// requests); if a body breaks after the head was forwarded (malformed, or
+// cut short of its chunks or its Content-Length) what came is forwarded and
+// the client connection is aborted (panic(http.ErrAbortHandler), which h1,
+// net/http and HTTP/2 all honour), never ended cleanly; the request's
+// pipeline.Info says UpstreamAborted.
 // Response trailers are dropped. Hop-by-hop headers, those the upstream's
 // Connection header names, fingerprinting headers (Server, X-Powered-By and
 // kin), the upstream's X-Request-Id and every Access-Control-* header are
@@ -41,12 +45,14 @@
 // Errors: Timeout bounds connecting plus waiting for the response head (504
 // upstream-timeout); other failures are 502 upstream-unavailable, and 499 when
 // the client went away (its request context is cancelled: the upstream I/O is
-// woken and the connection dropped). Targets are chosen round-robin with
+// woken and the connection dropped; behind h1, which cannot cancel it, the
+// wait for the head and the body's reads go in 1 s slices with the client's
+// socket checked between them). Targets are chosen round-robin with
 // passive health: a target that refuses connections or times out is skipped
 // for a while, and a request whose connection could not be made is retried
-// once per remaining target (safe: nothing was sent). A pooled connection idle
-// for more than a second is probed (one non-blocking peek) before use, so one
-// the upstream closed on its own idle timeout is dropped, not used. Like
+// once per remaining target (safe: nothing was sent). A pooled connection is
+// probed (one non-blocking peek) before each reuse, so one the upstream
+// closed on its own idle timeout is dropped, not used. Like
 // net/http, a request that failed on a reused pooled connection before any
 // response byte arrived is retried once on a fresh connection if it is
 // replayable (GET, HEAD, OPTIONS, TRACE or an Idempotency-Key header, and a

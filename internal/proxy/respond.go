@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -77,7 +79,7 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 	default:
 		var src io.Reader = x.br
 		if h.chunked {
-			x.chunked.reset(x.br)
+			x.chunked.Reset(framing.BufioLines{Reader: x.br}, nil, maxTrailerBytes)
 			src = &x.chunked
 		} else if h.contentLength < 0 {
 			reuse = false // delimited by close
@@ -126,14 +128,18 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 	}
 	aborted := pc.aborted.Load()
 	u.release(x, pc, false)
-	if werr || aborted || r.Context().Err() != nil {
+	if werr || aborted || err == errClientGone || r.Context().Err() != nil {
 		return // the client went away: nobody to tell
 	}
 	// The upstream broke the body after the head was forwarded: the client
-	// must see a broken response, never a truncated one that looks complete.
-	if r.Context().Value(http.ServerContextKey) != nil {
-		panic(http.ErrAbortHandler)
+	// must see a broken response, never a truncated one that looks complete
+	// (as with nginx). http.ErrAbortHandler is how a handler says so to
+	// every server it runs on (h1, net/http, HTTP/2): the connection or
+	// stream is cut without completing the response.
+	if info != nil {
+		info.UpstreamAborted = true
 	}
+	panic(http.ErrAbortHandler)
 }
 
 // copyLength copies a Content-Length body; small bodies in one piece.
@@ -143,12 +149,20 @@ func copyLength(w http.ResponseWriter, x *exchange, buf []byte, n int64) (err er
 		if n < int64(len(p)) {
 			p = p[:n]
 		}
-		if _, err := io.ReadFull(x.br, p); err != nil {
-			return unexpected(err), false
+		k, err := io.ReadFull(x.br, p)
+		n -= int64(k)
+		if k > 0 {
+			// A body cut short is forwarded as far as it came, as nginx
+			// does; the abort that follows leaves it visibly short.
+			if _, err := w.Write(p[:k]); err != nil {
+				return err, true
+			}
 		}
-		n -= int64(len(p))
-		if _, err := w.Write(p); err != nil {
-			return err, true
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err, false
 		}
 	}
 	return nil, false
@@ -162,6 +176,10 @@ func (u *Upstream) release(x *exchange, pc *pconn, reuse bool) {
 	}
 	x.stop = nil
 	if reuse && x.br.Buffered() == 0 && !pc.aborted.Load() && !u.closed.Load() {
+		if x.wait.sliced {
+			// An expired deadline would fail the reuse probe.
+			_ = pc.conn.SetReadDeadline(time.Time{})
+		}
 		pc.pool.put(pc, nowNano())
 		return
 	}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/ratelimit/memory"
@@ -76,7 +76,7 @@ func policy(t testing.TB, name, key string, concurrency int, limits ...string) *
 // client address from the X-Test-Client header standing in for the resolved
 // client), the rate limit middleware, and a handler that counts its calls.
 type harness struct {
-	srv     *httptest.Server
+	srv     *h1test.Server
 	calls   atomic.Int64
 	obs     *recorder
 	clock   *fakeClock
@@ -101,7 +101,7 @@ func newHarness(t *testing.T, lim ratelimit.Limiter, opts ratelimit.Options, pol
 		w.WriteHeader(http.StatusOK)
 	})
 	limited := mw(next)
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.srv = h1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &pipeline.Info{ID: "req-1", ClientIP: r.Header.Get("X-Test-Client"), Route: "items"}
 		if sub := r.Header.Get("X-Test-Subject"); sub != "" {
 			info.Principal = &pipeline.Principal{Subject: sub, Authenticator: r.Header.Get("X-Test-Authn"),
@@ -109,7 +109,6 @@ func newHarness(t *testing.T, lim ratelimit.Limiter, opts ratelimit.Options, pol
 		}
 		limited.ServeHTTP(w, pipeline.WithInfo(r, info))
 	}))
-	t.Cleanup(h.srv.Close)
 	return h
 }
 

@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -22,12 +21,12 @@ import (
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
 	"github.com/rampart-gw/rampart/internal/keystore"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
-	"github.com/rampart-gw/rampart/internal/peek"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -226,17 +225,20 @@ func (s *running) listen(res *resources) error {
 		return err
 	}
 	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) }))
-	// srv serves HTTP/1.x: Rampart's strict parser (h1) applies the framing
-	// rules itself, so no framing.NewListener in front of it.
+	// srv serves HTTP/1.x with Rampart's strict parser; the heads it refuses
+	// are answered by the gateway too (HTTP/2 has no such heads).
 	s.srv = &h1.Server{
-		Handler:           handler,
+		Handler: handler,
+		Reject: func(w http.ResponseWriter, r *http.Request, reason framing.Reason) {
+			s.current.Load().ServeRejected(w, r, reason)
+		},
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		Logger:            s.logger,
-		ConnContext:       clientGoneContext,
+		ConnContext:       pipeline.WatchClient,
 	}
 	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
 	// timeouts and handler, and its Shutdown tells h2 connections to go away).
@@ -431,18 +433,4 @@ func listenerSettings(c *config.Config) string {
 	}
 	srv.TLS = nil
 	return fmt.Sprintf("%+v|%s|%s", srv, tls, c.Admin.Listen)
-}
-
-// clientGoneContext gives each HTTP/1 connection a check for "the client
-// closed its side" (pipeline.ClientGone): h1 has no background read that
-// would cancel the request context, so the proxy asks this while an upstream
-// is slow to answer, and gives up on a client that left (499), as nginx does.
-// The check peeks at the socket under TLS; it never consumes bytes.
-func clientGoneContext(ctx context.Context, c net.Conn) context.Context {
-	raw := c
-	if tc, ok := c.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
-	p := peek.New(raw)
-	return pipeline.WithClientGone(ctx, func() bool { return p.Check() == peek.Closed })
 }

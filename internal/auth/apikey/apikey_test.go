@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rampart-gw/rampart/internal/auth"
 	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/h1/h1test"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/pgtest"
@@ -109,7 +110,7 @@ type harness struct {
 	store *sqlite.Store
 	auth  *Authenticator
 	up    *upstream
-	srv   *httptest.Server
+	srv   *h1test.Server
 }
 
 func newHarness(t *testing.T, cfg Config, req authz.Require) *harness {
@@ -118,8 +119,7 @@ func newHarness(t *testing.T, cfg Config, req authz.Require) *harness {
 	h.store = openSQLite(t, filepath.Join(t.TempDir(), "keys.db"), h.clock)
 	cfg.Now = h.clock.Now
 	h.auth = newAuth(t, cfg, h.store)
-	h.srv = httptest.NewServer(gateway(h.auth, req, h.up))
-	t.Cleanup(h.srv.Close)
+	h.srv = h1test.NewServer(t, gateway(h.auth, req, h.up))
 	return h
 }
 
@@ -139,7 +139,7 @@ type response struct {
 	problem map[string]any
 }
 
-func do(t testing.TB, srv *httptest.Server, target string, headers ...string) response {
+func do(t testing.TB, srv *h1test.Server, target string, headers ...string) response {
 	t.Helper()
 	req, err := http.NewRequest("GET", srv.URL+target, nil)
 	if err != nil {
@@ -715,8 +715,7 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	_, full := mustCreateKey(t, s)
 	s.fail.Store(true)
 	up := &upstream{}
-	srv := httptest.NewServer(gateway(a, authz.Require{}, up))
-	defer srv.Close()
+	srv := h1test.NewServer(t, gateway(a, authz.Require{}, up))
 	res := do(t, srv, "/", "X-API-Key", full)
 	if res.status != 503 || res.problem["type"] != pipeline.TypePrefix+auth.TypeAuthUnavailable || res.header.Get("Retry-After") == "" {
 		t.Errorf("store down → %d %v", res.status, res.problem)
