@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -271,7 +272,7 @@ func (p *parser) checkString(f *fields, key string, v value, c constraints) bool
 			return false
 		}
 	case c.token != "":
-		if !isToken(v.s) {
+		if !framing.ValidToken(v.s) {
 			f.errf(key, "must be a valid %s, got %s", c.token, v.show())
 			return false
 		}
@@ -320,7 +321,7 @@ func (p *parser) mapValue(n *yaml.Node, subject string, t reflect.Type) reflect.
 // checkEntry applies the list-entry constraints to v; false when it reported
 // a problem.
 func (p *parser) checkEntry(f *fields, key string, v value, c constraints) bool {
-	if c.token != "" && !isToken(v.s) {
+	if c.token != "" && !framing.ValidToken(v.s) {
 		p.errAt(v.node, "%s: %s entry %s is not a valid %s", f.ctx, key, v.show(), c.token)
 		return false
 	}

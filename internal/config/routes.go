@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -244,7 +245,7 @@ func (p *parser) definedAt(v value, ctx string, ns *nameSet) bool {
 
 // methodProblem explains why m is not an upper-case method token Rampart routes.
 func methodProblem(m string) string {
-	if !isToken(m) {
+	if !framing.ValidToken(m) {
 		return "is not a valid method token"
 	}
 	if up := strings.ToUpper(m); up != m {
@@ -292,7 +293,7 @@ func (p *parser) headerOverrides(f *fields) headers.Overrides {
 		if es, ok := p.entries(n, f.subject("set")); ok {
 			h.Set = map[string]string{}
 			for _, e := range es {
-				if !isToken(e.name) {
+				if !framing.ValidToken(e.name) {
 					p.errAt(e.key, "%s: set: %s is not a valid header name", f.ctx, quoteTrunc(e.name))
 					continue
 				}
@@ -316,7 +317,7 @@ func (p *parser) headerOverrides(f *fields) headers.Overrides {
 	}
 	if vs, ok := f.strList("remove"); ok {
 		for _, v := range p.noDuplicates(vs, f.subject("remove"), strings.ToLower) {
-			if !isToken(v.s) {
+			if !framing.ValidToken(v.s) {
 				p.errAt(v.node, "%s: remove: %s is not a valid header name", f.ctx, v.show())
 				continue
 			}

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // listenProblem explains why addr is not a valid "host:port" listen address, or "".
@@ -118,9 +116,6 @@ func isWildcardHost(h string) bool {
 	a, err := netip.ParseAddr(h)
 	return err == nil && a.IsUnspecified()
 }
-
-// isToken reports whether s is an RFC 9110 token (header names, methods).
-func isToken(s string) bool { return httpguts.ValidHeaderFieldName(s) }
 
 // placeholders are well-known example secrets, compared after lower-casing and removing
 // "-", "_" and spaces.

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"math/bits"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func New(specs []Spec) (*Router, []error) {
 		var fresh []string
 		for j, m := range s.Methods {
 			switch {
-			case !isToken(m):
+			case !framing.ValidToken(m):
 				fail("invalid method %q (want an RFC 9110 token such as GET)", m)
 			case slices.Contains(s.Methods[:j], m):
 				fail("duplicate method %q", m)

@@ -3,8 +3,6 @@ package route
 import (
 	"fmt"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // MaxParams is the maximum number of parameters (including a catch-all) in
@@ -180,6 +178,3 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 }
-
-// isToken reports whether s is an RFC 9110 token (a valid method name).
-func isToken(s string) bool { return httpguts.ValidHeaderFieldName(s) }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"net"
 	"net/url"
 	"strings"
@@ -134,10 +135,10 @@ func applyDefaults(cfg *Config) error {
 			bad("issuer: discovery needs an https issuer URL: %v", err)
 		}
 	}
-	if cfg.TokenHeader != "" && !isToken(cfg.TokenHeader) {
+	if cfg.TokenHeader != "" && !framing.ValidToken(cfg.TokenHeader) {
 		bad("token_header: %q is not a header name", cfg.TokenHeader)
 	}
-	if cfg.TokenCookie != "" && !isToken(cfg.TokenCookie) {
+	if cfg.TokenCookie != "" && !framing.ValidToken(cfg.TokenCookie) {
 		bad("token_cookie: %q is not a cookie name", cfg.TokenCookie)
 	}
 	if cfg.RolesClaim == "" {
@@ -201,14 +202,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
