@@ -42,7 +42,7 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		printErrors(stderr, cfg.File, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d routes, %d upstreams)\n", *path, gw.Routes(), len(cfg.Upstreams))
+	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", *path, count(gw.Routes(), "route"), count(len(cfg.Upstreams), "upstream"))
 	for _, name := range gw.Unfetched() {
 		fmt.Fprintf(stdout, "%s: the remote spec of openapi %q was not fetched, so it is not checked and routes generated from it are not counted: run check --online to fetch it\n", *path, name)
 	}
@@ -133,4 +133,12 @@ func printErrors(w io.Writer, file string, err error) {
 		}
 	}
 	walk(err)
+}
+
+// count is "1 route" or "2 routes".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

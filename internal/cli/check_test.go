@@ -62,7 +62,7 @@ routes:
 	for _, flags := range [][]string{nil, {"--online"}} {
 		t.Run(fmt.Sprint("check ", flags), func(t *testing.T) {
 			code, out, errs, _ := runCheck(t, text, flags...)
-			if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") {
+			if code != 0 || !strings.Contains(out, "ok (1 route, 1 upstream)") {
 				t.Fatalf("code %d out %q err %q", code, out, errs)
 			}
 			entries, err := os.ReadDir(filepath.Dir(db))
@@ -108,7 +108,7 @@ func TestCheckOfflineByDefault(t *testing.T) {
 routes:
   - { name: items, path: /items, methods: [GET], upstream: app, auth: [sso] }
 `, "http://"+gt.FreeAddr(t)+"/")
-		if code, out, errs, _ := runCheck(t, text); code != 0 || !strings.Contains(out, "ok (1 routes") {
+		if code, out, errs, _ := runCheck(t, text); code != 0 || !strings.Contains(out, "ok (1 route,") {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
 		code, _, errs, path := runCheck(t, text, "--online")
@@ -194,7 +194,7 @@ routes:
 			t.Fatal(err)
 		}
 		code, out, errs, _ := runCheck(t, cfg(spec))
-		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstreams)") {
+		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstream)") {
 			t.Fatalf("code %d out %q err %q", code, out, errs)
 		}
 	})
@@ -207,14 +207,14 @@ routes:
 		}))
 		defer srv.Close()
 		code, out, errs, _ := runCheck(t, cfg(srv.URL+"/openapi.json"))
-		if code != 0 || !strings.Contains(out, "ok (1 routes, 1 upstreams)") || !strings.Contains(out, `openapi "inv" was not fetched`) || !strings.Contains(out, "not counted") {
+		if code != 0 || !strings.Contains(out, "ok (1 route, 1 upstream)") || !strings.Contains(out, `openapi "inv" was not fetched`) || !strings.Contains(out, "not counted") {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
 		if fetched != 0 {
 			t.Fatalf("offline check fetched the spec %d times", fetched)
 		}
 		code, out, errs, _ = runCheck(t, cfg(srv.URL+"/openapi.json"), "--online")
-		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstreams)") || strings.Contains(out, "not counted") {
+		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstream)") || strings.Contains(out, "not counted") {
 			t.Fatalf("--online: code %d out %q err %q", code, out, errs)
 		}
 	})

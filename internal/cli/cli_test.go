@@ -46,7 +46,7 @@ routes:
 	t.Run("valid config → summary, exit 0", func(t *testing.T) {
 		var out, errb strings.Builder
 		code := Run(context.Background(), []string{"check", "-c", writeFile(t, good)}, env, &out, &errb)
-		if code != 0 || !strings.Contains(out.String(), "ok (1 routes, 1 upstreams)") {
+		if code != 0 || !strings.Contains(out.String(), "ok (1 route, 1 upstream)") {
 			t.Fatalf("code %d out %q err %q", code, out.String(), errb.String())
 		}
 	})

@@ -14,13 +14,6 @@ import (
 // redirected elsewhere. Standards are cited by number (RFC 9457), not linked.
 // There is no allowlist of outside hosts, on purpose.
 
-// pending lists files that links may name before they exist in this tree,
-// because other work generates them. A pending file that exists is checked
-// like any other.
-var pending = map[string]string{
-	"docs/config.md": "the configuration reference generated from internal/config (issue 13, part 2)",
-}
-
 var (
 	inlineLink = regexp.MustCompile(`!?\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)`)
 	refLink    = regexp.MustCompile(`(?m)^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$`)
@@ -161,10 +154,6 @@ func TestLinksStayInsideAndResolve(t *testing.T) {
 					continue
 				}
 				if _, err := os.Stat(filepath.Join(root, dest)); err != nil {
-					if why, ok := pending[dest]; ok {
-						t.Logf("%s: link %q: %s does not exist yet: %s", where, tgt, dest, why)
-						continue
-					}
 					t.Errorf("%s: link %q: %s does not exist", where, tgt, dest)
 					continue
 				}
