@@ -28,14 +28,13 @@ import (
 //	secret          a secret (see secretProblem; never shown in messages)
 //	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it);
 //	                for a list, each entry
-//	origin          each entry is "*", "null" or an exact origin (see originProblem)
 //	entry=NOUN      what messages call the entries of a map ("claim")
 //	claim           a claim name or dotted path
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
-	fold, weburl, secret, claim, origin  bool
+	fold, weburl, secret, claim          bool
 	token, entry                         string
 	oneOf                                []string
 	min, max                             string
@@ -44,7 +43,7 @@ type constraints struct {
 func parseConstraints(tag string) constraints {
 	var c constraints
 	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
-		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim, "origin": &c.origin,
+		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim,
 		"size": new(bool), "or_none": new(bool)} // the last two are read by isSize and the reference
 	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
@@ -324,12 +323,6 @@ func (p *parser) checkEntry(f *fields, key string, v value, c constraints) bool 
 	if c.token != "" && !framing.ValidToken(v.s) {
 		p.errAt(v.node, "%s: %s entry %s is not a valid %s", f.ctx, key, v.show(), c.token)
 		return false
-	}
-	if c.origin {
-		if prob := originProblem(v.s); prob != "" {
-			p.errAt(v.node, "%s: origin %s %s", f.ctx, v.show(), prob)
-			return false
-		}
 	}
 	return true
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"reflect"
 	"sort"
@@ -161,89 +160,6 @@ func (p *parser) authenticator(name string, a *Authenticator, f *fields) {
 func article(word string) string {
 	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
 		return "n"
-	}
-	return ""
-}
-
-// originProblem explains why s is not "*", "null" or an origin scheme://host[:port]
-// (lower case, no path, no default port; "*." allowed as the whole first label).
-func originProblem(s string) string {
-	if s == "*" || s == "null" {
-		return ""
-	}
-	const form = `must be "*", "null" or an origin scheme://host[:port] such as https://app.example.com`
-	i := strings.Index(s, "://")
-	if i <= 0 {
-		return form
-	}
-	scheme, rest := s[:i], s[i+3:]
-	for j := 0; j < len(scheme); j++ {
-		c := scheme[j]
-		if !('a' <= c && c <= 'z' || j > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			if 'A' <= c && c <= 'Z' {
-				return "must be lower case (browsers send origins in lower case and they are compared exactly)"
-			}
-			return form
-		}
-	}
-	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
-		if rest[k:] == "/" {
-			return "must not end with \"/\": an origin has no path"
-		}
-		return "must not have a path, query or fragment: an origin is scheme://host[:port]"
-	}
-	if strings.Contains(rest, "@") {
-		return "must not contain user info"
-	}
-	host, port := rest, ""
-	if strings.HasPrefix(rest, "[") {
-		j := strings.IndexByte(rest, ']')
-		if j < 0 {
-			return form
-		}
-		host, port = rest[1:j], rest[j+1:]
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() || a.Zone() != "" {
-			return "has an invalid IPv6 address"
-		}
-		if port != "" {
-			if port[0] != ':' {
-				return form
-			}
-			port = port[1:]
-			if port == "" {
-				return "has an empty port"
-			}
-		}
-		host = "" // checked
-	} else if j := strings.LastIndexByte(rest, ':'); j >= 0 {
-		host, port = rest[:j], rest[j+1:]
-		if port == "" {
-			return "has an empty port"
-		}
-	}
-	if port != "" {
-		if !validPort(port, false) {
-			return "must have a port between 1 and 65535"
-		}
-		if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-			return fmt.Sprintf("must not include the default port :%s (browsers omit it, so it would never match)", port)
-		}
-	}
-	if strings.ToLower(host) != host {
-		return "must be lower case (browsers send origins in lower case and they are compared exactly)"
-	}
-	switch {
-	case host == "" && strings.HasPrefix(rest, "["):
-	case host == "":
-		return "has no host"
-	case strings.HasPrefix(host, "*."):
-		if base := host[2:]; !validHostname(base) || !strings.Contains(base, ".") {
-			return "may use a wildcard only as the whole first label of a name with at least two more labels, such as https://*.example.com"
-		}
-	case strings.Contains(host, "*"):
-		return "may use a wildcard only as the whole first label of a name with at least two more labels, such as https://*.example.com"
-	case !validIPOrHostname(host):
-		return "has an invalid host"
 	}
 	return ""
 }

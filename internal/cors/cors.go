@@ -85,7 +85,7 @@ type Config struct {
 	// scheme://*.domain[:port]), compared exactly (lower case, no default
 	// port). Required: unlike rs/cors, an empty list never means "every
 	// origin".
-	AllowOrigins []string `yaml:"allow_origins" conf:"required,unique,origin"`
+	AllowOrigins []string `yaml:"allow_origins" conf:"required,unique"`
 	// AllowMethods are the methods a preflight may ask for, case-sensitive.
 	// Unset means GET, HEAD, POST. "*" (without credentials) means any.
 	AllowMethods []string `yaml:"allow_methods" conf:"unique,token=method"`
@@ -113,6 +113,9 @@ func (c *Config) Validate() []error {
 	for i, o := range c.AllowOrigins {
 		switch {
 		case o != "*":
+			if prob := originProblem(o); prob != "" {
+				errs = append(errs, &conf.FieldError{Field: "allow_origins", Index: i, Entry: "origin", Got: true, Msg: prob})
+			}
 		case c.AllowCredentials:
 			errs = append(errs, &conf.FieldError{Field: "allow_origins", Index: i,
 				Msg: `allow_origins "*" cannot be combined with allow_credentials: true; list the exact origins`})
@@ -237,11 +240,7 @@ func compile(cfg Config, obs pipeline.Observer) (*policy, error) {
 			p.any = true
 			continue
 		}
-		e, err := parseOrigin(o)
-		if err != nil {
-			fail("%w", err)
-			continue
-		}
+		e := parseOrigin(o) // checked by Validate
 		switch {
 		case e.canon == "null":
 			p.origins.null = value("null")

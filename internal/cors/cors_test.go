@@ -421,12 +421,14 @@ func TestNewRefuses(t *testing.T) {
 		{"empty origin list never means every origin", Config{}, "allow_origins is empty"},
 		{"star with credentials", Config{AllowOrigins: []string{"*"}, AllowCredentials: true}, "cannot be combined"},
 		{"star with other origins", Config{AllowOrigins: []string{"*", "https://a.example.com"}}, "already allows every origin"},
-		{"path", Config{AllowOrigins: []string{"https://a.example.com/app"}}, "no path"},
+		{"path", Config{AllowOrigins: []string{"https://a.example.com/app"}}, "must not have a path"},
 		{"no scheme", Config{AllowOrigins: []string{"a.example.com"}}, "scheme://host"},
 		{"wildcard inside a label", Config{AllowOrigins: []string{"https://app-*.example.com"}}, "whole first label"},
 		{"wildcard over a TLD", Config{AllowOrigins: []string{"https://*.com"}}, "two more labels"},
 		{"bare wildcard host", Config{AllowOrigins: []string{"https://*"}}, "whole first label"},
-		{"bad port", Config{AllowOrigins: []string{"https://a.example.com:99999"}}, "invalid port"},
+		{"bad port", Config{AllowOrigins: []string{"https://a.example.com:99999"}}, "port between 1 and 65535"},
+		{"upper case never matches what browsers send", Config{AllowOrigins: []string{"HTTPS://App.Example.com"}}, "lower case"},
+		{"default port never matches what browsers send", Config{AllowOrigins: []string{"https://app.example.com:443"}}, "default port"},
 		{"user info", Config{AllowOrigins: []string{"https://u@a.example.com"}}, "user info"},
 		{"bad method", Config{AllowOrigins: []string{"https://a.example.com"}, AllowMethods: []string{"GE T"}}, "method token"},
 		{"bad header", Config{AllowOrigins: []string{"https://a.example.com"}, AllowHeaders: []string{"x:y"}}, "not a header name"},
@@ -446,16 +448,20 @@ func TestNewRefuses(t *testing.T) {
 	}
 }
 
-func TestNewNormalizes(t *testing.T) {
-	mw, err := New(Config{AllowOrigins: []string{"HTTPS://App.Example.com:443", "http://[::1]:8080"}}, nil)
+// TestOriginsComparedAsBrowsersSend: configured origins are exact; a
+// request's Origin is lower-cased and loses a default port before the
+// comparison, as browsers serialize it.
+func TestOriginsComparedAsBrowsersSend(t *testing.T) {
+	mw, err := New(Config{AllowOrigins: []string{"https://app.example.com", "http://[::1]:8080"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for o, want := range map[string]string{
-		"https://app.example.com": "https://app.example.com",
-		"http://[::1]:8080":       "http://[::1]:8080",
-		"http://[::1]":            "",
+		"https://app.example.com":     "https://app.example.com",
+		"HTTPS://App.Example.com:443": "https://app.example.com",
+		"http://[::1]:8080":           "http://[::1]:8080",
+		"http://[::1]":                "",
 	} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest("GET", "/", nil)

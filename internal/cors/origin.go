@@ -114,72 +114,90 @@ func validLabel(s string) bool {
 	return true
 }
 
-// entry is one parsed allow_origins value.
+// entry is one compiled allow_origins value.
 type entry struct {
-	canon    string // canonical form, as the header will carry it
+	canon    string // as configured, which is how browsers serialize it
 	wildcard bool   // host starts with "*."
-	scheme   string
 }
 
-// parseOrigin checks a configured origin: "null", or scheme://host[:port]
-// where host is a DNS name, an IPv4 address or a bracketed IPv6 address, and a
-// DNS name may start with the label "*" followed by at least two more labels.
-// The config package applies the same rules; this is the defence in depth
-// for a Config built by code. Upper case and default ports are normalized.
-func parseOrigin(s string) (entry, error) {
+// originProblem explains why s is not an allow_origins entry: "null", or
+// scheme://host[:port] exactly as a browser serializes it (RFC 6454 §6.2:
+// lower case, no default port, no path), where host is a DNS name, an IPv4
+// address or a bracketed IPv6 address, and a DNS name may start with the
+// label "*" followed by at least two more labels. Entries are compared
+// byte for byte, so anything a browser would never send is refused rather
+// than normalized. "" means s is fine; "*" is Validate's business.
+func originProblem(s string) string {
 	if s == "null" {
-		return entry{canon: s}, nil
+		return ""
 	}
+	const form = `must be "*", "null" or an origin scheme://host[:port] such as https://app.example.com`
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || !validScheme(scheme) {
-		return entry{}, fmt.Errorf("origin %q: want \"null\" or scheme://host[:port]", s)
+		return form
 	}
-	scheme = strings.ToLower(scheme)
-	if strings.ContainsAny(rest, "/?#@\\") {
-		return entry{}, fmt.Errorf("origin %q: an origin has no path, query, fragment or user info", s)
+	if strings.ToLower(s) != s {
+		return "must be lower case (browsers send origins in lower case and they are compared exactly)"
 	}
-	host, port := rest, ""
+	if k := strings.IndexAny(rest, "/?#\\"); k >= 0 {
+		if rest[k:] == "/" {
+			return "must not end with \"/\": an origin has no path"
+		}
+		return "must not have a path, query or fragment: an origin is scheme://host[:port]"
+	}
+	if strings.Contains(rest, "@") {
+		return "must not contain user info"
+	}
+	host, port, hasPort := rest, "", false
 	if strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
-			return entry{}, fmt.Errorf("origin %q: unterminated IPv6 address", s)
+			return form
 		}
-		host, port = rest[:end+1], rest[end+1:]
-		if a, err := netip.ParseAddr(host[1 : len(host)-1]); err != nil || !a.Is6() || a.Zone() != "" {
-			return entry{}, fmt.Errorf("origin %q: invalid IPv6 address", s)
+		if a, err := netip.ParseAddr(rest[1:end]); err != nil || !a.Is6() || a.Zone() != "" {
+			return "has an invalid IPv6 address"
 		}
+		host, port = "", rest[end+1:]
+		if port != "" && port[0] != ':' {
+			return form
+		}
+		port, hasPort = strings.CutPrefix(port, ":")
 	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		host, port = rest[:i], rest[i:]
+		host, port, hasPort = rest[:i], rest[i+1:], true
 	}
-	if port != "" {
-		n, err := strconv.Atoi(port[1:])
-		if port[0] != ':' || err != nil || n < 1 || n > 65535 || port[1] == '0' || port[1] == '+' {
-			return entry{}, fmt.Errorf("origin %q: invalid port", s)
-		}
-		if scheme == "https" && n == 443 || scheme == "http" && n == 80 {
-			port = "" // browsers never send the default port
+	if hasPort {
+		n, err := strconv.Atoi(port)
+		switch {
+		case port == "":
+			return "has an empty port"
+		case err != nil || n < 1 || n > 65535 || port[0] < '0' || port[0] > '9':
+			return "must have a port between 1 and 65535"
+		case scheme == "https" && n == 443 || scheme == "http" && n == 80:
+			return fmt.Sprintf("must not include the default port :%s (browsers omit it, so it would never match)", port)
 		}
 	}
-	e := entry{scheme: scheme}
-	host = strings.ToLower(host)
 	switch {
-	case strings.HasPrefix(host, "["):
+	case strings.HasPrefix(rest, "["):
+	case host == "":
+		return "has no host"
 	case strings.HasPrefix(host, "*."):
-		base := host[2:]
-		if !validHostname(base) || !strings.Contains(base, ".") {
-			return entry{}, fmt.Errorf("origin %q: a wildcard must be the whole first label of a name with at least two more labels, such as https://*.example.com", s)
+		if base := host[2:]; !validHostname(base) || !strings.Contains(base, ".") {
+			return "may use a wildcard only as the whole first label of a name with at least two more labels, such as https://*.example.com"
 		}
-		e.wildcard = true
 	case strings.Contains(host, "*"):
-		return entry{}, fmt.Errorf("origin %q: a wildcard must be the whole first label, such as https://*.example.com", s)
-	case validHostname(host):
-	default:
+		return "may use a wildcard only as the whole first label of a name with at least two more labels, such as https://*.example.com"
+	case !validHostname(host):
 		if _, err := netip.ParseAddr(host); err != nil {
-			return entry{}, fmt.Errorf("origin %q: invalid host", s)
+			return "has an invalid host"
 		}
 	}
-	e.canon = scheme + "://" + host + port
-	return e, nil
+	return ""
+}
+
+// parseOrigin compiles an entry originProblem accepted.
+func parseOrigin(s string) entry {
+	_, rest, _ := strings.Cut(s, "://")
+	return entry{canon: s, wildcard: strings.HasPrefix(rest, "*.")}
 }
 
 func validScheme(s string) bool {
