@@ -46,10 +46,14 @@ func (b *builder) tokenHint(rt *config.Route) (pipeline.Middleware, error) {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p := pipeline.InfoFrom(r.Context()).Principal; p != nil && h.drops[p.Authenticator] {
-				w = &hintWriter{ResponseWriter: w, h: h, r: r, authenticator: p.Authenticator}
-			}
 			next.ServeHTTP(w, r)
+			// Looked at afterwards, from what the proxy recorded: no
+			// per-request wrapper on the hot path.
+			info := pipeline.InfoFrom(r.Context())
+			if s := info.UpstreamStatus; (s == http.StatusUnauthorized || s == http.StatusForbidden) &&
+				info.Principal != nil && h.drops[info.Principal.Authenticator] && len(w.Header()["Www-Authenticate"]) > 0 {
+				h.refused(r, s, info.Principal.Authenticator)
+			}
 		})
 	}, nil
 }
@@ -73,30 +77,3 @@ func (h *tokenHint) refused(r *http.Request, status int, authenticator string) {
 		slog.String("request_id", pipeline.InfoFrom(r.Context()).ID),
 		slog.String("hint", "upstream refused a request whose token the gateway removed; if the service checks the token itself, set forward_token: true on authenticator "+authenticator))
 }
-
-// hintWriter watches the status the upstream answers with.
-type hintWriter struct {
-	http.ResponseWriter
-	h             *tokenHint
-	r             *http.Request
-	authenticator string
-	wrote         bool
-}
-
-func (w *hintWriter) WriteHeader(code int) {
-	if !w.wrote && code >= 200 {
-		w.wrote = true
-		if (code == http.StatusUnauthorized || code == http.StatusForbidden) && w.Header().Get("WWW-Authenticate") != "" {
-			w.h.refused(w.r, code, w.authenticator)
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *hintWriter) Write(p []byte) (int, error) {
-	w.wrote = true // an implicit 200
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach Flush and Hijack.
-func (w *hintWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

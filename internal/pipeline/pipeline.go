@@ -94,6 +94,9 @@ type Info struct {
 	// chunk, or fewer bytes than Content-Length). The access line keeps the
 	// status that was sent and says upstream_aborted.
 	UpstreamAborted bool
+	// UpstreamStatus is the status the upstream answered with (0 if none),
+	// before any masking.
+	UpstreamStatus int
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string

@@ -16,6 +16,9 @@ import (
 // and both sides allow keep-alive.
 func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, pc *pconn, info *pipeline.Info) {
 	h := &x.head
+	if info != nil {
+		info.UpstreamStatus = h.status
+	}
 	if u.mask && h.status >= 500 {
 		u.release(x, pc, false) // the body is never read: do not reuse
 		u.writeMasked(w, r, h, info)
