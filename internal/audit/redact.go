@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"github.com/rampart-gw/rampart/internal/framing"
 	"net/url"
 	"strings"
 )
@@ -102,7 +103,7 @@ func unescapeLowerASCII(b []byte, name string) (_ []byte, ok bool) {
 	}
 	valid := true
 	for i := 0; i < len(name); i++ {
-		if name[i] == '%' && (i+2 >= len(name) || !isHex(name[i+1]) || !isHex(name[i+2])) {
+		if name[i] == '%' && (i+2 >= len(name) || !framing.IsHexDigit(name[i+1]) || !framing.IsHexDigit(name[i+2])) {
 			valid = false
 			break
 		}
@@ -114,7 +115,7 @@ func unescapeLowerASCII(b []byte, name string) (_ []byte, ok bool) {
 			case '+':
 				c = ' '
 			case '%':
-				c = unhex(name[i+1])<<4 | unhex(name[i+2])
+				c = byte(framing.HexDigit(name[i+1]))<<4 | byte(framing.HexDigit(name[i+2]))
 				i += 2
 			}
 		}
@@ -127,21 +128,6 @@ func unescapeLowerASCII(b []byte, name string) (_ []byte, ok bool) {
 		b = append(b, c)
 	}
 	return b, true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
 
 // sensitiveSet holds sensitiveParams, for lookups.

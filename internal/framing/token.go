@@ -56,7 +56,10 @@ func TrimOWS[T ~string | ~[]byte](v T) T {
 	return v
 }
 
-// HexDigit is the value of the hexadecimal digit c, or -1.
+// IsHexDigit reports whether c is 0-9, a-f or A-F.
+func IsHexDigit(c byte) bool { return HexDigit(c) >= 0 }
+
+// HexDigit is the value of hex digit c, or -1.
 func HexDigit(c byte) int {
 	switch {
 	case '0' <= c && c <= '9':

@@ -2,6 +2,7 @@ package pathnorm
 
 import (
 	"errors"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"net/url"
 	"slices"
 	"strings"
@@ -80,11 +81,11 @@ func checkPath(t *testing.T, raw string) {
 			if i+2 >= len(out) || !isUpperHex(out[i+1]) || !isUpperHex(out[i+2]) {
 				t.Fatalf("Path(%q) = %q: escape at %d is not %%XX with upper-case hex", raw, out, i)
 			}
-			v := unhex(out[i+1])<<4 | unhex(out[i+2])
+			v := byte(framing.HexDigit(out[i+1]))<<4 | byte(framing.HexDigit(out[i+2]))
 			if isUnreserved(v) {
 				t.Fatalf("Path(%q) = %q: unreserved %q left encoded", raw, out, v)
 			}
-			if v == '%' && i+4 < len(out) && isHex(out[i+3]) && isHex(out[i+4]) {
+			if v == '%' && i+4 < len(out) && framing.IsHexDigit(out[i+3]) && framing.IsHexDigit(out[i+4]) {
 				t.Fatalf("Path(%q) = %q: double encoding at %d", raw, out, i)
 			}
 			i += 2
@@ -175,10 +176,10 @@ func FuzzQuery(f *testing.F) {
 				t.Fatalf("Query(%q) accepted control byte %#x", raw, c)
 			}
 			if c == '%' {
-				if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				if i+2 >= len(raw) || !framing.IsHexDigit(raw[i+1]) || !framing.IsHexDigit(raw[i+2]) {
 					t.Fatalf("Query(%q) accepted a bad escape at %d", raw, i)
 				}
-				if v := unhex(raw[i+1])<<4 | unhex(raw[i+2]); v < 0x20 || v == 0x7f {
+				if v := byte(framing.HexDigit(raw[i+1]))<<4 | byte(framing.HexDigit(raw[i+2])); v < 0x20 || v == 0x7f {
 					t.Fatalf("Query(%q) accepted an encoded control byte at %d", raw, i)
 				}
 			}

@@ -1,6 +1,7 @@
 package pathnorm
 
 import (
+	"github.com/rampart-gw/rampart/internal/framing"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,10 +199,10 @@ func segment(w *writer, start, end int) (dot bool, _ *Error) {
 			return false, fail(ReasonControlChar, `path contains a control character`, i)
 		}
 		// clsPercent
-		if i+2 >= end || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+		if i+2 >= end || !framing.IsHexDigit(raw[i+1]) || !framing.IsHexDigit(raw[i+2]) {
 			return false, fail(ReasonBadPercentEncoding, `path contains "%" not followed by two hex digits`, i)
 		}
-		v := unhex(raw[i+1])<<4 | unhex(raw[i+2])
+		v := byte(framing.HexDigit(raw[i+1]))<<4 | byte(framing.HexDigit(raw[i+2]))
 		switch {
 		case isUnreserved(v):
 			encodedDot = encodedDot || v == '.'
@@ -264,10 +265,10 @@ func hexFollows(raw string, k, end int) bool {
 			return false
 		}
 		switch c := raw[k]; {
-		case isHex(c):
+		case framing.IsHexDigit(c):
 			k++
-		case c == '%' && k+2 < end && isHex(raw[k+1]) && isHex(raw[k+2]) &&
-			isHex(unhex(raw[k+1])<<4|unhex(raw[k+2])):
+		case c == '%' && k+2 < end && framing.IsHexDigit(raw[k+1]) && framing.IsHexDigit(raw[k+2]) &&
+			framing.IsHexDigit(byte(framing.HexDigit(raw[k+1]))<<4|byte(framing.HexDigit(raw[k+2]))):
 			k += 3
 		default:
 			return false
@@ -304,10 +305,10 @@ func Query(raw string, maxParams int) error {
 		case c < 0x20 || c == 0x7f:
 			return fail(ReasonControlChar, `query contains a control character`, i)
 		case c == '%':
-			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+			if i+2 >= len(raw) || !framing.IsHexDigit(raw[i+1]) || !framing.IsHexDigit(raw[i+2]) {
 				return fail(ReasonBadPercentEncoding, `query contains "%" not followed by two hex digits`, i)
 			}
-			if v := unhex(raw[i+1])<<4 | unhex(raw[i+2]); v < 0x20 || v == 0x7f {
+			if v := byte(framing.HexDigit(raw[i+1]))<<4 | byte(framing.HexDigit(raw[i+2])); v < 0x20 || v == 0x7f {
 				return fail(ReasonControlChar, `query contains an encoded control character`, i)
 			}
 		}
@@ -365,20 +366,4 @@ const upperHex = "0123456789ABCDEF"
 func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// unhex returns the value of hex digit c (which must be one).
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
 }

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"strings"
 )
 
@@ -24,7 +25,7 @@ func normalizeSpecHost(h string) (string, string) {
 		}
 		in := h[1 : len(h)-1]
 		for i := 0; i < len(in); i++ {
-			if c := in[i]; !isHex(c) && c != ':' && c != '.' {
+			if c := in[i]; !framing.IsHexDigit(c) && c != ':' && c != '.' {
 				return "", fmt.Sprintf("host %q: invalid character %q in IPv6 literal (zones are not supported)", h, c)
 			}
 		}

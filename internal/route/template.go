@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/rampart-gw/rampart/internal/framing"
 	"strings"
 )
 
@@ -125,13 +126,13 @@ func checkLiteral(s string) string {
 		case c == ';':
 			return fmt.Sprintf("';' in segment %q can never match: normalized paths never contain it", s)
 		case c == '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !framing.IsHexDigit(s[i+1]) || !framing.IsHexDigit(s[i+2]) {
 				return fmt.Sprintf("malformed percent-escape in segment %q", s)
 			}
 			if isLowerHex(s[i+1]) || isLowerHex(s[i+2]) {
 				return fmt.Sprintf("percent-escape %q in segment %q must use upper-case hex digits", s[i:i+3], s)
 			}
-			b := unhex(s[i+1])<<4 | unhex(s[i+2])
+			b := byte(framing.HexDigit(s[i+1]))<<4 | byte(framing.HexDigit(s[i+2]))
 			switch {
 			case isUnreserved(b):
 				return fmt.Sprintf("percent-escape %q in segment %q can never match: normalized paths decode it, write %q instead", s[i:i+3], s, string(rune(b)))
@@ -162,19 +163,4 @@ func isSubDelim(c byte) bool {
 	return false
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
