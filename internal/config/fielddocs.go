@@ -64,6 +64,7 @@ var fieldDocs = map[string]string{
 	"internal/config.Route.Path":                     "A template: /a/{id}/b, with an optional trailing /{rest...}; required.",
 	"internal/config.Route.RateLimit":                "Names the entries of rate_limits: that apply, in order.",
 	"internal/config.Route.Require":                  "What an authenticated caller must have; not with auth: none.",
+	"internal/config.Route.SharedStateFailure":       "Overrides the top-level shared_state_failure for this route's rate limits while the shared state is unreachable: fail_closed answers 503, fail_open lets requests through uncounted, local counts per node. Unset: the top-level value. Only with rate_limit (lockout keeps the top-level mode).",
 	"internal/config.Route.Upstream":                 "Names the entry of upstreams: requests go to; required.",
 	"internal/config.Route.WebSocket":                "Allows Upgrade: websocket on this route.",
 	"internal/config.Server.HTTPRedirect":            "A plain-HTTP listener (host:port) answering 308 to https; only with tls.",

@@ -398,7 +398,11 @@ func (b *builder) rateLimit(rt *config.Route) (pipeline.Middleware, error) {
 		}
 	}
 	sort.Strings(apiKey)
-	return ratelimit.New(cs, ratelimit.Deps{Limiter: b.limiter.Limiter, Observer: b.g.obs, APIKeyAuthenticators: apiKey,
+	limiter, err := b.limiter.For(rt.SharedStateFailure)
+	if err != nil {
+		return nil, err
+	}
+	return ratelimit.New(cs, ratelimit.Deps{Limiter: limiter, Observer: b.g.obs, APIKeyAuthenticators: apiKey,
 		Options: ratelimit.Options{InFlight: b.limiter.InFlight}})
 }
 

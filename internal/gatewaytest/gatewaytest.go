@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/server"
 )
@@ -160,7 +162,48 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 		t.Fatalf("gateway did not start: %v", err)
 	}
 	t.Cleanup(func() { g.Stop(t) })
+	g.awaitKeys(t)
 	return g
+}
+
+// awaitKeys waits (up to 10s) until no authenticator is waiting for its
+// keys: JWKS are fetched in the background, and tests mostly want the
+// started gateway to verify tokens at once. A test whose IdP is down on
+// purpose proceeds after the deadline and asserts the 503s itself.
+func (g *Gateway) awaitKeys(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		rd, err := g.Readiness()
+		if err != nil {
+			t.Fatalf("readyz: %v", err)
+		}
+		waiting := false
+		for _, a := range rd.Authenticators {
+			waiting = waiting || a.State == jwt.StateWaiting
+		}
+		if !waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Readiness reads the admin /readyz report (with the admin token, so errors
+// are included).
+func (g *Gateway) Readiness() (admin.Readiness, error) {
+	var rd admin.Readiness
+	req, err := http.NewRequest(http.MethodGet, g.AdminURL+"/readyz", nil)
+	if err != nil {
+		return rd, err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
+	resp, err := Client().Do(req)
+	if err != nil {
+		return rd, err
+	}
+	defer resp.Body.Close()
+	return rd, json.NewDecoder(resp.Body).Decode(&rd)
 }
 
 // Stop shuts the gateway down and waits for it (idempotent).
