@@ -1,7 +1,7 @@
 // Package backend opens the rate limit state a gateway runs on, from the two
 // config settings that choose it (shared_state, shared_state_failure), so the
-// server has one value to create at start, keep across reloads, ask for
-// readiness and close at shutdown.
+// server has one value to create at start, keep across reloads, report in
+// /readyz and close at shutdown.
 //
 // Why a separate package: ratelimit cannot import its own backends (they
 // import it), and the server should not need to know which URL means which

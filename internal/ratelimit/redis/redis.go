@@ -82,7 +82,8 @@ type Config struct {
 	// Failure is the behaviour while Redis is unreachable. Default FailClosed.
 	Failure Mode
 	// Local decides in Local mode (Failure, or a route's WithMode). nil
-	// means a memory.Limiter with its default size, created by New.
+	// means a memory.Limiter with its default size, created when first
+	// needed (its tables are preallocated).
 	Local ratelimit.Limiter
 	// Timeout bounds one decision's round trip; past it Redis counts as
 	// unreachable. Default 250ms.
@@ -112,6 +113,7 @@ type Limiter struct {
 	cfg    Config
 	script *goredis.Script
 
+	local   sync.Once   // creates cfg.Local when nil
 	down    atomic.Bool // read without mu on every decision; written under mu
 	mu      sync.Mutex
 	probing bool // a probe goroutine is running
@@ -148,9 +150,6 @@ func New(client Client, cfg Config) *Limiter {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.Local == nil {
-		cfg.Local = memory.New(memory.Config{})
 	}
 	return &Limiter{
 		client: client,
@@ -339,6 +338,11 @@ func (l *Limiter) degraded(ctx context.Context, key string, limits []ratelimit.L
 	case FailOpen:
 		return ratelimit.Decision{Allowed: true, Degraded: true, Unlimited: true}, nil
 	case Local:
+		l.local.Do(func() {
+			if l.cfg.Local == nil {
+				l.cfg.Local = memory.New(memory.Config{})
+			}
+		})
 		d, err := l.cfg.Local.Allow(ctx, key, limits, now)
 		d.Degraded = true
 		return d, err
