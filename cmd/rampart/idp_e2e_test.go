@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ routes:
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs gt.SyncBuffer
 	cmd := exec.Command(bin, "serve", "-c", cfgPath)
 	cmd.Env = append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -191,22 +190,4 @@ routes:
 	if !bytes.Contains(metrics, []byte(`rampart_authenticator_ready{authenticator="corp_sso"} 1`)) {
 		t.Errorf("metrics lack rampart_authenticator_ready 1 for corp_sso")
 	}
-}
-
-// syncBuffer collects the child's output from two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

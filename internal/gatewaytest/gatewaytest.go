@@ -85,7 +85,7 @@ type Gateway struct {
 	URL        string // http://Addr
 	AdminURL   string
 	AdminToken string
-	Logs       *syncBuffer
+	Logs       *SyncBuffer
 	stop       context.CancelFunc
 	done       chan error
 	reload     chan struct{}
@@ -143,7 +143,7 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{Logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
+	g := &Gateway{Logs: &SyncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
 	ready := make(chan struct{})
 	logger := slog.New(slog.NewJSONHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
@@ -354,18 +354,20 @@ func Config(target, extra, routes string) string {
 		extra + "routes:\n" + routes
 }
 
-type syncBuffer struct {
+// SyncBuffer is a text buffer safe for concurrent writers (logs, a child
+// process's stdout and stderr).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
