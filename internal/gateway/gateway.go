@@ -97,7 +97,7 @@ type Gateway struct {
 	maxQueryParams int
 	secure         http.Handler                  // security headers around precheck, routing and the route
 	closers        []func()                      // background work to stop on Close (JWKS refresh)
-	jwts           map[string]*jwt.Authenticator // by name; keys outlive a reload (Deps.Previous)
+	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
 	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
@@ -193,9 +193,9 @@ func (g *Gateway) Routes() int { return len(g.routes) }
 // Deps.Offline did not load: routes generated from them are not in Routes.
 func (g *Gateway) Unfetched() []string { return g.unfetched }
 
-// KeyStates is the key state of each JWT authenticator routes use, by name
-// (for /readyz and metrics): only those fetch keys; the others are ready
-// whenever the gateway is.
+// KeyStates is the key state of each authenticator that fetches keys (jwt
+// with jwks_url or discovery) routes use, by name, for /readyz and metrics:
+// the others are ready whenever the gateway is.
 func (g *Gateway) KeyStates() map[string]jwt.State {
 	out := make(map[string]jwt.State, len(g.jwts))
 	for name, a := range g.jwts {

@@ -66,6 +66,9 @@ func TestReloadDuringIdPOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, ok := rd.Authenticators["shared"]; ok {
+			t.Errorf("readyz lists the shared-secret authenticator, which fetches nothing: %v", rd.Authenticators)
+		}
 		return rd.Authenticators["sso"].State
 	}
 

@@ -220,7 +220,9 @@ func (b *builder) authenticator(def *config.Authenticator, client *http.Client) 
 			return nil, err
 		}
 		b.g.closers = append(b.g.closers, func() { _ = j.Close() })
-		b.g.jwts[c.Name] = j
+		if c.JWKSURL != "" || c.Discovery {
+			b.g.jwts[c.Name] = j // fetches keys: reported, and kept across reloads
+		}
 		return &authenticator{j, dropped(def.JWT.ForwardToken, def.JWT.TokenHeader, def.JWT.TokenCookie)}, nil
 	case def.Introspection != nil:
 		in, err := introspect.New(*def.Introspection, client, b.deps.Logger)

@@ -149,8 +149,9 @@ type Config struct {
 
 	// JWKSRefreshFloor is the least time between two JWKS refreshes: the
 	// IdP's cache lifetime (Cache-Control max-age, or Expires) is clamped to
-	// [floor, ceiling], and a failed refresh is retried after the floor. Unset
-	// means 1m; between 1s and 24h.
+	// [floor, ceiling], a failed refresh is retried after the floor, and
+	// while no JWKS has been fetched yet the retry backoff (from 500ms,
+	// doubling, jittered) is capped at it. Unset means 1m; between 1s and 24h.
 	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor" conf:"min=1s,max=24h"`
 	// JWKSRefreshCeiling is the most time between two JWKS refreshes, and how
 	// often a key set served without cache headers is refreshed. Unset means
