@@ -301,20 +301,27 @@ func (c *jwksClient) run() {
 			attempt = 0
 		case c.loaded.Load():
 			next = c.floor
-			c.logger.Warn("JWKS refresh failed; keeping the last good keys",
+			c.logger.Log(c.ctx, failureLevel(call.err), "JWKS refresh failed; keeping the last good keys",
 				"url", c.currentURL(), "error", call.err, "retry_in", next)
 		default:
 			next = c.retry.Delay(attempt, c.floor)
 			attempt++
-			level, msg := slog.LevelWarn, "JWKS not fetched yet; its routes answer 503 until it is"
-			if errors.Is(call.err, ErrKeysInvalid) {
-				level, msg = slog.LevelError, "JWKS or discovery document refused; its routes answer 503 until a valid one is fetched"
-			}
-			c.logger.Log(c.ctx, level, msg, "issuer_or_url", cmp.Or(c.currentURL(), c.issuer), "error", call.err, "retry_in", next)
+			c.logger.Log(c.ctx, failureLevel(call.err), "no JWKS yet; tokens of this authenticator get 503 until one is fetched",
+				"issuer_or_url", cmp.Or(c.currentURL(), c.issuer), "error", call.err, "retry_in", next)
 		}
 		c.recordAttempt(call.err, next)
 		t.Reset(next)
 	}
+}
+
+// failureLevel: an IdP that does not answer is an outage (warning); one
+// that answers with unusable documents is a misconfiguration or an attack
+// (error).
+func failureLevel(err error) slog.Level {
+	if errors.Is(err, ErrKeysInvalid) {
+		return slog.LevelError
+	}
+	return slog.LevelWarn
 }
 
 // recordAttempt updates the state /readyz reports after a fetch attempt.

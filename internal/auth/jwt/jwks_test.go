@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -230,11 +231,18 @@ func TestDiscovery(t *testing.T) {
 			idp := authtest.NewIdP(t, k)
 			cfg := newCfg(idp)
 			tt.setup(idp, &cfg)
-			a, err := jwt.New(cfg, idp.Server.Client(), quietLogger())
+			var logs strings.Builder // read after Close, which ends the writer
+			a, err := jwt.New(cfg, idp.Server.Client(), slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatalf("New: %v (an IdP's answer is not a config error)", err)
 			}
-			defer a.Close()
+			defer func() {
+				a.Close()
+				level := map[string]string{jwt.StateInvalid: "level=ERROR", jwt.StateWaiting: "level=WARN"}[tt.state]
+				if !strings.Contains(logs.String(), level) || !strings.Contains(logs.String(), tt.want) {
+					t.Errorf("log lacks %s with %q:\n%s", level, tt.want, logs.String())
+				}
+			}()
 			err = a.Wait(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("first fetch: %v, want an error mentioning %q", err, tt.want)
