@@ -8,6 +8,7 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -16,16 +17,41 @@ import (
 
 // Handler is the admin http.Handler.
 type Handler struct {
-	tokenSum [32]byte
-	ready    func() bool
-	mux      *http.ServeMux
+	tokenSum  [32]byte
+	readiness func() Readiness
+	mux       *http.ServeMux
 }
 
-// New returns the admin handler. ready reports whether the gateway accepts
-// traffic (false while starting or draining).
-func New(token string, ready func() bool) *Handler {
-	h := &Handler{tokenSum: sha256.Sum256([]byte(token)), ready: ready, mux: http.NewServeMux()}
-	return h
+// Readiness is the /readyz answer. Ready alone decides the status (200 or
+// 503); the dependencies are reported so operators see a partial outage, but
+// one that only some routes feel does not take the replica out of the load
+// balancer: those routes answer 503 themselves (a shared outage would
+// otherwise take every replica out at once, healthy routes included).
+type Readiness struct {
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"` // why not ready, e.g. "draining"
+	// SharedState is the rate-limit and lockout backend.
+	SharedState *Dependency `json:"shared_state,omitempty"`
+	// KeyStore is the API-key store; nil when no api_key authenticator is used.
+	KeyStore *Dependency `json:"key_store,omitempty"`
+	// Authenticators are those that fetch keys (jwt with jwks_url or
+	// discovery), by name.
+	Authenticators map[string]Dependency `json:"authenticators,omitempty"`
+}
+
+// Dependency is one dependency's state. Error is shown only to callers with
+// the admin token: /readyz itself is unauthenticated, and error text names
+// internal hosts.
+type Dependency struct {
+	State string `json:"state"`          // e.g. up, down, ready, waiting, invalid
+	Mode  string `json:"mode,omitempty"` // shared_state_failure, for the shared state
+	Error string `json:"error,omitempty"`
+}
+
+// New returns the admin handler. readiness reports whether the gateway
+// accepts traffic (not while draining) and the state of its dependencies.
+func New(token string, readiness func() Readiness) *Handler {
+	return &Handler{tokenSum: sha256.Sum256([]byte(token)), readiness: readiness, mux: http.NewServeMux()}
 }
 
 // Handle registers a token-protected endpoint.
@@ -49,11 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			pipeline.WriteProblem(w, r, pipeline.Reject(http.StatusMethodNotAllowed, "method-not-allowed", "Use GET."))
 			return
 		}
-		if !h.ready() {
-			writeText(w, r, http.StatusServiceUnavailable, "not ready\n")
-			return
-		}
-		writeText(w, r, http.StatusOK, "ready\n")
+		h.serveReadiness(w, r)
 		return
 	}
 	if !h.authorized(r) {
@@ -82,6 +104,32 @@ func (h *Handler) authorized(r *http.Request) bool {
 	}
 	sum := sha256.Sum256([]byte(tok))
 	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+}
+
+func (h *Handler) serveReadiness(w http.ResponseWriter, r *http.Request) {
+	rd := h.readiness()
+	if !h.authorized(r) {
+		if rd.SharedState != nil {
+			rd.SharedState.Error = ""
+		}
+		if rd.KeyStore != nil {
+			rd.KeyStore.Error = ""
+		}
+		for name, d := range rd.Authenticators {
+			d.Error = ""
+			rd.Authenticators[name] = d
+		}
+	}
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	body, _ := json.Marshal(rd) // strings, bools and maps of them: cannot fail
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(append(body, '\n'))
+	}
 }
 
 func writeText(w http.ResponseWriter, r *http.Request, status int, body string) {

@@ -57,7 +57,7 @@ func newKeysFixture(t *testing.T) *keysFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(testToken, func() bool { return true })
+	h := New(testToken, func() Readiness { return Readiness{Ready: true} })
 	api.Mount(h)
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,9 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = a.Close() })
+		if err := a.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		return a
 	}
 	w.corpJWT = mk("corp_sso", w.corp, "ES256")

@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,6 +143,9 @@ func TestRouteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	if err := a.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var upstreamHits atomic.Int64
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upstreamHits.Add(1)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/keystore"
@@ -24,6 +27,7 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	fs := newFlags("check", stderr)
 	path := fs.String("c", "rampart.yaml", "config file")
 	online := fs.Bool("online", false, "also fetch OIDC discovery documents, JWKS and remote OpenAPI specs, and connect to the store and shared_state (read-only)")
+	strict := fs.Bool("strict", false, "with --online, an identity provider that does not answer is an error, not a warning")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -37,7 +41,10 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		ctx, cancel = context.WithTimeout(ctx, onlineTimeout)
 		defer cancel()
 	}
-	gw, err := compile(ctx, cfg, *online)
+	gw, warnings, err := compile(ctx, cfg, *online, *strict)
+	if warnings != nil {
+		printErrors(stderr, cfg.File, warnings)
+	}
 	if err != nil {
 		printErrors(stderr, cfg.File, err)
 		return 1
@@ -55,9 +62,11 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 // local OpenAPI documents and the TLS pair are loaded, and nothing is
 // fetched. Online it also fetches discovery documents, JWKS and remote specs,
 // and connects to the store and Redis without changing them (a missing
-// SQLite file is not created).
-func compile(ctx context.Context, cfg *config.Config, online bool) (*gateway.Gateway, error) {
-	var errs []error
+// SQLite file is not created). An identity provider that does not answer is
+// a warning (serve starts without it, and its routes answer 503 until it
+// does) unless strict; one that answers with unusable documents is an error.
+func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *gateway.Gateway, warnings, err error) {
+	var errs, warns []error
 	deps := gateway.Deps{Logger: discardLogger(), Offline: !online}
 	if keystore.Used(cfg) {
 		if err := storebackend.Check(ctx, cfg.Store, online); err != nil {
@@ -76,10 +85,19 @@ func compile(ctx context.Context, cfg *config.Config, online bool) (*gateway.Gat
 		}
 		_ = rl.Close()
 	}
-	gw, err := gateway.New(cfg, deps)
+	gw, err = gateway.New(cfg, deps)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
+		failed := gw.WaitKeys(ctx)
+		for _, name := range slices.Sorted(maps.Keys(failed)) {
+			err := failed[name]
+			if !strict && !errors.Is(err, jwt.ErrKeysInvalid) {
+				warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: authenticator %q: %w (serve starts anyway; its routes answer 503 until the IdP answers; --strict makes this an error)", name, err), "authenticators", name))
+				continue
+			}
+			errs = append(errs, cfg.ErrorAt(fmt.Errorf("authenticator %q: %w", name, err), "authenticators", name))
+		}
 		gw.Close()
 	}
 	if cfg.Server.TLS != nil {
@@ -89,7 +107,7 @@ func compile(ctx context.Context, cfg *config.Config, online bool) (*gateway.Gat
 			errs = append(errs, fmt.Errorf("server.tls: %w", err))
 		}
 	}
-	return gw, errors.Join(errs...)
+	return gw, errors.Join(warns...), errors.Join(errs...)
 }
 
 // unopenedStore stands in for the key store when check compiles api_key

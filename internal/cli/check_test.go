@@ -102,7 +102,7 @@ routes:
 }
 
 func TestCheckOfflineByDefault(t *testing.T) {
-	t.Run("jwt discovery at a closed port: offline ok, --online fails", func(t *testing.T) {
+	t.Run("jwt discovery at a closed port: offline ok, --online warns, --online --strict fails", func(t *testing.T) {
 		text := checkBase + fmt.Sprintf(`authenticators:
   sso: { type: jwt, issuer: %q, discovery: true, audiences: [inventory-api], algorithms: [RS256] }
 routes:
@@ -111,9 +111,31 @@ routes:
 		if code, out, errs, _ := runCheck(t, text); code != 0 || !strings.Contains(out, "ok (1 route,") {
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
+		code, out, errs, path := runCheck(t, text, "--online")
+		if code != 0 || !strings.Contains(out, "ok (1 routes") || !strings.Contains(errs, `warning: authenticator "sso"`) || !strings.Contains(errs, "discovery") {
+			t.Fatalf("--online: code %d out %q err %q, want 0 with a warning on stderr", code, out, errs)
+		}
+		assertLocated(t, path, errs)
+		code, _, errs, path = runCheck(t, text, "--online", "--strict")
+		if code != 1 || strings.Contains(errs, "warning") || !strings.Contains(errs, `authenticator "sso"`) {
+			t.Fatalf("--online --strict: code %d err %q, want 1 with an error", code, errs)
+		}
+		assertLocated(t, path, errs)
+	})
+	t.Run("jwt discovery naming another issuer: --online fails without --strict", func(t *testing.T) {
+		idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"issuer":"https://evil.example/","jwks_uri":"https://evil.example/jwks"}`)
+		}))
+		defer idp.Close()
+		text := checkBase + fmt.Sprintf(`authenticators:
+  sso: { type: jwt, issuer: %q, discovery: true, audiences: [inventory-api], algorithms: [RS256] }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: [sso] }
+`, idp.URL+"/")
 		code, _, errs, path := runCheck(t, text, "--online")
-		if code != 1 || !strings.Contains(errs, `authenticator "sso"`) || !strings.Contains(errs, "discovery") {
-			t.Fatalf("--online: code %d err %q", code, errs)
+		if code != 1 || strings.Contains(errs, "warning") || !strings.Contains(errs, "invalid key material") || !strings.Contains(errs, "evil.example") {
+			t.Fatalf("--online: code %d err %q, want 1 naming the wrong issuer", code, errs)
 		}
 		assertLocated(t, path, errs)
 	})

@@ -20,7 +20,8 @@ const usage = `rampart — a security-first API gateway
 Usage:
   rampart serve -c rampart.yaml   run the gateway (SIGHUP reloads, SIGTERM drains and stops)
   rampart check -c rampart.yaml   validate a config offline; exit 1 with file:line:col errors
-                                  (--online also fetches JWKS/specs, connects to store and Redis)
+                                  (--online also fetches JWKS/specs, connects to store and Redis;
+                                  an IdP that does not answer warns, or fails with --strict)
   rampart config schema           print the config file's JSON Schema (for editors)
   rampart demo                    gateway + example backend with embedded defaults
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings

@@ -303,7 +303,7 @@ func TestVersionAndKeys(t *testing.T) {
 		}},
 		{name: "unknown key suggests for transposition", src: base + "server: {lsiten: \":80\"}\n", want: []string{`5:10: unknown key "lsiten" in server (known: `}},
 		{name: "camelCase key suggests snake_case", src: base + "server: {maxBodyBytes: 10MB}\n", want: []string{`5:10: unknown key "maxBodyBytes" in server`}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, require, rate_limit, cors, openapi, websocket, headers)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, require, rate_limit, shared_state_failure, cors, openapi, websocket, headers)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -832,6 +832,10 @@ func TestRoutes(t *testing.T) {
 			`15:11: route "r": cors policy "webb" is not defined (defined in cors: web); did you mean "web"?`,
 			`16:14: route "r": openapi document "spec" is not defined (defined in openapi: api)`,
 		}},
+		{name: "route failure mode typo suggests", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    rate_limit: [rl]\n    shared_state_failure: fail_opn\n"), want: []string{
+			`15:27: route "r": shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
+		{name: "route failure mode without rate_limit refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    shared_state_failure: fail_open\n"), want: []string{
+			`14:27: route "r": shared_state_failure applies to the route's rate limits, and the route has no rate_limit`}},
 		{name: "reference with nothing defined", src: base + "routes:\n  - {name: r, path: /r, methods: [GET], upstream: app, auth: none, cors: web}\n", want: []string{`6:74: route "r": cors policy "web" is not defined (nothing is defined in cors)`}},
 		{name: "duplicate route name mentions the first", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n  - name: r\n    path: /s\n    methods: [GET]\n    upstream: app\n    auth: none\n"), want: []string{`14:11: route "r": name "r" is already used by the route at line 9`}},
 		{name: "route name required", src: defs + "routes:\n  - {path: /r, methods: [GET], upstream: app, auth: none}\n", want: []string{`9:5: route #1: name is required`}},

@@ -150,6 +150,13 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 			}
 		}
 	}
+	if v, ok := f.str("shared_state_failure"); ok && p.oneOf(f, "shared_state_failure", v, "fail_closed", "fail_open", "local") {
+		if f.has("rate_limit") {
+			r.SharedStateFailure = v.s
+		} else {
+			f.errf("shared_state_failure", "applies to the route's rate limits, and the route has no rate_limit")
+		}
+	}
 	if v, ok := f.str("cors"); ok && p.defined(f, "cors", v, refs.cors) {
 		r.CORS = v.s
 	}

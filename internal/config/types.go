@@ -160,6 +160,12 @@ type Route struct {
 	Require authz.Require `yaml:"require"`
 	// RateLimit names the entries of rate_limits: that apply, in order.
 	RateLimit []string `yaml:"rate_limit"`
+	// SharedStateFailure overrides the top-level shared_state_failure for
+	// this route's rate limits while the shared state is unreachable:
+	// fail_closed answers 503, fail_open lets requests through uncounted,
+	// local counts per node. Unset: the top-level value. Only with
+	// rate_limit (lockout keeps the top-level mode).
+	SharedStateFailure string `yaml:"shared_state_failure" conf:"oneof=fail_closed|fail_open|local"`
 	// CORS names the entry of cors: that answers preflights and sets CORS
 	// headers. Unset: preflights are refused.
 	CORS string `yaml:"cors"`

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/clientip"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/config/conf"
@@ -63,7 +64,8 @@ type Deps struct {
 	// in-memory one owned by this gateway.
 	Lockout lockout.Backend
 	// Previous is the gateway being replaced by a reload, if any: OpenAPI
-	// documents that cannot be re-fetched keep its version.
+	// documents that cannot be re-fetched keep its version, and JWT
+	// authenticators with the same key source start from its keys.
 	Previous *Gateway
 	// RateLimit is the shared-state backend for rate limits; it outlives
 	// reloads (counters must not reset). nil: an in-memory one owned by this
@@ -93,8 +95,9 @@ type Gateway struct {
 	metrics        *metrics.Metrics
 	noRoute        *metrics.Route // metrics of requests refused before routing
 	maxQueryParams int
-	secure         http.Handler // security headers around precheck, routing and the route
-	closers        []func()     // background work to stop on Close (JWKS refresh)
+	secure         http.Handler                  // security headers around precheck, routing and the route
+	closers        []func()                      // background work to stop on Close (JWKS refresh)
+	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
 	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
@@ -125,6 +128,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		metrics:        deps.Metrics,
 		maxQueryParams: cfg.Server.MaxQueryParams,
 		docs:           map[string]*openapi.Document{},
+		jwts:           map[string]*jwt.Authenticator{},
 		hosts:          map[string]bool{},
 		hostsOnly:      len(cfg.Routes) > 0,
 	}
@@ -188,6 +192,29 @@ func (g *Gateway) Routes() int { return len(g.routes) }
 // Unfetched names, sorted, the remote OpenAPI documents a gateway built with
 // Deps.Offline did not load: routes generated from them are not in Routes.
 func (g *Gateway) Unfetched() []string { return g.unfetched }
+
+// KeyStates is the key state of each authenticator that fetches keys (jwt
+// with jwks_url or discovery) routes use, by name, for /readyz and metrics:
+// the others are ready whenever the gateway is.
+func (g *Gateway) KeyStates() map[string]jwt.State {
+	out := make(map[string]jwt.State, len(g.jwts))
+	for name, a := range g.jwts {
+		out[name] = a.State()
+	}
+	return out
+}
+
+// WaitKeys waits for the first key fetch of every JWT authenticator (check
+// --online) and returns the failures by name.
+func (g *Gateway) WaitKeys(ctx context.Context) map[string]error {
+	errs := map[string]error{}
+	for name, a := range g.jwts {
+		if err := a.Wait(ctx); err != nil {
+			errs[name] = err
+		}
+	}
+	return errs
+}
 
 // Close releases upstream connection pools.
 func (g *Gateway) Close() {

@@ -180,9 +180,10 @@ type authenticator struct {
 }
 
 // authenticators builds the authenticators that routes use (only those: an
-// unused one would fetch keys for nothing). Key material, discovery and JWKS
-// are loaded here, so a broken identity provider fails the load, not the
-// first request.
+// unused one would fetch keys for nothing). Static key material is loaded
+// here, so a bad key file fails the load; discovery and JWKS are fetched in
+// the background, so an IdP that is down takes only its own routes down (503
+// auth-unavailable) and a reload keeps the keys it had.
 func (b *builder) authenticators(routes []*config.Route) {
 	b.authns, b.authFailed = map[string]*authenticator{}, map[string]bool{}
 	used := map[string]bool{}
@@ -211,11 +212,17 @@ func (b *builder) authenticator(def *config.Authenticator, client *http.Client) 
 	case def.JWT != nil:
 		c := *def.JWT
 		c.Offline = b.deps.Offline
+		if b.deps.Previous != nil {
+			c.Previous = b.deps.Previous.jwts[c.Name]
+		}
 		j, err := jwt.New(c, client, b.deps.Logger)
 		if err != nil {
 			return nil, err
 		}
 		b.g.closers = append(b.g.closers, func() { _ = j.Close() })
+		if c.JWKSURL != "" || c.Discovery {
+			b.g.jwts[c.Name] = j // fetches keys: reported, and kept across reloads
+		}
 		return &authenticator{j, dropped(def.JWT.ForwardToken, def.JWT.TokenHeader, def.JWT.TokenCookie)}, nil
 	case def.Introspection != nil:
 		in, err := introspect.New(*def.Introspection, client, b.deps.Logger)
@@ -393,7 +400,11 @@ func (b *builder) rateLimit(rt *config.Route) (pipeline.Middleware, error) {
 		}
 	}
 	sort.Strings(apiKey)
-	return ratelimit.New(cs, ratelimit.Deps{Limiter: b.limiter.Limiter, Observer: b.g.obs, APIKeyAuthenticators: apiKey,
+	limiter, err := b.limiter.For(rt.SharedStateFailure)
+	if err != nil {
+		return nil, err
+	}
+	return ratelimit.New(cs, ratelimit.Deps{Limiter: limiter, Observer: b.g.obs, APIKeyAuthenticators: apiKey,
 		Options: ratelimit.Options{InFlight: b.limiter.InFlight}})
 }
 

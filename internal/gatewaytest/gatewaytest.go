@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/server"
 )
@@ -83,7 +85,7 @@ type Gateway struct {
 	URL        string // http://Addr
 	AdminURL   string
 	AdminToken string
-	Logs       *syncBuffer
+	Logs       *SyncBuffer
 	stop       context.CancelFunc
 	done       chan error
 	reload     chan struct{}
@@ -141,7 +143,7 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{Logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
+	g := &Gateway{Logs: &SyncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
 	ready := make(chan struct{})
 	logger := slog.New(slog.NewJSONHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
@@ -160,7 +162,48 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 		t.Fatalf("gateway did not start: %v", err)
 	}
 	t.Cleanup(func() { g.Stop(t) })
+	g.awaitKeys(t)
 	return g
+}
+
+// awaitKeys waits (up to 10s) until no authenticator is waiting for its
+// keys: JWKS are fetched in the background, and tests mostly want the
+// started gateway to verify tokens at once. A test whose IdP is down on
+// purpose proceeds after the deadline and asserts the 503s itself.
+func (g *Gateway) awaitKeys(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		rd, err := g.Readiness()
+		if err != nil {
+			t.Fatalf("readyz: %v", err)
+		}
+		waiting := false
+		for _, a := range rd.Authenticators {
+			waiting = waiting || a.State == jwt.StateWaiting
+		}
+		if !waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Readiness reads the admin /readyz report (with the admin token, so errors
+// are included).
+func (g *Gateway) Readiness() (admin.Readiness, error) {
+	var rd admin.Readiness
+	req, err := http.NewRequest(http.MethodGet, g.AdminURL+"/readyz", nil)
+	if err != nil {
+		return rd, err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
+	resp, err := Client().Do(req)
+	if err != nil {
+		return rd, err
+	}
+	defer resp.Body.Close()
+	return rd, json.NewDecoder(resp.Body).Decode(&rd)
 }
 
 // Stop shuts the gateway down and waits for it (idempotent).
@@ -311,18 +354,20 @@ func Config(target, extra, routes string) string {
 		extra + "routes:\n" + routes
 }
 
-type syncBuffer struct {
+// SyncBuffer is a text buffer safe for concurrent writers (logs, a child
+// process's stdout and stderr).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -145,6 +145,32 @@ func (m *Metrics) SharedState(up func() bool) {
 		}))
 }
 
+// Authenticators exports, per authenticator that fetches keys (jwt with
+// jwks_url or discovery), whether it has them: ready reports the current
+// gateway's authenticators at each scrape (they change with reloads).
+func (m *Metrics) Authenticators(ready func() map[string]bool) {
+	m.registry.MustRegister(&authenticatorsReady{ready: ready, desc: prometheus.NewDesc("rampart_authenticator_ready",
+		"1 when the authenticator has verification keys, 0 while it waits for its identity provider (its routes answer 503).",
+		[]string{"authenticator"}, nil)})
+}
+
+type authenticatorsReady struct {
+	ready func() map[string]bool
+	desc  *prometheus.Desc
+}
+
+func (c *authenticatorsReady) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *authenticatorsReady) Collect(ch chan<- prometheus.Metric) {
+	for name, ok := range c.ready() {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, name)
+	}
+}
+
 // Reloaded counts a reload attempt.
 func (m *Metrics) Reloaded(err error) {
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
@@ -148,6 +149,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		return nil, err
 	}
 	s.current.Store(gw)
+	s.metrics.Authenticators(s.keysReady)
 	res.add("gateway", func() error { s.current.Load().Close(); return nil })
 	if err := s.listen(res); err != nil {
 		return nil, err
@@ -297,7 +299,7 @@ func (s *running) admin(keys store.Store, res *resources) error {
 	if err != nil {
 		return err
 	}
-	ah := admin.New(s.cfg.Admin.Token, func() bool { return !s.draining.Load() && s.rl.Ready() == nil })
+	ah := admin.New(s.cfg.Admin.Token, func() admin.Readiness { return s.readiness(keys != nil) })
 	ah.Handle("GET /metrics", s.metrics.Handler())
 	if keys != nil {
 		api, err := admin.NewKeysAPI(admin.KeysConfig{Store: keys, Audit: s.logger})
@@ -310,6 +312,48 @@ func (s *running) admin(keys store.Store, res *resources) error {
 	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
 	return nil
+}
+
+// readiness is the /readyz answer. The replica is unready only while it
+// drains (and before it listens: the admin listener opens last): everything
+// it needs to serve every route is then absent. A dependency that only some
+// routes need — Redis for rate-limited routes, an IdP for its jwt routes, the
+// key store for api_key routes — is reported, not a verdict: those routes
+// answer 503 by their own failure mode and the others serve, and replicas
+// sharing that dependency do not all leave the load balancer at once.
+func (s *running) readiness(keyStore bool) admin.Readiness {
+	rd := admin.Readiness{Ready: !s.draining.Load()}
+	if !rd.Ready {
+		rd.Reason = "draining"
+	}
+	state, mode, err := s.rl.Status()
+	rd.SharedState = &admin.Dependency{State: state, Mode: mode, Error: errText(err)}
+	if keyStore {
+		rd.KeyStore = &admin.Dependency{State: "open"} // opened at start; outages show on the api_key routes
+	}
+	for name, st := range s.current.Load().KeyStates() {
+		if rd.Authenticators == nil {
+			rd.Authenticators = map[string]admin.Dependency{}
+		}
+		rd.Authenticators[name] = admin.Dependency{State: st.State, Error: errText(st.Err)}
+	}
+	return rd
+}
+
+// keysReady is the rampart_authenticator_ready metric's source.
+func (s *running) keysReady() map[string]bool {
+	out := map[string]bool{}
+	for name, st := range s.current.Load().KeyStates() {
+		out[name] = st.State == jwt.StateReady
+	}
+	return out
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func (s *running) errorLog() *log.Logger { return log.New(slogWriter{s.logger}, "", 0) }

@@ -1,6 +1,7 @@
 package jwt_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -73,6 +74,9 @@ func newFixture(t *testing.T, edit func(*jwt.Config)) *fixture {
 		t.Fatalf("jwt.New: %v", err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
+	if err := a.Wait(context.Background()); err != nil {
+		t.Fatalf("first JWKS fetch: %v", err)
+	}
 	f.a = a
 	return f
 }

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -32,7 +34,8 @@ import (
 // wait bound also cuts short the fetch itself) and uses an injectable clock;
 // and concurrent lookups share one in-flight fetch.
 type jwksClient struct {
-	url      string
+	issuer   string // set with discovery: where jwks_uri is looked up
+	source   string // keySourceOf the config
 	client   *http.Client
 	logger   *slog.Logger
 	now      func() time.Time
@@ -41,6 +44,7 @@ type jwksClient struct {
 	ceiling  time.Duration
 	cooldown time.Duration
 	timeout  time.Duration
+	retry    Backoff
 	onChange func()
 
 	store *jwkset.MemoryJWKSet
@@ -49,11 +53,16 @@ type jwksClient struct {
 	ctx    context.Context // ends the refresh goroutine and in-flight fetches
 	cancel context.CancelFunc
 	done   chan struct{}
+	tried  chan struct{} // closed when the first fetch attempt has ended
+	loaded atomic.Bool   // keys have arrived; read on every lookup
 
 	mu          sync.Mutex
+	url         string     // the JWKS; "" until discovery found it
 	inflight    *fetchCall // the fetch running now, shared by all who need one
 	lastUnknown time.Time  // when an unknown kid last caused a fetch
 	digest      [sha256.Size]byte
+	state       State
+	retryAt     time.Time // next attempt while waiting, for Retry-After
 }
 
 type fetchCall struct {
@@ -88,24 +97,19 @@ func (s refreshingStorage) KeyRead(ctx context.Context, kid string) (jwkset.JWK,
 }
 
 func newJWKSClient(cfg Config, client *http.Client, logger *slog.Logger, now func() time.Time, onChange func()) (*jwksClient, error) {
-	hc := fetchClient(client, cfg.FetchTimeout)
-	u := cfg.JWKSURL
-	if cfg.Discovery {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.FetchTimeout)
-		var err error
-		u, err = discover(ctx, hc, cfg.Issuer)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &jwksClient{
-		url: u, client: hc, logger: logger, now: now, allowed: cfg.Algorithms,
+		url: cfg.JWKSURL, client: fetchClient(client, cfg.FetchTimeout), logger: logger, now: now, allowed: cfg.Algorithms,
 		floor: cfg.JWKSRefreshFloor, ceiling: cfg.JWKSRefreshCeiling,
-		cooldown: cfg.UnknownKIDCooldown, timeout: cfg.FetchTimeout,
+		cooldown: cfg.UnknownKIDCooldown, timeout: cfg.FetchTimeout, retry: cfg.Retry,
+		source: keySourceOf(cfg), onChange: onChange,
 		store: jwkset.NewMemoryStorage(),
-		ctx:   ctx, cancel: cancel, done: make(chan struct{}),
+		ctx:   ctx, cancel: cancel, done: make(chan struct{}), tried: make(chan struct{}),
+		state: State{State: StateWaiting},
+	}
+	if cfg.Discovery {
+		c.issuer = cfg.Issuer
+		c.url = "" // found by the first fetch
 	}
 	kf, err := keyfunc.New(keyfunc.Options{
 		Ctx:          ctx,
@@ -117,20 +121,44 @@ func newJWKSClient(cfg Config, client *http.Client, logger *slog.Logger, now fun
 		return nil, err
 	}
 	c.kf = kf
-	// The first fetch is synchronous and must succeed: a gateway that starts
-	// without keys would refuse every request, and the operator should hear
-	// about it from `rampart check`/start, not from users.
-	first := c.start()
-	<-first.done
-	if first.err != nil {
-		cancel()
-		return nil, fmt.Errorf("jwks %s: %w", u, first.err)
+	if cfg.Previous != nil {
+		c.inherit(cfg.Previous.keys.jwks)
+	}
+	// No fetch here: an IdP that is down must not keep the gateway (and its
+	// other routes) from starting. run fetches at once and retries with
+	// backoff; until keys arrive, key() answers ErrKeysUnavailable (503).
+	go c.run()
+	return c, nil
+}
+
+// keySourceOf identifies where keys come from and which of them are kept:
+// a reload with the same one may start with the running keys.
+func keySourceOf(cfg Config) string {
+	return fmt.Sprintf("%q %t %q %q", cfg.Issuer, cfg.Discovery, cfg.JWKSURL, cfg.Algorithms)
+}
+
+// inherit starts c with prev's keys when prev fetched keys from the same
+// source: a reload during an IdP outage keeps verifying tokens instead of
+// going back to waiting. The first fetch still runs at once.
+func (c *jwksClient) inherit(prev *jwksClient) {
+	if prev == nil || prev.source != c.source {
+		return
+	}
+	prev.mu.Lock()
+	loaded, url, digest := prev.state.State == StateReady, prev.url, prev.digest
+	prev.mu.Unlock()
+	if !loaded {
+		return
+	}
+	keys, err := prev.store.KeyReadAll(c.ctx)
+	if err != nil || c.store.KeyReplaceAll(c.ctx, keys) != nil {
+		return
 	}
 	c.mu.Lock()
-	c.onChange = onChange // only later changes invalidate anything
+	c.url, c.digest = url, digest
+	c.state = State{State: StateReady}
 	c.mu.Unlock()
-	go c.run(first.next)
-	return c, nil
+	c.loaded.Store(true)
 }
 
 // fetchClient returns a copy of client (nil = a fresh one) that follows at
@@ -154,6 +182,12 @@ func fetchClient(client *http.Client, timeout time.Duration) *http.Client {
 
 // key returns the verification key for a token with algorithm alg.
 func (c *jwksClient) key(ctx context.Context, t *jwtlib.Token, alg string) (any, error) {
+	if !c.loaded.Load() {
+		// No key to decide with: not the token's fault (no 401), and no
+		// fetch either (run is retrying with backoff; requests must not
+		// hammer an IdP that is down).
+		return nil, ErrKeysUnavailable
+	}
 	kid, hasKID := t.Header["kid"].(string)
 	if !hasKID {
 		// No kid (some plain-JWKS issuers): every key that fits the algorithm
@@ -242,12 +276,14 @@ func (c *jwksClient) startLocked() *fetchCall {
 	return call
 }
 
-// run refreshes in the background until close.
-func (c *jwksClient) run(next time.Duration) {
+// run fetches at once, then refreshes until close: at the interval the
+// IdP allows once keys are loaded (a failure keeps them and retries after the
+// floor), with backoff while there are none yet.
+func (c *jwksClient) run() {
 	defer close(c.done)
-	t := time.NewTimer(next)
+	t := time.NewTimer(0)
 	defer t.Stop()
-	for {
+	for attempt := 0; ; {
 		select {
 		case <-c.ctx.Done():
 			return
@@ -260,13 +296,83 @@ func (c *jwksClient) run(next time.Duration) {
 		case <-call.done:
 		}
 		next := call.next
-		if call.err != nil {
-			c.logger.Warn("JWKS refresh failed; keeping the last good keys",
-				"url", c.url, "error", call.err, "retry_in", c.floor)
+		switch {
+		case call.err == nil:
+			attempt = 0
+		case c.loaded.Load():
 			next = c.floor
+			c.logger.Log(c.ctx, failureLevel(call.err), "JWKS refresh failed; keeping the last good keys",
+				"url", c.currentURL(), "error", call.err, "retry_in", next)
+		default:
+			next = c.retry.Delay(attempt, c.floor)
+			attempt++
+			c.logger.Log(c.ctx, failureLevel(call.err), "no JWKS yet; tokens of this authenticator get 503 until one is fetched",
+				"issuer_or_url", cmp.Or(c.currentURL(), c.issuer), "error", call.err, "retry_in", next)
 		}
+		c.recordAttempt(call.err, next)
 		t.Reset(next)
 	}
+}
+
+// failureLevel: an IdP that does not answer is an outage (warning); one
+// that answers with unusable documents is a misconfiguration or an attack
+// (error).
+func failureLevel(err error) slog.Level {
+	if errors.Is(err, ErrKeysInvalid) {
+		return slog.LevelError
+	}
+	return slog.LevelWarn
+}
+
+// recordAttempt updates the state /readyz reports after a fetch attempt.
+func (c *jwksClient) recordAttempt(err error, next time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil || c.loaded.Load():
+		// Keys are in use; a failed refresh is logged, not a state change.
+		c.state = State{State: StateReady, Err: err}
+	case errors.Is(err, ErrKeysInvalid):
+		c.state = State{State: StateInvalid, Err: err}
+	default:
+		c.state = State{State: StateWaiting, Err: err}
+	}
+	c.retryAt = c.now().Add(next)
+	select {
+	case <-c.tried:
+	default:
+		close(c.tried)
+	}
+}
+
+func (c *jwksClient) currentURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.url
+}
+
+// status is the client's state, and how long a request refused for lack of
+// keys should wait before retrying.
+func (c *jwksClient) status() (State, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state, c.retryAt.Sub(c.now())
+}
+
+// wait blocks until the first fetch attempt has ended, or ctx is done.
+func (c *jwksClient) wait(ctx context.Context) error {
+	select {
+	case <-c.tried:
+	case <-c.ctx.Done():
+		return errors.New("closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	st, _ := c.status()
+	if st.State == StateReady {
+		return nil
+	}
+	return st.Err
 }
 
 func (c *jwksClient) close() {
@@ -276,32 +382,42 @@ func (c *jwksClient) close() {
 
 // fetch gets the JWKS, replaces the key set if it changed, and returns how
 // long the response may be cached, clamped to [floor, ceiling].
+// With discovery, the JWKS URL is looked up first, until found once.
+// Documents that arrived but cannot be used wrap ErrKeysInvalid.
 func (c *jwksClient) fetch(ctx context.Context) (time.Duration, error) {
-	body, h, err := getDocument(ctx, c.client, c.url, "application/jwk-set+json, application/json")
+	u := c.currentURL()
+	if u == "" {
+		found, err := discover(ctx, c.client, c.issuer)
+		if err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		c.url, u = found, found
+		c.mu.Unlock()
+	}
+	body, h, err := getDocument(ctx, c.client, u, "application/jwk-set+json, application/json")
 	if err != nil {
 		return 0, err
 	}
 	keys, skipped, err := parseJWKS(body, c.allowed)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %s: %w", ErrKeysInvalid, u, err)
 	}
 	for _, s := range skipped {
-		c.logger.Debug("JWKS key skipped", "url", c.url, "reason", s)
+		c.logger.Debug("JWKS key skipped", "url", u, "reason", s)
 	}
 	sum := sha256.Sum256(body)
 	c.mu.Lock()
 	changed := sum != c.digest
 	c.digest = sum
-	onChange := c.onChange
 	c.mu.Unlock()
 	if changed {
 		if err := c.store.KeyReplaceAll(ctx, keys); err != nil {
 			return 0, err
 		}
-		if onChange != nil {
-			onChange()
-		}
+		c.onChange()
 	}
+	c.loaded.Store(true)
 	return c.lifetime(h), nil
 }
 
@@ -414,18 +530,18 @@ func discover(ctx context.Context, client *http.Client, issuer string) (string, 
 		JWKSURI *string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("discovery %s: not a JSON object: %w", u, err)
+		return "", fmt.Errorf("%w: discovery %s: not a JSON object: %w", ErrKeysInvalid, u, err)
 	}
 	switch {
 	case doc.Issuer == nil:
-		return "", fmt.Errorf("discovery %s: no issuer", u)
+		return "", fmt.Errorf("%w: discovery %s: no issuer", ErrKeysInvalid, u)
 	case *doc.Issuer != issuer:
-		return "", fmt.Errorf("discovery %s: document names issuer %q, configured issuer is %q (they must match exactly, trailing slash included)", u, *doc.Issuer, issuer)
+		return "", fmt.Errorf("%w: discovery %s: document names issuer %q, configured issuer is %q (they must match exactly, trailing slash included)", ErrKeysInvalid, u, *doc.Issuer, issuer)
 	case doc.JWKSURI == nil || *doc.JWKSURI == "":
-		return "", fmt.Errorf("discovery %s: no jwks_uri", u)
+		return "", fmt.Errorf("%w: discovery %s: no jwks_uri", ErrKeysInvalid, u)
 	}
 	if err := checkFetchURL(*doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("discovery %s: jwks_uri: %w", u, err)
+		return "", fmt.Errorf("%w: discovery %s: jwks_uri: %w", ErrKeysInvalid, u, err)
 	}
 	return *doc.JWKSURI, nil
 }
@@ -451,7 +567,7 @@ func getDocument(ctx context.Context, client *http.Client, u, accept string) ([]
 		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if len(body) > MaxDocumentBytes {
-		return nil, nil, fmt.Errorf("GET %s: document larger than %d bytes", u, MaxDocumentBytes)
+		return nil, nil, fmt.Errorf("%w: GET %s: document larger than %d bytes", ErrKeysInvalid, u, MaxDocumentBytes)
 	}
 	return body, resp.Header, nil
 }

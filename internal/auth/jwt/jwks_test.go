@@ -1,9 +1,11 @@
 package jwt_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -173,6 +175,9 @@ func TestDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Close()
+		if err := a.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := a.Authenticate(bearer(authtest.Mint(t, k, idp.Claims("u", clk.Now()), nil))); err != nil {
 			t.Fatal(err)
 		}
@@ -181,57 +186,85 @@ func TestDiscovery(t *testing.T) {
 		}
 	})
 
+	// New succeeds whatever the IdP answers; the first fetch's outcome is
+	// the authenticator's state, and tokens are refused with 503 until keys
+	// arrive. Documents that arrived but are refused are "invalid" (an
+	// error), an IdP that does not answer is "waiting".
 	errCases := []struct {
 		name  string
 		setup func(idp *authtest.IdP, cfg *jwt.Config)
+		state string
 		want  string
 	}{
 		{"document names another issuer", func(idp *authtest.IdP, cfg *jwt.Config) {
 			idp.SetDiscovery(map[string]any{"issuer": "https://evil.example/"})
-		}, "must match exactly"},
+		}, jwt.StateInvalid, "must match exactly"},
 		{"configured issuer lacks the trailing slash", func(idp *authtest.IdP, cfg *jwt.Config) {
 			cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
-		}, "must match exactly"},
+		}, jwt.StateInvalid, "must match exactly"},
 		{"no jwks_uri", func(idp *authtest.IdP, cfg *jwt.Config) {
 			idp.SetDiscovery(map[string]any{"jwks_uri": ""})
-		}, "no jwks_uri"},
+		}, jwt.StateInvalid, "no jwks_uri"},
 		{"jwks_uri over plain http to a remote host", func(idp *authtest.IdP, cfg *jwt.Config) {
 			idp.SetDiscovery(map[string]any{"jwks_uri": "http://idp.example.com/jwks"})
-		}, "use https"},
+		}, jwt.StateInvalid, "use https"},
 		{"discovery document missing", func(idp *authtest.IdP, cfg *jwt.Config) {
 			cfg.Issuer = idp.Server.URL + "/realms/nope/"
-		}, "status 404"},
+		}, jwt.StateWaiting, "status 404"},
 		{"JWKS unreachable at start", func(idp *authtest.IdP, cfg *jwt.Config) {
 			idp.SetJWKSStatus(http.StatusBadGateway)
-		}, "status 502"},
+		}, jwt.StateWaiting, "status 502"},
 		{"JWKS with no usable key", func(idp *authtest.IdP, cfg *jwt.Config) {
 			enc := authtest.NewKey("RS256", "enc")
 			enc.Use = "enc"
 			hs := authtest.NewKey("HS256", "oct")
 			es := authtest.NewKey("ES384", "p384") // not in the allowlist
 			idp.Publish(enc, hs, es)
-		}, "no usable signing key"},
+		}, jwt.StateInvalid, "no usable signing key"},
 		{"JWKS document without keys", func(idp *authtest.IdP, cfg *jwt.Config) {
 			idp.SetDiscovery(map[string]any{"jwks_uri": idp.Server.URL + "/.well-known/openid-configuration?x"})
 			cfg.Algorithms = []string{"RS256"}
-		}, "no usable signing key"},
+		}, jwt.StateInvalid, "no usable signing key"},
 	}
 	for _, tt := range errCases {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := authtest.NewIdP(t, k)
 			cfg := newCfg(idp)
 			tt.setup(idp, &cfg)
-			a, err := jwt.New(cfg, idp.Server.Client(), quietLogger())
-			if err == nil {
-				a.Close()
-				t.Fatal("New succeeded")
+			var logs strings.Builder // read after Close, which ends the writer
+			a, err := jwt.New(cfg, idp.Server.Client(), slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("New: %v (an IdP's answer is not a config error)", err)
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not mention %q", err, tt.want)
+			defer func() {
+				a.Close()
+				level := map[string]string{jwt.StateInvalid: "level=ERROR", jwt.StateWaiting: "level=WARN"}[tt.state]
+				if !strings.Contains(logs.String(), level) || !strings.Contains(logs.String(), tt.want) {
+					t.Errorf("log lacks %s with %q:\n%s", level, tt.want, logs.String())
+				}
+			}()
+			err = a.Wait(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("first fetch: %v, want an error mentioning %q", err, tt.want)
+			}
+			if got := errors.Is(err, jwt.ErrKeysInvalid); got != (tt.state == jwt.StateInvalid) {
+				t.Errorf("errors.Is(err, ErrKeysInvalid) = %v for state %s", got, tt.state)
+			}
+			if st := a.State(); st.State != tt.state {
+				t.Errorf("state %q, want %q", st.State, tt.state)
+			}
+			claims := idp.Claims("u", clk.Now())
+			claims["iss"] = cfg.Issuer
+			rej := rejection(t, firstErr(a.Authenticate(bearer(authtest.Mint(t, k, claims, nil)))))
+			if rej.Status != http.StatusServiceUnavailable || rej.Type != "auth-unavailable" || rej.Header.Get("Retry-After") == "" {
+				t.Errorf("token without keys: %d %s Retry-After %q, want 503 auth-unavailable with Retry-After",
+					rej.Status, rej.Type, rej.Header.Get("Retry-After"))
 			}
 		})
 	}
 }
+
+func firstErr(_ any, err error) error { return err }
 
 func TestConfigErrors(t *testing.T) {
 	idp := authtest.NewIdP(t, authtest.NewKey("RS256", "k"))

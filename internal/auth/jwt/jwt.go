@@ -31,9 +31,16 @@
 // selected by MicahParks/jwkset and keyfunc/v3; nothing here verifies a
 // signature by hand.
 //
-// New does all fetching, parsing and cross-checking, so a bad issuer, an
-// unreachable JWKS or a weak key is an error at start (or reload), never a
-// surprise at the first request. JWKS are refreshed in the background at the
+// New validates the config and loads static keys, so a bad issuer or a weak
+// key is an error at start (or reload). A JWKS (or discovery) is fetched in
+// the background instead, so an IdP that is down does not keep the gateway
+// from starting: until the first fetch succeeds — retried with capped,
+// jittered exponential backoff — tokens are refused with 503
+// auth-unavailable and Retry-After (fail closed, never a pass); State says
+// whether keys are waiting, invalid (documents arrived but were refused) or
+// ready, and Wait lets `rampart check --online` see the first outcome. A
+// reload with the same key source starts from the previous authenticator's
+// keys (Config.Previous). JWKS are refreshed at the
 // interval the IdP's Cache-Control/Expires allow, clamped to a floor and a
 // ceiling; a failed refresh keeps the last good keys. Verified tokens are
 // cached (by SHA-256, bounded, until exp) so a repeated token skips the
@@ -57,6 +64,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,8 +149,9 @@ type Config struct {
 
 	// JWKSRefreshFloor is the least time between two JWKS refreshes: the
 	// IdP's cache lifetime (Cache-Control max-age, or Expires) is clamped to
-	// [floor, ceiling], and a failed refresh is retried after the floor. Unset
-	// means 1m; between 1s and 24h.
+	// [floor, ceiling], a failed refresh is retried after the floor, and
+	// while no JWKS has been fetched yet the retry backoff (from 500ms,
+	// doubling, jittered) is capped at it. Unset means 1m; between 1s and 24h.
 	JWKSRefreshFloor time.Duration `yaml:"jwks_refresh_floor" conf:"min=1s,max=24h"`
 	// JWKSRefreshCeiling is the most time between two JWKS refreshes, and how
 	// often a key set served without cache headers is refreshed. Unset means
@@ -166,6 +175,15 @@ type Config struct {
 	// CacheTTL bounds how long a verified token is remembered (it is never
 	// remembered past its exp); 0 = DefaultCacheTTL.
 	CacheTTL time.Duration `yaml:"-"`
+
+	// Retry is the fetch schedule while no JWKS has been fetched yet; the
+	// zero value is 500ms doubling up to jwks_refresh_floor, with jitter.
+	Retry Backoff `yaml:"-"`
+	// Previous is the authenticator this one replaces on a reload: if it
+	// had fetched keys from the same source (issuer, discovery, jwks_url,
+	// algorithms), they are used at once, so a reload during an IdP outage
+	// does not go back to waiting. nil on a first start.
+	Previous *Authenticator `yaml:"-"`
 
 	// Now is the clock for token validation, the cache and the unknown-kid
 	// cooldown; nil = time.Now.
@@ -211,10 +229,10 @@ var (
 	_ auth.Challenger    = (*Authenticator)(nil)
 )
 
-// New builds an authenticator from cfg: it validates cfg, loads the static key
-// or performs discovery and the first JWKS fetch (with client; nil = a client
-// with FetchTimeout), and starts the background refresh. Any failure is an
-// error naming the problem; nothing is deferred to the first request.
+// New builds an authenticator from cfg: it validates cfg, loads the static
+// key, or starts fetching the JWKS in the background (discovery first, with
+// client; nil = a client with FetchTimeout). A config or static-key problem
+// is an error naming it; an IdP that does not answer is not (see State).
 // logger (nil = slog.Default()) receives refresh failures and skipped keys.
 func New(cfg Config, client *http.Client, logger *slog.Logger) (*Authenticator, error) {
 	if logger == nil {
@@ -293,6 +311,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, erro
 	if errors.Is(err, auth.ErrNoCredential) {
 		return nil, err
 	}
+	if errors.Is(err, ErrKeysUnavailable) {
+		return nil, a.unavailable(err)
+	}
 	if err != nil {
 		return nil, &pipeline.Rejection{Status: http.StatusUnauthorized, Type: auth.TypeInvalidToken,
 			Detail: "The access token is invalid.", Err: err}
@@ -300,6 +321,20 @@ func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, erro
 	// The cached principal itself: principals are read-only once
 	// authenticated (pipeline.Principal), so a cache hit allocates nothing.
 	return p, nil
+}
+
+// unavailable is the 503 for a token that cannot be checked because no
+// keys have been fetched yet (fail closed). Retry-After is the time until the
+// next fetch attempt, at least a second.
+func (a *Authenticator) unavailable(err error) *pipeline.Rejection {
+	st, next := a.keys.jwks.status()
+	if st.Err != nil {
+		err = fmt.Errorf("%w: %w", err, st.Err)
+	}
+	secs := max(int64((next+time.Second-1)/time.Second), 1)
+	return &pipeline.Rejection{Status: http.StatusServiceUnavailable, Type: auth.TypeAuthUnavailable,
+		Detail: "The identity provider's keys are not available yet; retry later.",
+		Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}, Err: err}
 }
 
 // verify returns the principal of a valid token, from the cache when it was
@@ -399,7 +434,7 @@ func (a *Authenticator) checkHeader(h map[string]any) error {
 // classify maps a golang-jwt error to one of this package's reasons. Errors
 // this package raised inside the key function come first.
 func (a *Authenticator) classify(t *jwtlib.Token, err error) error {
-	for _, mine := range [...]error{ErrHeader, ErrType, ErrUnknownKey, ErrKey, ErrMalformed} {
+	for _, mine := range [...]error{ErrHeader, ErrType, ErrUnknownKey, ErrKey, ErrMalformed, ErrKeysUnavailable} {
 		if errors.Is(err, mine) {
 			return err
 		}

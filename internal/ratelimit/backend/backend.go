@@ -1,7 +1,7 @@
 // Package backend opens the rate limit state a gateway runs on, from the two
 // config settings that choose it (shared_state, shared_state_failure), so the
-// server has one value to create at start, keep across reloads, ask for
-// readiness and close at shutdown.
+// server has one value to create at start, keep across reloads, report in
+// /readyz and close at shutdown.
 //
 // Why a separate package: ratelimit cannot import its own backends (they
 // import it), and the server should not need to know which URL means which
@@ -79,15 +79,31 @@ func (b *Backend) Err() error {
 	return nil
 }
 
-// Ready is the /readyz verdict: not ready only while Redis is unreachable
-// and the mode is fail_closed (every limited request would get a 503).
-// With fail_open and local the replica keeps serving; Err still reports the
-// outage for metrics and the /readyz body.
-func (b *Backend) Ready() error {
-	if b.redis != nil && b.redis.Health().Mode == redis.FailClosed {
-		return b.redis.Err()
+// For returns the Limiter of a route whose shared_state_failure is mode
+// ("" = the global one): the same counters and outage detection, with that
+// route's behaviour during a Redis outage. memory:// has no outages.
+func (b *Backend) For(mode string) (ratelimit.Limiter, error) {
+	if b.redis == nil || mode == "" {
+		return b.Limiter, nil
 	}
-	return nil
+	m, err := redis.ParseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	return b.redis.WithMode(m), nil
+}
+
+// Status is the state for /readyz: "up" or "down", the global failure mode
+// ("" for memory://), and during an outage its cause.
+func (b *Backend) Status() (state, mode string, err error) {
+	if b.redis == nil {
+		return "up", "", nil
+	}
+	state, mode, err = "up", b.redis.Health().Mode.String(), b.redis.Err()
+	if err != nil {
+		state = "down"
+	}
+	return state, mode, err
 }
 
 // Ping checks that a Redis backend answers (memory:// always does).

@@ -81,8 +81,9 @@ type Config struct {
 	Prefix string
 	// Failure is the behaviour while Redis is unreachable. Default FailClosed.
 	Failure Mode
-	// Local decides in Local mode. nil means a memory.Limiter with its
-	// default size, created by New.
+	// Local decides in Local mode (Failure, or a route's WithMode). nil
+	// means a memory.Limiter with its default size, created when first
+	// needed (its tables are preallocated).
 	Local ratelimit.Limiter
 	// Timeout bounds one decision's round trip; past it Redis counts as
 	// unreachable. Default 250ms.
@@ -112,6 +113,7 @@ type Limiter struct {
 	cfg    Config
 	script *goredis.Script
 
+	local   sync.Once   // creates cfg.Local when nil
 	down    atomic.Bool // read without mu on every decision; written under mu
 	mu      sync.Mutex
 	probing bool // a probe goroutine is running
@@ -148,9 +150,6 @@ func New(client Client, cfg Config) *Limiter {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.Failure == Local && cfg.Local == nil {
-		cfg.Local = memory.New(memory.Config{})
 	}
 	return &Limiter{
 		client: client,
@@ -275,9 +274,9 @@ func (l *Limiter) Health() Health {
 	return l.health
 }
 
-// Err is nil while Redis is reachable, else why not; for /readyz. Whether an
-// outage should make the replica unready is the caller's call: with
-// fail_closed it serves 503s, with fail_open and local it keeps serving.
+// Err is nil while Redis is reachable, else why not; for /readyz and
+// metrics. An outage does not make the replica unready: each route applies
+// its failure mode (fail_closed answers 503 on that route only).
 func (l *Limiter) Err() error {
 	if !l.down.Load() {
 		return nil
@@ -289,6 +288,29 @@ func (l *Limiter) Err() error {
 // Allow implements ratelimit.Limiter. now is used only by the Local failure
 // mode; Redis decides with its own clock.
 func (l *Limiter) Allow(ctx context.Context, key string, limits []ratelimit.Limit, now time.Time) (ratelimit.Decision, error) {
+	return l.allow(ctx, key, limits, now, l.cfg.Failure)
+}
+
+// WithMode returns a Limiter deciding with l's Redis and outage detection
+// but applying mode while Redis is unreachable: a route's own
+// shared_state_failure.
+func (l *Limiter) WithMode(mode Mode) ratelimit.Limiter {
+	if mode == l.cfg.Failure {
+		return l
+	}
+	return modeView{l, mode}
+}
+
+type modeView struct {
+	l    *Limiter
+	mode Mode
+}
+
+func (v modeView) Allow(ctx context.Context, key string, limits []ratelimit.Limit, now time.Time) (ratelimit.Decision, error) {
+	return v.l.allow(ctx, key, limits, now, v.mode)
+}
+
+func (l *Limiter) allow(ctx context.Context, key string, limits []ratelimit.Limit, now time.Time, mode Mode) (ratelimit.Decision, error) {
 	if len(limits) > ratelimit.MaxLimits {
 		limits = limits[:ratelimit.MaxLimits]
 	}
@@ -304,18 +326,23 @@ func (l *Limiter) Allow(ctx context.Context, key string, limits []ratelimit.Limi
 		}
 		l.markDown(err)
 	}
-	return l.degraded(ctx, key, limits, now)
+	return l.degraded(ctx, key, limits, now, mode)
 }
 
-func (l *Limiter) degraded(ctx context.Context, key string, limits []ratelimit.Limit, now time.Time) (ratelimit.Decision, error) {
+func (l *Limiter) degraded(ctx context.Context, key string, limits []ratelimit.Limit, now time.Time, mode Mode) (ratelimit.Decision, error) {
 	l.mu.Lock()
 	l.health.DegradedDecisions++
 	lastErr := l.health.LastError
 	l.mu.Unlock()
-	switch l.cfg.Failure {
+	switch mode {
 	case FailOpen:
 		return ratelimit.Decision{Allowed: true, Degraded: true, Unlimited: true}, nil
 	case Local:
+		l.local.Do(func() {
+			if l.cfg.Local == nil {
+				l.cfg.Local = memory.New(memory.Config{})
+			}
+		})
 		d, err := l.cfg.Local.Allow(ctx, key, limits, now)
 		d.Degraded = true
 		return d, err
