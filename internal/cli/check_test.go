@@ -112,7 +112,7 @@ routes:
 			t.Fatalf("offline: code %d out %q err %q", code, out, errs)
 		}
 		code, out, errs, path := runCheck(t, text, "--online")
-		if code != 0 || !strings.Contains(out, "ok (1 routes") || !strings.Contains(errs, `warning: authenticator "sso"`) || !strings.Contains(errs, "discovery") {
+		if code != 0 || !strings.Contains(out, "ok (1 route,") || !strings.Contains(errs, `warning: authenticator "sso"`) || !strings.Contains(errs, "discovery") {
 			t.Fatalf("--online: code %d out %q err %q, want 0 with a warning on stderr", code, out, errs)
 		}
 		assertLocated(t, path, errs)
