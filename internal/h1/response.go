@@ -386,6 +386,8 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
+	w.c.handlerDeadline = true
+	w.c.wdl = t
 	return w.c.rwc.SetWriteDeadline(t)
 }
 
