@@ -42,11 +42,16 @@ const (
 	stateHijacked
 )
 
-// bufs are the 4 KiB buffers of a busy connection.
+// bufs are what a busy connection needs and an idle one does not: the
+// 4 KiB buffers, and the previous response's header map, cleared, for the
+// next response to reuse (a security-header profile makes ~12 fields:
+// growing a fresh map to that size costs several allocations per request,
+// and keeping one per idle connection costs kilobytes).
 type bufs struct {
-	rd   [initialBuf]byte
-	pend [pendSize]byte
-	bw   *bufio.Writer
+	rd     [initialBuf]byte
+	pend   [pendSize]byte
+	bw     *bufio.Writer
+	header http.Header
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -54,17 +59,14 @@ var bufPool = sync.Pool{New: func() any {
 }}
 
 type conn struct {
-	srv     *Server
-	rwc     net.Conn
-	scanner framing.HeadScanner // the head being read; each byte scanned once
-	// spareHeader is the previous response's header map, cleared, for the
-	// next response to reuse.
-	spareHeader http.Header
-	remoteAddr  string
-	tlsState    *tls.ConnectionState
-	ctx         context.Context
-	state       atomic.Int32
-	idleSince   atomic.Int64 // unix nanos when it began waiting for a request
+	srv        *Server
+	rwc        net.Conn
+	scanner    framing.HeadScanner // the head being read; each byte scanned once
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	ctx        context.Context
+	state      atomic.Int32
+	idleSince  atomic.Int64 // unix nanos when it began waiting for a request
 
 	bufs *bufs
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
@@ -448,12 +450,10 @@ func (c *conn) serveOne(first bool) bool {
 	}
 	keep := w.finish()
 	if h := w.header; keep && len(h) <= 32 {
-		// The next response on this connection reuses the map (a
-		// security-header profile makes ~12 fields: growing a fresh map
-		// to that size costs several allocations per request). The
-		// handler has returned; Rampart's handlers keep no reference.
+		// The next response reuses the map (see bufs). The handler has
+		// returned; Rampart's handlers keep no reference.
 		clear(h)
-		c.spareHeader = h
+		c.bufs.header = h
 	}
 	return keep && !c.linger && !c.srv.closing.Load()
 }
