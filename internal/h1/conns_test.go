@@ -168,6 +168,16 @@ func get(t *testing.T, c net.Conn, br *bufio.Reader, path string) int {
 	return status
 }
 
+// keepAlive connects, is served one GET and stays connected.
+func keepAlive(t *testing.T, addr, path string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, br := dial(t, addr)
+	if status := get(t, c, br, path); status != 200 {
+		t.Fatalf("GET %s: %d", path, status)
+	}
+	return c, br
+}
+
 // At MaxConns a new connection takes the place of the one idle the
 // longest; when every connection is busy it gets a 503 and is closed.
 func TestMaxConnsReclaimsIdlestThenRefuses(t *testing.T) {
@@ -184,18 +194,9 @@ func TestMaxConnsReclaimsIdlestThenRefuses(t *testing.T) {
 	addr := serve(t, srv)
 	defer close(release)
 
-	a, abr := dial(t, addr)
-	if get(t, a, abr, "/a") != 200 {
-		t.Fatal("a")
-	}
-	b, bbr := dial(t, addr)
-	if get(t, b, bbr, "/b") != 200 {
-		t.Fatal("b")
-	}
-	c, cbr := dial(t, addr) // the third: a, idle the longest, makes room
-	if get(t, c, cbr, "/c") != 200 {
-		t.Fatal("c")
-	}
+	_, abr := keepAlive(t, addr, "/a")
+	b, bbr := keepAlive(t, addr, "/b")
+	c, _ := keepAlive(t, addr, "/c") // the third: a, idle the longest, makes room
 	expectClosed(t, abr)
 	if get(t, b, bbr, "/b-again") != 200 {
 		t.Fatal("b was closed instead of a")
@@ -229,14 +230,8 @@ func TestMaxConnsOrderIsIdleTime(t *testing.T) {
 	addr := serve(t, srv)
 	_, silentBR := dial(t, addr) // accepted first, never sends
 	waitFor(t, func() bool { return srv.Conns() == 1 })
-	k, kbr := dial(t, addr)
-	if get(t, k, kbr, "/k") != 200 {
-		t.Fatal("k")
-	}
-	n, nbr := dial(t, addr)
-	if get(t, n, nbr, "/n") != 200 {
-		t.Fatal("n")
-	}
+	k, kbr := keepAlive(t, addr, "/k")
+	keepAlive(t, addr, "/n")
 	expectClosed(t, silentBR)
 	if get(t, k, kbr, "/k-again") != 200 {
 		t.Fatal("the keep-alive connection was closed instead of the silent one")
