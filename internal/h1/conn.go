@@ -34,10 +34,10 @@ const (
 	writeChunk = 64 << 10
 )
 
-// Connection states, for Shutdown.
+// Connection states, for Shutdown and MaxConns.
 const (
-	stateIdle int32 = iota // waiting for the first byte of a request
-	stateActive
+	stateActive int32 = iota // from accept (a TLS handshake, say) until the first wait
+	stateIdle                // waiting for the first byte of a request
 	stateClosed
 	stateHijacked
 )

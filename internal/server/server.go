@@ -330,7 +330,8 @@ func (s *running) serve(ctx context.Context) error {
 		adminAddr = s.adminLn.Addr()
 		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
 	}
-	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes))
+	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes),
+		"max_connections", s.srv.MaxConns)
 	if s.opts.Ready != nil {
 		s.opts.Ready(s.ln.Addr(), adminAddr)
 	}
