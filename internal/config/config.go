@@ -142,6 +142,20 @@ func (p *parser) server(top *fields) (Server, *fields) {
 	f.positiveDuration("read_timeout", &s.ReadTimeout)
 	f.positiveDuration("write_timeout", &s.WriteTimeout)
 	f.positiveDuration("idle_timeout", &s.IdleTimeout)
+	if d, ok := f.duration("response_timeout"); ok {
+		if d < 0 {
+			f.errf("response_timeout", "must not be negative (0 means no cap)")
+		} else {
+			s.ResponseTimeout = d
+		}
+	}
+	if n, ok := f.integer("max_connections"); ok {
+		if n < 0 {
+			f.errf("max_connections", "must not be negative (0 derives it from the file-descriptor limit)")
+		} else {
+			s.MaxConnections = n
+		}
+	}
 	f.positiveDuration("shutdown_timeout", &s.ShutdownTimeout)
 	return s, f
 }

@@ -299,7 +299,7 @@ func TestVersionAndKeys(t *testing.T) {
 			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, shared_state, shared_state_failure, lockout, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
-			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, idle_timeout, shutdown_timeout); did you mean "max_body_bytes"?`,
+			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
 		}},
 		{name: "unknown key suggests for transposition", src: base + "server: {lsiten: \":80\"}\n", want: []string{`5:10: unknown key "lsiten" in server (known: `}},
 		{name: "camelCase key suggests snake_case", src: base + "server: {maxBodyBytes: 10MB}\n", want: []string{`5:10: unknown key "maxBodyBytes" in server`}},
@@ -952,7 +952,7 @@ func Example() {
 	_, err := Parse("rampart.yaml", []byte("version: 1\nadmin: {listen: \"off\"}\nserver: {max_body_byte: 10MB}\n"), nil)
 	fmt.Println(err)
 	// Output:
-	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, idle_timeout, shutdown_timeout); did you mean "max_body_bytes"?
+	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?
 }
 
 // A route's require is authz.Require, checked by authz's own Validate at the

@@ -88,10 +88,23 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" default:"5s"`
 	// ReadTimeout bounds reading the whole request, body included.
 	ReadTimeout time.Duration `yaml:"read_timeout" default:"30s"`
-	// WriteTimeout bounds writing the response.
+	// WriteTimeout bounds each wait for a response write to make progress
+	// (nginx's send_timeout): every write that goes through starts it
+	// afresh, so a slow but steady download is not cut, and a client that
+	// stops reading is cut after it.
 	WriteTimeout time.Duration `yaml:"write_timeout" default:"60s"`
+	// ResponseTimeout caps a whole exchange, from the request's first byte
+	// to the response's last. Unset (0) means no cap.
+	ResponseTimeout time.Duration `yaml:"response_timeout"`
 	// IdleTimeout is how long an idle keep-alive connection stays open.
 	IdleTimeout time.Duration `yaml:"idle_timeout" default:"120s"`
+	// MaxConnections bounds the public listener's connections. At the
+	// bound, the connection idle the longest is closed to make room; when
+	// none is idle, a new connection gets 503 and is closed. Unset (0)
+	// derives it from the file-descriptor limit: half of what is left after
+	// 128 kept for the admin listener, logs and stores, since each proxied
+	// request also holds an upstream connection.
+	MaxConnections int `yaml:"max_connections"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s"`
 }

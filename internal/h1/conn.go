@@ -27,21 +27,31 @@ const (
 	// After the handler returns, up to maxDiscard bytes of an unread
 	// request body are read and dropped to keep the connection.
 	maxDiscard = 256 << 10
+
+	// writeChunk is the most written to the socket under one write
+	// deadline, so that WriteTimeout bounds each wait for progress even
+	// when a handler writes a large body at once.
+	writeChunk = 64 << 10
 )
 
-// Connection states, for Shutdown.
+// Connection states, for Shutdown and MaxConns.
 const (
-	stateIdle int32 = iota // waiting for the first byte of a request
-	stateActive
+	stateActive int32 = iota // from accept (a TLS handshake, say) until the first wait
+	stateIdle                // waiting for the first byte of a request
 	stateClosed
 	stateHijacked
 )
 
-// bufs are the 4 KiB buffers of a busy connection.
+// bufs are what a busy connection needs and an idle one does not: the
+// 4 KiB buffers, and the previous response's header map, cleared, for the
+// next response to reuse (a security-header profile makes ~12 fields:
+// growing a fresh map to that size costs several allocations per request,
+// and keeping one per idle connection costs kilobytes).
 type bufs struct {
-	rd   [initialBuf]byte
-	pend [pendSize]byte
-	bw   *bufio.Writer
+	rd     [initialBuf]byte
+	pend   [pendSize]byte
+	bw     *bufio.Writer
+	header http.Header
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -49,16 +59,14 @@ var bufPool = sync.Pool{New: func() any {
 }}
 
 type conn struct {
-	srv     *Server
-	rwc     net.Conn
-	scanner framing.HeadScanner // the head being read; each byte scanned once
-	// spareHeader is the previous response's header map, cleared, for the
-	// next response to reuse.
-	spareHeader http.Header
-	remoteAddr  string
-	tlsState    *tls.ConnectionState
-	ctx         context.Context
-	state       atomic.Int32
+	srv        *Server
+	rwc        net.Conn
+	scanner    framing.HeadScanner // the head being read; each byte scanned once
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	ctx        context.Context
+	state      atomic.Int32
+	idleSince  atomic.Int64 // unix nanos when it began waiting for a request
 
 	bufs *bufs
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
@@ -72,8 +80,13 @@ type conn struct {
 	tmpl  http.Request // filled by the parser, copied by WithContext
 	keys  []string     // scratch for sorting response fields
 	rdl   time.Time    // the read deadline last set
+	wdl   time.Time    // the write deadline last set
 	t0    time.Time    // when the current request's head began
+	end   time.Time    // ResponseTimeout's deadline for this exchange
 	timed bool         // some timeout is configured
+	// handlerDeadline: the handler set a write deadline (through
+	// http.ResponseController), which then holds for the response.
+	handlerDeadline bool
 
 	hijacked bool
 	bodyErr  bool // a request body failed: the stream is out of sync
@@ -82,7 +95,7 @@ type conn struct {
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc}
-	c.timed = s.ReadHeaderTimeout > 0 || s.ReadTimeout > 0 || s.WriteTimeout > 0 || s.IdleTimeout > 0
+	c.timed = s.ReadHeaderTimeout > 0 || s.ReadTimeout > 0 || s.WriteTimeout > 0 || s.IdleTimeout > 0 || s.ResponseTimeout > 0
 	return c
 }
 
@@ -93,7 +106,7 @@ func (c *conn) serve() {
 		if !c.hijacked {
 			c.close()
 		}
-		c.srv.trackConn(c, false)
+		c.srv.forget(c)
 	}()
 	if ra := c.rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
@@ -117,7 +130,7 @@ func (c *conn) acquireBufs() {
 		return
 	}
 	b := bufPool.Get().(*bufs)
-	b.bw.Reset(c.rwc)
+	b.bw.Reset(c)
 	c.bufs, c.bw = b, b.bw
 	if c.buf == nil {
 		c.buf = b.rd[:]
@@ -151,6 +164,37 @@ func (c *conn) setReadDeadline(t time.Time) {
 	}
 	c.rdl = t
 	_ = c.rwc.SetReadDeadline(t)
+}
+
+// Write writes response bytes to the socket (it is the write buffer's
+// destination), moving the write deadline on before each chunk: see
+// Server.WriteTimeout.
+func (c *conn) Write(p []byte) (n int, err error) {
+	for len(p) > 0 {
+		k := min(len(p), writeChunk)
+		if c.timed && !c.handlerDeadline {
+			c.setWriteDeadline()
+		}
+		m, err := c.rwc.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (c *conn) setWriteDeadline() {
+	t := c.after(c.srv.WriteTimeout, time.Now())
+	if !c.end.IsZero() && (t.IsZero() || t.After(c.end)) {
+		t = c.end
+	}
+	if t.Equal(c.wdl) {
+		return
+	}
+	c.wdl = t
+	_ = c.rwc.SetWriteDeadline(t)
 }
 
 func (c *conn) after(d time.Duration, from time.Time) time.Time {
@@ -191,12 +235,14 @@ func (c *conn) fill(limit int) error {
 	}
 }
 
-// waitRequest waits for the first bytes of the next request on an empty
-// buffer, as an idle connection that Shutdown may close.
-func (c *conn) waitRequest() error {
+// waitRequest waits, since now, for the first bytes of the next request on
+// an empty buffer, as an idle connection that Shutdown, or a new connection
+// over MaxConns, may close.
+func (c *conn) waitRequest(now time.Time) error {
 	if c.srv.closing.Load() {
 		return errClosing
 	}
+	c.idleSince.Store(now.UnixNano())
 	c.state.Store(stateIdle)
 	if c.bufs != nil && len(c.buf) > 0 && &c.buf[0] != &c.bufs.rd[0] {
 		c.buf = c.bufs.rd[:] // drop a grown buffer
@@ -225,16 +271,15 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 	hdrDeadlineSet := false
 	if c.r == c.w {
 		c.r, c.w = 0, 0
+		now := time.Now()
 		if first {
-			if c.timed {
-				c.t0 = time.Now()
-			}
+			c.t0 = now
 			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0))
 			hdrDeadlineSet = true
 		} else {
-			c.setReadDeadline(c.after(c.srv.idleTimeout(), time.Now()))
+			c.setReadDeadline(c.after(c.srv.idleTimeout(), now))
 		}
-		if err := c.waitRequest(); err != nil {
+		if err := c.waitRequest(now); err != nil {
 			return 0, "", err
 		}
 		if !first && c.timed {
@@ -383,9 +428,8 @@ func (c *conn) serveOne(first bool) bool {
 		}
 	}
 	c.acquireBufs()
-	if d := c.srv.WriteTimeout; d > 0 {
-		_ = c.rwc.SetWriteDeadline(time.Now().Add(d))
-	}
+	c.end = c.after(c.srv.ResponseTimeout, c.t0)
+	c.handlerDeadline = false
 
 	ok := c.callHandler(handler, w, req)
 	cancel()
@@ -406,12 +450,10 @@ func (c *conn) serveOne(first bool) bool {
 	}
 	keep := w.finish()
 	if h := w.header; keep && len(h) <= 32 {
-		// The next response on this connection reuses the map (a
-		// security-header profile makes ~12 fields: growing a fresh map
-		// to that size costs several allocations per request). The
-		// handler has returned; Rampart's handlers keep no reference.
+		// The next response reuses the map (see bufs). The handler has
+		// returned; Rampart's handlers keep no reference.
 		clear(h)
-		c.spareHeader = h
+		c.bufs.header = h
 	}
 	return keep && !c.linger && !c.srv.closing.Load()
 }

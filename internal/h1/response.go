@@ -80,8 +80,8 @@ type response struct {
 
 func (w *response) Header() http.Header {
 	if w.header == nil {
-		if h := w.c.spareHeader; h != nil {
-			w.header, w.c.spareHeader = h, nil
+		if b := w.c.bufs; b.header != nil {
+			w.header, b.header = b.header, nil
 		} else {
 			w.header = make(http.Header, 16)
 		}
@@ -386,6 +386,8 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
+	w.c.handlerDeadline = true
+	w.c.wdl = t
 	return w.c.rwc.SetWriteDeadline(t)
 }
 

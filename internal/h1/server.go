@@ -44,11 +44,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/framing"
@@ -73,8 +75,15 @@ type Server struct {
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds writing each response, from the end of its head.
+	// WriteTimeout bounds each wait for a response write to make progress:
+	// every successful write starts it afresh (nginx's send_timeout), so a
+	// slow but steady download is never cut, and a client that stops
+	// reading is cut after WriteTimeout. Zero means no bound.
 	WriteTimeout time.Duration
+	// ResponseTimeout bounds a whole exchange, from the first byte of the
+	// request head to the last byte of the response; a write that would
+	// end later fails and the connection closes. Zero means no bound.
+	ResponseTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a keep-alive
 	// connection. Zero means ReadTimeout.
 	IdleTimeout time.Duration
@@ -82,6 +91,11 @@ type Server struct {
 	// before the request line and the empty line that ends it), and a
 	// trailer section. <= 0 means 16 KiB.
 	MaxHeaderBytes int
+	// MaxConns bounds the connections served at once; zero means no bound.
+	// At the bound a new connection takes the place of the one that has
+	// waited longest for its next request; when none is waiting, the new
+	// one is answered 503 (Retry-After: 1) and closed.
+	MaxConns int
 	// ConnContext, when set, derives the base context of a connection's
 	// requests.
 	ConnContext func(context.Context, net.Conn) context.Context
@@ -93,7 +107,10 @@ type Server struct {
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
-	badField  atomic.Bool // a bad response field was logged at Warn
+	badField  atomic.Bool  // a bad response field was logged at Warn
+	refusing  atomic.Int32 // refused connections lingering
+	refused   atomic.Int64
+	reclaimed atomic.Int64
 }
 
 const defaultMaxHeaderBytes = 16 << 10
@@ -122,7 +139,9 @@ func (s *Server) handler() http.Handler {
 // Serve accepts connections on ln and serves each on its own goroutine. It
 // returns http.ErrServerClosed after Shutdown or Close, or the listener's
 // error. Temporary accept errors are retried with a back-off, as net/http
-// does. Serve closes ln when it returns.
+// does; when the process is out of file descriptors (EMFILE, ENFILE) the
+// connection idle the longest is closed first. Serve closes ln when it
+// returns.
 func (s *Server) Serve(ln net.Listener) error {
 	l := &ln
 	if !s.trackListener(l, true) {
@@ -138,6 +157,9 @@ func (s *Server) Serve(ln net.Listener) error {
 				return http.ErrServerClosed
 			}
 			if isTemporary(err) {
+				if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+					s.CloseIdlest()
+				}
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.logger().Warn("h1: accept error; retrying", "error", err.Error(), "delay", delay.String())
 				time.Sleep(delay)
@@ -147,9 +169,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		c := newConn(s, rwc)
-		if !s.trackConn(c, true) {
+		switch s.admit(c) {
+		case admitClosing:
 			_ = rwc.Close()
 			return http.ErrServerClosed
+		case admitFull:
+			s.refuse(rwc)
+			continue
 		}
 		go c.serve()
 	}
@@ -163,6 +189,105 @@ func isTemporary(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+type admission int
+
+const (
+	admitted admission = iota
+	admitFull
+	admitClosing
+)
+
+// admit adds c to the connections served, making room under MaxConns by
+// closing the connection idle the longest.
+func (s *Server) admit(c *conn) admission {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return admitClosing
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	if s.MaxConns > 0 && len(s.conns) >= s.MaxConns && !s.closeIdlestLocked() {
+		return admitFull
+	}
+	s.conns[c] = struct{}{}
+	return admitted
+}
+
+// CloseIdlest closes the connection that has waited longest for its next
+// request (a keep-alive connection, or a new one that has sent nothing
+// yet), and reports whether there was one. The server calls it itself at
+// MaxConns and when out of file descriptors; it is exported for a listener
+// that accepts for the server (the TLS acceptor) and runs out too.
+func (s *Server) CloseIdlest() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeIdlestLocked()
+}
+
+// closeIdlestLocked scans every connection: it runs only under pressure, so
+// keeping idle connections in order on every request is not worth it.
+func (s *Server) closeIdlestLocked() bool {
+	var oldest *conn
+	var since int64
+	for c := range s.conns {
+		if c.state.Load() != stateIdle {
+			continue
+		}
+		if t := c.idleSince.Load(); oldest == nil || t < since {
+			oldest, since = c, t
+		}
+	}
+	if oldest == nil || !oldest.state.CompareAndSwap(stateIdle, stateClosed) {
+		return false
+	}
+	// Its slot is free at once; its goroutine ends on the closed socket.
+	delete(s.conns, oldest)
+	_ = oldest.rwc.Close()
+	s.reclaimed.Add(1)
+	return true
+}
+
+// overloaded is the whole answer to a connection over MaxConns. It is sent
+// before the request is read: Envoy closes such connections and nginx
+// leaves them in the listen queue, but a status says why, and when to retry.
+const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+
+// maxRefusing bounds the refused connections lingering at once (so that
+// their request bytes do not turn the close into a reset before the client
+// reads the 503); past it, refused connections are closed at once.
+const maxRefusing = 64
+
+// refuse answers a connection over MaxConns with 503 and closes it.
+func (s *Server) refuse(rwc net.Conn) {
+	s.refused.Add(1)
+	_ = rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := io.WriteString(rwc, overloaded); err != nil || s.refusing.Add(1) > maxRefusing {
+		if err == nil {
+			s.refusing.Add(-1)
+		}
+		_ = rwc.Close()
+		return
+	}
+	go func() {
+		defer s.refusing.Add(-1)
+		var scratch [512]byte
+		framing.Linger(rwc, scratch[:])
+	}()
+}
+
+// Conns reports the connections open now; Refused how many were refused at
+// MaxConns, and Reclaimed how many idle ones were closed to make room.
+func (s *Server) Conns() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.conns))
+}
+
+func (s *Server) Refused() int64   { return s.refused.Load() }
+func (s *Server) Reclaimed() int64 { return s.reclaimed.Load() }
 
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	s.mu.Lock()
@@ -181,21 +306,11 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) trackConn(c *conn, add bool) bool {
+// forget removes a connection that ended.
+func (s *Server) forget(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closing.Load() {
-			return false
-		}
-		if s.conns == nil {
-			s.conns = make(map[*conn]struct{})
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 func (s *Server) closeListenersLocked() error {

@@ -171,6 +171,21 @@ func (c *authenticatorsReady) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Connections exports the public listener's connection counts: open now,
+// refused at server.max_connections, and idle ones closed to make room.
+func (m *Metrics) Connections(open, refused, reclaimed func() int64) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_connections",
+			Help: "Open connections on the public listener (HTTP/1)."},
+			func() float64 { return float64(open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_connections_refused_total",
+			Help: "Connections answered 503 and closed at server.max_connections, none being idle."},
+			func() float64 { return float64(refused()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_connections_reclaimed_total",
+			Help: "Idle connections closed to make room for new ones (max_connections or out of file descriptors)."},
+			func() float64 { return float64(reclaimed()) }))
+}
+
 // Reloaded counts a reload attempt.
 func (m *Metrics) Reloaded(err error) {
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 func pair(t *testing.T) (near, far net.Conn) {
@@ -70,6 +71,17 @@ func TestCheck(t *testing.T) {
 		}
 		if s := New(near).Check(); s != Closed {
 			t.Fatalf("state %v, want Closed", s)
+		}
+	})
+	t.Run("read deadline passed → still Empty", func(t *testing.T) {
+		// A slow download outlived read_header_timeout: the proxy took
+		// the client for gone and cut the response.
+		near, _ := pair(t)
+		if err := near.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if s := New(near).Check(); s != Empty {
+			t.Fatalf("state %v, want Empty", s)
 		}
 	})
 	t.Run("nil prober → Empty", func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 // Prober checks one connection.
 type Prober struct {
 	rc    syscall.RawConn
-	fn    func(fd uintptr) bool // p.peek, bound once
+	fn    func(fd uintptr) // p.peek, bound once
 	state State
 	buf   [1]byte
 }
@@ -31,7 +31,7 @@ func New(c net.Conn) *Prober {
 	return p
 }
 
-func (p *Prober) peek(fd uintptr) bool {
+func (p *Prober) peek(fd uintptr) {
 	n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
@@ -41,16 +41,18 @@ func (p *Prober) peek(fd uintptr) bool {
 	default: // 0 bytes without error is the peer's FIN; any other error is fatal
 		p.state = Closed
 	}
-	return true
 }
 
-// Check peeks once.
+// Check peeks once. It goes through Control, not Read: RawConn.Read fails
+// without calling back once the connection's read deadline has passed
+// (an HTTP/1 server leaves the head's deadline set while the handler runs),
+// which would report a live client as gone.
 func (p *Prober) Check() State {
 	if p == nil {
 		return Empty
 	}
 	p.state = Closed
-	if err := p.rc.Read(p.fn); err != nil {
+	if err := p.rc.Control(p.fn); err != nil {
 		return Closed
 	}
 	return p.state

@@ -237,18 +237,21 @@ func (s *running) listen(res *resources) error {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
+		ResponseTimeout:   cfg.ResponseTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxConns:          maxConnections(cfg.MaxConnections),
 		Logger:            s.logger,
 		ConnContext:       pipeline.WatchClient,
 	}
+	s.metrics.Connections(s.srv.Conns, s.srv.Refused, s.srv.Reclaimed)
 	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
 	// timeouts and handler, and its Shutdown tells h2 connections to go away).
+	// Its streams get write deadlines from h2Deadlines, not WriteTimeout.
 	s.h2base = &http.Server{
-		Handler:           handler,
+		Handler:           h2Deadlines(handler, cfg.WriteTimeout, cfg.ResponseTimeout),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          s.errorLog(),
@@ -261,7 +264,7 @@ func (s *running) listen(res *resources) error {
 	if err != nil {
 		return err
 	}
-	acc, err := newTLSAcceptor(ln, tlsCfg, cfg.ReadHeaderTimeout, s.h2base, s.logger)
+	acc, err := newTLSAcceptor(ln, tlsCfg, cfg.ReadHeaderTimeout, cfg.WriteTimeout, s.h2base, s.srv, s.logger)
 	if err != nil {
 		return err
 	}
@@ -308,7 +311,7 @@ func (s *running) admin(keys store.Store, res *resources) error {
 		}
 		api.Mount(ah)
 	}
-	s.adminLn = ln
+	s.adminLn = limitAdmin(ln)
 	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
 	return nil
@@ -371,7 +374,8 @@ func (s *running) serve(ctx context.Context) error {
 		adminAddr = s.adminLn.Addr()
 		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
 	}
-	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes))
+	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes),
+		"max_connections", s.srv.MaxConns)
 	if s.opts.Ready != nil {
 		s.opts.Ready(s.ln.Addr(), adminAddr)
 	}

@@ -8,9 +8,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/rampart-gw/rampart/internal/h1"
 )
 
 // tlsAcceptor terminates TLS itself so that the protocol ALPN chose decides
@@ -18,48 +22,87 @@ import (
 // goes to an HTTP/2 server (its framing has no request-smuggling shapes);
 // anything else is handed, as a *tls.Conn, to Rampart's strict HTTP/1 server
 // (internal/h1) through a listener.
+//
+// Connections still handshaking and HTTP/2 ones count, with the HTTP/1
+// server's, towards its MaxConns: at the bound the HTTP/1 connection idle
+// the longest is closed to make room, and if none is idle the new
+// connection is closed (before the handshake no status can be sent).
 type tlsAcceptor struct {
 	raw      net.Listener
 	cfg      *tls.Config
 	deadline time.Duration // handshake timeout
 	h2       *http2.Server
 	srv      *http.Server
+	h1       *h1.Server
 	logger   *slog.Logger
+	others   atomic.Int64 // connections handshaking or served by h2
 
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
 }
 
-func newTLSAcceptor(raw net.Listener, cfg *tls.Config, handshake time.Duration, srv *http.Server, logger *slog.Logger) (*tlsAcceptor, error) {
-	h2 := &http2.Server{IdleTimeout: srv.IdleTimeout, MaxReadFrameSize: 1 << 20}
+func newTLSAcceptor(raw net.Listener, cfg *tls.Config, handshake, writeTimeout time.Duration, srv *http.Server,
+	h1srv *h1.Server, logger *slog.Logger) (*tlsAcceptor, error) {
+	// WriteByteTimeout: a connection whose writes make no progress for
+	// write_timeout is closed (h2Deadlines bounds each stream).
+	h2 := &http2.Server{IdleTimeout: srv.IdleTimeout, MaxReadFrameSize: 1 << 20, WriteByteTimeout: writeTimeout}
 	// ConfigureServer hooks graceful shutdown of HTTP/2 connections into srv.
 	if err := http2.ConfigureServer(srv, h2); err != nil {
 		return nil, err
 	}
-	a := &tlsAcceptor{raw: raw, cfg: cfg, deadline: handshake, h2: h2, srv: srv, logger: logger,
+	a := &tlsAcceptor{raw: raw, cfg: cfg, deadline: handshake, h2: h2, srv: srv, h1: h1srv, logger: logger,
 		conns: make(chan net.Conn), closed: make(chan struct{})}
 	go a.acceptLoop()
 	return a, nil
 }
 
 func (a *tlsAcceptor) acceptLoop() {
+	var delay time.Duration
 	for {
 		c, err := a.raw.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond) // transient (EMFILE and kin): back off like net/http
+			var t interface{ Temporary() bool }
+			if errors.As(err, &t) && t.Temporary() {
+				// Transient (EMFILE and kin): back off like net/http,
+				// and free a descriptor if an idle connection holds one.
+				if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+					a.h1.CloseIdlest()
+				}
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				a.logger.Warn("tls: accept error; retrying", "error", err.Error(), "delay", delay.String())
+				time.Sleep(delay)
 				continue
 			}
 			a.Close()
 			return
 		}
+		delay = 0
+		if !a.admit() {
+			_ = c.Close()
+			continue
+		}
 		go a.handshake(c)
 	}
 }
 
+// admit counts a new connection in, making room under the HTTP/1 server's
+// MaxConns by closing its idlest connection.
+func (a *tlsAcceptor) admit() bool {
+	if limit := int64(a.h1.MaxConns); limit > 0 && a.others.Load()+a.h1.Conns() >= limit && !a.h1.CloseIdlest() {
+		return false
+	}
+	a.others.Add(1)
+	return true
+}
+
 func (a *tlsAcceptor) handshake(c net.Conn) {
+	counted := true
+	defer func() {
+		if counted {
+			a.others.Add(-1)
+		}
+	}()
 	tc := tls.Server(c, a.cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), a.deadline)
 	err := tc.HandshakeContext(ctx)
@@ -77,6 +120,8 @@ func (a *tlsAcceptor) handshake(c net.Conn) {
 		})
 		return
 	}
+	a.others.Add(-1) // the HTTP/1 server counts it from now on
+	counted = false
 	select {
 	case a.conns <- tc:
 	case <-a.closed:
