@@ -320,7 +320,7 @@ func (b *builder) rateLimiter() {
 	if b.limiter != nil || len(b.cfg.RateLimits) == 0 {
 		return
 	}
-	be, err := backend.Open("memory://", "", b.deps.Logger)
+	be, err := backend.Open("memory://", "", 0, b.deps.Logger)
 	if err != nil {
 		b.errs = append(b.errs, err)
 		return

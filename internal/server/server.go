@@ -164,7 +164,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 // openSharedState opens the rate-limit backend. Its state outlives reloads:
 // counters must not reset when the config changes.
 func openSharedState(cfg *config.Config, logger *slog.Logger, res *resources) (*backend.Backend, error) {
-	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
+	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, cfg.SharedStateTimeout, logger)
 	if err != nil {
 		return nil, fmt.Errorf("shared_state: %w", err)
 	}
@@ -191,7 +191,7 @@ func openLockout(cfg *config.Config, res *resources) (lockout.Backend, error) {
 	if !strings.HasPrefix(cfg.SharedState, "redis://") && !strings.HasPrefix(cfg.SharedState, "rediss://") {
 		return lockouts, nil
 	}
-	lr, err := lockout.OpenRedis(cfg.SharedState)
+	lr, err := lockout.OpenRedis(cfg.SharedState, cfg.SharedStateTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestOpenMemory(t *testing.T) {
-	b, err := backend.Open("memory://", "fail_closed", nil)
+	b, err := backend.Open("memory://", "fail_closed", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestOpenRedisReadiness(t *testing.T) {
 		readyDown bool // ready while Redis is down
 	}{{"fail_closed", false}, {"fail_open", true}, {"local", true}} {
 		t.Run(tt.failure, func(t *testing.T) {
-			b, err := backend.Open(srv.URL, tt.failure, nil)
+			b, err := backend.Open(srv.URL, tt.failure, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,10 +58,10 @@ func TestOpenRedisReadiness(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
-	if _, err := backend.Open("etcd://x", "fail_closed", nil); err == nil {
+	if _, err := backend.Open("etcd://x", "fail_closed", 0, nil); err == nil {
 		t.Fatal("etcd accepted")
 	}
-	if _, err := backend.Open("redis://127.0.0.1:1", "sometimes", nil); err == nil {
+	if _, err := backend.Open("redis://127.0.0.1:1", "sometimes", 0, nil); err == nil {
 		t.Fatal("bad failure mode accepted")
 	}
 }

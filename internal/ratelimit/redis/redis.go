@@ -84,8 +84,9 @@ type Config struct {
 	// Local decides in Local mode. nil means a memory.Limiter with its
 	// default size, created by New.
 	Local ratelimit.Limiter
-	// Timeout bounds one decision's round trip; past it Redis counts as
-	// unreachable. Default 250ms.
+	// Timeout bounds one decision, waiting for a pooled connection
+	// included; past it Redis counts as unreachable. Open also derives the
+	// client's dial, read, write and pool timeouts from it. Default 250ms.
 	Timeout time.Duration
 	// ProbeInterval is how often an unreachable Redis is retried. Default 500ms.
 	ProbeInterval time.Duration
@@ -137,6 +138,17 @@ type Health struct {
 // closes. For readiness, the client is assumed reachable until a decision
 // shows otherwise.
 func New(client Client, cfg Config) *Limiter {
+	cfg = withDefaults(cfg)
+	return &Limiter{
+		client: client,
+		cfg:    cfg,
+		script: goredis.NewScript(script),
+		health: Health{Up: true, Since: time.Now(), Mode: cfg.Failure},
+		stop:   make(chan struct{}),
+	}
+}
+
+func withDefaults(cfg Config) Config {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "rampart:rl:"
 	}
@@ -152,13 +164,7 @@ func New(client Client, cfg Config) *Limiter {
 	if cfg.Failure == Local && cfg.Local == nil {
 		cfg.Local = memory.New(memory.Config{})
 	}
-	return &Limiter{
-		client: client,
-		cfg:    cfg,
-		script: goredis.NewScript(script),
-		health: Health{Up: true, Since: time.Now(), Mode: cfg.Failure},
-		stop:   make(chan struct{}),
-	}
+	return cfg
 }
 
 // Open connects to the Redis named by a shared_state URL: redis:// or
@@ -168,6 +174,7 @@ func New(client Client, cfg Config) *Limiter {
 // Redis at start is an outage like any other, handled by cfg.Failure. Close
 // closes the client.
 func Open(url string, cfg Config) (*Limiter, error) {
+	cfg = withDefaults(cfg)
 	var (
 		c     Client
 		close func() error
@@ -178,7 +185,7 @@ func Open(url string, cfg Config) (*Limiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shared_state: %w", redactErr(err, url))
 		}
-		tuneCluster(opt)
+		tuneCluster(opt, cfg.Timeout)
 		cc := goredis.NewClusterClient(opt)
 		c, close = cc, cc.Close
 	case strings.HasPrefix(url, "redis://"), strings.HasPrefix(url, "rediss://"):
@@ -186,7 +193,7 @@ func Open(url string, cfg Config) (*Limiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shared_state: %w", redactErr(err, url))
 		}
-		tune(opt)
+		tune(opt, cfg.Timeout)
 		cl := goredis.NewClient(opt)
 		c, close = cl, cl.Close
 		if !cfg.NoAutoPipeline {
@@ -215,34 +222,29 @@ func redactErr(err error, url string) error {
 }
 
 // tune sets what a rate limiter needs that go-redis does not default to:
-// context deadlines honoured (a hung Redis must not hang requests), short
-// timeouts, and no retries — a retried script may already have run, and the
-// failure mode plus the probe handle outages better than retrying into them.
-func tune(o *goredis.Options) {
+// context deadlines honoured, every network timeout no longer than one
+// decision (go-redis defaults to 1s reads and a pool wait of read timeout +
+// 1s, which a hung Redis turned into seconds per request), and no retries —
+// a retried script may already have run, and the failure mode plus the
+// probe handle outages better than retrying into them. Timeouts set in the
+// URL (?read_timeout=…) are kept; the decision deadline bounds them anyway.
+func tune(o *goredis.Options, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
-	if o.DialTimeout == 0 {
-		o.DialTimeout = time.Second
-	}
-	if o.ReadTimeout == 0 {
-		o.ReadTimeout = time.Second
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = time.Second
-	}
+	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
 }
 
-func tuneCluster(o *goredis.ClusterOptions) {
+func tuneCluster(o *goredis.ClusterOptions, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
-	if o.DialTimeout == 0 {
-		o.DialTimeout = time.Second
-	}
-	if o.ReadTimeout == 0 {
-		o.ReadTimeout = time.Second
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = time.Second
+	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
+}
+
+func setTimeouts(dial, read, write, pool *time.Duration, timeout time.Duration) {
+	for _, d := range []*time.Duration{dial, read, write, pool} {
+		if *d == 0 {
+			*d = timeout
+		}
 	}
 }
 
@@ -339,7 +341,7 @@ func (l *Limiter) decide(ctx context.Context, key string, limits []ratelimit.Lim
 			args = append(args, 0, lim.Period.Milliseconds(), lim.Count)
 		}
 	}
-	res, err := l.script.Run(ctx, l.client, keys, args...).Int64Slice()
+	res, err := l.run(ctx, keys, args)
 	if err != nil {
 		return d, err
 	}
@@ -359,6 +361,32 @@ func (l *Limiter) decide(ctx context.Context, key string, limits []ratelimit.Lim
 		}
 	}
 	return d, nil
+}
+
+type reply struct {
+	res []int64
+	err error
+}
+
+// run runs the script and waits for its answer until ctx is done. The wait
+// is ours, not the client's: go-redis's AutoPipeliner waits for a batch
+// without looking at the caller's context, and batches run one after the
+// other, so under a hung Redis a decision queued behind two batches waited
+// for three read timeouts. An abandoned call ends by itself within the
+// client's own timeouts (set by tune), and after the first failure Allow
+// stops calling Redis until the probe succeeds, so abandoned calls are few.
+func (l *Limiter) run(ctx context.Context, keys []string, args []any) ([]int64, error) {
+	done := make(chan reply, 1)
+	go func() {
+		res, err := l.script.Run(ctx, l.client, keys, args...).Int64Slice()
+		done <- reply{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // keyFor is PREFIX{KEY}:LIMIT. The braces are a Redis Cluster hash tag: every
@@ -418,7 +446,7 @@ func (l *Limiter) probe() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
-		err := l.script.Run(ctx, l.client, nil).Err()
+		_, err := l.run(ctx, nil, nil)
 		cancel()
 		l.mu.Lock()
 		if err != nil {
