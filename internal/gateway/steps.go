@@ -229,6 +229,7 @@ func (b *builder) authenticator(def *config.Authenticator, client *http.Client) 
 		}
 		c := *def.APIKey
 		c.Logger = b.deps.Logger
+		c.Standby = b.deps.KeyStandby
 		k, err := apikey.New(c, b.deps.Keys)
 		if err != nil {
 			return nil, err

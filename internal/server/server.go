@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
@@ -133,16 +134,19 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		return nil, err
 	}
 	s.metrics.SharedState(func() bool { return s.rl.Err() == nil })
-	keys, err := openKeys(ctx, cfg, logger, res)
+	keys, standby, err := openKeys(ctx, cfg, logger, res)
 	if err != nil {
 		return nil, err
+	}
+	if standby != nil {
+		s.metrics.KeyStore(func() (bool, uint64) { st := standby.Status(); return st.Up, st.StaleServed })
 	}
 	lockouts, err := openLockout(cfg, res)
 	if err != nil {
 		return nil, err
 	}
 	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
-		Keys: keys, Lockout: lockouts}
+		Keys: keys, KeyStandby: standby, Lockout: lockouts}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
 		return nil, err
@@ -173,14 +177,17 @@ func openSharedState(cfg *config.Config, logger *slog.Logger, res *resources) (*
 }
 
 // openKeys opens the key store when an api_key authenticator needs it (nil
-// otherwise). It outlives reloads.
-func openKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger, res *resources) (store.Store, error) {
+// otherwise), and the Standby that keeps its health and the keys served
+// through its outages. Both outlive reloads.
+func openKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger, res *resources) (store.Store, *apikey.Standby, error) {
 	keys, err := keystore.OpenIfUsed(ctx, cfg, logger)
 	if err != nil || keys == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.add("store", keys.Close)
-	return keys, nil
+	standby := apikey.NewStandby(keys, apikey.StandbyConfig{Grace: cfg.StoreOutageGrace, Timeout: cfg.StoreTimeout, Logger: logger})
+	res.add("store standby", standby.Close)
+	return keys, standby, nil
 }
 
 // openLockout opens the lockout counters. They live in shared_state too: in
@@ -369,7 +376,7 @@ func (s *running) reload() {
 		// idle connections are closed now, busy ones when they finish.
 		old.Close()
 		s.logger.Info("config reloaded", "routes", len(next.Routes))
-		if next.Store != s.cfg.Store {
+		if next.Store != s.cfg.Store || next.StoreTimeout != s.cfg.StoreTimeout || next.StoreOutageGrace != s.cfg.StoreOutageGrace {
 			s.logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
 		}
 		if !s.rl.Same(next.SharedState, next.SharedStateFailure) {
