@@ -13,8 +13,10 @@
 // it could neither keep Flask-Limiter's "N per window" nor make a policy's
 // limits all-or-nothing — the ~80 lines of Lua here do both.
 //
-// When Redis is unreachable. The first failed decision marks the backend down;
-// from then on no request waits on Redis. Decisions follow Config.Failure —
+// When Redis is unreachable or hangs. A decision not answered within
+// Config.Timeout fails (the wait is bounded here, whatever the client does),
+// and the first failed decision marks the backend down; from then on no
+// request waits on Redis. Decisions follow Config.Failure —
 // FailClosed: an error (the middleware answers 503); FailOpen: admit
 // everything; Local: an in-memory limiter with the same limits decides (exact
 // per replica, so N replicas admit up to N times the limit). A background
