@@ -39,127 +39,101 @@ func status(t *testing.T, a *Authenticator, full string) int {
 // the store's last confirmation; nothing else does.
 func TestStoreOutageRules(t *testing.T) {
 	const grace = 2 * time.Minute
-	type fixture struct {
-		clock *storetest.Clock
-		s     *counting
-		sb    *Standby
-		a     *Authenticator
+	reset := store.KeyEvent{Kind: store.EventReset}
+	cases := []struct {
+		name        string
+		grace       time.Duration
+		expiresIn   time.Duration       // 0: never
+		unverified  bool                // no request before the outage
+		event       *store.KeyEvent     // sent after the request, before the outage
+		revokeEvent bool                // send a revocation of the key instead
+		into        time.Duration       // how far into the outage the request comes
+		secret      func(string) string // what the request sends instead of the key
+		want        int
+	}{
+		{name: "verified key served", grace: grace, want: 200},
+		{name: "just inside the grace", grace: grace, into: grace - 6*time.Second - time.Millisecond, want: 200},
+		{name: "grace over → 503", grace: grace, into: grace - 6*time.Second, want: 503},
+		{name: "grace 0 → 503", grace: 0, want: 503},
+		{name: "never verified → 503", grace: grace, unverified: true, want: 503},
+		{name: "wrong secret for a remembered key → 401", grace: grace, secret: wrongSecret, want: 401},
+		{name: "expired during the outage → 401", grace: grace, expiresIn: 10 * time.Second, into: 5 * time.Second, want: 401},
+		{name: "revocation event forgets the key → 503", grace: grace, revokeEvent: true, want: 503},
+		{name: "feed reset distrusts earlier confirmations → 503", grace: grace, event: &reset, want: 503},
 	}
-	setup := func(t *testing.T, grace time.Duration) fixture {
-		clock := storetest.NewClock(time.Now().UTC())
-		s := &counting{Store: openSQLite(t, filepath.Join(t.TempDir(), "k.db"), nil), feed: make(chan store.KeyEvent)}
-		sb := NewStandby(s, StandbyConfig{Grace: grace, ProbeInterval: time.Hour, Now: clock.Now, Logger: quiet(t)})
-		t.Cleanup(func() { sb.Close() })
-		return fixture{clock, s, sb, newAuth(t, Config{Standby: sb, Now: clock.Now}, s)}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := storetest.NewClock(time.Now().UTC())
+			s := &counting{Store: openSQLite(t, filepath.Join(t.TempDir(), "k.db"), nil), feed: make(chan store.KeyEvent)}
+			sb := NewStandby(s, StandbyConfig{Grace: tc.grace, ProbeInterval: time.Hour, Now: clock.Now, Logger: quiet(t)})
+			t.Cleanup(func() { sb.Close() })
+			a := newAuth(t, Config{Standby: sb, Now: clock.Now}, s)
+			spec := store.KeySpec{Consumer: "acme"}
+			if tc.expiresIn > 0 {
+				spec.ExpiresAt = clock.Now().Add(tc.expiresIn)
+			}
+			k, full, err := s.CreateKey(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.unverified {
+				mustAccept(t, a, full)
+			}
+			clock.Advance(time.Second)
+			switch {
+			case tc.event != nil:
+				s.feed <- *tc.event
+				waitFor(t, func() bool { sb.mu.Lock(); defer sb.mu.Unlock(); return !sb.trustedSince.IsZero() })
+			case tc.revokeEvent:
+				s.feed <- store.KeyEvent{Kind: store.EventRevoked, ID: k.ID}
+				waitFor(t, func() bool { return sb.Status().Remembered == 0 })
+			}
+			clock.Advance(5 * time.Second) // the cache entry ends: the request asks the store
+			s.fail.Store(true)
+			clock.Advance(tc.into)
+			sent := full
+			if tc.secret != nil {
+				sent = tc.secret(full)
+			}
+			if got := status(t, a, sent); got != tc.want {
+				t.Fatalf("during the outage → %d, want %d", got, tc.want)
+			}
+		})
 	}
-	// outage starts failing lookups once the cache entries have ended.
-	outage := func(f fixture) {
-		f.clock.Advance(6 * time.Second)
-		f.s.fail.Store(true)
-	}
+}
 
-	t.Run("verified key served, counted; store reported down", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		outage(f)
-		if got := status(t, f.a, full); got != 200 {
-			t.Fatalf("verified key during the outage → %d, want 200", got)
+// wrongSecret changes the last character of a key.
+func wrongSecret(full string) string {
+	if full[len(full)-1] == 'A' {
+		return full[:len(full)-1] + "B"
+	}
+	return full[:len(full)-1] + "A"
+}
+
+// During an outage the store is asked once (the lookup that finds it down),
+// not per request; the state says so.
+func TestStoreOutageIsDetectedOnce(t *testing.T) {
+	clock := storetest.NewClock(time.Now().UTC())
+	s := &counting{Store: openSQLite(t, filepath.Join(t.TempDir(), "k.db"), nil)}
+	sb := NewStandby(s, StandbyConfig{Grace: time.Minute, ProbeInterval: time.Hour, Now: clock.Now, Logger: quiet(t)})
+	defer sb.Close()
+	a := newAuth(t, Config{Standby: sb, Now: clock.Now}, s)
+	_, full := mustCreateKey(t, s)
+	mustAccept(t, a, full)
+	clock.Advance(6 * time.Second)
+	s.fail.Store(true)
+	before := s.lookups.Load()
+	for range 10 {
+		if got := status(t, a, full); got != 200 {
+			t.Fatalf("verified key during the outage → %d", got)
 		}
-		if st := f.sb.Status(); st.Up || st.StaleServed != 1 || st.Outages != 1 || f.sb.Err() == nil {
-			t.Errorf("status %+v, err %v", st, f.sb.Err())
-		}
-	})
-	t.Run("wrong secret for a remembered key → 401", func(t *testing.T) {
-		f := setup(t, grace)
-		k, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		outage(f)
-		wrong := full[:len(full)-1] + map[bool]string{true: "A", false: "B"}[full[len(full)-1] != 'A']
-		if got := status(t, f.a, wrong); got != 401 {
-			t.Fatalf("wrong secret for %s during the outage → %d, want 401", k.ID, got)
-		}
-	})
-	t.Run("key never verified → 503", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full := mustCreateKey(t, f.s)
-		outage(f)
-		if got := status(t, f.a, full); got != 503 {
-			t.Fatalf("never-verified key during the outage → %d, want 503", got)
-		}
-	})
-	t.Run("grace ends → 503", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		outage(f)
-		f.clock.Advance(grace - 6*time.Second - time.Millisecond)
-		if got := status(t, f.a, full); got != 200 {
-			t.Fatalf("just inside the grace → %d, want 200", got)
-		}
-		f.clock.Advance(time.Millisecond)
-		if got := status(t, f.a, full); got != 503 {
-			t.Fatalf("grace over → %d, want 503", got)
-		}
-	})
-	t.Run("grace 0 → 503", func(t *testing.T) {
-		f := setup(t, 0)
-		_, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		outage(f)
-		if got := status(t, f.a, full); got != 503 {
-			t.Fatalf("store_outage_grace 0 → %d, want 503", got)
-		}
-	})
-	t.Run("expiry passes during the outage → 401", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full, err := f.s.CreateKey(context.Background(), store.KeySpec{Consumer: "acme", ExpiresAt: f.clock.Now().Add(10 * time.Second)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustAccept(t, f.a, full)
-		outage(f)
-		f.clock.Advance(5 * time.Second)
-		if got := status(t, f.a, full); got != 401 {
-			t.Fatalf("expired during the outage → %d, want 401", got)
-		}
-	})
-	t.Run("revocation event forgets the key", func(t *testing.T) {
-		f := setup(t, grace)
-		k, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		f.s.feed <- store.KeyEvent{Kind: store.EventRevoked, ID: k.ID}
-		waitFor(t, func() bool { return f.sb.Status().Remembered == 0 })
-		outage(f)
-		if got := status(t, f.a, full); got != 503 {
-			t.Fatalf("revoked before the outage → %d, want 503", got)
-		}
-	})
-	t.Run("feed reset distrusts earlier confirmations", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		f.clock.Advance(time.Second)
-		f.s.feed <- store.KeyEvent{Kind: store.EventReset}
-		waitFor(t, func() bool { return !f.sb.trustedSince.IsZero() })
-		outage(f)
-		if got := status(t, f.a, full); got != 503 {
-			t.Fatalf("confirmed before a feed reset → %d, want 503", got)
-		}
-	})
-	t.Run("while down, the store is not asked per request", func(t *testing.T) {
-		f := setup(t, grace)
-		_, full := mustCreateKey(t, f.s)
-		mustAccept(t, f.a, full)
-		outage(f)
-		before := f.s.lookups.Load()
-		for range 10 {
-			status(t, f.a, full)
-		}
-		if n := f.s.lookups.Load() - before; n != 1 {
-			t.Errorf("10 requests during the outage → %d lookups, want 1 (the one that found it down)", n)
-		}
-	})
+	}
+	if n := s.lookups.Load() - before; n != 1 {
+		t.Errorf("10 requests during the outage → %d lookups, want 1", n)
+	}
+	if st := sb.Status(); st.Up || st.StaleServed != 10 || st.Outages != 1 || !errors.Is(sb.Err(), ErrStoreDown) {
+		t.Errorf("status %+v, err %v", st, sb.Err())
+	}
 }
 
 // Issue 14: with PostgreSQL stopped, every API-key request got 503 within

@@ -40,24 +40,7 @@ func limitsOf(t *testing.T, ss ...string) []ratelimit.Limit { return limits(t, s
 
 func statuses(t *testing.T, urls []string, n int) map[int]int {
 	t.Helper()
-	var mu sync.Mutex
-	got := map[int]int{}
-	var wg sync.WaitGroup
-	for i := range n {
-		u := urls[i%len(urls)]
-		wg.Go(func() {
-			resp, err := http.Get(u)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			got[resp.StatusCode]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	got, _ := timedStatuses(t, urls, n)
 	return got
 }
 
@@ -128,7 +111,7 @@ func TestHungRedisCostsAtMostTheDecisionTimeout(t *testing.T) {
 				}
 
 				srv.Pause(t)
-				got, slowest := timedStatuses(t, gw.URL, 64)
+				got, slowest := timedStatuses(t, []string{gw.URL}, 64)
 				if slowest > time.Second {
 					t.Errorf("slowest request took %s during the hang; want < 1s (decision timeout 250ms)", slowest)
 				}
@@ -151,9 +134,9 @@ func TestHungRedisCostsAtMostTheDecisionTimeout(t *testing.T) {
 	}
 }
 
-// timedStatuses sends n concurrent requests and returns their statuses and
-// the longest time one took.
-func timedStatuses(t *testing.T, url string, n int) (map[int]int, time.Duration) {
+// timedStatuses sends n requests at once, spread over urls, and returns
+// their statuses and the longest time one took.
+func timedStatuses(t *testing.T, urls []string, n int) (map[int]int, time.Duration) {
 	t.Helper()
 	var (
 		mu      sync.Mutex
@@ -162,11 +145,12 @@ func timedStatuses(t *testing.T, url string, n int) (map[int]int, time.Duration)
 		wg      sync.WaitGroup
 	)
 	start := make(chan struct{})
-	for range n {
+	for i := range n {
+		u := urls[i%len(urls)]
 		wg.Go(func() {
 			<-start
 			began := time.Now()
-			resp, err := http.Get(url)
+			resp, err := http.Get(u)
 			el := time.Since(began)
 			if err != nil {
 				t.Error(err)
