@@ -238,7 +238,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, erro
 		return nil, err
 	}
 	if e.remembered.CompareAndSwap(false, true) {
-		a.standby.remember(e.key, e.at)
+		a.standby.remember(e)
 	}
 	a.used(e, now)
 	return e.principal, nil // read-only (pipeline.Principal): shared, not copied
@@ -388,10 +388,11 @@ func (a *Authenticator) lookup(id string, now time.Time) (*entry, error) {
 	a.flights[id] = f
 	a.flightMu.Unlock()
 
-	epoch := a.cache.epoch.Load()
+	epoch, gen := a.cache.epoch.Load(), a.standby.gen.Load()
 	k, err := a.standby.key(id)
 	if err == nil {
 		f.e = a.newEntry(k, now)
+		f.e.gen = gen
 		if caching && !a.bypass.Load() {
 			a.cache.put(id, f.e, epoch)
 		}
@@ -432,6 +433,8 @@ func (a *Authenticator) follow(ctx context.Context, events <-chan store.KeyEvent
 			if a.bypass.Swap(false) {
 				a.logger.Info("api keys: the key store's change feed is back; caching again", "authenticator", a.name)
 			}
+		case store.EventCreated:
+			a.cache.remove(ev.ID) // a cached "unknown id"
 		default:
 			a.cache.remove(ev.ID)
 			a.standby.forget(ev.ID)

@@ -16,6 +16,7 @@ type entry struct {
 	key        *store.Key
 	principal  *pipeline.Principal
 	at         time.Time    // when the store returned key
+	gen        uint64       // the Standby's generation before the store was asked
 	expires    int64        // unix nanoseconds (Config.Now)
 	touched    atomic.Int64 // when a use was last noted for last_used_at
 	remembered atomic.Bool  // a request's secret matched: handed to the Standby

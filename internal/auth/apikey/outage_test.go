@@ -223,3 +223,27 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("upstream reached %d times, want once per 200", hits)
 	}
 }
+
+// A change event that arrives between a lookup and the request's
+// verification (the store said "valid", then "revoked" came on the feed)
+// must not leave the key remembered for a later outage.
+func TestChangeDuringLookupIsNotRemembered(t *testing.T) {
+	clock := storetest.NewClock(time.Now().UTC())
+	s := &counting{Store: openSQLite(t, filepath.Join(t.TempDir(), "k.db"), nil), feed: make(chan store.KeyEvent), gate: make(chan struct{})}
+	sb := NewStandby(s, StandbyConfig{Grace: time.Minute, ProbeInterval: time.Hour, Now: clock.Now, Logger: quiet(t)})
+	defer sb.Close()
+	a := newAuth(t, Config{Standby: sb, Now: clock.Now}, s)
+	k, full := mustCreateKey(t, s.Store)
+	done := make(chan int)
+	go func() { done <- status(t, a, full) }()
+	waitFor(t, func() bool { return s.lookups.Load() == 1 }) // the lookup waits at the gate
+	s.feed <- store.KeyEvent{Kind: store.EventRevoked, ID: k.ID}
+	waitFor(t, func() bool { return sb.gen.Load() != 0 })
+	close(s.gate)
+	if got := <-done; got != 200 {
+		t.Fatalf("request → %d", got)
+	}
+	if n := sb.Status().Remembered; n != 0 {
+		t.Errorf("%d keys remembered; the one whose change raced its lookup must not be", n)
+	}
+}

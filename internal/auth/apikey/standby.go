@@ -49,6 +49,10 @@ type Standby struct {
 
 	down  atomic.Bool // read on every lookup; written under mu
 	stale atomic.Uint64
+	// gen counts the changes that forgot keys (revocations, rotations,
+	// feed resets); written under mu. A lookup that began before one may
+	// not remember its key: the change may concern it.
+	gen atomic.Uint64
 
 	mu           sync.Mutex
 	keys         map[string]remembered
@@ -167,7 +171,7 @@ func (sb *Standby) key(id string) (*store.Key, error) {
 	k, err := sb.store.Key(ctx, id)
 	cancel()
 	if errors.Is(err, store.ErrNotFound) {
-		sb.forget(id)
+		sb.drop(id)
 		return nil, nil
 	}
 	if err != nil {
@@ -175,19 +179,25 @@ func (sb *Standby) key(id string) (*store.Key, error) {
 		return nil, err
 	}
 	if !k.Usable(sb.now()) {
-		sb.forget(id)
+		sb.drop(id)
 	}
 	return k, nil
 }
 
-// remember notes that k, as the store returned it at confirmed, was valid
-// and its secret matched a request's.
-func (sb *Standby) remember(k *store.Key, confirmed time.Time) {
+// remember notes that e's key, as the store returned it, was valid and its
+// secret matched a request's — unless a change forgot keys since e's lookup
+// began (checked under the lock forget takes, so a revoked key cannot come
+// back after its revocation was applied).
+func (sb *Standby) remember(e *entry) {
 	if sb.grace <= 0 {
 		return
 	}
+	k, confirmed := e.key, e.at
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
+	if sb.gen.Load() != e.gen {
+		return
+	}
 	if prev, ok := sb.keys[k.ID]; ok && prev.confirmed.After(confirmed) {
 		return
 	}
@@ -213,7 +223,16 @@ func (sb *Standby) evictLocked() {
 	delete(sb.keys, victim)
 }
 
+// forget drops id after a change to it (revoked, rotated).
 func (sb *Standby) forget(id string) {
+	sb.mu.Lock()
+	sb.gen.Add(1)
+	delete(sb.keys, id)
+	sb.mu.Unlock()
+}
+
+// drop drops id, which the store just said is unknown or unusable.
+func (sb *Standby) drop(id string) {
 	sb.mu.Lock()
 	delete(sb.keys, id)
 	sb.mu.Unlock()
@@ -223,6 +242,7 @@ func (sb *Standby) forget(id string) {
 // changes may have been missed (the feed was reset, or the store was away).
 func (sb *Standby) distrust() {
 	sb.mu.Lock()
+	sb.gen.Add(1)
 	sb.trustedSince = sb.now()
 	sb.mu.Unlock()
 }
