@@ -108,7 +108,8 @@ type running struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	rl       *backend.Backend
-	deps     gateway.Deps // for reloads
+	keys     *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
+	deps     gateway.Deps    // for reloads
 	current  atomic.Pointer[gateway.Gateway]
 	draining atomic.Bool
 
@@ -138,8 +139,8 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	if err != nil {
 		return nil, err
 	}
-	if standby != nil {
-		s.metrics.KeyStore(func() (bool, uint64) { st := standby.Status(); return st.Up, st.StaleServed })
+	if s.keys = standby; standby != nil {
+		s.metrics.KeyStore(func() (bool, uint64) { st := s.keys.Status(); return st.Up, st.StaleServed })
 	}
 	lockouts, err := openLockout(cfg, res)
 	if err != nil {
@@ -379,7 +380,7 @@ func (s *running) reload() {
 		if next.Store != s.cfg.Store || next.StoreTimeout != s.cfg.StoreTimeout || next.StoreOutageGrace != s.cfg.StoreOutageGrace {
 			s.logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
 		}
-		if !s.rl.Same(next.SharedState, next.SharedStateFailure) {
+		if !s.rl.Same(next.SharedState, next.SharedStateFailure) || next.SharedStateTimeout != s.cfg.SharedStateTimeout {
 			s.logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
 		}
 		if listenerSettings(next) != listenerSettings(s.cfg) {

@@ -211,6 +211,9 @@ func TestPostgresOutage(t *testing.T) {
 		wg.Go(func() { answer("used key, store hung", used, 200) })
 	}
 	wg.Wait()
+	if st := sb.Status(); st.Up {
+		t.Errorf("store reported up while hung (the probe must really ask it): %+v", st)
+	}
 	answer("revoked key, store hung", revokedFull, 503)
 	answer("never-used key, store hung", neverUsed, 503)
 	clock.Advance(grace)
