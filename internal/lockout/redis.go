@@ -68,7 +68,9 @@ func OpenRedis(url string, timeout time.Duration) (*Redis, error) {
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}
-	opt.MaxRetries = -1 // a failed decision is reported, not retried behind the request's back
+	// A failed decision is reported, not retried behind the request's back
+	// (a dial is tried once, not go-redis's default 5 times).
+	opt.MaxRetries, opt.DialerRetries = -1, 1
 	opt.ContextTimeoutEnabled = true
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
 	return NewRedis(goredis.NewClient(opt), "", timeout), nil

@@ -228,17 +228,20 @@ func redactErr(err error, url string) error {
 // decision (go-redis defaults to 1s reads and a pool wait of read timeout +
 // 1s, which a hung Redis turned into seconds per request), and no retries —
 // a retried script may already have run, and the failure mode plus the
-// probe handle outages better than retrying into them. Timeouts set in the
-// URL (?read_timeout=…) are kept; the decision deadline bounds them anyway.
+// probe handle outages better than retrying into them (a dial is tried
+// once, not go-redis's default 5 times). Timeouts set in the URL
+// (?read_timeout=…) are kept; the decision deadline bounds them anyway.
 func tune(o *goredis.Options, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1
 	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
 }
 
 func tuneCluster(o *goredis.ClusterOptions, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1
 	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
 }
 
