@@ -24,7 +24,7 @@ import (
 // A hung or unreachable Redis costs a request at most the timeout: every
 // call runs under it, the client's own dial, read, write and pool timeouts
 // are no longer (OpenRedis), and nothing is retried. After a failure, calls
-// fail at once for RetryAfterFailure, so an outage does not cost every
+// fail at once for retryAfterFailure, so an outage does not cost every
 // request the timeout; the Lockout's failure mode answers meanwhile.
 type Redis struct {
 	client  *goredis.Client
@@ -35,38 +35,38 @@ type Redis struct {
 
 var _ Backend = (*Redis)(nil)
 
-// DefaultRedisTimeout bounds one call when NewRedis or OpenRedis get 0; it
+// defaultRedisTimeout bounds one call when NewRedis or OpenRedis get 0; it
 // is shared_state_timeout's default.
-const DefaultRedisTimeout = 250 * time.Millisecond
+const defaultRedisTimeout = 250 * time.Millisecond
 
-// RetryAfterFailure is how long calls fail without asking Redis after one
+// retryAfterFailure is how long calls fail without asking Redis after one
 // failed (the rate limiter's probe interval too).
-const RetryAfterFailure = 500 * time.Millisecond
+const retryAfterFailure = 500 * time.Millisecond
 
-// ErrRedisDown is returned, wrapped, while calls are skipped after a failure.
-var ErrRedisDown = errors.New("lockout: redis failed recently; not asking it again yet")
+// errRedisDown is returned while calls are skipped after a failure.
+var errRedisDown = errors.New("lockout: redis failed recently; not asking it again yet")
 
 // NewRedis uses client (owned by the caller) with prefix ("" = "rampart:lo:"),
-// bounding every call by timeout (0 = DefaultRedisTimeout).
+// bounding every call by timeout (0 = defaultRedisTimeout).
 func NewRedis(client *goredis.Client, prefix string, timeout time.Duration) *Redis {
 	if prefix == "" {
 		prefix = "rampart:lo:"
 	}
 	if timeout <= 0 {
-		timeout = DefaultRedisTimeout
+		timeout = defaultRedisTimeout
 	}
 	return &Redis{client: client, prefix: prefix, timeout: timeout}
 }
 
 // OpenRedis connects to a redis:// or rediss:// URL; every call is bounded by
-// timeout (0 = DefaultRedisTimeout), and so are the client's own timeouts.
+// timeout (0 = defaultRedisTimeout), and so are the client's own timeouts.
 func OpenRedis(url string, timeout time.Duration) (*Redis, error) {
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("lockout: shared_state: %w", err)
 	}
 	if timeout <= 0 {
-		timeout = DefaultRedisTimeout
+		timeout = defaultRedisTimeout
 	}
 	// A failed decision is reported, not retried behind the request's back
 	// (a dial is tried once, not go-redis's default 5 times).
@@ -80,16 +80,16 @@ func OpenRedis(url string, timeout time.Duration) (*Redis, error) {
 func (r *Redis) Close() error { return r.client.Close() }
 
 // call runs fn under the timeout, unless Redis failed within
-// RetryAfterFailure.
+// retryAfterFailure.
 func (r *Redis) call(ctx context.Context, fn func(context.Context) error) error {
 	if time.Now().UnixNano() < r.retryAt.Load() {
-		return ErrRedisDown
+		return errRedisDown
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	err := fn(ctx)
 	if err != nil && !errors.Is(err, goredis.Nil) {
-		r.retryAt.Store(time.Now().Add(RetryAfterFailure).UnixNano())
+		r.retryAt.Store(time.Now().Add(retryAfterFailure).UnixNano())
 	}
 	return err
 }

@@ -135,7 +135,7 @@ func TestHungRedisCostsAtMostTheTimeout(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("Redis not used again within 10s of SIGCONT")
 		}
-		time.Sleep(50 * time.Millisecond) // the backend retries Redis RetryAfterFailure after a failure
+		time.Sleep(50 * time.Millisecond) // the backend retries Redis retryAfterFailure after a failure
 	}
 	for range 2 {
 		if _, err := be.Fail(context.Background(), "ip:192.0.2.1", time.Now(), p); err != nil {
