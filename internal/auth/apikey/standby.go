@@ -28,7 +28,8 @@ import (
 //     store returned and the key was valid (not revoked, not expired). Its
 //     confirmation time is that of the lookup; keys in use are looked up
 //     again each time their cache entry ends (5s). The store saying a key is
-//     unknown, revoked or expired, or a change event for it, forgets it.
+//     unknown, revoked or expired, or a revocation or rotation event for it,
+//     forgets it.
 //   - While the store is down, a remembered key is served if the store
 //     confirmed it less than Grace ago, and after the store last came back
 //     and the change feed was last reset (a revocation made while nobody
