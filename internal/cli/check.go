@@ -75,7 +75,7 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 		deps.Keys = unopenedStore{}
 	}
 	// Opening a Redis backend parses its URL and does not connect.
-	if rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, discardLogger()); err != nil {
+	if rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, cfg.SharedStateTimeout, discardLogger()); err != nil {
 		errs = append(errs, fmt.Errorf("shared_state: %w", err))
 	} else {
 		if online {

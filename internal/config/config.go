@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v4"
 
@@ -53,6 +54,8 @@ func (p *parser) config(root *yaml.Node) *Config {
 			cfg.Store = v.s
 		}
 	}
+	boundedDuration(f, "store_timeout", &cfg.StoreTimeout, time.Millisecond, 30*time.Second)
+	boundedDuration(f, "store_outage_grace", &cfg.StoreOutageGrace, 0, 24*time.Hour)
 	if v, ok := f.str("shared_state"); ok {
 		if prob := sharedStateProblem(v.s); prob != "" {
 			f.errf("shared_state", "%s", prob)
@@ -65,6 +68,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 			cfg.SharedStateFailure = v.s
 		}
 	}
+	boundedDuration(f, "shared_state_timeout", &cfg.SharedStateTimeout, time.Millisecond, 10*time.Second)
 	if f.has("lockout") {
 		cfg.Lockout = p.lockout(f)
 	}
@@ -77,6 +81,19 @@ func (p *parser) config(root *yaml.Node) *Config {
 	cfg.Routes = p.routes(f, cfg)
 	cfg.pos = p.pos
 	return cfg
+}
+
+// boundedDuration sets *dst to key's duration when it lies within [lo, hi].
+func boundedDuration(f *fields, key string, dst *time.Duration, lo, hi time.Duration) {
+	d, ok := f.duration(key)
+	if !ok {
+		return
+	}
+	if d < lo || d > hi {
+		f.errf(key, "must be between %v and %v, got %v", lo, hi, d)
+		return
+	}
+	*dst = d
 }
 
 // oneOf checks that v is one of the allowed spellings, suggesting the closest.

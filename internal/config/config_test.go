@@ -147,8 +147,11 @@ func TestDesignExampleLoads(t *testing.T) {
 		},
 		Admin:              Admin{Listen: "127.0.0.1:9901", Token: testEnv["RAMPART_ADMIN_TOKEN"]},
 		Store:              "sqlite://rampart.db",
+		StoreTimeout:       500 * time.Millisecond,
+		StoreOutageGrace:   2 * time.Minute,
 		SharedState:        "memory://",
 		SharedStateFailure: "fail_closed",
+		SharedStateTimeout: 250 * time.Millisecond,
 		Lockout:            &lockout.Config{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"},
 		Upstreams: map[string]*proxy.Config{
 			"inventory": {Name: "inventory", Targets: []*url.URL{mustURL("http://127.0.0.1:8000")}, Timeout: 10 * time.Second, MaskErrors: true},
@@ -296,7 +299,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "version must be 1", src: "version: 2\nadmin: {listen: \"off\"}\n", want: []string{"1:10: version must be 1"}},
 		{name: "version must be an integer", src: "version: one\nadmin: {listen: \"off\"}\n", want: []string{`1:10: version must be an integer, got "one"`}},
 		{name: "unknown top-level key lists known keys", src: base + "frobnicate: 1\n", want: []string{
-			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, shared_state, shared_state_failure, lockout, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
+			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
 			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
@@ -460,6 +463,9 @@ func TestStoreAndSharedState(t *testing.T) {
 		{name: "sqlite without a path refused", src: base + "store: \"sqlite://\"\n", want: []string{"5:8: store must be sqlite://PATH, postgres://... or postgresql://... (the sqlite path is missing)"}},
 		{name: "unknown shared state refused", src: base + "shared_state: \"memcached://x\"\n", want: []string{"5:15: shared_state must be memory:// or redis://... or rediss://..."}},
 		{name: "redis without host refused", src: base + "shared_state: \"redis://\"\n", want: []string{"5:15: shared_state must be memory:// or redis://... or rediss://... (the redis URL does not parse or has no host)"}},
+		{name: "store timeout of zero refused", src: base + "store_timeout: 0s\n", want: []string{`5:16: store_timeout must be between 1ms and 30s, got 0s`}},
+		{name: "outage grace past a day refused", src: base + "store_outage_grace: 25h\n", want: []string{`5:21: store_outage_grace must be between 0s and 24h0m0s, got 25h0m0s`}},
+		{name: "shared state timeout past 10s refused", src: base + "shared_state_timeout: 1m\n", want: []string{`5:23: shared_state_timeout must be between 1ms and 10s, got 1m0s`}},
 		{name: "failure mode typo suggests", src: base + "shared_state_failure: fail_opn\n", want: []string{`5:23: shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "lockout values checked", src: base + "lockout: {max_failures: 0, window: 0s, duration: 5, key: ip}\n", want: []string{
 			"5:25: lockout: max_failures must be between 1 and 1000, got 0",

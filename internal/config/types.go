@@ -34,6 +34,17 @@ type Config struct {
 	// Store holds API keys and consumers: sqlite://PATH, or postgres://...
 	// (postgresql://...) shared by replicas.
 	Store string `yaml:"store" default:"sqlite://rampart.db"`
+	// StoreTimeout bounds one key store lookup: waiting for a pooled
+	// connection, connecting (unless the URL sets connect_timeout) and the
+	// query. Past it the store counts as unreachable, so a hung PostgreSQL
+	// costs a request at most this; between 1ms and 30s.
+	StoreTimeout time.Duration `yaml:"store_timeout" default:"500ms"`
+	// StoreOutageGrace is how long a key keeps working while the store is
+	// unreachable, counted from when the store last confirmed it (only keys
+	// whose secret was verified against the store, and that were valid
+	// then). 0 = none: every API-key request gets 503 during an outage.
+	// At most 24h.
+	StoreOutageGrace time.Duration `yaml:"store_outage_grace" default:"2m"`
 	// SharedState holds rate limit counters, lockouts and revocations:
 	// memory:// on one node, or redis://... (rediss://...) shared by replicas.
 	SharedState string `yaml:"shared_state" default:"memory://"`
@@ -41,6 +52,11 @@ type Config struct {
 	// unreachable: fail_closed refuses with 503, fail_open lets requests
 	// through, local falls back to per-node counters.
 	SharedStateFailure string `yaml:"shared_state_failure" default:"fail_closed"`
+	// SharedStateTimeout bounds one rate-limit or lockout decision in Redis,
+	// waiting for a connection included; the client's dial, read, write and
+	// pool timeouts are derived from it and it never retries. Past it
+	// shared_state_failure decides; between 1ms and 10s.
+	SharedStateTimeout time.Duration `yaml:"shared_state_timeout" default:"250ms"`
 	// Lockout locks out clients after repeated authentication failures. Unset
 	// means no lockout.
 	Lockout *lockout.Config `yaml:"lockout"`

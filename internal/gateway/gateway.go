@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/clientip"
 	"github.com/rampart-gw/rampart/internal/config"
@@ -60,6 +61,10 @@ type Deps struct {
 	// Keys is the API-key store (nil when no api_key authenticator is
 	// configured; a gateway that needs one without it refuses to build).
 	Keys store.Store
+	// KeyStandby is shared by the api_key authenticators and outlives
+	// reloads (store health, lookup timeout, keys served through store
+	// outages). nil: each authenticator makes its own, with no grace.
+	KeyStandby *apikey.Standby
 	// Lockout holds brute-force counters; it outlives reloads. nil: an
 	// in-memory one owned by this gateway.
 	Lockout lockout.Backend

@@ -236,6 +236,7 @@ func (b *builder) authenticator(def *config.Authenticator, client *http.Client) 
 		}
 		c := *def.APIKey
 		c.Logger = b.deps.Logger
+		c.Standby = b.deps.KeyStandby
 		k, err := apikey.New(c, b.deps.Keys)
 		if err != nil {
 			return nil, err
@@ -327,7 +328,7 @@ func (b *builder) rateLimiter() {
 	if b.limiter != nil || len(b.cfg.RateLimits) == 0 {
 		return
 	}
-	be, err := backend.Open("memory://", "", b.deps.Logger)
+	be, err := backend.Open("memory://", "", 0, b.deps.Logger)
 	if err != nil {
 		b.errs = append(b.errs, err)
 		return

@@ -23,12 +23,13 @@ func Used(cfg *config.Config) bool {
 	return false
 }
 
-// OpenIfUsed opens cfg.Store when Used(cfg), else returns nil, nil.
+// OpenIfUsed opens cfg.Store when Used(cfg), else returns nil, nil. New
+// connections to PostgreSQL are bounded by store_timeout.
 func OpenIfUsed(ctx context.Context, cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	if !Used(cfg) {
 		return nil, nil
 	}
-	s, err := backend.Open(ctx, cfg.Store, store.Options{Logger: logger})
+	s, err := backend.Open(ctx, cfg.Store, store.Options{Logger: logger, ConnectTimeout: cfg.StoreTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

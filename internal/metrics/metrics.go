@@ -186,6 +186,24 @@ func (m *Metrics) Connections(open, refused, reclaimed func() int64) {
 			func() float64 { return float64(reclaimed()) }))
 }
 
+// KeyStore exports the API-key store's state: rampart_keystore_up (1 while
+// it answers) and rampart_apikey_stale_served_total (requests authenticated
+// by a key remembered from before an outage). state reports both.
+func (m *Metrics) KeyStore(state func() (up bool, staleServed uint64)) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_keystore_up",
+			Help: "1 while the API-key store answers, 0 during an outage."},
+			func() float64 {
+				if up, _ := state(); up {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_apikey_stale_served_total",
+			Help: "Requests authenticated during a key store outage by a key the store confirmed shortly before (store_outage_grace)."},
+			func() float64 { _, n := state(); return float64(n) }))
+}
+
 // Reloaded counts a reload attempt.
 func (m *Metrics) Reloaded(err error) {
 	if err != nil {

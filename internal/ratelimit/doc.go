@@ -27,7 +27,7 @@
 //
 // Example, as the gateway wires a route:
 //
-//	be, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
+//	be, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, cfg.SharedStateTimeout, logger)
 //	mw, err := ratelimit.New([]*ratelimit.Config{cfg.RateLimits["per_client"]},
 //		ratelimit.Deps{Limiter: be.Limiter, Observer: obs, Options: ratelimit.Options{InFlight: be.InFlight}})
 package ratelimit

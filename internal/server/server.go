@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/framing"
@@ -108,7 +109,8 @@ type running struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	rl       *backend.Backend
-	deps     gateway.Deps // for reloads
+	keys     *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
+	deps     gateway.Deps    // for reloads
 	current  atomic.Pointer[gateway.Gateway]
 	draining atomic.Bool
 
@@ -134,16 +136,19 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		return nil, err
 	}
 	s.metrics.SharedState(func() bool { return s.rl.Err() == nil })
-	keys, err := openKeys(ctx, cfg, logger, res)
+	keys, standby, err := openKeys(ctx, cfg, logger, res)
 	if err != nil {
 		return nil, err
+	}
+	if s.keys = standby; standby != nil {
+		s.metrics.KeyStore(func() (bool, uint64) { st := s.keys.Status(); return st.Up, st.StaleServed })
 	}
 	lockouts, err := openLockout(cfg, res)
 	if err != nil {
 		return nil, err
 	}
 	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
-		Keys: keys, Lockout: lockouts}
+		Keys: keys, KeyStandby: standby, Lockout: lockouts}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
 		return nil, err
@@ -166,7 +171,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 // openSharedState opens the rate-limit backend. Its state outlives reloads:
 // counters must not reset when the config changes.
 func openSharedState(cfg *config.Config, logger *slog.Logger, res *resources) (*backend.Backend, error) {
-	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, logger)
+	rl, err := backend.Open(cfg.SharedState, cfg.SharedStateFailure, cfg.SharedStateTimeout, logger)
 	if err != nil {
 		return nil, fmt.Errorf("shared_state: %w", err)
 	}
@@ -175,14 +180,17 @@ func openSharedState(cfg *config.Config, logger *slog.Logger, res *resources) (*
 }
 
 // openKeys opens the key store when an api_key authenticator needs it (nil
-// otherwise). It outlives reloads.
-func openKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger, res *resources) (store.Store, error) {
+// otherwise), and the Standby that keeps its health and the keys served
+// through its outages. Both outlive reloads.
+func openKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger, res *resources) (store.Store, *apikey.Standby, error) {
 	keys, err := keystore.OpenIfUsed(ctx, cfg, logger)
 	if err != nil || keys == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.add("store", keys.Close)
-	return keys, nil
+	standby := apikey.NewStandby(keys, apikey.StandbyConfig{Grace: cfg.StoreOutageGrace, Timeout: cfg.StoreTimeout, Logger: logger})
+	res.add("store standby", standby.Close)
+	return keys, standby, nil
 }
 
 // openLockout opens the lockout counters. They live in shared_state too: in
@@ -193,7 +201,7 @@ func openLockout(cfg *config.Config, res *resources) (lockout.Backend, error) {
 	if !strings.HasPrefix(cfg.SharedState, "redis://") && !strings.HasPrefix(cfg.SharedState, "rediss://") {
 		return lockouts, nil
 	}
-	lr, err := lockout.OpenRedis(cfg.SharedState)
+	lr, err := lockout.OpenRedis(cfg.SharedState, cfg.SharedStateTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +310,7 @@ func (s *running) admin(keys store.Store, res *resources) error {
 	if err != nil {
 		return err
 	}
-	ah := admin.New(s.cfg.Admin.Token, func() admin.Readiness { return s.readiness(keys != nil) })
+	ah := admin.New(s.cfg.Admin.Token, s.readiness)
 	ah.Handle("GET /metrics", s.metrics.Handler())
 	if keys != nil {
 		api, err := admin.NewKeysAPI(admin.KeysConfig{Store: keys, Audit: s.logger})
@@ -324,15 +332,20 @@ func (s *running) admin(keys store.Store, res *resources) error {
 // key store for api_key routes — is reported, not a verdict: those routes
 // answer 503 by their own failure mode and the others serve, and replicas
 // sharing that dependency do not all leave the load balancer at once.
-func (s *running) readiness(keyStore bool) admin.Readiness {
+func (s *running) readiness() admin.Readiness {
 	rd := admin.Readiness{Ready: !s.draining.Load()}
 	if !rd.Ready {
 		rd.Reason = "draining"
 	}
 	state, mode, err := s.rl.Status()
 	rd.SharedState = &admin.Dependency{State: state, Mode: mode, Error: errText(err)}
-	if keyStore {
-		rd.KeyStore = &admin.Dependency{State: "open"} // opened at start; outages show on the api_key routes
+	if s.keys != nil {
+		// A key store outage does not make the replica unready: keys it
+		// confirmed recently keep working (store_outage_grace), others get 503.
+		rd.KeyStore = &admin.Dependency{State: "up"}
+		if err := s.keys.Err(); err != nil {
+			rd.KeyStore.State, rd.KeyStore.Error = "down", err.Error()
+		}
 	}
 	for name, st := range s.current.Load().KeyStates() {
 		if rd.Authenticators == nil {
@@ -417,10 +430,10 @@ func (s *running) reload() {
 		// idle connections are closed now, busy ones when they finish.
 		old.Close()
 		s.logger.Info("config reloaded", "routes", len(next.Routes))
-		if next.Store != s.cfg.Store {
+		if next.Store != s.cfg.Store || next.StoreTimeout != s.cfg.StoreTimeout || next.StoreOutageGrace != s.cfg.StoreOutageGrace {
 			s.logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
 		}
-		if !s.rl.Same(next.SharedState, next.SharedStateFailure) {
+		if !s.rl.Same(next.SharedState, next.SharedStateFailure) || next.SharedStateTimeout != s.cfg.SharedStateTimeout {
 			s.logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
 		}
 		if listenerSettings(next) != listenerSettings(s.cfg) {

@@ -181,6 +181,11 @@ type Options struct {
 	// PingInterval (PostgreSQL) is how long the change listener waits for a
 	// notification before checking that its connection is alive; default 5s.
 	PingInterval time.Duration
+	// ConnectTimeout (PostgreSQL) bounds opening one connection, unless the
+	// URL sets connect_timeout: without it, a hung server holds a new
+	// connection (and what waits for it) until the kernel gives up.
+	// 0 = no bound beyond the caller's context.
+	ConnectTimeout time.Duration
 }
 
 // Common holds what both implementations derive from Options.

@@ -14,7 +14,9 @@
 // What clients learn: nothing beyond "not valid". Unknown, malformed, wrong,
 // expired and revoked keys all get the same 401 problem (type
 // invalid-api-key); the precise reason goes to the audit log only. A store
-// that cannot answer gives 503 (fail closed), never a pass.
+// that cannot answer gives 503 (fail closed), never a pass — except for keys
+// it confirmed shortly before, which keep working for a bounded time (see
+// Standby).
 //
 // Caching: a key record, once read, is kept for CacheTTL (5s) so the store
 // is not asked on every request; unknown ids are remembered the same way.
@@ -83,8 +85,10 @@ type Config struct {
 	// TouchInterval is how often last_used_at is written (and so the
 	// coarseness of it); 0 = 1m.
 	TouchInterval time.Duration `yaml:"-"`
-	// LookupTimeout bounds one store lookup; 0 = 2s.
-	LookupTimeout time.Duration `yaml:"-"`
+	// Standby is shared by the process's authenticators and outlives
+	// reloads: store health, lookup timeout and the keys served through a
+	// store outage. nil = one of this authenticator's own, with no grace.
+	Standby *Standby `yaml:"-"`
 	// Now is the clock for expiry and the cache; nil = time.Now.
 	Now func() time.Time `yaml:"-"`
 	// Logger receives operational messages; nil = slog.Default().
@@ -99,7 +103,8 @@ type Authenticator struct {
 	store    store.Store
 	now      func() time.Time
 	ttl      int64 // nanoseconds; <= 0: no cache
-	timeout  time.Duration
+	standby  *Standby
+	ownsSB   bool // standby was made by New: Close closes it
 	logger   *slog.Logger
 	cache    cache
 	bypass   atomic.Bool // the change feed is down: do not trust the cache
@@ -130,7 +135,7 @@ func New(cfg Config, s store.Store) (*Authenticator, error) {
 		return nil, errors.New("apikey: a key store is required")
 	}
 	a := &Authenticator{name: cfg.Name, store: s, now: cfg.Now, logger: cfg.Logger, authz: cfg.Authorization,
-		flights: map[string]*flight{}, pending: map[string]time.Time{}, timeout: cfg.LookupTimeout}
+		flights: map[string]*flight{}, pending: map[string]time.Time{}, standby: cfg.Standby}
 	switch h := textproto.CanonicalMIMEHeaderKey(cfg.Header); {
 	case h == "":
 		a.header = textproto.CanonicalMIMEHeaderKey(DefaultHeader)
@@ -147,8 +152,9 @@ func New(cfg Config, s store.Store) (*Authenticator, error) {
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
-	if a.timeout <= 0 {
-		a.timeout = 2 * time.Second
+	if a.standby == nil {
+		a.standby = NewStandby(s, StandbyConfig{Now: a.now, Logger: a.logger})
+		a.ownsSB = true
 	}
 	switch {
 	case cfg.CacheTTL == 0:
@@ -206,6 +212,9 @@ func (a *Authenticator) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err = a.Flush(ctx)
+		if a.ownsSB {
+			a.standby.Close()
+		}
 	})
 	return err
 }
@@ -223,23 +232,49 @@ func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, erro
 	now := a.now()
 	e, err := a.lookup(id, now)
 	if err != nil {
-		return nil, &pipeline.Rejection{Status: http.StatusServiceUnavailable, Type: auth.TypeAuthUnavailable,
-			Detail: "API keys cannot be checked right now.", Header: http.Header{"Retry-After": {"1"}},
-			Err: fmt.Errorf("key store lookup of %s: %w", id, err)}
+		return a.duringOutage(id, secret, now, err)
 	}
-	k := e.key
-	switch {
-	case k == nil:
-		return nil, refuse(fmt.Errorf("unknown key id %s", id))
-	case !a.store.Verify(k, secret):
-		return nil, refuse(fmt.Errorf("wrong secret for key %s", id))
-	case !k.RevokedAt.IsZero():
-		return nil, refuse(fmt.Errorf("key %s was revoked at %s", id, k.RevokedAt.Format(time.RFC3339)))
-	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
-		return nil, refuse(fmt.Errorf("key %s expired at %s", id, k.ExpiresAt.Format(time.RFC3339)))
+	if err := a.check(e.key, id, secret, now); err != nil {
+		return nil, err
+	}
+	if e.remembered.CompareAndSwap(false, true) {
+		a.standby.remember(e)
 	}
 	a.used(e, now)
 	return e.principal, nil // read-only (pipeline.Principal): shared, not copied
+}
+
+// check refuses k (nil: unknown) unless secret is its secret and it is
+// usable at now.
+func (a *Authenticator) check(k *store.Key, id, secret string, now time.Time) error {
+	switch {
+	case k == nil:
+		return refuse(fmt.Errorf("unknown key id %s", id))
+	case !a.store.Verify(k, secret):
+		return refuse(fmt.Errorf("wrong secret for key %s", id))
+	case !k.RevokedAt.IsZero():
+		return refuse(fmt.Errorf("key %s was revoked at %s", id, k.RevokedAt.Format(time.RFC3339)))
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return refuse(fmt.Errorf("key %s expired at %s", id, k.ExpiresAt.Format(time.RFC3339)))
+	}
+	return nil
+}
+
+// duringOutage answers when the store could not be asked (cause): a key it
+// confirmed recently is still checked, by its remembered record; any other
+// gets 503, since it may be valid and nobody can say.
+func (a *Authenticator) duringOutage(id, secret string, now time.Time, cause error) (*pipeline.Principal, error) {
+	k := a.standby.recall(id, now)
+	if k == nil {
+		return nil, &pipeline.Rejection{Status: http.StatusServiceUnavailable, Type: auth.TypeAuthUnavailable,
+			Detail: "API keys cannot be checked right now.", Header: http.Header{"Retry-After": {"1"}},
+			Err: fmt.Errorf("key store lookup of %s: %w", id, cause)}
+	}
+	if err := a.check(k, id, secret, now); err != nil {
+		return nil, err
+	}
+	a.standby.stale.Add(1)
+	return a.newEntry(k, now).principal, nil
 }
 
 var errMalformed = errors.New("malformed API key")
@@ -353,15 +388,11 @@ func (a *Authenticator) lookup(id string, now time.Time) (*entry, error) {
 	a.flights[id] = f
 	a.flightMu.Unlock()
 
-	epoch := a.cache.epoch.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	k, err := a.store.Key(ctx, id)
-	cancel()
-	if errors.Is(err, store.ErrNotFound) {
-		k, err = nil, nil
-	}
+	epoch, gen := a.cache.epoch.Load(), a.standby.gen.Load()
+	k, err := a.standby.key(id)
 	if err == nil {
 		f.e = a.newEntry(k, now)
+		f.e.gen = gen
 		if caching && !a.bypass.Load() {
 			a.cache.put(id, f.e, epoch)
 		}
@@ -375,7 +406,7 @@ func (a *Authenticator) lookup(id string, now time.Time) (*entry, error) {
 }
 
 func (a *Authenticator) newEntry(k *store.Key, now time.Time) *entry {
-	e := &entry{key: k, expires: now.UnixNano() + a.ttl}
+	e := &entry{key: k, at: now, expires: now.UnixNano() + a.ttl}
 	if k != nil {
 		labels := make(map[string]any, len(k.Labels))
 		for name, v := range k.Labels {
@@ -398,11 +429,15 @@ func (a *Authenticator) follow(ctx context.Context, events <-chan store.KeyEvent
 			a.logger.Warn("api keys: the key store's change feed is down; every request asks the store", "authenticator", a.name)
 		case store.EventReset:
 			a.cache.purge()
+			a.standby.distrust() // changes made while the feed was down went unheard
 			if a.bypass.Swap(false) {
 				a.logger.Info("api keys: the key store's change feed is back; caching again", "authenticator", a.name)
 			}
+		case store.EventCreated:
+			a.cache.remove(ev.ID) // a cached "unknown id"
 		default:
 			a.cache.remove(ev.ID)
+			a.standby.forget(ev.ID)
 		}
 	}
 	if ctx.Err() == nil {

@@ -3,6 +3,7 @@ package apikey
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -12,10 +13,13 @@ import (
 // id the store does not know) and the principal it authenticates as, built
 // once and copied per request.
 type entry struct {
-	key       *store.Key
-	principal *pipeline.Principal
-	expires   int64        // unix nanoseconds (Config.Now)
-	touched   atomic.Int64 // when a use was last noted for last_used_at
+	key        *store.Key
+	principal  *pipeline.Principal
+	at         time.Time    // when the store returned key
+	gen        uint64       // the Standby's generation before the store was asked
+	expires    int64        // unix nanoseconds (Config.Now)
+	touched    atomic.Int64 // when a use was last noted for last_used_at
+	remembered atomic.Bool  // a request's secret matched: handed to the Standby
 }
 
 const (

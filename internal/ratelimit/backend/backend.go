@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/ratelimit/memory"
@@ -31,10 +32,11 @@ type Backend struct {
 	redis        *redis.Limiter  // set for redis URLs
 }
 
-// Open returns the backend for a shared_state URL and a shared_state_failure
-// mode. memory:// ignores the mode. A Redis that is down at start is not an
-// error: it is an outage handled by the mode, and recovers by itself.
-func Open(sharedState, failure string, logger *slog.Logger) (*Backend, error) {
+// Open returns the backend for a shared_state URL, a shared_state_failure
+// mode and a shared_state_timeout (0 = 250ms). memory:// ignores both. A
+// Redis that is down at start is not an error: it is an outage handled by
+// the mode, and recovers by itself.
+func Open(sharedState, failure string, timeout time.Duration, logger *slog.Logger) (*Backend, error) {
 	b := &Backend{InFlight: ratelimit.NewInFlight(), url: sharedState, failure: failure}
 	switch {
 	case sharedState == "" || sharedState == "memory://":
@@ -46,7 +48,7 @@ func Open(sharedState, failure string, logger *slog.Logger) (*Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		l, err := redis.Open(sharedState, redis.Config{Failure: mode, Logger: logger})
+		l, err := redis.Open(sharedState, redis.Config{Failure: mode, Timeout: timeout, Logger: logger})
 		if err != nil {
 			return nil, err
 		}

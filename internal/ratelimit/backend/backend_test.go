@@ -12,7 +12,7 @@ import (
 )
 
 func TestOpenMemory(t *testing.T) {
-	b, err := backend.Open("memory://", "fail_closed", nil)
+	b, err := backend.Open("memory://", "fail_closed", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestOpenRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, global := range []string{"fail_closed", "fail_open", "local"} {
 		t.Run(global, func(t *testing.T) {
-			b, err := backend.Open(srv.URL, global, nil)
+			b, err := backend.Open(srv.URL, global, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,10 +87,10 @@ func TestOpenRedisOutage(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
-	if _, err := backend.Open("etcd://x", "fail_closed", nil); err == nil {
+	if _, err := backend.Open("etcd://x", "fail_closed", 0, nil); err == nil {
 		t.Fatal("etcd accepted")
 	}
-	if _, err := backend.Open("redis://127.0.0.1:1", "sometimes", nil); err == nil {
+	if _, err := backend.Open("redis://127.0.0.1:1", "sometimes", 0, nil); err == nil {
 		t.Fatal("bad failure mode accepted")
 	}
 }

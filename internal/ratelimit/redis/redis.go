@@ -13,8 +13,10 @@
 // it could neither keep Flask-Limiter's "N per window" nor make a policy's
 // limits all-or-nothing — the ~80 lines of Lua here do both.
 //
-// When Redis is unreachable. The first failed decision marks the backend down;
-// from then on no request waits on Redis. Decisions follow Config.Failure —
+// When Redis is unreachable or hangs. A decision not answered within
+// Config.Timeout fails (the wait is bounded here, whatever the client does),
+// and the first failed decision marks the backend down; from then on no
+// request waits on Redis. Decisions follow Config.Failure —
 // FailClosed: an error (the middleware answers 503); FailOpen: admit
 // everything; Local: an in-memory limiter with the same limits decides (exact
 // per replica, so N replicas admit up to N times the limit). A background
@@ -85,8 +87,9 @@ type Config struct {
 	// means a memory.Limiter with its default size, created when first
 	// needed (its tables are preallocated).
 	Local ratelimit.Limiter
-	// Timeout bounds one decision's round trip; past it Redis counts as
-	// unreachable. Default 250ms.
+	// Timeout bounds one decision, waiting for a pooled connection
+	// included; past it Redis counts as unreachable. Open also derives the
+	// client's dial, read, write and pool timeouts from it. Default 250ms.
 	Timeout time.Duration
 	// ProbeInterval is how often an unreachable Redis is retried. Default 500ms.
 	ProbeInterval time.Duration
@@ -139,6 +142,17 @@ type Health struct {
 // closes. For readiness, the client is assumed reachable until a decision
 // shows otherwise.
 func New(client Client, cfg Config) *Limiter {
+	cfg = withDefaults(cfg)
+	return &Limiter{
+		client: client,
+		cfg:    cfg,
+		script: goredis.NewScript(script),
+		health: Health{Up: true, Since: time.Now(), Mode: cfg.Failure},
+		stop:   make(chan struct{}),
+	}
+}
+
+func withDefaults(cfg Config) Config {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "rampart:rl:"
 	}
@@ -151,13 +165,7 @@ func New(client Client, cfg Config) *Limiter {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Limiter{
-		client: client,
-		cfg:    cfg,
-		script: goredis.NewScript(script),
-		health: Health{Up: true, Since: time.Now(), Mode: cfg.Failure},
-		stop:   make(chan struct{}),
-	}
+	return cfg
 }
 
 // Open connects to the Redis named by a shared_state URL: redis:// or
@@ -167,6 +175,7 @@ func New(client Client, cfg Config) *Limiter {
 // Redis at start is an outage like any other, handled by cfg.Failure. Close
 // closes the client.
 func Open(url string, cfg Config) (*Limiter, error) {
+	cfg = withDefaults(cfg)
 	var (
 		c     Client
 		close func() error
@@ -177,7 +186,7 @@ func Open(url string, cfg Config) (*Limiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shared_state: %w", redactErr(err, url))
 		}
-		tuneCluster(opt)
+		tuneCluster(opt, cfg.Timeout)
 		cc := goredis.NewClusterClient(opt)
 		c, close = cc, cc.Close
 	case strings.HasPrefix(url, "redis://"), strings.HasPrefix(url, "rediss://"):
@@ -185,7 +194,7 @@ func Open(url string, cfg Config) (*Limiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shared_state: %w", redactErr(err, url))
 		}
-		tune(opt)
+		tune(opt, cfg.Timeout)
 		cl := goredis.NewClient(opt)
 		c, close = cl, cl.Close
 		if !cfg.NoAutoPipeline {
@@ -214,34 +223,32 @@ func redactErr(err error, url string) error {
 }
 
 // tune sets what a rate limiter needs that go-redis does not default to:
-// context deadlines honoured (a hung Redis must not hang requests), short
-// timeouts, and no retries — a retried script may already have run, and the
-// failure mode plus the probe handle outages better than retrying into them.
-func tune(o *goredis.Options) {
+// context deadlines honoured, every network timeout no longer than one
+// decision (go-redis defaults to 1s reads and a pool wait of read timeout +
+// 1s, which a hung Redis turned into seconds per request), and no retries —
+// a retried script may already have run, and the failure mode plus the
+// probe handle outages better than retrying into them (a dial is tried
+// once, not go-redis's default 5 times). Timeouts set in the URL
+// (?read_timeout=…) are kept; the decision deadline bounds them anyway.
+func tune(o *goredis.Options, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
-	if o.DialTimeout == 0 {
-		o.DialTimeout = time.Second
-	}
-	if o.ReadTimeout == 0 {
-		o.ReadTimeout = time.Second
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = time.Second
-	}
+	o.DialerRetries = 1
+	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
 }
 
-func tuneCluster(o *goredis.ClusterOptions) {
+func tuneCluster(o *goredis.ClusterOptions, timeout time.Duration) {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
-	if o.DialTimeout == 0 {
-		o.DialTimeout = time.Second
-	}
-	if o.ReadTimeout == 0 {
-		o.ReadTimeout = time.Second
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = time.Second
+	o.DialerRetries = 1
+	setTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, timeout)
+}
+
+func setTimeouts(dial, read, write, pool *time.Duration, timeout time.Duration) {
+	for _, d := range []*time.Duration{dial, read, write, pool} {
+		if *d == 0 {
+			*d = timeout
+		}
 	}
 }
 
@@ -366,7 +373,7 @@ func (l *Limiter) decide(ctx context.Context, key string, limits []ratelimit.Lim
 			args = append(args, 0, lim.Period.Milliseconds(), lim.Count)
 		}
 	}
-	res, err := l.script.Run(ctx, l.client, keys, args...).Int64Slice()
+	res, err := l.run(ctx, keys, args)
 	if err != nil {
 		return d, err
 	}
@@ -386,6 +393,32 @@ func (l *Limiter) decide(ctx context.Context, key string, limits []ratelimit.Lim
 		}
 	}
 	return d, nil
+}
+
+type reply struct {
+	res []int64
+	err error
+}
+
+// run runs the script and waits for its answer until ctx is done. The wait
+// is ours, not the client's: go-redis's AutoPipeliner waits for a batch
+// without looking at the caller's context, and batches run one after the
+// other, so under a hung Redis a decision queued behind two batches waited
+// for three read timeouts. An abandoned call ends by itself within the
+// client's own timeouts (set by tune), and after the first failure Allow
+// stops calling Redis until the probe succeeds, so abandoned calls are few.
+func (l *Limiter) run(ctx context.Context, keys []string, args []any) ([]int64, error) {
+	done := make(chan reply, 1)
+	go func() {
+		res, err := l.script.Run(ctx, l.client, keys, args...).Int64Slice()
+		done <- reply{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // keyFor is PREFIX{KEY}:LIMIT. The braces are a Redis Cluster hash tag: every
@@ -445,7 +478,7 @@ func (l *Limiter) probe() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
-		err := l.script.Run(ctx, l.client, nil).Err()
+		_, err := l.run(ctx, nil, nil)
 		cancel()
 		l.mu.Lock()
 		if err != nil {

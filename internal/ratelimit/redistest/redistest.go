@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,6 +220,33 @@ func (p *Process) Stop() {
 	// Stop returns.
 	for i := 0; i < 500 && ping(p.Addr) == nil; i++ {
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pause stops the server with SIGSTOP: it keeps its port and connections
+// but answers nothing (a hung Redis, not a refused one). Resume undoes it;
+// so does the end of the test.
+func (p *Process) Pause(t testing.TB) {
+	t.Helper()
+	p.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { p.signal(t, syscall.SIGCONT) })
+}
+
+// Resume continues a paused server (SIGCONT).
+func (p *Process) Resume(t testing.TB) {
+	t.Helper()
+	p.signal(t, syscall.SIGCONT)
+}
+
+func (p *Process) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		t.Fatalf("redistest: %v to a stopped server", sig)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("redistest: %v: %v", sig, err)
 	}
 }
 

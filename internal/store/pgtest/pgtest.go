@@ -18,6 +18,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,6 +31,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -139,10 +141,13 @@ func ping(u string) error {
 }
 
 type process struct {
-	url    string
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	url      string
+	dir      string
+	postgres string // the server binary
+	port     int
+	cred     *syscall.Credential // nil: run as ourselves
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // bin finds a PostgreSQL program on PATH or in Debian's versioned directory.
@@ -206,33 +211,13 @@ func start() (*process, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd = exec.Command(postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	// Pdeathsig: the cluster dies with the test binary even if Main is not
-	// used or the binary crashes.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting postgres: %w", err)
-	}
-	p := &process{dir: dir, cmd: cmd, exited: make(chan struct{}),
+	p := &process{dir: dir, postgres: postgres, port: port, cred: cred,
 		url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/test?sslmode=disable&connect_timeout=2", port)}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for ping(admin) != nil {
-		select {
-		case <-p.exited:
-			os.RemoveAll(dir)
-			return nil, errors.New("postgres exited at start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, errors.New("postgres did not answer within 30s")
-		}
-		time.Sleep(50 * time.Millisecond) // polling a process we started; no other signal exists
+	if err := p.run(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
+	admin := p.admin()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
@@ -248,8 +233,42 @@ func start() (*process, error) {
 	return p, nil
 }
 
-// stop shuts the cluster down (fast shutdown) and removes its directory.
-func (p *process) stop() {
+func (p *process) admin() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", p.port)
+}
+
+// run starts the server on the cluster's port and waits until it answers.
+func (p *process) run() error {
+	cmd := exec.Command(p.postgres, "-D", filepath.Join(p.dir, "data"), "-p", strconv.Itoa(p.port), "-k", p.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	// Pdeathsig: the cluster dies with the test binary even if Main is not
+	// used or the binary crashes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	p.cmd, p.exited = cmd, exited
+	deadline := time.Now().Add(30 * time.Second)
+	for ping(p.admin()) != nil {
+		select {
+		case <-exited:
+			return errors.New("postgres exited at start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.halt()
+			return errors.New("postgres did not answer within 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process we started; no other signal exists
+	}
+	return nil
+}
+
+// halt shuts the server down (fast shutdown: sessions are ended).
+func (p *process) halt() {
+	_ = p.signalAll(syscall.SIGCONT) // a paused server cannot shut down
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-p.exited:
@@ -257,5 +276,96 @@ func (p *process) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	}
+}
+
+// stop halts the server and removes its directory.
+func (p *process) stop() {
+	p.halt()
 	os.RemoveAll(p.dir)
+}
+
+// Cluster is a throwaway PostgreSQL private to one test, which the test may
+// stop, start, pause and resume. Outage tests use it, never Server: a
+// shared server belongs to the machine, not to the test.
+type Cluster struct {
+	URL string // the database "test", default search_path
+	p   *process
+}
+
+// Private creates and starts a cluster for t, removed when t ends. It skips
+// (or fails, with RAMPART_REQUIRE_SERVICES=1) when initdb is not installed.
+func Private(t testing.TB) *Cluster {
+	t.Helper()
+	p, err := start()
+	if err != nil {
+		if os.Getenv("RAMPART_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("a private PostgreSQL is required (RAMPART_REQUIRE_SERVICES=1) but cannot be started: %v", err)
+		}
+		t.Skipf("SKIPPED: cannot start a private PostgreSQL (%v); install initdb/postgres", err)
+	}
+	t.Cleanup(p.stop)
+	return &Cluster{URL: p.url, p: p}
+}
+
+// Stop shuts the server down; its connections are closed, new ones refused.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	c.p.halt()
+}
+
+// Start starts a stopped server again, on the same port and data.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	if err := c.p.run(); err != nil {
+		t.Fatalf("pgtest: restarting: %v", err)
+	}
+}
+
+// Pause stops the server and every backend with SIGSTOP: connections stay
+// open and nothing answers (a hung server, not a refused one). Resume, or
+// the end of the test, undoes it.
+func (c *Cluster) Pause(t testing.TB) {
+	t.Helper()
+	if err := c.p.signalAll(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pgtest: SIGSTOP: %v", err)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (c *Cluster) Resume(t testing.TB) {
+	t.Helper()
+	if err := c.p.signalAll(syscall.SIGCONT); err != nil {
+		t.Fatalf("pgtest: SIGCONT: %v", err)
+	}
+}
+
+// signalAll sends sig to the server, then to each of its processes (every
+// backend calls setsid, so there is no process group to signal). The
+// server goes first: once stopped, it starts no new backend.
+func (p *process) signalAll(sig syscall.Signal) error {
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		return err
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the process ended
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		child, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if err == nil {
+			_ = syscall.Kill(child, sig)
+		}
+	}
+	return nil
 }
