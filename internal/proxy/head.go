@@ -93,6 +93,21 @@ func (h *respHead) read(br *bufio.Reader) error {
 	}
 }
 
+// readSwitch is read for an upgrade request, where a 101 is a final
+// answer too.
+func (h *respHead) readSwitch(br *bufio.Reader) error {
+	total := 0
+	for {
+		if err := h.readOne(br, &total); err != nil {
+			return err
+		}
+		if h.status == 101 || h.status >= 200 {
+			h.text = string(h.raw)
+			return nil
+		}
+	}
+}
+
 // readLine returns the next line without its CRLF. The slice is only valid
 // until the next read from br.
 func readLine(br *bufio.Reader, total *int, limit int) ([]byte, error) {
