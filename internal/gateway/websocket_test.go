@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -409,4 +410,104 @@ func TestWebSocketUpstreamRefusesUpgrade(t *testing.T) {
 func websocketAccept(key string) string {
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// rawWS opens /ws/echo with a hand-written handshake, so that tests can
+// send frames no WebSocket library would.
+func rawWS(t *testing.T, g *gt.Gateway, token string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", g.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	key := "dGhlIHNhbXBsZSBub25jZQ=="
+	fmt.Fprintf(c, "GET /ws/echo HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"+
+		"Sec-WebSocket-Key: %s\r\nAuthorization: Bearer %s\r\n\r\n", g.Addr, key, token)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != websocketAccept(key) {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return c, br
+}
+
+// readCloseFrame reads frames until a close frame and returns its code;
+// -1 if the connection ended first.
+func readCloseFrame(br *bufio.Reader) int {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return -1
+		}
+		n := int(h[1] & 0x7f)
+		if h[1]&0x80 != 0 || n > 125 { // the gateway's frames to a client are unmasked; these tests get small ones
+			return -2
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			return -1
+		}
+		if h[0]&0x0f == 0x8 && n >= 2 {
+			return int(p[0])<<8 | int(p[1])
+		}
+	}
+}
+
+func TestWebSocketProtocolViolations(t *testing.T) {
+	mask := []byte{1, 2, 3, 4}
+	masked := func(first byte, payload string) []byte {
+		f := append([]byte{first, 0x80 | byte(len(payload))}, mask...)
+		for i := range len(payload) {
+			f = append(f, payload[i]^mask[i%4])
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name   string
+		frames [][]byte
+		want   int
+	}{
+		{"unmasked client frame → 1002", [][]byte{{0x81, 0x02, 'h', 'i'}}, 1002},
+		{"RSV1 without a negotiated extension → 1002", [][]byte{masked(0xC1, "hi")}, 1002},
+		{"reserved opcode → 1002", [][]byte{masked(0x83, "hi")}, 1002},
+		{"continuation without a message → 1002", [][]byte{masked(0x80, "hi")}, 1002},
+		{"new message inside a fragmented one → 1002", [][]byte{masked(0x01, "a"), masked(0x81, "b")}, 1002},
+		{"fragments summing over max_message_bytes → 1009", [][]byte{masked(0x02, strings.Repeat("a", 100)), masked(0x00, strings.Repeat("b", 100)), masked(0x80, strings.Repeat("c", 100))}, 1009},
+		{"close frame with one byte → 1002", [][]byte{masked(0x88, "x")}, 1002},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up, closes := goEcho(t)
+			g := wsGateway(t, up.URL, "{ allow_no_origin: true, max_message_bytes: 250 }")
+			c, br := rawWS(t, g, wsToken(t))
+			for _, f := range tc.frames {
+				if _, err := c.Write(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := readCloseFrame(br); got != tc.want {
+				t.Errorf("close code = %d, want %d", got, tc.want)
+			}
+			if got := <-closes; got != websocket.StatusGoingAway {
+				t.Errorf("upstream: close code = %d, want 1001", got)
+			}
+		})
+	}
+}
+
+func TestWebSocketMaskedUpstreamFrame(t *testing.T) {
+	up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, _ := http.NewResponseController(w).Hijack()
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			websocketAccept(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n\x81\x81\x00\x00\x00\x00x") // a masked server frame
+		_ = brw.Flush()
+		_, _ = io.Copy(io.Discard, brw) // until the gateway closes
+	})
+	g := wsGateway(t, up.URL, "{ allow_no_origin: true }")
+	_, br := rawWS(t, g, wsToken(t))
+	if got := readCloseFrame(br); got != 1011 {
+		t.Errorf("client: close code = %d, want 1011 (the upstream broke the protocol)", got)
+	}
 }

@@ -70,6 +70,9 @@ func parseHeader(b []byte) (h header, size int, err error) {
 		return h, 0, errOpcode
 	}
 	n := int64(b[1] & 0x7F)
+	if h.control && (!h.fin || n > 125) {
+		return h, 0, errControl
+	}
 	size = 2
 	switch n {
 	case 126:
@@ -97,9 +100,6 @@ func parseHeader(b []byte) (h header, size int, err error) {
 		n = int64(u)
 	}
 	h.length = n
-	if h.control && (!h.fin || n > 125) {
-		return h, 0, errControl
-	}
 	if h.masked {
 		copy(h.key[:], b[size-4:size])
 	}

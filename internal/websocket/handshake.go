@@ -96,14 +96,14 @@ func (h *Handler) checkOrigin(r *http.Request) *pipeline.Rejection {
 	// No list: the page must come from the host it connects to (scheme
 	// aside: behind a TLS-terminating balancer the gateway sees http).
 	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) && !strings.EqualFold(u.Hostname(), hostWithoutDefaultPort(r.Host)) {
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, hostWithoutDefaultPort(r.Host)) {
 		return refused
 	}
 	return nil
 }
 
-// hostWithoutDefaultPort drops :80 or :443 from a Host, which browsers
-// leave out of an Origin.
+// hostWithoutDefaultPort drops :80 or :443 from a Host, as Canonical does
+// from an Origin.
 func hostWithoutDefaultPort(h string) string {
 	for _, p := range []string{":80", ":443"} {
 		if strings.HasSuffix(h, p) {
