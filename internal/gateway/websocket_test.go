@@ -159,13 +159,20 @@ func TestWebSocketFastAPI(t *testing.T) {
 	token := wsToken(t)
 
 	t.Run("echo text and binary, then an access line", func(t *testing.T) {
+		before := seen()
 		c, _, err := dialWS(t, g, appOrigin, token)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if after := seen(); after != before+1 {
+			t.Errorf("upstream handshakes %d → %d, want one more", before, after)
+		}
 		echo(t, c, websocket.MessageText, "hello")
 		echo(t, c, websocket.MessageBinary, "\x00\x01\xff")
 		echo(t, c, websocket.MessageText, strings.Repeat("x", 1024)) // exactly the limit
+		if m := metricsText(t, g); !strings.Contains(m, "\nrampart_websockets_open 1\n") {
+			t.Errorf("metrics lack rampart_websockets_open 1 while one WebSocket is open")
+		}
 		if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 			t.Fatalf("close: %v", err)
 		}
@@ -218,6 +225,14 @@ func TestWebSocketFastAPI(t *testing.T) {
 			t.Errorf("close code = %d, want 1008", got)
 		}
 	})
+}
+
+func metricsText(t *testing.T, g *gt.Gateway) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, g.AdminURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+gt.AdminToken)
+	_, body := g.Do(t, req)
+	return body
 }
 
 // waitLog waits (up to 10s) for a log line containing s and returns it.

@@ -349,10 +349,10 @@ func (rl *relay) forward(from, to *peer, hb []byte, h header, buf []byte) bool {
 		if to.closeSent.Swap(true) {
 			return true // the gateway closed that side already
 		}
-		return rl.write(from, to, buf[:n])
+		return rl.write(to, buf[:n])
 	}
 	to.midFrame.Store(true)
-	if !rl.write(from, to, buf[:n]) {
+	if !rl.write(to, buf[:n]) {
 		return false
 	}
 	for left := h.length; left > 0; {
@@ -363,7 +363,7 @@ func (rl *relay) forward(from, to *peer, hb []byte, h header, buf []byte) bool {
 		if k > 0 {
 			rl.last.Store(time.Now().UnixNano())
 			left -= int64(k)
-			if !rl.write(from, to, buf[:k]) {
+			if !rl.write(to, buf[:k]) {
 				return false
 			}
 		}
@@ -376,9 +376,14 @@ func (rl *relay) forward(from, to *peer, hb []byte, h header, buf []byte) bool {
 	return true
 }
 
-// write writes b to `to`, bounded by the idle timeout.
-func (rl *relay) write(from, to *peer, b []byte) bool {
-	_ = to.conn.SetWriteDeadline(time.Now().Add(rl.h.idle))
+// write writes b to `to`, bounded by the idle timeout and by the end of a
+// closing handshake under way.
+func (rl *relay) write(to *peer, b []byte) bool {
+	d := time.Now().Add(rl.h.idle)
+	if end := rl.hardEnd.Load(); end != 0 && end < d.UnixNano() {
+		d = time.Unix(0, end)
+	}
+	_ = to.conn.SetWriteDeadline(d)
 	if rl.stopped.Load() {
 		return false
 	}
