@@ -526,3 +526,21 @@ func TestWebSocketMaskedUpstreamFrame(t *testing.T) {
 		t.Errorf("client: close code = %d, want 1011 (the upstream broke the protocol)", got)
 	}
 }
+
+func TestWebSocketHandshakeRateLimited(t *testing.T) {
+	up, _ := goEcho(t)
+	extra := wsAuth() + "rate_limits:\n  one: { key: principal, limits: [\"1/hour\"] }\n"
+	routes := "  - { name: live, path: /ws/echo, methods: [GET], upstream: app, auth: [shared], rate_limit: [one], websocket: { allow_no_origin: true } }\n"
+	g := gt.Start(t, gt.Config(up.URL, extra, routes), nil)
+	token := wsToken(t)
+	c, _, err := dialWS(t, g, "", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c, websocket.MessageText, "first")
+	_, resp, err := dialWS(t, g, "", token)
+	refusedDial(t, resp, err, http.StatusTooManyRequests, "rate-limited")
+	if up.Count() != 1 {
+		t.Errorf("upstream saw %d handshakes, want 1", up.Count())
+	}
+}

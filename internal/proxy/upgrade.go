@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -82,4 +81,4 @@ func (u *Upstream) Upgrade(ctx context.Context, r *http.Request, proto string) (
 }
 
 // IsTimeout reports whether err is an upstream timeout (a 504, not a 502).
-func IsTimeout(err error) bool { return isTimeout(err) || errors.Is(err, context.DeadlineExceeded) }
+func IsTimeout(err error) bool { return isTimeout(err) }
