@@ -98,11 +98,14 @@ func (rl *relay) run(client, upstream *peer) *pipeline.WebSocket {
 	if rl.stopped.Load() {
 		rl.sendCloses()
 	} else {
-		// Whoever sent a close and got none back (the other side left,
-		// or did not answer in time) is answered by the gateway.
+		// Whoever sent a close and got none back (the other side did not
+		// answer in time) is answered by the gateway, with its own code.
+		rl.mu.Lock()
+		code := rl.code
+		rl.mu.Unlock()
 		for _, p := range rl.peers {
 			if p.closeRecv && !p.closeSent.Load() {
-				rl.send(p, rl.code, "")
+				rl.send(p, code, "")
 			}
 		}
 	}
