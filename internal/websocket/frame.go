@@ -18,17 +18,13 @@ const (
 
 // Close codes (RFC 6455 §7.4.1).
 const (
-	CloseNormal        = 1000
-	CloseGoingAway     = 1001
-	CloseProtocolError = 1002
-	ClosePolicy        = 1008
-	CloseTooBig        = 1009
+	closeNormal        = 1000
+	closeGoingAway     = 1001
+	closeProtocolError = 1002
+	closePolicy        = 1008
+	closeTooBig        = 1009
 	closeInternal      = 1011
 )
-
-// maxHeaderLen is the longest frame header: 2 bytes, a 64-bit length, a
-// masking key.
-const maxHeaderLen = 14
 
 // header is a parsed frame header.
 type header struct {

@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// maxHeaderLen is the longest frame header: 2 bytes, a 64-bit length, a
+// masking key.
+const maxHeaderLen = 14
+
 // encode writes h the way RFC 6455 §5.2 says, lengths in their shortest form.
 func encode(h header) []byte {
 	b := []byte{h.opcode | h.rsv<<4, 0}
@@ -92,17 +96,17 @@ func FuzzParseHeader(f *testing.F) {
 }
 
 func TestCloseFrame(t *testing.T) {
-	f := closeFrame(CloseTooBig, "message too big", true)
+	f := closeFrame(closeTooBig, "message too big", true)
 	h, size, err := parseHeader(f)
 	if err != nil || !h.masked || h.opcode != opClose || int(h.length) != len(f)-size {
 		t.Fatalf("masked close frame % x: %+v, %v", f, h, err)
 	}
 	p := append([]byte(nil), f[size:]...)
 	unmask(p, h.key, 0)
-	if got := closeCode(p); got != CloseTooBig || string(p[2:]) != "message too big" {
+	if got := closeCode(p); got != closeTooBig || string(p[2:]) != "message too big" {
 		t.Errorf("payload %q: code %d", p, got)
 	}
-	if f := closeFrame(CloseGoingAway, "", false); string(f) != "\x88\x02\x03\xe9" {
+	if f := closeFrame(closeGoingAway, "", false); string(f) != "\x88\x02\x03\xe9" {
 		t.Errorf("unmasked close frame % x", f)
 	}
 	for _, tc := range []struct {

@@ -85,7 +85,7 @@ func (rl *relay) run(client, upstream *peer) *pipeline.WebSocket {
 	gone := rl.h.gone
 	rl.h.mu.Unlock()
 	if gone {
-		rl.stop(CloseGoingAway, CloseGoingAway, "gateway going away")
+		rl.stop(closeGoingAway, closeGoingAway, "gateway going away")
 	}
 	rl.last.Store(time.Now().UnixNano())
 	done := make(chan struct{})
@@ -145,7 +145,7 @@ func (rl *relay) send(p *peer, code int, reason string) bool {
 		return false
 	}
 	if code == 1005 {
-		code = CloseNormal // 1005 means "no code in the frame"; it is never sent
+		code = closeNormal // 1005 means "no code in the frame"; it is never sent
 	}
 	_ = p.conn.SetDeadline(time.Now().Add(rl.h.closeWait))
 	_, err := p.conn.Write(closeFrame(code, reason, !p.client))
@@ -219,7 +219,7 @@ func (rl *relay) waitMore() bool {
 		return false
 	}
 	if now >= rl.last.Load()+int64(rl.h.idle) {
-		rl.stop(CloseGoingAway, CloseGoingAway, "idle timeout")
+		rl.stop(closeGoingAway, closeGoingAway, "idle timeout")
 		return false
 	}
 	return true
@@ -229,7 +229,7 @@ func (rl *relay) waitMore() bool {
 // other side 1001 (its peer is going away).
 func (rl *relay) violation(from *peer, code int, reason string) {
 	if from.client {
-		rl.stop(code, CloseGoingAway, reason)
+		rl.stop(code, closeGoingAway, reason)
 		return
 	}
 	// A misbehaving upstream is the gateway's problem, not the client's.
@@ -260,7 +260,7 @@ func (rl *relay) pump(from, to *peer) {
 					continue
 				}
 			case errors.Is(err, errRSV), errors.Is(err, errOpcode), errors.Is(err, errControl), errors.Is(err, errLength):
-				rl.violation(from, CloseProtocolError, "protocol error")
+				rl.violation(from, closeProtocolError, "protocol error")
 			default:
 				rl.left(from)
 			}
@@ -270,10 +270,10 @@ func (rl *relay) pump(from, to *peer) {
 		rl.last.Store(now.UnixNano())
 		switch {
 		case h.masked != from.client:
-			rl.violation(from, CloseProtocolError, "masking")
+			rl.violation(from, closeProtocolError, "masking")
 			return
 		case !h.control && (h.opcode == opContinuation) != fragmented:
-			rl.violation(from, CloseProtocolError, "fragmentation")
+			rl.violation(from, closeProtocolError, "fragmentation")
 			return
 		}
 		if !h.control {
@@ -288,7 +288,7 @@ func (rl *relay) pump(from, to *peer) {
 				tokens = min(rl.h.rate, tokens+now.Sub(refilled).Seconds()*rl.h.rate)
 				refilled = now
 				if tokens < 1 {
-					rl.violation(from, ClosePolicy, "message rate limit")
+					rl.violation(from, closePolicy, "message rate limit")
 					return
 				}
 				tokens--
@@ -296,7 +296,7 @@ func (rl *relay) pump(from, to *peer) {
 			if !h.control {
 				msgLen += h.length
 				if msgLen > rl.h.maxMessage {
-					rl.violation(from, CloseTooBig, "message too big")
+					rl.violation(from, closeTooBig, "message too big")
 					return
 				}
 			}
@@ -344,7 +344,7 @@ func (rl *relay) forward(from, to *peer, hb []byte, h header, buf []byte) bool {
 		}
 		c := closeCode(code)
 		if c == 0 {
-			rl.violation(from, CloseProtocolError, "bad close frame")
+			rl.violation(from, closeProtocolError, "bad close frame")
 			return false
 		}
 		rl.noteClose(c, from.name)
@@ -392,7 +392,7 @@ func (rl *relay) write(to *peer, b []byte) bool {
 	}
 	if _, err := to.conn.Write(b); err != nil {
 		if isTimeout(err) && !rl.stopped.Load() {
-			rl.stop(CloseGoingAway, CloseGoingAway, "idle timeout") // that side stopped reading
+			rl.stop(closeGoingAway, closeGoingAway, "idle timeout") // that side stopped reading
 		} else {
 			rl.left(to)
 		}
@@ -409,9 +409,9 @@ func (rl *relay) left(p *peer) {
 	}
 	rl.noteClose(1006, p.name) // no close frame: RFC 6455's "abnormal closure"
 	if p.client {
-		rl.stop(0, CloseGoingAway, "client gone")
+		rl.stop(0, closeGoingAway, "client gone")
 	} else {
-		rl.stop(CloseGoingAway, 0, "upstream gone")
+		rl.stop(closeGoingAway, 0, "upstream gone")
 	}
 }
 

@@ -139,7 +139,7 @@ func (h *Handler) GoingAway() {
 		if rl.peers[0] == nil {
 			continue // not relaying yet: run sees gone
 		}
-		rl.stop(CloseGoingAway, CloseGoingAway, "gateway going away")
+		rl.stop(closeGoingAway, closeGoingAway, "gateway going away")
 	}
 }
 
