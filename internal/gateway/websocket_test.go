@@ -544,3 +544,46 @@ func TestWebSocketHandshakeRateLimited(t *testing.T) {
 		t.Errorf("upstream saw %d handshakes, want 1", up.Count())
 	}
 }
+
+// A relay ends when either side goes without a close frame: the other side
+// is told 1001, and the access line says who left.
+func TestWebSocketSideVanishes(t *testing.T) {
+	t.Run("client drops its connection → upstream gets 1001", func(t *testing.T) {
+		up, closes := goEcho(t)
+		g := wsGateway(t, up.URL, "{ allow_no_origin: true }")
+		c, _, err := dialWS(t, g, "", wsToken(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, c, websocket.MessageText, "bye")
+		_ = c.CloseNow() // TCP close, no close frame
+		if got := <-closes; got != websocket.StatusGoingAway {
+			t.Errorf("upstream: close code = %d, want 1001", got)
+		}
+		waitLog(t, g, `"ws_close_code":1006,"ws_closed_by":"client"`)
+		// The gauge goes down before the access line is written.
+		if m := metricsText(t, g); !strings.Contains(m, "\nrampart_websockets_open 0\n") {
+			t.Errorf("metrics lack rampart_websockets_open 0 once the relay ended")
+		}
+	})
+	t.Run("upstream drops its connection → client gets 1001", func(t *testing.T) {
+		up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+			if err != nil {
+				return
+			}
+			_, _, _ = c.Read(context.Background())
+			_ = c.CloseNow() // after the first message, no close frame
+		})
+		g := wsGateway(t, up.URL, "{ allow_no_origin: true }")
+		c, _, err := dialWS(t, g, "", wsToken(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Write(context.Background(), websocket.MessageText, []byte("hi"))
+		if got := readClose(t, c); got != websocket.StatusGoingAway {
+			t.Errorf("client: close code = %d, want 1001", got)
+		}
+		waitLog(t, g, `"ws_close_code":1006,"ws_closed_by":"upstream"`)
+	})
+}
