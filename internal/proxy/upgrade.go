@@ -17,7 +17,6 @@ type Switched struct {
 	Reader *bufio.Reader // reads Conn, starting with what came after the head
 	Status int
 	Header http.Header
-	Target string // host:port of the target that answered
 }
 
 // ErrBadRequestHeader: the request cannot be written as HTTP/1.1 (a
@@ -72,7 +71,7 @@ func (u *Upstream) Upgrade(ctx context.Context, r *http.Request, proto string) (
 		info.Target, info.UpstreamTime = t.url.Host, time.Since(start)
 	}
 	_ = c.SetDeadline(time.Time{})
-	s := &Switched{Conn: c, Reader: br, Status: h.status, Header: make(http.Header, len(h.fields)), Target: t.url.Host}
+	s := &Switched{Conn: c, Reader: br, Status: h.status, Header: make(http.Header, len(h.fields))}
 	for i := range h.fields {
 		f := &h.fields[i]
 		s.Header[h.key(f)] = append(s.Header[h.key(f)], h.value(f))
