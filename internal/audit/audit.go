@@ -116,6 +116,10 @@ func accessAttrs(attrs []slog.Attr, r *http.Request, status int, bytes int64, el
 		if info.UpstreamAborted {
 			attrs = append(attrs, slog.Bool("upstream_aborted", true))
 		}
+		if ws := info.WebSocket; ws != nil {
+			attrs = append(attrs, slog.Int64("ws_bytes_from_client", ws.FromClient), slog.Int64("ws_bytes_from_upstream", ws.FromUpstream),
+				slog.Int("ws_close_code", ws.CloseCode), slog.String("ws_closed_by", ws.ClosedBy))
+		}
 	}
 	return attrs
 }
@@ -157,6 +161,16 @@ func appendAccess(b []byte, now time.Time, r *http.Request, status int, bytes in
 		b = appendString(b, info.Target)
 		if info.UpstreamAborted {
 			b = append(b, `,"upstream_aborted":true`...)
+		}
+		if ws := info.WebSocket; ws != nil {
+			b = appendKey(b, "ws_bytes_from_client")
+			b = strconv.AppendInt(b, ws.FromClient, 10)
+			b = appendKey(b, "ws_bytes_from_upstream")
+			b = strconv.AppendInt(b, ws.FromUpstream, 10)
+			b = appendKey(b, "ws_close_code")
+			b = strconv.AppendInt(b, int64(ws.CloseCode), 10)
+			b = appendKey(b, "ws_closed_by")
+			b = appendString(b, ws.ClosedBy)
 		}
 	}
 	return append(b, '}', '\n')

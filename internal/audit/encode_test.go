@@ -124,6 +124,8 @@ func TestEncoderMatchesSlogHostileStrings(t *testing.T) {
 			{ID: "id", ClientIP: "::1", Route: "r", Path: "/p", Principal: &pipeline.Principal{Authenticator: "jwt", Subject: h}},
 			{ID: "id", ClientIP: "::1", Principal: &pipeline.Principal{Authenticator: h, Subject: "s"}},
 			{ID: "id", ClientIP: "::1", Route: "r", Path: "/p", Target: "10.0.0.5:8000", UpstreamAborted: true},
+			{ID: "id", ClientIP: "::1", Route: "r", Path: "/p", Target: "10.0.0.5:8000",
+				WebSocket: &pipeline.WebSocket{FromClient: 12, FromUpstream: 1 << 40, CloseCode: 1009, ClosedBy: h}},
 		} {
 			for _, status := range []int{200, 404, 503} {
 				var err error

@@ -81,12 +81,16 @@ routes:
 			}
 		}
 	})
-	t.Run("a control this build cannot enforce is refused", func(t *testing.T) {
-		cfg := strings.Replace(good, "auth: none", "auth: none, websocket: true", 1)
+	t.Run("a websocket route is checked like any other", func(t *testing.T) {
 		var out, errb strings.Builder
-		code := Run(context.Background(), []string{"check", "-c", writeFile(t, cfg)}, env, &out, &errb)
-		if code != 1 || !strings.Contains(errb.String(), "not available in this build") {
-			t.Fatalf("code %d err %q", code, errb.String())
+		ws := strings.Replace(good, "auth: none", "auth: none, websocket: true", 1)
+		if code := Run(context.Background(), []string{"check", "-c", writeFile(t, ws)}, env, &out, &errb); code != 0 {
+			t.Fatalf("websocket: true: code %d err %q", code, errb.String())
+		}
+		post := strings.Replace(ws, "methods: [GET]", "methods: [GET, POST]", 1)
+		code := Run(context.Background(), []string{"check", "-c", writeFile(t, post)}, env, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), ":6:") || !strings.Contains(errb.String(), "a websocket route accepts only methods: [GET]") {
+			t.Fatalf("websocket route with POST: code %d err %q", code, errb.String())
 		}
 	})
 	t.Run("missing file → exit 1", func(t *testing.T) {

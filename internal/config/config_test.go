@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
 // base is a valid head for table cases: 4 lines, so a case's own lines start at 5.
@@ -324,7 +325,13 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "bool field rejects yes in place", src: "version: 1\nadmin: {listen: \"off\"}\nupstreams: {app: {targets: [\"http://a.test\"], mask_upstream_errors: yes}}\n", want: []string{
 			`3:69: upstream "app": mask_upstream_errors must be a boolean (true or false), got "yes"`,
 		}},
-		{name: "bool field rejects list", src: base + baseRoute + "    websocket: [true]\n", want: []string{`11:16: route "r": websocket must be a boolean (true or false), got a list`}},
+		{name: "websocket is true or a mapping", src: base + baseRoute + "    websocket: [true]\n", want: []string{`11:16: route "r" websocket must be a mapping, got a list`}},
+		{name: "websocket route with other methods", src: base + "routes:\n  - {name: r, path: /r, methods: [GET, POST], upstream: app, auth: none, websocket: true}\n", want: []string{`6:74: route "r": a websocket route accepts only methods: [GET] (the handshake)`}},
+		{name: "websocket origins must be exact", src: base + baseRoute + "    websocket: {origins: [\"*\", \"https://*.example.com\"], max_message_bytes: 10}\n", want: []string{
+			`11:27: route "r" websocket: origin "*" must be an exact origin (scheme://host[:port]); "*", "null" and wildcards are refused on WebSocket routes`,
+			`11:32: route "r" websocket: origin "https://*.example.com" must be an exact origin (scheme://host[:port]); "*", "null" and wildcards are refused on WebSocket routes`,
+			`11:77: route "r" websocket: max_message_bytes must be between 125 and 64MiB, got 10 bytes`,
+		}},
 	})
 }
 
@@ -382,7 +389,7 @@ func TestDefaultsApplied(t *testing.T) {
 		t.Errorf("jwt defaults: %+v", sso)
 	}
 	r := cfg.Routes[0]
-	if r.Pos != (conf.Pos{Line: 6, Col: 5}) || r.PathPos != (conf.Pos{Line: 7, Col: 11}) || r.WebSocket || r.Host != "" {
+	if r.Pos != (conf.Pos{Line: 6, Col: 5}) || r.PathPos != (conf.Pos{Line: 7, Col: 11}) || r.WebSocket != nil || r.Host != "" {
 		t.Errorf("route: %+v", r)
 	}
 
@@ -882,20 +889,20 @@ func TestRoutes(t *testing.T) {
     rate_limit: [rl]
     cors: web
     openapi: api
-    websocket: true
     headers: {set: {Cache-Control: no-store}, remove: [X-Powered-By]}
-  - {name: pub, path: /pub, methods: [GET], upstream: app, auth: none}
+  - {name: pub, path: /pub, methods: [GET], upstream: app, auth: none, websocket: {origins: ["https://app.example.com"], idle_timeout: 5s}}
 `), nil)
 	want := []*Route{
 		{
 			Name: "r", Host: "api.example.com", Path: "/r", PathPos: conf.Pos{Line: 10, Col: 11}, Methods: []string{"GET", "POST", "PROPFIND"},
 			Upstream: "app", Auth: []string{"sso"},
 			Require:   authz.Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string][]string{"tenant": {"acme"}, "email_verified": {"true"}}, MFA: true},
-			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api", WebSocket: true,
+			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api",
 			Headers: headers.Overrides{Set: map[string]string{"Cache-Control": "no-store"}, Remove: []string{"X-Powered-By"}},
 			Pos:     conf.Pos{Line: 9, Col: 5},
 		},
-		{Name: "pub", Path: "/pub", PathPos: conf.Pos{Line: 21, Col: 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, Pos: conf.Pos{Line: 21, Col: 5}},
+		{Name: "pub", Path: "/pub", PathPos: conf.Pos{Line: 20, Col: 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, Pos: conf.Pos{Line: 20, Col: 5},
+			WebSocket: &websocket.Config{Origins: []string{"https://app.example.com"}, MaxMessageBytes: 1 << 20, MaxMessagesPerSecond: 100, IdleTimeout: 5 * time.Second}},
 	}
 	if diff := cmp.Diff(want, cfg.Routes); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
@@ -931,7 +938,7 @@ func TestJSONConfigAccepted(t *testing.T) {
 	"routes": [{"name": "r", "path": "/r", "methods": ["GET"], "upstream": "app", "auth": "none", "websocket": true}]
 }`
 	cfg := mustParse(t, src, nil)
-	if len(cfg.Routes) != 1 || !cfg.Routes[0].WebSocket || cfg.Upstreams["app"].MaskErrors {
+	if len(cfg.Routes) != 1 || cfg.Routes[0].WebSocket == nil || cfg.Upstreams["app"].MaskErrors {
 		t.Errorf("JSON config: %+v", cfg)
 	}
 	runErrCases(t, []errCase{

@@ -30,6 +30,7 @@ import (
 //	                for a list, each entry
 //	entry=NOUN      what messages call the entries of a map ("claim")
 //	claim           a claim name or dotted path
+//	or_true         a mapping that may also be written true (its defaults)
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
@@ -44,7 +45,7 @@ func parseConstraints(tag string) constraints {
 	var c constraints
 	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
 		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim,
-		"size": new(bool), "or_none": new(bool)} // the last two are read by isSize and the reference
+		"size": new(bool), "or_none": new(bool), "or_true": new(bool)} // the last three are read by isSize and the reference
 	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
 		name, val, _ := strings.Cut(part, "=")

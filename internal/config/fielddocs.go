@@ -69,7 +69,7 @@ var fieldDocs = map[string]string{
 	"internal/config.Route.Require":                  "What an authenticated caller must have; not with auth: none.",
 	"internal/config.Route.SharedStateFailure":       "Overrides the top-level shared_state_failure for this route's rate limits while the shared state is unreachable: fail_closed answers 503, fail_open lets requests through uncounted, local counts per node. Unset: the top-level value. Only with rate_limit (lockout keeps the top-level mode).",
 	"internal/config.Route.Upstream":                 "Names the entry of upstreams: requests go to; required.",
-	"internal/config.Route.WebSocket":                "Allows Upgrade: websocket on this route.",
+	"internal/config.Route.WebSocket":                "Makes the route a WebSocket route: its GET requests are upgraded (after the route's policy) and relayed within these limits. true means the block with its defaults. Unset: upgrades are never forwarded.",
 	"internal/config.Server.HTTPRedirect":            "A plain-HTTP listener (host:port) answering 308 to https; only with tls.",
 	"internal/config.Server.IdleTimeout":             "How long an idle keep-alive connection stays open.",
 	"internal/config.Server.Listen":                  "The address (host:port) of the public listener. Unset means \":8443\" with tls, \":8080\" without.",
@@ -122,4 +122,9 @@ var fieldDocs = map[string]string{
 	"internal/ratelimit.Config.Concurrency":          "Caps the requests in flight per key; 0 means no cap.",
 	"internal/ratelimit.Config.Key":                  "What requests are counted by: client_ip, principal, api_key, route, header:NAME or claim:NAME, or several joined with \"+\" (such as principal+route); required.",
 	"internal/ratelimit.Config.Limits":               "Rate strings, all enforced together: \"10/s burst 20\" (GCRA, as nginx's limit_req), \"200/day\" or \"50 per hour\" (a fixed window, as Flask-Limiter); required, at most 8.",
+	"internal/websocket.Config.AllowNoOrigin":        "Accepts handshakes without an Origin header. Browsers always send one, so only other clients (scripts, services) lack it; they still pass the route's authentication. Off: refused with 403.",
+	"internal/websocket.Config.IdleTimeout":          "Closes the connection (1001) after this long without a byte in either direction, and bounds each write to a side.",
+	"internal/websocket.Config.MaxMessageBytes":      "Bounds a client message, all its fragments together (close 1009 beyond); between 125 bytes and 64MiB.",
+	"internal/websocket.Config.MaxMessagesPerSecond": "Bounds the messages (control frames included) a client sends per second on one connection, with bursts of as many (close 1008 beyond); between 1 and 100000.",
+	"internal/websocket.Config.Origins":              "The exact origins (scheme://host[:port]) whose pages may open the WebSocket. Empty: only pages of the host the handshake is sent to (the Origin's host and port equal the Host header).",
 }

@@ -92,6 +92,8 @@ func typeName(f reflect.StructField) string {
 		return "size"
 	case f.Tag.Get("conf") == "or_none":
 		return "none, or list of names"
+	case f.Tag.Get("conf") == "or_true":
+		return "true, or mapping"
 	}
 	if st, suffix := structOf(t); st != nil {
 		switch suffix {
@@ -305,6 +307,9 @@ func (g *schemaGen) value(f reflect.StructField, c constraints) map[string]any {
 			map[string]any{"type": "string", "pattern": `^(\$\{.*|[0-9]+ ?(KB|MB|GB|KiB|MiB|GiB)?)$`}}}
 	case f.Tag.Get("conf") == "or_none":
 		return map[string]any{"anyOf": []any{map[string]any{"const": AuthNone}, strs}}
+	case f.Tag.Get("conf") == "or_true":
+		st, _ := structOf(t)
+		return map[string]any{"anyOf": []any{map[string]any{"type": "boolean"}, g.ref(st)}}
 	}
 	if st, suffix := structOf(t); st != nil {
 		switch suffix {

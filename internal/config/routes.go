@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/rampart-gw/rampart/internal/framing"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/headers"
+	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
 // routeInfo keeps what the overlap check needs about a decoded route.
@@ -163,11 +165,37 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	if v, ok := f.str("openapi"); ok && p.defined(f, "openapi", v, refs.openAPI) {
 		r.OpenAPI = v.s
 	}
-	f.boolean("websocket", &r.WebSocket)
+	p.routeWebSocket(f, r)
 	if f.has("headers") {
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}
 	return info
+}
+
+// routeWebSocket reads websocket: true, or its block. A WebSocket route
+// upgrades GET requests only, and has no body or response to validate.
+func (p *parser) routeWebSocket(f *fields, r *Route) {
+	n := f.vals["websocket"]
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		var on bool
+		if !f.boolean("websocket", &on) || !on {
+			return
+		}
+		r.WebSocket = &websocket.Config{}
+		setDefaults(r.WebSocket)
+	} else {
+		r.WebSocket = &websocket.Config{}
+		p.decode(f.section("websocket", f.ctx+" websocket", keysOf[websocket.Config]()), r.WebSocket)
+	}
+	if len(r.Methods) > 0 && (len(r.Methods) != 1 || r.Methods[0] != http.MethodGet) {
+		p.errAt(f.keys["websocket"], "%s: a websocket route accepts only methods: [GET] (the handshake)", f.ctx)
+	}
+	if r.OpenAPI != "" {
+		p.errAt(f.keys["websocket"], "%s: openapi cannot validate WebSocket messages; remove it from this websocket route", f.ctx)
+	}
 }
 
 // routeAuth reads auth: the string none, or a non-empty list of defined authenticator

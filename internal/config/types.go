@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
 // Config is the whole, validated configuration file. Load returns it with the
@@ -201,8 +202,11 @@ type Route struct {
 	// OpenAPI names the entry of openapi: that validates requests and filters
 	// responses.
 	OpenAPI string `yaml:"openapi"`
-	// WebSocket allows Upgrade: websocket on this route.
-	WebSocket bool `yaml:"websocket"`
+	// WebSocket makes the route a WebSocket route: its GET requests are
+	// upgraded (after the route's policy) and relayed within these limits.
+	// true means the block with its defaults. Unset: upgrades are never
+	// forwarded.
+	WebSocket *websocket.Config `yaml:"websocket" conf:"or_true"`
 	// Headers changes the route's response headers after the security
 	// header profile.
 	Headers headers.Overrides `yaml:"headers"`

@@ -37,7 +37,7 @@ func (m *matcher) match(origin string) []string {
 		// produce it, so it matches only when listed and only byte-exact.
 		return m.null
 	}
-	canon, ok := canonical(origin)
+	canon, ok := Canonical(origin)
 	if !ok {
 		return nil
 	}
@@ -60,13 +60,13 @@ func matchWildcard(canon string, w wildcard) bool {
 	return validLabel(canon[len(w.prefix) : len(canon)-len(w.suffix)])
 }
 
-// canonical lower-cases the ASCII letters of an origin and drops a default
+// Canonical lower-cases the ASCII letters of an origin and drops a default
 // port (:443 for https, :80 for http), which is how browsers serialize
 // origins (RFC 6454 §6.2, WHATWG URL "origin serialization"). Bytes outside
 // visible ASCII refuse the origin: browsers send host names in Punycode, and
 // Unicode case mapping must never be applied (strings.ToLower turns the
 // Kelvin sign U+212A into "k").
-func canonical(o string) (string, bool) {
+func Canonical(o string) (string, bool) {
 	if len(o) == 0 || len(o) > maxOriginLen {
 		return "", false
 	}
@@ -224,4 +224,17 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// ExactOrigin checks a configured origin that must name one site exactly
+// (no "null", no wildcard, as WebSocket routes require) and returns it; it
+// is then in the form Canonical gives a request's Origin.
+func ExactOrigin(s string) (string, error) {
+	if prob := originProblem(s); prob != "" {
+		return "", fmt.Errorf("origin %q %s", s, prob)
+	}
+	if e := parseOrigin(s); e.wildcard || e.canon == "null" {
+		return "", fmt.Errorf("origin %q: list exact origins (scheme://host[:port]), not \"null\" or a wildcard", s)
+	}
+	return s, nil
 }

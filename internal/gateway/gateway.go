@@ -9,6 +9,9 @@
 //	normalization and strict query → header scrub → route match (404/405/421)
 //	→ the route's own steps → body limit and buffering (413) → upstream
 //
+// A websocket: route runs the same steps, then upgrades and relays
+// (internal/websocket) instead of forwarding.
+//
 // Controls that later issues own (authenticators other than "none", rate
 // limits, CORS, OpenAPI, lockout, authorization requirements) fail closed: a
 // config that uses one this build cannot enforce is refused at load, never
@@ -46,6 +49,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
 // Deps are the gateway's collaborators.
@@ -107,6 +111,7 @@ type Gateway struct {
 	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
+	websockets     []*websocket.Handler
 }
 
 type compiledRoute struct {
@@ -221,8 +226,19 @@ func (g *Gateway) WaitKeys(ctx context.Context) map[string]error {
 	return errs
 }
 
-// Close releases upstream connection pools.
+// GoingAway closes the gateway's WebSockets with 1001 (Going Away) to
+// both sides, and refuses new ones. Shutdown calls it before draining, so
+// relays end within the drain timeout; a reload, through Close, so clients
+// reconnect under the new config.
+func (g *Gateway) GoingAway() {
+	for _, ws := range g.websockets {
+		ws.GoingAway()
+	}
+}
+
+// Close closes the WebSockets and releases upstream connection pools.
 func (g *Gateway) Close() {
+	g.GoingAway()
 	for _, u := range g.upstreams {
 		u.Close()
 	}
@@ -333,6 +349,9 @@ func peerString(remoteAddr string, peer netip.Addr) string {
 func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 	elapsed := time.Since(info.Start)
 	status := w.status
+	if status == 0 && info.WebSocket != nil {
+		status = http.StatusSwitchingProtocols // sent on the hijacked connection
+	}
 	if status == 0 {
 		status = 499 // aborted before any response (client gone, handler aborted)
 	}

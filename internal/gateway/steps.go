@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
+	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
 // realm names the gateway in WWW-Authenticate challenges.
@@ -54,13 +55,19 @@ var errReported = errors.New("reported")
 // route compiles one route: its steps, in DESIGN.md order, before its
 // upstream. Each step is nil for a route that does not use it.
 func (b *builder) route(rt *config.Route) (http.Handler, bool) {
-	if rt.WebSocket {
-		b.errs = append(b.errs, positioned(b.cfg, rt.Pos, fmt.Sprintf("route %q: WebSocket routes are not available in this build yet", rt.Name)))
-	}
 	up := b.g.upstreams[rt.Upstream]
 	if up == nil {
 		b.errs = append(b.errs, fmt.Errorf("route %q: upstream %q is not defined", rt.Name, rt.Upstream))
 		return nil, false
+	}
+	last := http.Handler(up)
+	if rt.WebSocket != nil {
+		ws, err := b.websocket(rt, up)
+		if err != nil {
+			b.errs = append(b.errs, positioned(b.cfg, rt.Pos, fmt.Sprintf("route %q: websocket: %v", rt.Name, err)))
+			return nil, false
+		}
+		last = ws // it relays instead of forwarding, after the same steps
 	}
 	var steps []pipeline.Middleware
 	for _, step := range []func(*config.Route) (pipeline.Middleware, error){
@@ -83,7 +90,21 @@ func (b *builder) route(rt *config.Route) (http.Handler, bool) {
 			steps = append(steps, mw)
 		}
 	}
-	return pipeline.Chain(up, steps...), true
+	return pipeline.Chain(last, steps...), true
+}
+
+// websocket builds the handler that upgrades and relays the route's
+// WebSockets; the gateway closes them on shutdown and reload (GoingAway).
+func (b *builder) websocket(rt *config.Route, up *proxy.Upstream) (*websocket.Handler, error) {
+	deps := websocket.Deps{Observer: b.g.obs, CloseWait: min(b.cfg.Server.ShutdownTimeout, 5*time.Second)}
+	if m := b.g.metrics; m != nil {
+		deps.Open = m.WebSocket
+	}
+	ws, err := websocket.New(*rt.WebSocket, up, deps)
+	if err == nil {
+		b.g.websockets = append(b.g.websockets, ws)
+	}
+	return ws, err
 }
 
 // public reports whether rt is auth: none.

@@ -93,6 +93,11 @@ var spoofableSet = func() map[string]struct{} {
 func Scrub(h http.Header) (requestID string) {
 	for k, v := range h {
 		_, spoof := spoofableSet[k]
+		if spoof && k == "Upgrade" && len(v) == 1 && strings.EqualFold(v[0], "websocket") {
+			// Kept for websocket: routes; every other route's forwarder
+			// drops it (hop-by-hop), so it never reaches an upstream there.
+			spoof = false
+		}
 		// Underscored names are dropped like nginx does by default: WSGI/CGI
 		// servers (Flask, Django) map both "X-User" and "X_User" to HTTP_X_USER,
 		// so "X_Rampart_Subject" would otherwise impersonate our header.

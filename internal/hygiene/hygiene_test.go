@@ -50,6 +50,25 @@ func TestScrub(t *testing.T) {
 	}
 }
 
+func TestScrubKeepsOnlyWebSocketUpgrade(t *testing.T) {
+	for _, tc := range []struct {
+		upgrade []string
+		kept    bool
+	}{
+		{[]string{"websocket"}, true},
+		{[]string{"WebSocket"}, true},
+		{[]string{"h2c"}, false},
+		{[]string{"websocket, h2c"}, false},
+		{[]string{"websocket", "websocket"}, false},
+	} {
+		h := http.Header{"Upgrade": tc.upgrade}
+		Scrub(h)
+		if _, got := h["Upgrade"]; got != tc.kept {
+			t.Errorf("Upgrade: %q kept = %v, want %v", tc.upgrade, got, tc.kept)
+		}
+	}
+}
+
 func TestValidRequestID(t *testing.T) {
 	for id, want := range map[string]bool{"abc-123_x.y:z": true, "": false, "a b": false, "a\nb": false, string(make([]byte, 129)): false} {
 		if got := ValidRequestID(id); got != want {

@@ -26,6 +26,7 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	limited    *prometheus.CounterVec
 	inFlight   prometheus.Gauge
+	websockets prometheus.Gauge
 
 	mu     sync.Mutex
 	routes map[string]*Route // handles by route name, kept across reloads
@@ -47,12 +48,18 @@ func New() *Metrics {
 		Help: "Config reload attempts, by result (success or failure)."}, []string{"result"})
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "rampart_requests_in_flight",
 		Help: "Requests being processed."})
+	m.websockets = prometheus.NewGauge(prometheus.GaugeOpts{Name: "rampart_websockets_open",
+		Help: "WebSocket connections being relayed."})
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_rate_limited_total",
 		Help: "Requests refused by a rate-limit policy, by policy name."}, []string{"policy"})
-	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.limited,
+	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// WebSocket adds delta (1 when a relay starts, -1 when it ends) to the
+// open WebSockets gauge.
+func (m *Metrics) WebSocket(delta int) { m.websockets.Add(float64(delta)) }
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

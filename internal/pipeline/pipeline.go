@@ -97,9 +97,19 @@ type Info struct {
 	// UpstreamStatus is the status the upstream answered with (0 if none),
 	// before any masking.
 	UpstreamStatus int
+	// WebSocket is set once a WebSocket upgrade succeeded: the access line,
+	// written when the relay ends, reports it.
+	WebSocket *WebSocket
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string
+}
+
+// WebSocket sums up a relayed WebSocket connection.
+type WebSocket struct {
+	FromClient, FromUpstream int64  // frame bytes read from each side
+	CloseCode                int    // of the first close frame (1005: none in it; 1006: none at all)
+	ClosedBy                 string // "client", "upstream" or "gateway"
 }
 
 // Principal is the authenticated caller, as every authenticator reports it.

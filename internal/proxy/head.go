@@ -29,7 +29,7 @@ var (
 	errCLAndTE       = errors.New("upstream response has both Content-Length and Transfer-Encoding")
 	errBadCL         = errors.New("invalid Content-Length in upstream response")
 	errBadTE         = errors.New("unsupported Transfer-Encoding in upstream response")
-	errUpgrade       = errors.New("upstream switched protocols (upgrades are not supported)")
+	errUpgrade       = errors.New("upstream switched protocols on a request that did not ask to")
 )
 
 // field is one parsed header field. Its key is an interned canonical name,
@@ -72,7 +72,7 @@ func (h *respHead) key(f *field) string {
 func (h *respHead) value(f *field) string { return h.text[f.v0:f.v1] }
 
 // read parses the response head from br, skipping informational (1xx)
-// responses other than 101, which is refused: upgrades are not supported.
+// responses other than 101, which is refused: only Upgrade asks for one.
 func (h *respHead) read(br *bufio.Reader) error {
 	total := 0
 	h.heads = 0
@@ -88,6 +88,21 @@ func (h *respHead) read(br *bufio.Reader) error {
 			if len(h.raw) > 0 {
 				h.text = string(h.raw)
 			}
+			return nil
+		}
+	}
+}
+
+// readSwitch is read for an upgrade request, where a 101 is a final
+// answer too.
+func (h *respHead) readSwitch(br *bufio.Reader) error {
+	total := 0
+	for {
+		if err := h.readOne(br, &total); err != nil {
+			return err
+		}
+		if h.status == 101 || h.status >= 200 {
+			h.text = string(h.raw)
 			return nil
 		}
 	}

@@ -26,7 +26,8 @@
 // invalid field name or a space before the colon, control bytes in a value,
 // both Content-Length and Transfer-Encoding, differing or invalid
 // Content-Lengths, a Transfer-Encoding other than chunked, more than 64 KiB
-// or 128 fields, a 101 (upgrades are not supported) — becomes a 502 problem
+// or 128 fields, a 101 (only Upgrade, for WebSocket routes, expects one;
+// see upgrade.go) — becomes a 502 problem
 // and nothing of it is forwarded; other 1xx responses are skipped. A chunked
 // body is decoded strictly (framing.ChunkedReader, the decoder h1 uses for
 // requests); if a body breaks after the head was forwarded (malformed, or

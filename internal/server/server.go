@@ -453,6 +453,9 @@ func (s *running) drain() error {
 	s.logger.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// WebSockets never finish on their own: tell both sides the gateway
+	// is going away, so that their relays end within the drain.
+	s.current.Load().GoingAway()
 	err := s.srv.Shutdown(ctx)
 	_ = s.h2base.Shutdown(ctx)
 	if s.adminSrv != nil {
