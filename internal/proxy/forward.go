@@ -161,6 +161,10 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 		b = append(b, make([]byte, cl)...)[:n+int(cl)]
 		if _, err := io.ReadFull(r.Body, b[n:]); err != nil {
 			x.req = b[:0]
+			var rej *pipeline.Rejection
+			if errors.As(err, &rej) {
+				return false, err // a streamed body's own refusal
+			}
 			return false, errBodyLength
 		}
 		inline = true
@@ -292,8 +296,13 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	defer putExchange(x)
 	t := u.pick(time.Now().UnixNano(), nil)
 	inline, err := x.buildRequest(r, info, t)
+	var rej *pipeline.Rejection
+	if errors.As(err, &rej) {
+		pipeline.Refuse(w, r, "body", u.obs, rej)
+		return
+	}
 	if err != nil {
-		rej := &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
+		rej = &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
 			Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
 		if err == errBodyLength {
 			rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."

@@ -73,7 +73,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // Config is one upstream (an entry of upstreams: in the config file).
@@ -88,6 +90,20 @@ type Config struct {
 	// MaskErrors replaces 5xx response bodies with a generic problem, so
 	// stack traces and internal details do not reach clients.
 	MaskErrors bool `yaml:"mask_upstream_errors" default:"true"`
+	// BufferResponse reads each response body whole (up to
+	// buffer_response_bytes, in memory or spilled within the server's body
+	// budget) before sending it to the client, so that the upstream
+	// connection (often a whole worker process) is free again as soon as
+	// the upstream has answered, however slowly the client reads. A larger
+	// body, or one that finds the budget exhausted, is streamed from where
+	// the buffer ends. Event streams are never buffered.
+	BufferResponse bool `yaml:"buffer_response"`
+	// BufferResponseBytes is the most of one response buffered with
+	// buffer_response.
+	BufferResponseBytes conf.Size `yaml:"buffer_response_bytes" default:"8MiB" conf:"min=1KiB,max=1GiB"`
+	// Spool is the body budget response buffering draws on (set by the
+	// gateway).
+	Spool *spool.Budget `yaml:"-"`
 	// DownFor is how long a failed target is skipped. 0 means 10s.
 	DownFor time.Duration `yaml:"-"`
 	// TLS, when set, is the base client TLS configuration for https targets
@@ -107,7 +123,10 @@ type Upstream struct {
 	obs     pipeline.Observer
 	timeout time.Duration
 	dialer  *net.Dialer
-	closed  atomic.Bool
+	// bufferMax is buffer_response_bytes with buffer_response, else 0.
+	bufferMax int64
+	spool     *spool.Budget
+	closed    atomic.Bool
 }
 
 type target struct {
@@ -132,6 +151,12 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 		cfg.DownFor = 10 * time.Second
 	}
 	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout}
+	if cfg.BufferResponse {
+		if cfg.Spool == nil || cfg.BufferResponseBytes <= 0 {
+			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": buffer_response needs a body budget and a positive buffer_response_bytes")
+		}
+		u.bufferMax, u.spool = int64(cfg.BufferResponseBytes), cfg.Spool
+	}
 	for _, t := range cfg.Targets {
 		if t.Scheme != "http" && t.Scheme != "https" || t.Host == "" {
 			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": target must be an http(s) URL with a host")
@@ -219,7 +244,14 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		w.WriteHeader(499)
 		return
 	}
-	rej := &pipeline.Rejection{Status: http.StatusBadGateway, Type: "upstream-unavailable",
+	var rej *pipeline.Rejection
+	if errors.As(err, &rej) {
+		// A streamed request body failed (buffer_request: false): the
+		// client's fault, answered as when the body is buffered.
+		pipeline.Refuse(w, r, "body", u.obs, rej)
+		return
+	}
+	rej = &pipeline.Rejection{Status: http.StatusBadGateway, Type: "upstream-unavailable",
 		Detail: "The upstream service could not be reached.", Err: err}
 	if isTimeout(err) {
 		rej.Status, rej.Type, rej.Detail = http.StatusGatewayTimeout, "upstream-timeout",

@@ -49,6 +49,7 @@ const filePrefix = "body-"
 // concurrent use.
 type Budget struct {
 	cfg       Config
+	given     Config // as passed to New, for Matches
 	mem, disk atomic.Int64
 }
 
@@ -60,8 +61,9 @@ func New(cfg Config) (*Budget, error) {
 	if cfg.Threshold <= 0 || cfg.MemoryBudget < cfg.Threshold || cfg.SpillBudget < 0 {
 		return nil, fmt.Errorf("spool: invalid budget (threshold %d, memory %d, spill %d)", cfg.Threshold, cfg.MemoryBudget, cfg.SpillBudget)
 	}
+	given := cfg
 	if cfg.SpillBudget == 0 {
-		return &Budget{cfg: cfg}, nil
+		return &Budget{cfg: cfg, given: given}, nil
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(os.TempDir(), fmt.Sprintf("rampart-bodies-%d", os.Getuid()))
@@ -69,7 +71,7 @@ func New(cfg Config) (*Budget, error) {
 	if err := prepareDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("body spill directory %s: %w", cfg.Dir, err)
 	}
-	return &Budget{cfg: cfg}, nil
+	return &Budget{cfg: cfg, given: given}, nil
 }
 
 func prepareDir(dir string) error {
@@ -119,6 +121,9 @@ func createUnlinked(dir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Matches reports whether b was made from cfg.
+func (b *Budget) Matches(cfg Config) bool { return b != nil && b.given == cfg }
 
 // Dir is the spill directory ("" when bodies are never spilled).
 func (b *Budget) Dir() string {
