@@ -86,7 +86,7 @@ func bodyLimit(p bodyPolicy) pipeline.Middleware {
 				next.ServeHTTP(w, r)
 				return
 			}
-			buf, err := p.budget.Buffer(max(r.ContentLength, 0), p.max, p.inMemory)
+			buf, err := p.budget.Buffer(max(r.ContentLength, 0), p.max+1, p.inMemory)
 			if err != nil {
 				pipeline.Refuse(w, r, "body", p.obs, noRoom(err))
 				return

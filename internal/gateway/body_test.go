@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -147,5 +148,53 @@ func TestStreamedRequestBodies(t *testing.T) {
 	gt.CheckProblem(t, res.Resp, res.Body, 413, "body-too-large")
 	if !res.Closed {
 		t.Fatal("connection kept after a streamed body over the limit")
+	}
+}
+
+// TestValidatedBodiesStayInMemory: a body the OpenAPI contract validates is
+// held in memory (never spilled), within the memory budget: past the limit
+// it is a 413, and without room a 503.
+func TestValidatedBodiesStayInMemory(t *testing.T) {
+	spec := t.TempDir() + "/api.json"
+	doc := `{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/things":{"post":{
+		"requestBody":{"required":true,"content":{"application/json":{"schema":{"type":"object","properties":{"name":{"type":"string"}}}}}},
+		"responses":{"200":{"description":"ok"}}}}}}`
+	if err := os.WriteFile(spec, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := gt.NewUpstream(t, nil)
+	start := func(memory string) *gt.Gateway {
+		extra := fmt.Sprintf("server:\n  max_body_bytes: 8KiB\n  body_buffer_bytes: 1KiB\n  body_memory_budget: %s\n  body_spill_dir: %s\n"+
+			"openapi: {api: {spec: %q, validate_requests: true}}\n", memory, t.TempDir()+"/spill", spec)
+		routes := "  - {name: things, path: /things, methods: [POST], upstream: app, auth: none, openapi: api}\n"
+		return gt.Start(t, gt.Config(up.URL, extra, routes), nil)
+	}
+	roomy, tight := start("16KiB"), start("4KiB")
+	send := func(g *gt.Gateway, body string, chunked bool) (*http.Response, string) {
+		var r io.Reader = strings.NewReader(body)
+		if chunked {
+			r = struct{ io.Reader }{r}
+		}
+		req, _ := http.NewRequest("POST", g.URL+"/things", r)
+		req.Header.Set("Content-Type", "application/json")
+		return g.Do(t, req)
+	}
+	valid := `{"name":"` + strings.Repeat("n", 2000) + `"}` // past body_buffer_bytes
+	for _, chunked := range []bool{false, true} {
+		before := up.Count()
+		if resp, _ := send(roomy, valid, chunked); resp.StatusCode != 200 || up.Seen()[before].Body != valid {
+			t.Fatalf("chunked %v: status %d", chunked, resp.StatusCode)
+		}
+		if resp, body := send(roomy, `{"name":1}`, chunked); resp.StatusCode != 400 {
+			t.Fatalf("chunked %v: invalid body: %d %s", chunked, resp.StatusCode, body)
+		}
+		resp, body := send(roomy, `{"name":"`+strings.Repeat("n", 9000)+`"}`, chunked)
+		gt.CheckProblem(t, resp, body, 413, "body-too-large")
+		before = up.Count()
+		resp, body = send(tight, `{"name":"`+strings.Repeat("n", 5000)+`"}`, chunked) // past the memory budget
+		gt.CheckProblem(t, resp, body, 503, "body-budget-exhausted")
+		if up.Count() != before {
+			t.Fatal("upstream reached")
+		}
 	}
 }

@@ -432,9 +432,10 @@ func (w *response) finish() bool {
 		return false
 	}
 	keep := !w.closeAfter && w.err == nil
-	if keep && discard != nil && !discard.discard(maxDiscard, maxDiscardTime) {
-		// The rest did not come within the bounds: the response is
-		// complete, so closing (lingering) loses the client nothing.
+	if discard != nil && (!keep || !discard.discard(maxDiscard, maxDiscardTime)) {
+		// The connection ends (or the rest did not come within the
+		// bounds: the response is complete, so closing loses the client
+		// nothing) while the client may still be sending: linger.
 		c.linger = true
 		return false
 	}
