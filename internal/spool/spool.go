@@ -157,6 +157,9 @@ type Buffer struct {
 	diskHeld int64 // reserved on disk: the file's size, or a declared size
 	scratch  []byte
 	probe    [1]byte
+	// tail holds bytes read but not stored when the body ran out of room,
+	// so that readers miss nothing (a response streams on after them).
+	tail []byte
 }
 
 // Buffer starts a body of about hint bytes (0: unknown). A body of at most
@@ -234,6 +237,7 @@ func (s *Buffer) writeFile(p []byte) error {
 	}
 	if need := s.n + int64(len(p)) - s.diskHeld; need > 0 {
 		if !reserve(&s.b.disk, need, s.b.cfg.SpillBudget) {
+			s.tail = p
 			return fmt.Errorf("%w: spill budget exhausted", ErrNoRoom)
 		}
 		s.diskHeld += need
@@ -241,6 +245,7 @@ func (s *Buffer) writeFile(p []byte) error {
 	k, err := s.f.Write(p)
 	s.n += int64(k)
 	if err != nil {
+		s.tail = p[k:]
 		return fmt.Errorf("%w: %v", ErrNoRoom, err)
 	}
 	return nil
@@ -248,7 +253,7 @@ func (s *Buffer) writeFile(p []byte) error {
 
 // Fill reads r into the body until r ends (complete) or the body holds
 // limit bytes. An error from r is returned as it is; the body's own failures
-// wrap ErrNoRoom.
+// wrap ErrNoRoom, and then Open still reads every byte taken from r.
 func (s *Buffer) Fill(r io.Reader, limit int64) (complete bool, err error) {
 	for s.n < limit {
 		var p []byte
@@ -259,6 +264,7 @@ func (s *Buffer) Fill(r io.Reader, limit int64) (complete bool, err error) {
 				k, rerr := r.Read(s.probe[:])
 				if k > 0 {
 					if err := s.grow(int64(len(s.mem)) + 1); err != nil {
+						s.tail = s.probe[:k]
 						return false, err
 					}
 					if err := s.append(s.probe[:k]); err != nil {
@@ -320,10 +326,16 @@ func (s *Buffer) Bytes() (b []byte, ok bool) { return s.mem, s.f == nil }
 // Open returns a reader of the whole body from its start; each reader is
 // independent (a retry reads the body again).
 func (s *Buffer) Open() *Reader {
+	var r io.Reader
 	if s.f == nil {
-		return &Reader{s: s, r: bytes.NewReader(s.mem)}
+		r = bytes.NewReader(s.mem)
+	} else {
+		r = io.NewSectionReader(s.f, 0, s.n)
 	}
-	return &Reader{s: s, r: io.NewSectionReader(s.f, 0, s.n)}
+	if len(s.tail) > 0 {
+		r = io.MultiReader(r, bytes.NewReader(s.tail))
+	}
+	return &Reader{s: s, r: r}
 }
 
 // Free releases the room the body held (and closes its file, which frees
@@ -335,7 +347,7 @@ func (s *Buffer) Free() {
 	}
 	s.b.disk.Add(-s.diskHeld)
 	s.b.mem.Add(-s.memHeld)
-	s.mem, s.memHeld, s.diskHeld, s.n = nil, 0, 0, 0
+	s.mem, s.tail, s.memHeld, s.diskHeld, s.n = nil, nil, 0, 0, 0
 }
 
 // Reader reads a Buffer; it is the request body the gateway hands on, so

@@ -230,3 +230,25 @@ func TestUnwritableDirFailsAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestNoRoomLosesNoByte: when a body runs out of room part-way, its readers
+// still get every byte taken from the source, so the rest can follow.
+func TestNoRoomLosesNoByte(t *testing.T) {
+	src := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	for _, spill := range []int64{0, 40 << 10} {
+		b := newBudget(t, 1024, 4096, spill)
+		s, err := b.Buffer(0, 1<<30, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bytes.NewReader(src)
+		if _, err := s.Fill(r, 1<<30); !errors.Is(err, ErrNoRoom) {
+			t.Fatalf("spill %d: err %v", spill, err)
+		}
+		got, err := io.ReadAll(io.MultiReader(s.Open(), r))
+		if err != nil || !bytes.Equal(got, src) {
+			t.Fatalf("spill %d: held part + rest = %d bytes, want the %d of the source intact", spill, len(got), len(src))
+		}
+		s.Free()
+	}
+}
