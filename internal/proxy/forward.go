@@ -296,18 +296,8 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	defer putExchange(x)
 	t := u.pick(time.Now().UnixNano(), nil)
 	inline, err := x.buildRequest(r, info, t)
-	var rej *pipeline.Rejection
-	if errors.As(err, &rej) {
-		pipeline.Refuse(w, r, "body", u.obs, rej)
-		return
-	}
 	if err != nil {
-		rej = &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
-			Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
-		if err == errBodyLength {
-			rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."
-		}
-		pipeline.Refuse(w, r, "proxy", u.obs, rej)
+		u.refuseRequest(w, r, err)
 		return
 	}
 	tried, retriedStale, bodyUsed := 1, false, false
@@ -345,6 +335,22 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		u.errorHandler(w, r, ae.err)
 		return
 	}
+}
+
+// refuseRequest answers a request that could not be built: a streamed
+// body's own refusal, a body short of its length, or an invalid header.
+func (u *Upstream) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *pipeline.Rejection
+	if errors.As(err, &rej) {
+		pipeline.Refuse(w, r, "body", u.obs, rej)
+		return
+	}
+	rej = &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
+		Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
+	if err == errBodyLength {
+		rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."
+	}
+	pipeline.Refuse(w, r, "proxy", u.obs, rej)
 }
 
 // attempt sends the request once and reads the response head into x.head.
