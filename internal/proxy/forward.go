@@ -337,20 +337,17 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuseRequest answers a request that could not be built: a streamed
-// body's own refusal, a body short of its length, or an invalid header.
+// refuseRequest answers a request that could not be built: an invalid
+// header is a 400; a streamed body's own refusal and a body short of its
+// length are answered as failed attempts are.
 func (u *Upstream) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *pipeline.Rejection
-	if errors.As(err, &rej) {
-		pipeline.Refuse(w, r, "body", u.obs, rej)
+	if err == errBodyLength || errors.As(err, &rej) {
+		u.errorHandler(w, r, err)
 		return
 	}
-	rej = &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
-		Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
-	if err == errBodyLength {
-		rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."
-	}
-	pipeline.Refuse(w, r, "proxy", u.obs, rej)
+	pipeline.Refuse(w, r, "proxy", u.obs, &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
+		Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err})
 }
 
 // attempt sends the request once and reads the response head into x.head.
