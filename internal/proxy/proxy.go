@@ -40,7 +40,15 @@
 // removed; 5xx bodies are replaced by a generic problem+json (Retry-After
 // kept) when the upstream masks errors, so stack traces and secrets in debug
 // pages never leave the network. Event streams and responses of unknown
-// length are flushed piece by piece.
+// length are flushed piece by piece. With buffer_response, a body (up to
+// its cap) is first read whole into the gateway's body budget (package
+// spool) and the upstream connection released; the client then gets it with
+// a Content-Length, and a body that breaks while buffered is a 502. Past the
+// cap or the budget's room, what was buffered is sent and the rest streamed.
+//
+// A request body the gateway streams (a route's buffer_request: false) may
+// fail while it is forwarded; its refusal (413, 400, 408) is answered, and
+// the upstream connection closed.
 //
 // Errors: Timeout bounds connecting plus waiting for the response head (504
 // upstream-timeout); other failures are 502 upstream-unavailable, and 499 when
