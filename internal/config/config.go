@@ -148,6 +148,26 @@ func (p *parser) server(top *fields) (Server, *fields) {
 	if n, ok := p.size(f, "max_body_bytes", 1, 1<<30, "between 1 byte and 1GiB"); ok {
 		s.MaxBodyBytes = conf.Size(n)
 	}
+	if n, ok := p.size(f, "body_buffer_bytes", 1<<10, 64<<20, "between 1KiB and 64MiB"); ok {
+		s.BodyBufferBytes = conf.Size(n)
+	}
+	if n, ok := p.size(f, "body_memory_budget", 1<<10, 1<<40, "between 1KiB and 1024GiB"); ok {
+		if n < int64(s.BodyBufferBytes) {
+			f.errf("body_memory_budget", "must be at least body_buffer_bytes (%d bytes), got %d bytes", s.BodyBufferBytes, n)
+		} else {
+			s.BodyMemoryBudget = conf.Size(n)
+		}
+	}
+	if v, ok := f.str("body_spill_dir"); ok {
+		if v.s == "" {
+			f.errf("body_spill_dir", "must not be empty")
+		} else {
+			s.BodySpillDir = v.s
+		}
+	}
+	if n, ok := p.size(f, "body_spill_budget", 0, 1<<50, "between 0 (no spilling) and 1048576GiB"); ok {
+		s.BodySpillBudget = conf.Size(n)
+	}
 	if n, ok := f.integer("max_query_params"); ok {
 		if n < 1 {
 			f.errf("max_query_params", "must be at least 1, got %d", n)

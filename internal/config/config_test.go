@@ -139,6 +139,9 @@ func TestDesignExampleLoads(t *testing.T) {
 			TrustedProxies:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 			MaxHeaderBytes:    16384,
 			MaxBodyBytes:      1048576,
+			BodyBufferBytes:   64 << 10,
+			BodyMemoryBudget:  64 << 20,
+			BodySpillBudget:   1 << 30,
 			MaxQueryParams:    100,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -155,7 +158,7 @@ func TestDesignExampleLoads(t *testing.T) {
 		SharedStateTimeout: 250 * time.Millisecond,
 		Lockout:            &lockout.Config{MaxFailures: 10, Window: time.Minute, Duration: 5 * time.Minute, Key: "client_ip"},
 		Upstreams: map[string]*proxy.Config{
-			"inventory": {Name: "inventory", Targets: []*url.URL{mustURL("http://127.0.0.1:8000")}, Timeout: 10 * time.Second, MaskErrors: true},
+			"inventory": {Name: "inventory", Targets: []*url.URL{mustURL("http://127.0.0.1:8000")}, Timeout: 10 * time.Second, MaskErrors: true, BufferResponseBytes: 8 << 20},
 		},
 		Authenticators: map[string]*Authenticator{
 			"corp_sso": {Type: "jwt", JWT: &jwt.Config{Name: "corp_sso", Issuer: "https://idp.example.com/", Discovery: true,
@@ -179,9 +182,9 @@ func TestDesignExampleLoads(t *testing.T) {
 		Routes: []*Route{
 			{Name: "items", Path: "/api/items/{id}", PathPos: conf.Pos{Line: 37, Col: 11}, Methods: []string{"GET"}, Upstream: "inventory",
 				Auth: []string{"corp_sso", "partners"}, Require: authz.Require{Scopes: []string{"items:read"}},
-				RateLimit: []string{"per_client", "per_key"}, CORS: "web", OpenAPI: "inventory", Pos: conf.Pos{Line: 36, Col: 5}},
+				RateLimit: []string{"per_client", "per_key"}, CORS: "web", OpenAPI: "inventory", BufferRequest: true, Pos: conf.Pos{Line: 36, Col: 5}},
 			{Name: "health", Path: "/health", PathPos: conf.Pos{Line: 46, Col: 11}, Methods: []string{"GET"}, Upstream: "inventory",
-				Auth: []string{AuthNone}, Pos: conf.Pos{Line: 45, Col: 5}},
+				Auth: []string{AuthNone}, BufferRequest: true, Pos: conf.Pos{Line: 45, Col: 5}},
 		},
 	}
 	if diff := cmp.Diff(want, cfg, cmpOpts...); diff != "" {
@@ -303,11 +306,14 @@ func TestVersionAndKeys(t *testing.T) {
 			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
-			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
+			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
 		}},
 		{name: "unknown key suggests for transposition", src: base + "server: {lsiten: \":80\"}\n", want: []string{`5:10: unknown key "lsiten" in server (known: `}},
 		{name: "camelCase key suggests snake_case", src: base + "server: {maxBodyBytes: 10MB}\n", want: []string{`5:10: unknown key "maxBodyBytes" in server`}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, require, rate_limit, shared_state_failure, cors, openapi, websocket, headers)`}},
+		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
+			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
+		}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -371,6 +377,7 @@ func TestDefaultsApplied(t *testing.T) {
 	cfg := mustParse(t, base+baseRoute, nil)
 	want := Server{
 		Listen: ":8080", MaxHeaderBytes: 16384, MaxBodyBytes: 1 << 20, MaxQueryParams: 100,
+		BodyBufferBytes: 64 << 10, BodyMemoryBudget: 64 << 20, BodySpillBudget: 1 << 30,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, ShutdownTimeout: 30 * time.Second,
 	}
@@ -849,6 +856,9 @@ func TestRoutes(t *testing.T) {
 			`15:27: route "r": shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "route failure mode without rate_limit refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    shared_state_failure: fail_open\n"), want: []string{
 			`14:27: route "r": shared_state_failure applies to the route's rate limits, and the route has no rate_limit`}},
+		{name: "streamed body with openapi refused", src: r("    methods: [POST]\n    upstream: app\n    auth: none\n    openapi: api\n    buffer_request: false\n"), want: []string{
+			`15:21: route "r": buffer_request false cannot be used with openapi: validation reads the whole buffered body`,
+		}},
 		{name: "reference with nothing defined", src: base + "routes:\n  - {name: r, path: /r, methods: [GET], upstream: app, auth: none, cors: web}\n", want: []string{`6:74: route "r": cors policy "web" is not defined (nothing is defined in cors)`}},
 		{name: "duplicate route name mentions the first", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n  - name: r\n    path: /s\n    methods: [GET]\n    upstream: app\n    auth: none\n"), want: []string{`14:11: route "r": name "r" is already used by the route at line 9`}},
 		{name: "route name required", src: defs + "routes:\n  - {path: /r, methods: [GET], upstream: app, auth: none}\n", want: []string{`9:5: route #1: name is required`}},
@@ -897,11 +907,11 @@ func TestRoutes(t *testing.T) {
 			Name: "r", Host: "api.example.com", Path: "/r", PathPos: conf.Pos{Line: 10, Col: 11}, Methods: []string{"GET", "POST", "PROPFIND"},
 			Upstream: "app", Auth: []string{"sso"},
 			Require:   authz.Require{Roles: []string{"admin"}, Scopes: []string{"items:read"}, Claims: map[string][]string{"tenant": {"acme"}, "email_verified": {"true"}}, MFA: true},
-			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api",
+			RateLimit: []string{"rl"}, CORS: "web", OpenAPI: "api", BufferRequest: true,
 			Headers: headers.Overrides{Set: map[string]string{"Cache-Control": "no-store"}, Remove: []string{"X-Powered-By"}},
 			Pos:     conf.Pos{Line: 9, Col: 5},
 		},
-		{Name: "pub", Path: "/pub", PathPos: conf.Pos{Line: 20, Col: 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, Pos: conf.Pos{Line: 20, Col: 5},
+		{Name: "pub", Path: "/pub", PathPos: conf.Pos{Line: 20, Col: 23}, Methods: []string{"GET"}, Upstream: "app", Auth: []string{AuthNone}, BufferRequest: true, Pos: conf.Pos{Line: 20, Col: 5},
 			WebSocket: &websocket.Config{Origins: []string{"https://app.example.com"}, MaxMessageBytes: 1 << 20, MaxMessagesPerSecond: 100, IdleTimeout: 5 * time.Second}},
 	}
 	if diff := cmp.Diff(want, cfg.Routes); diff != "" {
@@ -965,7 +975,7 @@ func Example() {
 	_, err := Parse("rampart.yaml", []byte("version: 1\nadmin: {listen: \"off\"}\nserver: {max_body_byte: 10MB}\n"), nil)
 	fmt.Println(err)
 	// Output:
-	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?
+	// rampart.yaml:3:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?
 }
 
 // A route's require is authz.Require, checked by authz's own Validate at the

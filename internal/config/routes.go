@@ -63,6 +63,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		return routeInfo{}
 	}
 	r := &Route{Pos: posOf(n)}
+	setDefaults(r)
 	info := routeInfo{route: r, ok: true}
 
 	// The name comes first so that every other message can say which route it is about.
@@ -166,6 +167,9 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		r.OpenAPI = v.s
 	}
 	p.routeWebSocket(f, r)
+	if f.boolean("buffer_request", &r.BufferRequest) && !r.BufferRequest && r.OpenAPI != "" {
+		f.errf("buffer_request", "false cannot be used with openapi: validation reads the whole buffered body")
+	}
 	if f.has("headers") {
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}

@@ -99,6 +99,31 @@ type Server struct {
 	// MaxBodyBytes bounds request bodies (413 beyond); between 1 byte and
 	// 1GiB.
 	MaxBodyBytes conf.Size `yaml:"max_body_bytes" default:"1MiB"`
+	// BodyBufferBytes is the most of one request body held in memory;
+	// past it the body is spilled to a file in body_spill_dir. Between 1KiB
+	// and 64MiB. Bodies of routes whose OpenAPI contract validates them are
+	// always held in memory (validation parses them whole), up to
+	// max_body_bytes.
+	BodyBufferBytes conf.Size `yaml:"body_buffer_bytes" default:"64KiB"`
+	// BodyMemoryBudget bounds the bytes all buffered bodies (requests, and
+	// responses of upstreams with buffer_response) hold in memory at once;
+	// at least body_buffer_bytes. A body that finds it exhausted is spilled,
+	// or, when it must stay in memory, refused with 503 and Retry-After.
+	BodyMemoryBudget conf.Size `yaml:"body_memory_budget" default:"64MiB"`
+	// BodySpillDir is where bodies past body_buffer_bytes are spilled. It is
+	// created with mode 0700 (an existing one must belong to Rampart's user
+	// and is made 0700), spill files from a crash are removed at start, and
+	// each file is unlinked as soon as it is created. It must be writable:
+	// otherwise the gateway does not start. Unset means rampart-bodies-UID
+	// under $TMPDIR (or /tmp); where /tmp is a RAM file system, point it at
+	// a disk.
+	BodySpillDir string `yaml:"body_spill_dir"`
+	// BodySpillBudget bounds the bytes all spilled bodies hold on disk; a
+	// request body that finds it exhausted (or the disk full) is refused
+	// with 503 and Retry-After. 0 turns spilling off: bodies past
+	// body_buffer_bytes are then refused with 503, and body_spill_dir is
+	// not used (for read-only file systems).
+	BodySpillBudget conf.Size `yaml:"body_spill_budget" default:"1GiB"`
 	// MaxQueryParams bounds the query parameters of a request (414 beyond).
 	MaxQueryParams int `yaml:"max_query_params" default:"100"`
 	// ReadHeaderTimeout bounds reading the request headers.
@@ -202,6 +227,16 @@ type Route struct {
 	// OpenAPI names the entry of openapi: that validates requests and filters
 	// responses.
 	OpenAPI string `yaml:"openapi"`
+	// BufferRequest reads the whole request body (within the body budget)
+	// before it is forwarded. false streams it to the upstream as it
+	// arrives: authentication and every other check still happen before
+	// any of it is sent, and max_body_bytes is still enforced, but the
+	// request is not retried on another target, a body cut short or over
+	// the limit reaches the upstream in part (the upstream connection is
+	// then closed), the upstream is no longer shielded from slow uploads,
+	// and OpenAPI body validation is impossible (a config error with
+	// openapi).
+	BufferRequest bool `yaml:"buffer_request" default:"true"`
 	// WebSocket makes the route a WebSocket route: its GET requests are
 	// upgraded (after the route's policy) and relayed within these limits.
 	// true means the block with its defaults. Unset: upgrades are never

@@ -94,14 +94,19 @@ const (
 var ErrBadChunk = errors.New("framing: malformed chunked body")
 
 // Lingering close bounds: a refused client gets this long, and may send this
-// much, before the connection is closed for good.
+// much, before the connection is closed for good. Time is the real bound
+// (nginx's lingering_time, which has no byte bound): a client busy uploading
+// needs a moment to read the answer, and a reset before it did makes it see
+// a broken pipe instead; the byte bound only caps the bandwidth one refusal
+// can waste.
 const (
-	lingerTimeout  = 500 * time.Millisecond
-	lingerMaxBytes = 256 << 10
+	lingerTimeout  = 2 * time.Second
+	lingerMaxBytes = 64 << 20
 )
 
 // Linger closes c after a half-close: it sends FIN, discards what the client
-// still sends (at most 256 KiB, for at most 500 ms), then closes. A client
+// still sends (for at most 2 s, at most 64 MiB, like nginx's lingering
+// close), then closes. A client
 // that sent more than was read (a refused request's body, pipelined requests
 // after a refused head) must still read the response instead of a reset that
 // can discard it (RFC 9112 §9.6; Go issue 3595). scratch is the buffer the

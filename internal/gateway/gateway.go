@@ -48,6 +48,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
+	"github.com/rampart-gw/rampart/internal/spool"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
@@ -112,6 +113,7 @@ type Gateway struct {
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 	websockets     []*websocket.Handler
+	bodies         *spool.Budget // buffered request and response bodies
 }
 
 type compiledRoute struct {
@@ -143,6 +145,11 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		hostsOnly:      len(cfg.Routes) > 0,
 	}
 	b := &builder{g: g, cfg: cfg, deps: deps}
+	bodies, err := bodyBudget(cfg.Server, deps)
+	if err != nil {
+		return nil, cfg.ErrorAt(err, "server", "body_spill_dir")
+	}
+	g.bodies = bodies
 	b.upstreams()
 	b.documents()
 	// Routes generated from documents join the written ones.
@@ -189,6 +196,22 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// bodyBudget is the body budget of cfg: the previous gateway's when its
+// settings did not change, so that bodies in flight across a reload stay
+// counted. A gateway built offline (`rampart check`) does not touch the
+// spill directory.
+func bodyBudget(s config.Server, deps Deps) (*spool.Budget, error) {
+	sc := spool.Config{Dir: s.BodySpillDir, Threshold: int64(s.BodyBufferBytes),
+		MemoryBudget: int64(s.BodyMemoryBudget), SpillBudget: int64(s.BodySpillBudget)}
+	if deps.Offline {
+		sc.SpillBudget = 0
+	}
+	if prev := deps.Previous; prev != nil && prev.bodies.Matches(sc) {
+		return prev.bodies, nil
+	}
+	return spool.New(sc)
 }
 
 // positioned is a config error found while compiling.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +20,17 @@ import (
 // BenchmarkCorePipeline is one request through the whole core pipeline —
 // request id, hygiene, path normalization, route match, body handling and the
 // proxy to a real local upstream — without the listener.
-func BenchmarkCorePipeline(b *testing.B) {
+func BenchmarkCorePipeline(b *testing.B) { benchPipeline(b, "GET", "") }
+
+// BenchmarkSmallPOST is the core pipeline with a small body: read into the
+// body budget, then forwarded with the head.
+func BenchmarkSmallPOST(b *testing.B) {
+	benchPipeline(b, "POST", `{"name":"Hex bolt M8x40, zinc plated DIN","qty":120,"price_cents":35,"tags":["fastener","steel"]}`)
+}
+
+func benchPipeline(b *testing.B, method, body string) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":42,"name":"bolt","qty":120}`)
 	}))
@@ -31,7 +41,7 @@ upstreams:
   app: { targets: ["` + up.URL + `"] }
 routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
-  - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: none }
+  - { name: item, path: "/api/items/{id}", methods: [GET, POST], upstream: app, auth: none }
 `
 	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -42,7 +52,7 @@ routes:
 		b.Fatal(err)
 	}
 	defer gw.Close()
-	req := httptest.NewRequest("GET", "http://example.test/api/items/42", nil)
+	req := httptest.NewRequest(method, "http://example.test/api/items/42", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	req.RequestURI = "/api/items/42"
 	b.ReportAllocs()
@@ -50,6 +60,9 @@ routes:
 	for i := 0; i < b.N; i++ {
 		rec := httptest.NewRecorder()
 		r := req.Clone(req.Context())
+		if body != "" {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		}
 		gw.ServeHTTP(rec, r)
 		if rec.Code != 200 {
 			b.Fatalf("status %d", rec.Code)

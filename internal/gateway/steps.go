@@ -117,7 +117,9 @@ func (b *builder) fail(err error, path ...string) {
 
 func (b *builder) upstreams() {
 	for name, u := range b.cfg.Upstreams {
-		up, err := proxy.New(*u, b.deps.Observer)
+		uc := *u
+		uc.Spool = b.g.bodies
+		up, err := proxy.New(uc, b.deps.Observer)
 		if err != nil {
 			b.fail(fmt.Errorf("upstream %q: %w", name, err), "upstreams", name)
 			continue
@@ -445,8 +447,12 @@ func (b *builder) authorize(rt *config.Route) (pipeline.Middleware, error) {
 }
 
 // bodyLimit is the route's body step (see the function bodyLimit).
-func (b *builder) bodyLimit(*config.Route) (pipeline.Middleware, error) {
-	return bodyLimit(int64(b.cfg.Server.MaxBodyBytes), b.g.obs), nil
+func (b *builder) bodyLimit(rt *config.Route) (pipeline.Middleware, error) {
+	p := bodyPolicy{max: int64(b.cfg.Server.MaxBodyBytes), budget: b.g.bodies, obs: b.g.obs, stream: !rt.BufferRequest}
+	if o := b.cfg.OpenAPI[rt.OpenAPI]; o != nil && o.ValidateRequests {
+		p.inMemory = true
+	}
+	return bodyLimit(p), nil
 }
 
 // contract is the route's OpenAPI step.

@@ -490,7 +490,7 @@ func TestUnreadBody(t *testing.T) {
 	})
 	t.Run("large-closes", func(t *testing.T) {
 		c, br := dial(t, addr)
-		write(t, c, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc")
+		write(t, c, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\nabc")
 		resp, body := readFull(t, br, "GET")
 		if body != "/big" || !resp.Close {
 			t.Fatalf("got %q, close %v", body, resp.Close)

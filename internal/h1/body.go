@@ -3,6 +3,7 @@ package h1
 import (
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/framing"
 )
@@ -92,9 +93,9 @@ func (b *body) Close() error {
 // done reports whether the body was read to its end.
 func (b *body) done() bool { return b.err == io.EOF }
 
-// discard reads and drops what is left of the body, at most limit bytes. It
-// reports whether the body ended.
-func (b *body) discard(limit int64) bool {
+// discard reads and drops what is left of the body, at most limit bytes
+// until the time d has passed. It reports whether the body ended.
+func (b *body) discard(limit int64, d time.Duration) bool {
 	if b.err != nil {
 		return b.err == io.EOF
 	}
@@ -103,6 +104,8 @@ func (b *body) discard(limit int64) bool {
 	}
 	b.w = nil // no 100 Continue for a body the handler did not want
 	b.closed = false
+	b.c.until = time.Now().Add(d)
+	defer func() { b.c.until = time.Time{} }()
 	var scratch [512]byte
 	for n := int64(0); n <= limit; {
 		k, err := b.Read(scratch[:])

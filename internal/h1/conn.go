@@ -24,9 +24,13 @@ const (
 	pendSize   = 4 << 10 // response body buffered before the head is decided
 	writeBuf   = 4 << 10 // the connection's write buffer
 
-	// After the handler returns, up to maxDiscard bytes of an unread
-	// request body are read and dropped to keep the connection.
-	maxDiscard = 256 << 10
+	// After the handler returns and its response is sent, up to maxDiscard
+	// bytes of an unread request body are read and dropped, for at most
+	// maxDiscardTime, to keep the connection (nginx's discarded body). A
+	// declared body larger than that is not read: the connection closes,
+	// lingering (framing.Linger) so the client still reads the answer.
+	maxDiscard     = 1 << 20
+	maxDiscardTime = 2 * time.Second
 
 	// writeChunk is the most written to the socket under one write
 	// deadline, so that WriteTimeout bounds each wait for progress even
@@ -81,6 +85,7 @@ type conn struct {
 	keys  []string     // scratch for sorting response fields
 	rdl   time.Time    // the read deadline last set
 	wdl   time.Time    // the write deadline last set
+	until time.Time    // while discarding a body: the end of the discard
 	t0    time.Time    // when the current request's head began
 	end   time.Time    // ResponseTimeout's deadline for this exchange
 	timed bool         // some timeout is configured
@@ -150,7 +155,11 @@ func (c *conn) releaseBufs() {
 // sending.
 func (c *conn) close() {
 	if c.linger || c.r < c.w {
-		framing.Linger(c.rwc, c.idle[:])
+		scratch := c.idle[:]
+		if len(c.buf) > len(scratch) {
+			scratch = c.buf // fewer reads for a large refused body
+		}
+		framing.Linger(c.rwc, scratch)
 	} else {
 		_ = c.rwc.Close()
 	}
@@ -204,7 +213,13 @@ func (c *conn) after(d time.Duration, from time.Time) time.Time {
 	return from.Add(d)
 }
 
-func (c *conn) bodyDeadline() time.Time { return c.after(c.srv.ReadTimeout, c.t0) }
+func (c *conn) bodyDeadline() time.Time {
+	d := c.after(c.srv.ReadTimeout, c.t0)
+	if !c.until.IsZero() && (d.IsZero() || c.until.Before(d)) {
+		return c.until
+	}
+	return d
+}
 
 // fill reads more bytes into buf, making room first: it moves the unread
 // bytes to the front, or grows buf up to limit.

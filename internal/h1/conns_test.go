@@ -195,7 +195,9 @@ func TestMaxConnsReclaimsIdlestThenRefuses(t *testing.T) {
 	defer close(release)
 
 	_, abr := keepAlive(t, addr, "/a")
+	waitFor(t, func() bool { return idleConns(srv) == 1 }) // a client may read its answer before the server goes idle
 	b, bbr := keepAlive(t, addr, "/b")
+	waitFor(t, func() bool { return idleConns(srv) == 2 })
 	c, _ := keepAlive(t, addr, "/c") // the third: a, idle the longest, makes room
 	expectClosed(t, abr)
 	if get(t, b, bbr, "/b-again") != 200 {
@@ -229,13 +231,27 @@ func TestMaxConnsOrderIsIdleTime(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	addr := serve(t, srv)
 	_, silentBR := dial(t, addr) // accepted first, never sends
-	waitFor(t, func() bool { return srv.Conns() == 1 })
+	waitFor(t, func() bool { return idleConns(srv) == 1 })
 	k, kbr := keepAlive(t, addr, "/k")
+	waitFor(t, func() bool { return idleConns(srv) == 2 })
 	keepAlive(t, addr, "/n")
 	expectClosed(t, silentBR)
 	if get(t, k, kbr, "/k-again") != 200 {
 		t.Fatal("the keep-alive connection was closed instead of the silent one")
 	}
+}
+
+// idleConns counts the connections waiting for their next request.
+func idleConns(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.state.Load() == stateIdle {
+			n++
+		}
+	}
+	return n
 }
 
 func waitFor(t *testing.T, cond func() bool) {

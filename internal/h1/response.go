@@ -399,6 +399,9 @@ func (w *response) finish() bool {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	// The answer goes out before any of an unread body is discarded: a
+	// client refused while it uploads gets it at once, not after its body.
+	var discard *body
 	if b := w.body; b != nil && !b.done() {
 		switch {
 		case c.bodyErr:
@@ -406,14 +409,14 @@ func (w *response) finish() bool {
 			// The client may be waiting for 100 Continue: it may or may
 			// not send the body, so the stream's position is unknown.
 			w.closeAfter = true
-		case w.connClose || w.req.Close:
+		case w.connClose || w.req.Close || b.kind == bodyCL && b.remain > maxDiscard:
 			// The connection ends with this response (a refusal of a body
-			// too large says so): the rest is not read, the close lingers.
+			// too large says so, or the rest is more than is worth
+			// discarding): the close lingers so the client reads it.
 			w.closeAfter = true
 			c.linger = true
-		case !b.discard(maxDiscard):
-			w.closeAfter = true
-			c.linger = true
+		default:
+			discard = b
 		}
 	}
 	if !w.headDone {
@@ -430,7 +433,15 @@ func (w *response) finish() bool {
 	if err := c.bw.Flush(); err != nil {
 		return false
 	}
-	return !w.closeAfter && w.err == nil
+	keep := !w.closeAfter && w.err == nil
+	if discard != nil && (!keep || !discard.discard(maxDiscard, maxDiscardTime)) {
+		// The connection ends (or the rest did not come within the
+		// bounds: the response is complete, so closing loses the client
+		// nothing) while the client may still be sending: linger.
+		c.linger = true
+		return false
+	}
+	return keep
 }
 
 // writeTrailers ends a chunked body with the last chunk and the trailer

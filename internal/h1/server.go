@@ -16,6 +16,12 @@
 // with a lingering half-close (framing.Linger), so that the client reads the
 // response instead of a reset.
 //
+// A request body the handler left unread (a refusal) does not delay the
+// response: the response is sent first, then up to 1 MiB of the body is
+// read and dropped, within 2 s, to keep the connection; a declared body
+// larger than that, or one that does not end in time, closes the connection
+// with a lingering close, so a client still uploading reads the response.
+//
 // Chunked request bodies are read strictly (framing.ChunkedReader);
 // malformed framing fails the body's Read with an error that wraps
 // framing.ErrBadChunk.

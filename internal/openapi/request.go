@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/route"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // Problem types (pipeline.Rejection.Type, and so the audit reason).
@@ -619,11 +620,18 @@ func requestMediaType(ct string) (string, map[string]string, error) {
 
 var errMediaType = errors.New("malformed media type")
 
-// readBody reads the (buffered) request body and puts back an equivalent
-// one for the upstream.
+// readBody returns the request body: the gateway's buffer itself when it is
+// in memory (the gateway keeps validated bodies there), leaving r.Body
+// unread for the upstream; otherwise it reads the (buffered) body and puts
+// back an equivalent one.
 func readBody(st *state, r *http.Request) ([]byte, *pipeline.Rejection) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
+	}
+	if sr, ok := r.Body.(*spool.Reader); ok {
+		if b, ok := sr.Buffer().Bytes(); ok {
+			return b, nil
+		}
 	}
 	var err error
 	if r.GetBody != nil {

@@ -161,6 +161,10 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 		b = append(b, make([]byte, cl)...)[:n+int(cl)]
 		if _, err := io.ReadFull(r.Body, b[n:]); err != nil {
 			x.req = b[:0]
+			var rej *pipeline.Rejection
+			if errors.As(err, &rej) {
+				return false, err // a streamed body's own refusal
+			}
 			return false, errBodyLength
 		}
 		inline = true
@@ -293,12 +297,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	t := u.pick(time.Now().UnixNano(), nil)
 	inline, err := x.buildRequest(r, info, t)
 	if err != nil {
-		rej := &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
-			Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err}
-		if err == errBodyLength {
-			rej.Status, rej.Type, rej.Detail = http.StatusBadGateway, "upstream-unavailable", "The upstream service could not be reached."
-		}
-		pipeline.Refuse(w, r, "proxy", u.obs, rej)
+		u.refuseRequest(w, r, err)
 		return
 	}
 	tried, retriedStale, bodyUsed := 1, false, false
@@ -336,6 +335,19 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		u.errorHandler(w, r, ae.err)
 		return
 	}
+}
+
+// refuseRequest answers a request that could not be built: an invalid
+// header is a 400; a streamed body's own refusal and a body short of its
+// length are answered as failed attempts are.
+func (u *Upstream) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *pipeline.Rejection
+	if err == errBodyLength || errors.As(err, &rej) {
+		u.errorHandler(w, r, err)
+		return
+	}
+	pipeline.Refuse(w, r, "proxy", u.obs, &pipeline.Rejection{Status: http.StatusBadRequest, Type: "bad-header",
+		Detail: "The request cannot be forwarded: a header, the method or the target is invalid.", Err: err})
 }
 
 // attempt sends the request once and reads the response head into x.head.

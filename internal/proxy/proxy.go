@@ -41,7 +41,15 @@
 // removed; 5xx bodies are replaced by a generic problem+json (Retry-After
 // kept) when the upstream masks errors, so stack traces and secrets in debug
 // pages never leave the network. Event streams and responses of unknown
-// length are flushed piece by piece.
+// length are flushed piece by piece. With buffer_response, a body (up to
+// its cap) is first read whole into the gateway's body budget (package
+// spool) and the upstream connection released; the client then gets it with
+// a Content-Length, and a body that breaks while buffered is a 502. Past the
+// cap or the budget's room, what was buffered is sent and the rest streamed.
+//
+// A request body the gateway streams (a route's buffer_request: false) may
+// fail while it is forwarded; its refusal (413, 400, 408) is answered, and
+// the upstream connection closed.
 //
 // Errors: Timeout bounds connecting plus waiting for the response head (504
 // upstream-timeout); other failures are 502 upstream-unavailable, and 499 when
@@ -74,7 +82,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // Config is one upstream (an entry of upstreams: in the config file).
@@ -89,6 +99,20 @@ type Config struct {
 	// MaskErrors replaces 5xx response bodies with a generic problem, so
 	// stack traces and internal details do not reach clients.
 	MaskErrors bool `yaml:"mask_upstream_errors" default:"true"`
+	// BufferResponse reads each response body whole (up to
+	// buffer_response_bytes, in memory or spilled within the server's body
+	// budget) before sending it to the client, so that the upstream
+	// connection (often a whole worker process) is free again as soon as
+	// the upstream has answered, however slowly the client reads. A larger
+	// body, or one that finds the budget exhausted, is streamed from where
+	// the buffer ends. Event streams are never buffered.
+	BufferResponse bool `yaml:"buffer_response"`
+	// BufferResponseBytes is the most of one response buffered with
+	// buffer_response.
+	BufferResponseBytes conf.Size `yaml:"buffer_response_bytes" default:"8MiB" conf:"min=1KiB,max=1GiB"`
+	// Spool is the body budget response buffering draws on (set by the
+	// gateway).
+	Spool *spool.Budget `yaml:"-"`
 	// DownFor is how long a failed target is skipped. 0 means 10s.
 	DownFor time.Duration `yaml:"-"`
 	// TLS, when set, is the base client TLS configuration for https targets
@@ -108,7 +132,10 @@ type Upstream struct {
 	obs     pipeline.Observer
 	timeout time.Duration
 	dialer  *net.Dialer
-	closed  atomic.Bool
+	// bufferMax is buffer_response_bytes with buffer_response, else 0.
+	bufferMax int64
+	spool     *spool.Budget
+	closed    atomic.Bool
 }
 
 type target struct {
@@ -133,6 +160,12 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 		cfg.DownFor = 10 * time.Second
 	}
 	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout}
+	if cfg.BufferResponse {
+		if cfg.Spool == nil || cfg.BufferResponseBytes <= 0 {
+			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": buffer_response needs a body budget and a positive buffer_response_bytes")
+		}
+		u.bufferMax, u.spool = int64(cfg.BufferResponseBytes), cfg.Spool
+	}
 	for _, t := range cfg.Targets {
 		if t.Scheme != "http" && t.Scheme != "https" || t.Host == "" {
 			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": target must be an http(s) URL with a host")
@@ -220,7 +253,14 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		w.WriteHeader(499)
 		return
 	}
-	rej := &pipeline.Rejection{Status: http.StatusBadGateway, Type: "upstream-unavailable",
+	var rej *pipeline.Rejection
+	if errors.As(err, &rej) {
+		// A streamed request body failed (buffer_request: false): the
+		// client's fault, answered as when the body is buffered.
+		pipeline.Refuse(w, r, "body", u.obs, rej)
+		return
+	}
+	rej = &pipeline.Rejection{Status: http.StatusBadGateway, Type: "upstream-unavailable",
 		Detail: "The upstream service could not be reached.", Err: err}
 	if isTimeout(err) {
 		rej.Status, rej.Type, rej.Detail = http.StatusGatewayTimeout, "upstream-timeout",

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // respond forwards the parsed response: filtered headers, status, body. It
@@ -65,28 +67,39 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 			}
 		}
 	}
-	w.WriteHeader(h.status)
 	if noBody {
+		w.WriteHeader(h.status)
 		u.release(x, pc, !h.close)
 		return
 	}
+	reuse := !h.close
+	var src io.Reader = x.br
+	if h.chunked {
+		x.chunked.Reset(framing.BufioLines{Reader: x.br}, nil, maxTrailerBytes)
+		src = &x.chunked
+	} else if h.contentLength < 0 {
+		reuse = false // delimited by close
+	}
+	if u.bufferMax > 0 && !sse && h.contentLength <= u.bufferMax {
+		held, done := u.buffer(w, r, x, pc, src, reuse)
+		if done {
+			return
+		}
+		if held != nil {
+			defer held.Free()
+			src = io.MultiReader(held.Open(), src)
+		}
+	}
+	w.WriteHeader(h.status)
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp
 	var err error
 	var werr bool
-	reuse := !h.close
 	switch {
 	case h.contentLength >= 0 && !sse:
-		err, werr = copyLength(w, x, buf, h.contentLength)
+		err, werr = copyLength(w, src, buf, h.contentLength)
 	default:
-		var src io.Reader = x.br
-		if h.chunked {
-			x.chunked.Reset(framing.BufioLines{Reader: x.br}, nil, maxTrailerBytes)
-			src = &x.chunked
-		} else if h.contentLength < 0 {
-			reuse = false // delimited by close
-		}
 		remaining := h.contentLength // -1: unknown
 		rc := http.NewResponseController(w)
 		for {
@@ -145,14 +158,54 @@ func (u *Upstream) respond(w http.ResponseWriter, r *http.Request, x *exchange, 
 	panic(http.ErrAbortHandler)
 }
 
+// buffer reads the response body into the body budget (buffer_response)
+// before anything is sent, then returns the upstream connection and feeds
+// the client from the buffer: a slow client no longer holds the upstream.
+// done reports that the response was answered (from the buffer, or with a
+// 502 when the upstream broke the body: nothing had reached the client).
+// Otherwise the body is streamed: held (possibly nil) is its start, read
+// when the cap or the budget's room ran out.
+func (u *Upstream) buffer(w http.ResponseWriter, r *http.Request, x *exchange, pc *pconn, src io.Reader, reuse bool) (held *spool.Buffer, done bool) {
+	h := &x.head
+	body := src
+	if h.contentLength >= 0 {
+		body = io.LimitReader(src, h.contentLength)
+	}
+	sb, err := u.spool.Buffer(max(h.contentLength, 0), 0, false)
+	if err != nil {
+		return nil, false
+	}
+	complete, err := sb.Fill(body, u.bufferMax)
+	if err == nil && complete && h.contentLength >= 0 && sb.Len() < h.contentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	switch {
+	case err != nil && !errors.Is(err, spool.ErrNoRoom):
+		sb.Free()
+		u.release(x, pc, false)
+		u.errorHandler(w, r, err)
+		return nil, true
+	case err == nil && complete:
+		u.release(x, pc, reuse)
+		w.Header()["Content-Length"] = []string{strconv.FormatInt(sb.Len(), 10)}
+		w.WriteHeader(h.status)
+		bp := buffers.Get().(*[]byte)
+		_, _ = io.CopyBuffer(writerOnly{w}, sb.Open(), *bp) // a client that left: nobody to tell
+		buffers.Put(bp)
+		sb.Free()
+		return nil, true
+	}
+	return sb, false
+}
+
 // copyLength copies a Content-Length body; small bodies in one piece.
-func copyLength(w http.ResponseWriter, x *exchange, buf []byte, n int64) (err error, writeErr bool) {
+func copyLength(w http.ResponseWriter, src io.Reader, buf []byte, n int64) (err error, writeErr bool) {
 	for n > 0 {
 		p := buf
 		if n < int64(len(p)) {
 			p = p[:n]
 		}
-		k, err := io.ReadFull(x.br, p)
+		k, err := io.ReadFull(src, p)
 		n -= int64(k)
 		if k > 0 {
 			// A body cut short is forwarded as far as it came, as nginx
