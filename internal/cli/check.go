@@ -50,6 +50,9 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", *path, count(gw.Routes(), "route"), count(len(cfg.Upstreams), "upstream"))
+	for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
+		fmt.Fprintf(stdout, "%s: openapi %s: %s\n", *path, name, cfg.OpenAPI[name].Summary())
+	}
 	for _, name := range gw.Unfetched() {
 		fmt.Fprintf(stdout, "%s: the remote spec of openapi %q was not fetched, so it is not checked and routes generated from it are not counted: run check --online to fetch it\n", *path, name)
 	}

@@ -219,6 +219,10 @@ routes:
 		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstream)") {
 			t.Fatalf("code %d out %q err %q", code, out, errs)
 		}
+		// Issue 15: requests are validated unless the config says otherwise, and check says so.
+		if !strings.Contains(out, "openapi inv: validating requests, not filtering responses") {
+			t.Errorf("check does not say what the contract does: %q", out)
+		}
 	})
 	t.Run("remote spec: not counted offline, and said so; counted with --online", func(t *testing.T) {
 		fetched := 0

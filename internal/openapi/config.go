@@ -20,7 +20,9 @@ type Config struct {
 	// the gateway passes the directory of the config file.
 	BaseDir string `yaml:"-"`
 	// ValidateRequests checks parameters and bodies against the operation.
-	ValidateRequests bool `yaml:"validate_requests"`
+	// Unset means true: a route that names a document is validated unless
+	// the config says validate_requests: false.
+	ValidateRequests bool `yaml:"validate_requests" default:"true"`
 	// FilterResponses checks responses against the documented schema: off
 	// (or unset) passes them, strip removes undeclared fields, reject turns a
 	// response that does not conform into a 502.
@@ -146,6 +148,26 @@ func (c *Config) Validate() []error {
 
 func validBasePath(p string) bool {
 	return p[0] == '/' && !strings.ContainsAny(p, "{}?#")
+}
+
+// Summary says what the contract does to traffic, for `rampart check`:
+// "validating requests, filtering responses (strip)".
+func (c *Config) Summary() string {
+	var parts []string
+	if c.ValidateRequests {
+		parts = append(parts, "validating requests")
+	} else {
+		parts = append(parts, "not validating requests (validate_requests: false)")
+	}
+	if f := c.filter(); f != "" {
+		parts = append(parts, "filtering responses ("+f+")")
+	} else {
+		parts = append(parts, "not filtering responses")
+	}
+	if c.RejectUndocumented {
+		parts = append(parts, "refusing undocumented operations")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c *Config) filter() string {
