@@ -40,10 +40,18 @@ type Config struct {
 	// MaxDepth is the deepest JSON nesting accepted in request bodies,
 	// between 1 and 1024. Unset means 64.
 	MaxDepth int `yaml:"max_depth" conf:"min=1,max=1024"`
-	// MaxResponseBytes is the largest JSON response buffered for filtering;
-	// larger responses pass through unfiltered and are reported
-	// (ResponsePassedOversized). Unset means 1MiB.
+	// MaxResponseBytes is the largest JSON response filtered in memory;
+	// larger ones are filtered as they stream, in memory bounded by this
+	// size (the largest single string or object key set), whatever the
+	// response's size. Unset means 1MiB.
 	MaxResponseBytes conf.Size `yaml:"max_response_bytes" conf:"min=1,max=1GiB"`
+	// OversizedResponses is what happens to a JSON response larger than
+	// max_response_bytes whose schema cannot be filtered as it streams
+	// (oneOf/anyOf, a discriminator or if/then/else choosing between object
+	// shapes by members that may come later). refuse (unset) answers 502;
+	// pass lets such responses through unfiltered, reported as
+	// passed-oversized: undeclared fields in them reach clients.
+	OversizedResponses string `yaml:"oversized_responses" conf:"oneof=|refuse|pass"`
 	// MaxSpecBytes bounds the document and each file it references. Unset
 	// means 16MiB.
 	MaxSpecBytes conf.Size `yaml:"max_spec_bytes" conf:"min=1KiB,max=1GiB"`
@@ -88,6 +96,12 @@ type Config struct {
 // ErrOffline is Load's answer for a remote Spec under Config.Offline.
 var ErrOffline = errors.New("openapi: the spec is a URL and fetching is off")
 
+// OversizedResponses values.
+const (
+	OversizedRefuse = "refuse"
+	OversizedPass   = "pass"
+)
+
 // Filter modes.
 const (
 	FilterOff    = "off"
@@ -106,6 +120,11 @@ func (c *Config) check() error {
 	case "", FilterOff, FilterStrip, FilterReject:
 	default:
 		bad = append(bad, fmt.Sprintf("filter_responses %q is not one of off, strip, reject", c.FilterResponses))
+	}
+	switch c.OversizedResponses {
+	case "", OversizedRefuse, OversizedPass:
+	default:
+		bad = append(bad, fmt.Sprintf("oversized_responses %q is not refuse or pass", c.OversizedResponses))
 	}
 	switch c.UnknownFields {
 	case "", "reject", "allow":

@@ -1,8 +1,10 @@
 package openapi
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,9 +24,14 @@ const (
 	ResponseStripped ResponseAction = "stripped"
 	// ResponseRejected: the response was replaced by a 502 (Fields or Reason).
 	ResponseRejected ResponseAction = "rejected"
-	// ResponsePassedOversized: a JSON body larger than max_response_bytes
-	// was passed through unfiltered.
+	// ResponsePassedOversized: a JSON body larger than max_response_bytes,
+	// whose schema cannot be filtered as it streams, was passed through
+	// unfiltered (oversized_responses: pass).
 	ResponsePassedOversized ResponseAction = "passed-oversized"
+	// ResponseWrongType: in strip mode, a value has a type its schema does
+	// not allow (an object where an array is declared); Fields holds its
+	// pointer. The response was filtered and sent.
+	ResponseWrongType ResponseAction = "wrong-type"
 )
 
 // ResponseEvent reports a filtered or unfilterable response. Fields holds
@@ -88,6 +95,12 @@ type filterWriter struct {
 	m      *media // response schema; nil: the response declares nothing
 	buf    *bytes.Buffer
 	sniff  bool // no Content-Type: filter only if the body looks like JSON
+
+	// Streaming (wStream), for bodies larger than max: the upstream's
+	// writes go through pw to a streamer that writes to ResponseWriter.
+	pw   *io.PipeWriter
+	st   *streamer
+	done chan error
 }
 
 type wstate uint8
@@ -96,6 +109,8 @@ const (
 	wUndecided wstate = iota
 	wPass
 	wBuffer
+	wStream // too large to buffer: filtered as it streams
+	wRefuse // too large to buffer and not streamable: a 502 at finish
 	wDone
 )
 
@@ -105,14 +120,11 @@ func (w *filterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // FlushError is what http.ResponseController.Flush calls: a no-op while the
 // body is held back (the reverse proxy flushes after every write).
 func (w *filterWriter) FlushError() error {
-	if w.state == wBuffer {
-		return nil
-	}
 	if w.state == wUndecided {
 		w.WriteHeader(http.StatusOK)
-		if w.state == wBuffer {
-			return nil
-		}
+	}
+	if w.state != wPass {
+		return nil
 	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
@@ -132,21 +144,21 @@ func (w *filterWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
-	if w.decide(code) {
-		w.state = wBuffer
+	switch w.state = w.decide(code); w.state {
+	case wBuffer:
 		w.buf = bufPool.Get().(*bytes.Buffer)
 		w.buf.Reset()
-		return
+	case wPass:
+		w.ResponseWriter.WriteHeader(code)
 	}
-	w.state = wPass
-	w.ResponseWriter.WriteHeader(code)
 }
 
-// decide reports whether the response must be buffered for filtering.
-func (w *filterWriter) decide(code int) bool {
+// decide says whether the response passes, is buffered for filtering, or
+// is too large for that (Content-Length).
+func (w *filterWriter) decide(code int) wstate {
 	h := w.Header()
 	if code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusSwitchingProtocols {
-		return false
+		return wPass
 	}
 	ct := h.Get("Content-Type")
 	mt := "application/json"
@@ -155,28 +167,50 @@ func (w *filterWriter) decide(code int) bool {
 		// back and filtered if it looks like JSON (see finish).
 		w.sniff = true
 	} else if mt = responseMediaType(ct); !isJSON(mt) {
-		return false // streams, HTML, files, problem details of other types
+		return wPass // streams, HTML, files, problem details of other types
 	}
 	res := w.op.response(code)
 	if res == nil && (code >= 500 || code >= 400 && w.e.d.cfg.PassUndocumentedErrors) {
-		return false
+		return wPass
 	}
 	if res != nil {
 		w.m = matchJSONMedia(res.media, mt)
 		if w.m != nil && w.m.s == nil {
-			return false // declared without a schema: anything goes
-		}
-	}
-	if cl := h.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > w.max {
-			w.report(ResponseEvent{Action: ResponsePassedOversized})
-			return false
+			return wPass // declared without a schema: anything goes
 		}
 	}
 	if _, ok := h["Trailer"]; ok {
-		return false
+		return wPass
 	}
-	return true
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > w.max {
+			return w.oversized()
+		}
+	}
+	return wBuffer
+}
+
+// oversized decides for a body larger than max: streamed through the
+// filter, or (when the schema needs lookahead) refused, or passed
+// unfiltered under oversized_responses: pass.
+func (w *filterWriter) oversized() wstate {
+	if streamable(w.schema()) {
+		return wStream
+	}
+	if w.e.d.cfg.OversizedResponses == OversizedPass {
+		w.report(ResponseEvent{Action: ResponsePassedOversized})
+		return wPass
+	}
+	return wRefuse
+}
+
+// schema is what the response must conform to: nothing, for a response
+// the operation does not document.
+func (w *filterWriter) schema() *schema {
+	if w.m != nil && w.m.s != nil {
+		return w.m.s
+	}
+	return nothing
 }
 
 // responseMediaType returns the lower-case type/subtype of a Content-Type.
@@ -222,24 +256,89 @@ func (w *filterWriter) Write(p []byte) (int, error) {
 	}
 	switch w.state {
 	case wBuffer:
-		if int64(w.buf.Len()+len(p)) > w.max {
-			// Too large after all (no Content-Length): give up filtering.
-			w.report(ResponseEvent{Action: ResponsePassedOversized})
-			w.state = wPass
+		if int64(w.buf.Len()+len(p)) <= w.max {
+			return w.buf.Write(p)
+		}
+		// Too large after all (no Content-Length).
+		w.state = w.oversized()
+		if w.state == wPass {
 			w.ResponseWriter.WriteHeader(w.status)
-			if _, err := w.ResponseWriter.Write(w.buf.Bytes()); err != nil {
+		}
+		if w.state != wRefuse {
+			if _, err := w.Write(w.buf.Bytes()); err != nil {
 				return 0, err
 			}
-			return w.ResponseWriter.Write(p)
 		}
-		return w.buf.Write(p)
+		w.putBuf()
+		return w.Write(p)
+	case wStream:
+		if w.pw == nil && !w.startStream(p) {
+			return w.Write(p) // not JSON after all (sniffed): passed
+		}
+		return w.pw.Write(p)
+	case wRefuse:
+		return len(p), nil // discarded: the client gets a 502
 	case wPass:
 		return w.ResponseWriter.Write(p)
 	}
 	return 0, http.ErrBodyNotAllowed
 }
 
+// startStream starts filtering the body as it streams, given its first
+// bytes. Without a Content-Type a body that does not look like JSON is not
+// filtered (as in finish): startStream then switches to wPass and reports
+// false.
+func (w *filterWriter) startStream(first []byte) bool {
+	if t := bytes.TrimLeft(first, " \t\r\n"); w.sniff && len(t) > 0 && t[0] != '{' && t[0] != '[' {
+		w.state = wPass
+		w.ResponseWriter.WriteHeader(w.status)
+		return false
+	}
+	h := w.Header()
+	delete(h, "Content-Length") // the filtered body is shorter
+	dropValidators(h)
+	w.ResponseWriter.WriteHeader(w.status)
+	pr, pw := io.Pipe()
+	w.pw, w.done = pw, make(chan error, 1)
+	w.st = &streamer{in: bufio.NewReaderSize(pr, 16<<10), out: bufio.NewWriterSize(w.ResponseWriter, 16<<10),
+		reject: w.e.filter == FilterReject, max: int(w.max)}
+	root := w.schema()
+	go func() {
+		err := w.st.run(root)
+		if err == nil {
+			err = errStreamEnded // the filter reads no more
+		}
+		pr.CloseWithError(err)
+		w.done <- err
+	}()
+	return true
+}
+
+// errStreamEnded tells an upstream still writing that the document ended.
+var errStreamEnded = errors.New("openapi: the JSON document has ended")
+
+// endStream closes the stream and waits for the filter; nil means the body
+// was filtered completely.
+func (w *filterWriter) endStream() error {
+	_ = w.pw.Close()
+	err := <-w.done
+	w.pw = nil
+	if err == errStreamEnded {
+		return nil
+	}
+	return err
+}
+
 func (w *filterWriter) release() {
+	if w.pw != nil { // the upstream failed mid-body: stop the filter
+		_ = w.pw.CloseWithError(io.ErrUnexpectedEOF)
+		<-w.done
+		w.pw = nil
+	}
+	w.putBuf()
+}
+
+func (w *filterWriter) putBuf() {
 	if w.buf != nil {
 		if w.buf.Cap() <= 4<<20 {
 			bufPool.Put(w.buf)
@@ -261,7 +360,16 @@ func (w *filterWriter) report(ev ResponseEvent) {
 
 // finish filters a held-back response and writes it.
 func (w *filterWriter) finish() {
-	if w.state != wBuffer {
+	switch w.state {
+	case wStream:
+		w.finishStream()
+		return
+	case wRefuse:
+		w.state = wDone
+		w.fail("the response is larger than max_response_bytes and its schema cannot be filtered as it streams (oneOf/anyOf/if choosing between object shapes); oversized_responses: pass lets such responses through unfiltered")
+		return
+	case wBuffer:
+	default:
 		return
 	}
 	w.state = wDone
@@ -297,6 +405,13 @@ func (w *filterWriter) finish() {
 		view = []*schema{nothing}
 	}
 	s.walk(view, st.doc.Root())
+	if s.wrong != "" {
+		if w.e.filter == FilterReject {
+			w.fail(wrongTypeReason + s.wrong)
+			return
+		}
+		w.report(ResponseEvent{Action: ResponseWrongType, Fields: []string{s.wrong}})
+	}
 	if len(s.fields) == 0 {
 		w.ResponseWriter.WriteHeader(w.status)
 		_, _ = w.ResponseWriter.Write(body)
@@ -311,13 +426,50 @@ func (w *filterWriter) finish() {
 	st.buf = out
 	w.report(ResponseEvent{Action: ResponseStripped, Fields: s.fields})
 	h.Set("Content-Length", strconv.Itoa(len(out)))
-	delete(h, "Etag") // the representation changed
+	dropValidators(h)
+	w.ResponseWriter.WriteHeader(w.status)
+	_, _ = w.ResponseWriter.Write(out)
+}
+
+const wrongTypeReason = "a value has a type the document does not declare, at "
+
+// dropValidators removes what describes the upstream's bytes: the
+// representation changed.
+func dropValidators(h http.Header) {
+	delete(h, "Etag")
 	delete(h, "Content-Md5")
 	delete(h, "Digest")
 	delete(h, "Content-Digest")
 	delete(h, "Repr-Digest")
-	w.ResponseWriter.WriteHeader(w.status)
-	_, _ = w.ResponseWriter.Write(out)
+}
+
+// finishStream ends a streamed response. The status line and part of the
+// body are out, so a response that turns out unfilterable (malformed JSON,
+// or in reject mode an undeclared property or type) cannot become a 502:
+// the connection is aborted before the offending member is written, and
+// the event is reported.
+func (w *filterWriter) finishStream() {
+	w.state = wDone
+	if w.pw == nil { // no body (HEAD)
+		w.ResponseWriter.WriteHeader(w.status)
+		return
+	}
+	err := w.endStream()
+	st := w.st
+	if err != nil {
+		reason := err.Error()
+		if errors.Is(err, errWrongType) && st.wrong == "" {
+			reason = wrongTypeReason + pointerOf(st.path)
+		}
+		w.report(ResponseEvent{Action: ResponseRejected, Fields: st.fields, Reason: reason})
+		panic(http.ErrAbortHandler)
+	}
+	if st.wrong != "" {
+		w.report(ResponseEvent{Action: ResponseWrongType, Fields: []string{st.wrong}})
+	}
+	if len(st.fields) > 0 {
+		w.report(ResponseEvent{Action: ResponseStripped, Fields: st.fields})
+	}
 }
 
 // fail handles a response that cannot be filtered: in both modes it is
@@ -374,12 +526,20 @@ type stripper struct {
 	segs   [][]byte  // keys from the root; nil for an array index
 	path   []byte    // scratch: the pointer being recorded, "*" for indexes
 	views  []*schema // stack of child views, like checker.set
+	wrong  string    // pointer of the first value of an undeclared type
 }
+
+// kindMask maps a JSON value's kind to the schema types that admit it.
+var kindMask = [...]typeMask{strictjson.Null: tNull, strictjson.False: tBool, strictjson.True: tBool, strictjson.Number: tInt | tNum,
+	strictjson.String: tStr, strictjson.Array: tArr, strictjson.Object: tObj}
 
 // walk marks what to remove under v, given the schemas that own v (more
 // than one when allOf branches declare the same property). It reports
 // whether anything was removed.
 func (s *stripper) walk(view []*schema, v strictjson.Value) bool {
+	if s.wrong == "" && !admits(view, kindMask[v.Kind()]) {
+		s.wrong = pointerOf(s.pointer())
+	}
 	switch v.Kind() {
 	case strictjson.Object:
 		return s.object(view, v)
@@ -485,7 +645,8 @@ func (s *stripper) array(view []*schema, v strictjson.Value) bool {
 	return changed
 }
 
-func (s *stripper) record() {
+// pointer builds the pointer of the current value in s.path.
+func (s *stripper) pointer() []byte {
 	s.path = s.path[:0]
 	for _, k := range s.segs {
 		if k == nil {
@@ -494,15 +655,10 @@ func (s *stripper) record() {
 			s.path = appendToken(append(s.path, '/'), k)
 		}
 	}
-	for _, f := range s.fields {
-		if f == string(s.path) { // no allocation: compared in place
-			return
-		}
-	}
-	if len(s.fields) < maxReportedFields {
-		s.fields = append(s.fields, string(s.path))
-	}
+	return s.path
 }
+
+func (s *stripper) record() { s.fields = addPointer(s.fields, s.pointer()) }
 
 // emit writes v without the removed members. Untouched subtrees are copied
 // as the upstream wrote them.
