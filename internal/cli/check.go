@@ -101,6 +101,13 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 			}
 			errs = append(errs, cfg.ErrorAt(fmt.Errorf("authenticator %q: %w", name, err), "authenticators", name))
 		}
+		for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
+			if doc := gw.Document(name); doc != nil {
+				for _, w := range doc.EmptiedErrorResponses() {
+					warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: openapi %q: %s", name, w), "openapi", name))
+				}
+			}
+		}
 		gw.Close()
 	}
 	if cfg.Server.TLS != nil {

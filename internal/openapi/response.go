@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -490,6 +491,39 @@ func (w *filterWriter) reject(cause string) {
 		Detail: "The upstream response does not conform to the API contract.",
 		Err:    errors.New("openapi " + strconv.Quote(w.e.d.cfg.Name) + ": " + w.op.id + ": status " + strconv.Itoa(w.status) + ": undeclared or unfilterable: " + cause)}
 	pipeline.Refuse(w.ResponseWriter, w.r, Step, w.e.deps.Observer, rej)
+}
+
+// EmptiedErrorResponses lists, for `rampart check`, the error responses
+// (4xx, 5xx, 4XX, 5XX, default) an operation declares without a JSON
+// schema (content: {} or no content). Filtering treats them as declaring
+// no body, like undocumented ones: strip empties their JSON objects and
+// arrays, reject answers 502, which hides the service's error details
+// from clients. Nil when responses are not filtered.
+func (d *Document) EmptiedErrorResponses() []string {
+	if d.cfg.filter() == "" {
+		return nil
+	}
+	var out []string
+	for _, op := range d.ops {
+		for _, r := range append(slices.Clip(op.resp), op.deflt) {
+			if r == nil || r != op.deflt && r.code < 400 && r.class < 4 {
+				continue
+			}
+			if m := matchJSONMedia(r.media, "application/json"); m != nil {
+				continue
+			}
+			status := "default"
+			switch {
+			case r.code != 0:
+				status = strconv.Itoa(r.code)
+			case r.class != 0:
+				status = strconv.Itoa(r.class) + "XX"
+			}
+			out = append(out, fmt.Sprintf("%s %s (#%s) response %s declares no JSON schema: its JSON bodies will be %s; declare the error body's schema",
+				op.method, op.path, op.where, status, map[string]string{FilterStrip: "emptied ({})", FilterReject: "refused (502)"}[d.cfg.filter()]))
+		}
+	}
+	return out
 }
 
 // nothing is the schema of an undocumented response: it declares no

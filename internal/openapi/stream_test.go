@@ -301,3 +301,24 @@ func TestWrongTypeResponses(t *testing.T) {
 		t.Errorf("strip events %+v", evs)
 	}
 }
+
+// Issue 15: error responses declared as content: {} were emptied to {}
+// without a warning; check now warns.
+func TestEmptiedErrorResponses(t *testing.T) {
+	for mode, want := range map[string]string{FilterStrip: "emptied ({})", FilterReject: "refused (502)", FilterOff: ""} {
+		d, err := Load(context.Background(), Config{Name: "users", Spec: streamSpec, FilterResponses: mode}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := d.EmptiedErrorResponses()
+		if want == "" {
+			if got != nil {
+				t.Errorf("%s: %q", mode, got)
+			}
+			continue
+		}
+		if len(got) != 1 || !strings.HasPrefix(got[0], "GET /users (#/paths/~1users/get) response 404 declares no JSON schema") || !strings.Contains(got[0], want) {
+			t.Errorf("%s: %q", mode, got)
+		}
+	}
+}
