@@ -831,6 +831,14 @@ func TestOpenAPI(t *testing.T) {
 	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || !o.ValidateRequests || cfg.OpenAPI["q"].ValidateRequests || cfg.At("openapi", "o", "spec") != (conf.Pos{Line: 4, Col: 13}) {
 		t.Errorf("openapi: %+v", o)
 	}
+	// Issue 15: auth: none was refused in the openapi block though routes accept it.
+	cfg = mustParse(t, head+"  o: {spec: a.json, routes_from_spec: true, upstream: app, auth: none}\n", nil)
+	if got := cfg.OpenAPI["o"].Auth; len(got) != 1 || got[0] != "none" {
+		t.Errorf("auth: none read as %q", got)
+	}
+	runErrCases(t, []errCase{
+		{name: "none with authenticators", src: head + "  o: {spec: a.json, routes_from_spec: true, upstream: app, auth: [none, sso]}\n", want: []string{`4:66: openapi "o": auth none cannot be listed with authenticators`}},
+	})
 }
 
 func TestRoutes(t *testing.T) {

@@ -107,7 +107,7 @@ var fieldDocs = map[string]string{
 	"internal/lockout.Config.MaxFailures":            "How many counted failures within window lock a client out; between 1 and 1000.",
 	"internal/lockout.Config.Window":                 "How far back failures are counted.",
 	"internal/openapi.Config.AllowPublic":            "Lets operations without any security requirement become auth: none routes (routes_from_spec only). Without it they are an error.",
-	"internal/openapi.Config.Auth":                   "The authenticator list of generated routes whose security scheme has no entry in security_schemes (routes_from_spec only).",
+	"internal/openapi.Config.Auth":                   "The authenticator list of generated routes whose security scheme has no entry in security_schemes (routes_from_spec only). none means no default authenticator: operations without security become auth: none routes (as with allow_public), and a scheme missing from security_schemes is an error, never public.",
 	"internal/openapi.Config.BasePath":               "Prepended to every path of the document when matching requests. Unset means the path of the first servers[] URL (OpenAPI paths are relative to it), or nothing without servers; \"/\" means none whatever servers says.",
 	"internal/openapi.Config.FilterResponses":        "Checks responses against the documented schema: off (or unset) passes them, strip removes undeclared fields, reject turns a response that does not conform into a 502.",
 	"internal/openapi.Config.MaxDepth":               "The deepest JSON nesting accepted in request bodies, between 1 and 1024. Unset means 64.",

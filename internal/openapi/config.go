@@ -3,6 +3,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
@@ -77,8 +78,11 @@ type Config struct {
 	// Upstream is the upstream of generated routes (routes_from_spec only).
 	Upstream string `yaml:"upstream"`
 	// Auth is the authenticator list of generated routes whose security
-	// scheme has no entry in security_schemes (routes_from_spec only).
-	Auth []string `yaml:"auth" conf:"nonempty"`
+	// scheme has no entry in security_schemes (routes_from_spec only). none
+	// means no default authenticator: operations without security become
+	// auth: none routes (as with allow_public), and a scheme missing from
+	// security_schemes is an error, never public.
+	Auth []string `yaml:"auth" conf:"or_none"`
 	// SecuritySchemes maps the document's securitySchemes names to
 	// authenticator names, such as {bearerAuth: corp_sso} (routes_from_spec
 	// only).
@@ -158,6 +162,12 @@ func (c *Config) Validate() []error {
 	}
 	if c.RoutesFromSpec && c.Upstream == "" {
 		errs = append(errs, conf.Errorf("upstream", "is required"))
+	}
+	if c.Auth != nil && len(c.Auth) == 0 {
+		errs = append(errs, conf.Errorf("auth", "must not be an empty list; write auth: none for no default authenticator"))
+	}
+	if len(c.Auth) > 1 && slices.Contains(c.Auth, "none") {
+		errs = append(errs, conf.Errorf("auth", "none cannot be listed with authenticators"))
 	}
 	if !c.RoutesFromSpec && (c.Upstream != "" || c.Auth != nil || c.SecuritySchemes != nil || c.AllowPublic) {
 		errs = append(errs, conf.Errorf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true"))
