@@ -203,9 +203,9 @@ paths:
 		want map[string]string // path → auth|scopes, or the error
 	}{
 		{"allow_public", func(c *Config) { c.AllowPublic = true }, map[string]string{
-			"/unscoped-beside-scoped":   "sso|",          // a token sso accepts satisfies {jwtAuth: []}
-			"/optional":                 "none|",         // anonymous satisfies {}
-			"/smallest-scope-set":       "sso|read",      // [read, write] is never the only way in
+			"/unscoped-beside-scoped":   "sso|",     // a token sso accepts satisfies {jwtAuth: []}
+			"/optional":                 "none|",    // anonymous satisfies {}
+			"/smallest-scope-set":       "sso|read", // [read, write] is never the only way in
 			"/unrelated-scopes":         "error|unrelated scopes",
 			"/different-authenticators": "error|different scopes",
 		}},
