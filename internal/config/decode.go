@@ -46,9 +46,8 @@ type constraints struct {
 func parseConstraints(tag string) constraints {
 	var c constraints
 	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
-		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim,
-		"or_none": &c.orNone,
-		"size":    new(bool), "or_true": new(bool)} // the last two are read by isSize and the reference
+		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim, "or_none": &c.orNone,
+		"size": new(bool), "or_true": new(bool)} // the last two are read by isSize and the reference
 	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
 		name, val, _ := strings.Cut(part, "=")
