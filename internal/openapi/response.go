@@ -97,11 +97,10 @@ type filterWriter struct {
 	buf    *bytes.Buffer
 	sniff  bool // no Content-Type: filter only if the body looks like JSON
 
-	// Streaming (wStream), for bodies larger than max: the upstream's
-	// writes go through pw to a streamer that writes to ResponseWriter.
-	pw   *io.PipeWriter
-	st   *streamer
-	done chan error
+	// st filters bodies larger than max as they stream (wStream): the
+	// upstream's writes go through st.pw to st, which writes to
+	// ResponseWriter. nil until the body starts.
+	st *streamer
 }
 
 type wstate uint8
@@ -273,10 +272,10 @@ func (w *filterWriter) Write(p []byte) (int, error) {
 		w.putBuf()
 		return w.Write(p)
 	case wStream:
-		if w.pw == nil && !w.startStream(p) {
+		if w.st == nil && !w.startStream(p) {
 			return w.Write(p) // not JSON after all (sniffed): passed
 		}
-		return w.pw.Write(p)
+		return w.st.pw.Write(p)
 	case wRefuse:
 		return len(p), nil // discarded: the client gets a 502
 	case wPass:
@@ -300,17 +299,17 @@ func (w *filterWriter) startStream(first []byte) bool {
 	dropValidators(h)
 	w.ResponseWriter.WriteHeader(w.status)
 	pr, pw := io.Pipe()
-	w.pw, w.done = pw, make(chan error, 1)
-	w.st = &streamer{in: bufio.NewReaderSize(pr, 16<<10), out: bufio.NewWriterSize(w.ResponseWriter, 16<<10),
-		reject: w.e.filter == FilterReject, max: int(w.max)}
+	st := &streamer{in: bufio.NewReaderSize(pr, 16<<10), out: bufio.NewWriterSize(w.ResponseWriter, 16<<10),
+		reject: w.e.filter == FilterReject, max: int(w.max), pw: pw, done: make(chan error, 1)}
+	w.st = st
 	root := w.schema()
 	go func() {
-		err := w.st.run(root)
+		err := st.run(root)
 		if err == nil {
 			err = errStreamEnded // the filter reads no more
 		}
 		pr.CloseWithError(err)
-		w.done <- err
+		st.done <- err
 	}()
 	return true
 }
@@ -321,9 +320,9 @@ var errStreamEnded = errors.New("openapi: the JSON document has ended")
 // endStream closes the stream and waits for the filter; nil means the body
 // was filtered completely.
 func (w *filterWriter) endStream() error {
-	_ = w.pw.Close()
-	err := <-w.done
-	w.pw = nil
+	_ = w.st.pw.Close()
+	err := <-w.st.done
+	w.st.pw = nil
 	if err == errStreamEnded {
 		return nil
 	}
@@ -331,10 +330,10 @@ func (w *filterWriter) endStream() error {
 }
 
 func (w *filterWriter) release() {
-	if w.pw != nil { // the upstream failed mid-body: stop the filter
-		_ = w.pw.CloseWithError(io.ErrUnexpectedEOF)
-		<-w.done
-		w.pw = nil
+	if w.st != nil && w.st.pw != nil { // the upstream failed mid-body: stop the filter
+		_ = w.st.pw.CloseWithError(io.ErrUnexpectedEOF)
+		<-w.st.done
+		w.st.pw = nil
 	}
 	w.putBuf()
 }
@@ -451,7 +450,7 @@ func dropValidators(h http.Header) {
 // the event is reported.
 func (w *filterWriter) finishStream() {
 	w.state = wDone
-	if w.pw == nil { // no body (HEAD)
+	if w.st == nil { // no body (HEAD)
 		w.ResponseWriter.WriteHeader(w.status)
 		return
 	}

@@ -59,6 +59,10 @@ type streamer struct {
 	fields []string
 	wrong  string // pointer of the first value of an undeclared type
 	depth  int
+
+	// Set when the streamer runs in its own goroutine (filterWriter).
+	pw   *io.PipeWriter // the upstream's writes
+	done chan error     // run's result
 }
 
 // run filters the JSON document in into out for the schema root, leaving
