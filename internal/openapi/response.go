@@ -592,42 +592,14 @@ func (s *stripper) object(view []*schema, v strictjson.Value) bool {
 	// stays valid (in this or an older backing array) until we return.
 	set := c.set[start:]
 	defer func() { c.set = c.set[:start] }()
-	closed, open := false, false
-	for _, x := range set {
-		closed, open = closed || x.closed, open || x.open
-	}
+	closed, open := openness(set)
 	changed := false
 	base := len(s.views)
 	defer func() { s.views = s.views[:base] }()
 	for m := v.First(); m.Valid(); m = m.Next() {
 		key := m.Key()
-		s.views = s.views[:base]
-		declared, writeOnly := false, false
-		for _, x := range set {
-			if p := x.prop(key); p != nil {
-				declared = true
-				_, wo := p.flags()
-				writeOnly = writeOnly || wo
-				s.views = append(s.views, p)
-			}
-		}
-		pattern := false
-		for _, x := range set {
-			for _, pp := range x.patProps {
-				if pp.re != nil && pp.re.Match(key) {
-					pattern = true
-					s.views = append(s.views, pp.s)
-				}
-			}
-		}
-		if !declared && !pattern {
-			for _, x := range set {
-				if x.addl != nil {
-					s.views = append(s.views, x.addl)
-				}
-			}
-		}
-		keep := !writeOnly && (declared || pattern || open || !closed)
+		var keep bool
+		s.views, keep = member(set, key, closed, open, s.views[:base])
 		s.segs = append(s.segs, key)
 		if !keep {
 			s.flags[m.ID()] |= fRemove
@@ -642,6 +614,48 @@ func (s *stripper) object(view []*schema, v strictjson.Value) bool {
 		s.flags[v.ID()] |= fDirty
 	}
 	return changed
+}
+
+// openness says whether the schemas of an object declare its properties
+// (closed) or explicitly allow more (open).
+func openness(set []*schema) (closed, open bool) {
+	for _, x := range set {
+		closed, open = closed || x.closed, open || x.open
+	}
+	return closed, open
+}
+
+// member decides on member key of an object whose applicable schemas are
+// set: it appends the member's schemas to views and reports whether the
+// member is kept (declared, matched by patternProperties, or allowed, and
+// not writeOnly).
+func member(set []*schema, key []byte, closed, open bool, views []*schema) ([]*schema, bool) {
+	declared, writeOnly := false, false
+	for _, x := range set {
+		if p := x.prop(key); p != nil {
+			declared = true
+			_, wo := p.flags()
+			writeOnly = writeOnly || wo
+			views = append(views, p)
+		}
+	}
+	pattern := false
+	for _, x := range set {
+		for _, pp := range x.patProps {
+			if pp.re != nil && pp.re.Match(key) {
+				pattern = true
+				views = append(views, pp.s)
+			}
+		}
+	}
+	if !declared && !pattern {
+		for _, x := range set {
+			if x.addl != nil {
+				views = append(views, x.addl)
+			}
+		}
+	}
+	return views, !writeOnly && (declared || pattern || open || !closed)
 }
 
 func (s *stripper) array(view []*schema, v strictjson.Value) bool {

@@ -234,10 +234,7 @@ func (st *streamer) object(view []*schema, emit bool) error {
 		}
 	}
 	defer func() { st.set = st.set[:start] }()
-	closed, open := false, false
-	for _, x := range st.set[start:] {
-		closed, open = closed || x.closed, open || x.open
-	}
+	closed, open := openness(st.set[start:])
 	keyBase, keysAt := len(st.ends), len(st.keys)
 	defer func() { st.ends, st.keys = st.ends[:keyBase], st.keys[:keysAt] }()
 	pathAt := len(st.path)
@@ -282,33 +279,7 @@ func (st *streamer) object(view []*schema, emit bool) error {
 		keep := true
 		st.views = st.views[:base]
 		if emit {
-			set := st.set[start:]
-			declared, writeOnly := false, false
-			for _, x := range set {
-				if p := x.prop(key); p != nil {
-					declared = true
-					_, wo := p.flags()
-					writeOnly = writeOnly || wo
-					st.views = append(st.views, p)
-				}
-			}
-			pattern := false
-			for _, x := range set {
-				for _, pp := range x.patProps {
-					if pp.re != nil && pp.re.Match(key) {
-						pattern = true
-						st.views = append(st.views, pp.s)
-					}
-				}
-			}
-			if !declared && !pattern {
-				for _, x := range set {
-					if x.addl != nil {
-						st.views = append(st.views, x.addl)
-					}
-				}
-			}
-			keep = !writeOnly && (declared || pattern || open || !closed)
+			st.views, keep = member(st.set[start:], key, closed, open, st.views)
 			st.path = appendToken(append(st.path, '/'), key)
 			if !keep {
 				st.fields = addPointer(st.fields, st.path)
