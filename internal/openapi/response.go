@@ -194,6 +194,9 @@ func (w *filterWriter) decide(code int) wstate {
 // filter, or (when the schema needs lookahead) refused, or passed
 // unfiltered under oversized_responses: pass.
 func (w *filterWriter) oversized() wstate {
+	if encoded(w.Header()) != "" {
+		return wRefuse
+	}
 	if streamable(w.schema()) {
 		return wStream
 	}
@@ -202,6 +205,15 @@ func (w *filterWriter) oversized() wstate {
 		return wPass
 	}
 	return wRefuse
+}
+
+// encoded says why a body with a Content-Encoding cannot be filtered, or
+// "" for an unencoded one.
+func encoded(h http.Header) string {
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return "the upstream sent an encoded (" + ce + ") JSON body that cannot be filtered"
+	}
+	return ""
 }
 
 // schema is what the response must conform to: nothing, for a response
@@ -366,6 +378,10 @@ func (w *filterWriter) finish() {
 		return
 	case wRefuse:
 		w.state = wDone
+		if reason := encoded(w.Header()); reason != "" {
+			w.fail(reason)
+			return
+		}
 		w.fail("the response is larger than max_response_bytes and its schema cannot be filtered as it streams (oneOf/anyOf/if choosing between object shapes); oversized_responses: pass lets such responses through unfiltered")
 		return
 	case wBuffer:
@@ -375,8 +391,8 @@ func (w *filterWriter) finish() {
 	w.state = wDone
 	h := w.Header()
 	body := w.buf.Bytes()
-	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		w.fail("the upstream sent an encoded (" + ce + ") JSON body that cannot be filtered")
+	if reason := encoded(h); reason != "" {
+		w.fail(reason)
 		return
 	}
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(body) == 0 || w.sniff && (len(t) == 0 || t[0] != '{' && t[0] != '[') {

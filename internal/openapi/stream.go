@@ -149,10 +149,15 @@ func (st *streamer) value(view []*schema, emit bool) error {
 			st.wrong = pointerOf(st.path)
 		}
 	}
-	switch kind {
-	case tObj:
-		return st.object(view, emit)
-	case tArr:
+	if kind == tObj || kind == tArr {
+		if st.depth == responseMaxDepth {
+			return &streamErr{reason: strictjson.ReasonTooDeep}
+		}
+		st.depth++
+		defer func() { st.depth-- }()
+		if kind == tObj {
+			return st.object(view, emit)
+		}
 		return st.array(view, emit)
 	}
 	if err := st.scalar(c); err != nil {
@@ -214,19 +219,7 @@ func (st *streamer) scalar(c byte) error {
 	return nil
 }
 
-func (st *streamer) enter() error {
-	st.depth++
-	if st.depth > responseMaxDepth {
-		return &streamErr{reason: strictjson.ReasonTooDeep}
-	}
-	return nil
-}
-
 func (st *streamer) object(view []*schema, emit bool) error {
-	if err := st.enter(); err != nil {
-		return err
-	}
-	defer func() { st.depth-- }()
 	start := len(st.set)
 	if emit {
 		for _, s := range view {
@@ -331,10 +324,6 @@ func (st *streamer) addKey(base int, key []byte) error {
 }
 
 func (st *streamer) array(view []*schema, emit bool) error {
-	if err := st.enter(); err != nil {
-		return err
-	}
-	defer func() { st.depth-- }()
 	// every schema that may describe the array, kept on the views stack
 	// below what nested values push
 	start := len(st.views)

@@ -86,6 +86,8 @@ var streamCases = []struct{ name, op, body string }{
 	{"leading zero", "list_users", `[{"id":01}]`},
 	{"missing colon", "list_users", `[{"id" 1}]`},
 	{"missing comma", "list_users", `[{"id":1 "name":"a"}]`},
+	{"512 deep", "list_users", strings.Repeat("[", 512) + strings.Repeat("]", 512)},
+	{"513 deep", "list_users", strings.Repeat("[", 513) + strings.Repeat("]", 513)},
 }
 
 // TestStreamingFilterMatchesBuffered: for the same schema and body, the
@@ -259,6 +261,13 @@ func TestOversizedResponsesNeverPassUnfiltered(t *testing.T) {
 	}
 	if evs := h.obs.events(); len(evs) != 1 || evs[0].Action != ResponseRejected || evs[0].Fields[0] != "/*/password_hash" {
 		t.Errorf("reject events %+v", evs)
+	}
+
+	// gzip sent although Accept-Encoding was removed: refused before
+	// anything is sent, as in memory.
+	h = usersHarness(t, nil, respondJSON(200, list, "Content-Encoding: gzip"))
+	if got := h.do("GET", "/users", "", ""); got.status != 502 || strings.Contains(string(got.body), "password_hash") {
+		t.Errorf("gzip: %d %.200s", got.status, got.body)
 	}
 
 	// A schema that needs lookahead: refused by default, passed on request.
