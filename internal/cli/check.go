@@ -50,6 +50,9 @@ func check(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", *path, count(gw.Routes(), "route"), count(len(cfg.Upstreams), "upstream"))
+	for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
+		fmt.Fprintf(stdout, "%s: openapi %s: %s\n", *path, name, cfg.OpenAPI[name].Summary())
+	}
 	for _, name := range gw.Unfetched() {
 		fmt.Fprintf(stdout, "%s: the remote spec of openapi %q was not fetched, so it is not checked and routes generated from it are not counted: run check --online to fetch it\n", *path, name)
 	}
@@ -97,6 +100,13 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 				continue
 			}
 			errs = append(errs, cfg.ErrorAt(fmt.Errorf("authenticator %q: %w", name, err), "authenticators", name))
+		}
+		for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
+			if doc := gw.Document(name); doc != nil {
+				for _, w := range doc.EmptiedErrorResponses() {
+					warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: openapi %q: %s", name, w), "openapi", name))
+				}
+			}
 		}
 		gw.Close()
 	}

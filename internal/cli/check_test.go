@@ -202,6 +202,28 @@ const specJSON = `{"openapi": "3.1.0", "info": {"title": "inv", "version": "1"},
   "/items/{id}": {"get": {"operationId": "get_item", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                   "responses": {"200": {"description": "ok"}}}}}}`
 
+// Issue 15: error responses declared without a schema are emptied by the
+// filter; check says so, and still succeeds.
+func TestCheckWarnsAboutEmptiedErrorResponses(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "openapi.json")
+	doc := `{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/items": {"get": {"operationId": "list_items",
+  "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "array"}}}}, "404": {"description": "none", "content": {}}}}}}}`
+	if err := os.WriteFile(spec, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs, _ := runCheck(t, checkBase+fmt.Sprintf(`openapi:
+  inv: { spec: %q, filter_responses: strip }
+routes:
+  - { name: items, path: /items, methods: [GET], upstream: app, auth: none, openapi: inv }
+`, spec))
+	if code != 0 || !strings.Contains(errs, `warning: openapi "inv": GET /items (#/paths/~1items/get) response 404 declares no JSON schema: its JSON bodies will be emptied`) {
+		t.Fatalf("code %d out %q err %q", code, out, errs)
+	}
+	if !strings.Contains(out, "openapi inv: validating requests, filtering responses (strip)") {
+		t.Errorf("out %q", out)
+	}
+}
+
 func TestCheckCountsRoutesFromSpec(t *testing.T) {
 	cfg := func(spec string) string {
 		return checkBase + fmt.Sprintf(`openapi:
@@ -218,6 +240,10 @@ routes:
 		code, out, errs, _ := runCheck(t, cfg(spec))
 		if code != 0 || !strings.Contains(out, "ok (4 routes, 1 upstream)") {
 			t.Fatalf("code %d out %q err %q", code, out, errs)
+		}
+		// Issue 15: requests are validated unless the config says otherwise, and check says so.
+		if !strings.Contains(out, "openapi inv: validating requests, not filtering responses") {
+			t.Errorf("check does not say what the contract does: %q", out)
 		}
 	})
 	t.Run("remote spec: not counted offline, and said so; counted with --online", func(t *testing.T) {

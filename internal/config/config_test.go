@@ -827,10 +827,18 @@ func TestOpenAPI(t *testing.T) {
 	if got := cfg.OpenAPI["o"].MaxSpecBytes; got != 2<<20 {
 		t.Errorf("max_spec_bytes = %d, want 2MiB", got)
 	}
-	cfg = mustParse(t, head+"  o: {spec: a.json, filter_responses: reject, reject_undocumented: true}\n  p: {spec: b.yaml, filter_responses: \"\"}\n", nil)
-	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || o.ValidateRequests || cfg.At("openapi", "o", "spec") != (conf.Pos{Line: 4, Col: 13}) {
+	cfg = mustParse(t, head+"  o: {spec: a.json, filter_responses: reject, reject_undocumented: true}\n  p: {spec: b.yaml, filter_responses: \"\"}\n  q: {spec: c.yaml, validate_requests: false}\n", nil)
+	if o := cfg.OpenAPI["o"]; o.FilterResponses != "reject" || !o.RejectUndocumented || !o.ValidateRequests || cfg.OpenAPI["q"].ValidateRequests || cfg.At("openapi", "o", "spec") != (conf.Pos{Line: 4, Col: 13}) {
 		t.Errorf("openapi: %+v", o)
 	}
+	// Issue 15: auth: none was refused in the openapi block though routes accept it.
+	cfg = mustParse(t, head+"  o: {spec: a.json, routes_from_spec: true, upstream: app, auth: none}\n", nil)
+	if got := cfg.OpenAPI["o"].Auth; len(got) != 1 || got[0] != "none" {
+		t.Errorf("auth: none read as %q", got)
+	}
+	runErrCases(t, []errCase{
+		{name: "none with authenticators", src: head + "  o: {spec: a.json, routes_from_spec: true, upstream: app, auth: [none, sso]}\n", want: []string{`4:66: openapi "o": auth none cannot be listed with authenticators`}},
+	})
 }
 
 func TestRoutes(t *testing.T) {

@@ -30,11 +30,13 @@ import (
 //	                for a list, each entry
 //	entry=NOUN      what messages call the entries of a map ("claim")
 //	claim           a claim name or dotted path
+//	or_none         a list of strings that may also be written none
 //	or_true         a mapping that may also be written true (its defaults)
 //
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
+	orNone                               bool
 	fold, weburl, secret, claim          bool
 	token, entry                         string
 	oneOf                                []string
@@ -44,8 +46,8 @@ type constraints struct {
 func parseConstraints(tag string) constraints {
 	var c constraints
 	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
-		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim,
-		"size": new(bool), "or_none": new(bool), "or_true": new(bool)} // the last three are read by isSize and the reference
+		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim, "or_none": &c.orNone,
+		"size": new(bool), "or_true": new(bool)} // the last two are read by isSize and the reference
 	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
 		name, val, _ := strings.Cut(part, "=")
@@ -199,6 +201,10 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		fv.SetInt(int64(n))
 		return ok && inBounds(f, key, c, n, strconv.Atoi)
 	case reflect.Slice:
+		if n := f.vals[key]; c.orNone && n != nil && n.Kind == yaml.ScalarNode && n.Value == AuthNone {
+			fv.Set(reflect.ValueOf([]string{AuthNone}))
+			return true
+		}
 		list := f.strList
 		if c.required || c.nonempty {
 			list = func(key string) ([]value, bool) { return f.nonEmptyStrList(key, false) }

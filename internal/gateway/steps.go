@@ -464,6 +464,10 @@ func (b *builder) contract(rt *config.Route) (pipeline.Middleware, error) {
 	return doc.Middleware(openapi.Deps{Observer: b.g.obs, OnResponse: b.g.onResponse}), nil
 }
 
+// Document is the loaded OpenAPI document of that name, or nil (not in the
+// config, or a remote one not fetched).
+func (g *Gateway) Document(name string) *openapi.Document { return g.docs[name] }
+
 // removeCredential deletes the token a TokenSource reads, so the upstream
 // gets the gateway's verdict (X-Rampart-*) instead of a replayable bearer.
 func removeCredential(r *http.Request, src auth.TokenSource) {

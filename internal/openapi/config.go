@@ -3,6 +3,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
@@ -20,7 +21,9 @@ type Config struct {
 	// the gateway passes the directory of the config file.
 	BaseDir string `yaml:"-"`
 	// ValidateRequests checks parameters and bodies against the operation.
-	ValidateRequests bool `yaml:"validate_requests"`
+	// Unset means true: a route that names a document is validated unless
+	// the config says validate_requests: false.
+	ValidateRequests bool `yaml:"validate_requests" default:"true"`
 	// FilterResponses checks responses against the documented schema: off
 	// (or unset) passes them, strip removes undeclared fields, reject turns a
 	// response that does not conform into a 502.
@@ -38,10 +41,18 @@ type Config struct {
 	// MaxDepth is the deepest JSON nesting accepted in request bodies,
 	// between 1 and 1024. Unset means 64.
 	MaxDepth int `yaml:"max_depth" conf:"min=1,max=1024"`
-	// MaxResponseBytes is the largest JSON response buffered for filtering;
-	// larger responses pass through unfiltered and are reported
-	// (ResponsePassedOversized). Unset means 1MiB.
+	// MaxResponseBytes is the largest JSON response filtered in memory;
+	// larger ones are filtered as they stream, in memory bounded by this
+	// size (the largest single string or object key set), whatever the
+	// response's size. Unset means 1MiB.
 	MaxResponseBytes conf.Size `yaml:"max_response_bytes" conf:"min=1,max=1GiB"`
+	// OversizedResponses is what happens to a JSON response larger than
+	// max_response_bytes whose schema cannot be filtered as it streams
+	// (oneOf/anyOf, a discriminator or if/then/else choosing between object
+	// shapes by members that may come later). refuse (unset) answers 502;
+	// pass lets such responses through unfiltered, reported as
+	// passed-oversized: undeclared fields in them reach clients.
+	OversizedResponses string `yaml:"oversized_responses" conf:"oneof=|refuse|pass"`
 	// MaxSpecBytes bounds the document and each file it references. Unset
 	// means 16MiB.
 	MaxSpecBytes conf.Size `yaml:"max_spec_bytes" conf:"min=1KiB,max=1GiB"`
@@ -67,8 +78,11 @@ type Config struct {
 	// Upstream is the upstream of generated routes (routes_from_spec only).
 	Upstream string `yaml:"upstream"`
 	// Auth is the authenticator list of generated routes whose security
-	// scheme has no entry in security_schemes (routes_from_spec only).
-	Auth []string `yaml:"auth" conf:"nonempty"`
+	// scheme has no entry in security_schemes (routes_from_spec only). none
+	// means no default authenticator: operations without security become
+	// auth: none routes (as with allow_public), and a scheme missing from
+	// security_schemes is an error, never public.
+	Auth []string `yaml:"auth" conf:"or_none"`
 	// SecuritySchemes maps the document's securitySchemes names to
 	// authenticator names, such as {bearerAuth: corp_sso} (routes_from_spec
 	// only).
@@ -85,6 +99,12 @@ type Config struct {
 
 // ErrOffline is Load's answer for a remote Spec under Config.Offline.
 var ErrOffline = errors.New("openapi: the spec is a URL and fetching is off")
+
+// OversizedResponses values.
+const (
+	OversizedRefuse = "refuse"
+	OversizedPass   = "pass"
+)
 
 // Filter modes.
 const (
@@ -104,6 +124,11 @@ func (c *Config) check() error {
 	case "", FilterOff, FilterStrip, FilterReject:
 	default:
 		bad = append(bad, fmt.Sprintf("filter_responses %q is not one of off, strip, reject", c.FilterResponses))
+	}
+	switch c.OversizedResponses {
+	case "", OversizedRefuse, OversizedPass:
+	default:
+		bad = append(bad, fmt.Sprintf("oversized_responses %q is not refuse or pass", c.OversizedResponses))
 	}
 	switch c.UnknownFields {
 	case "", "reject", "allow":
@@ -138,6 +163,12 @@ func (c *Config) Validate() []error {
 	if c.RoutesFromSpec && c.Upstream == "" {
 		errs = append(errs, conf.Errorf("upstream", "is required"))
 	}
+	if c.Auth != nil && len(c.Auth) == 0 {
+		errs = append(errs, conf.Errorf("auth", "must not be an empty list; write auth: none for no default authenticator"))
+	}
+	if len(c.Auth) > 1 && slices.Contains(c.Auth, "none") {
+		errs = append(errs, conf.Errorf("auth", "none cannot be listed with authenticators"))
+	}
 	if !c.RoutesFromSpec && (c.Upstream != "" || c.Auth != nil || c.SecuritySchemes != nil || c.AllowPublic) {
 		errs = append(errs, conf.Errorf("routes_from_spec", "upstream, auth, security_schemes and allow_public only apply with routes_from_spec: true"))
 	}
@@ -146,6 +177,26 @@ func (c *Config) Validate() []error {
 
 func validBasePath(p string) bool {
 	return p[0] == '/' && !strings.ContainsAny(p, "{}?#")
+}
+
+// Summary says what the contract does to traffic, for `rampart check`:
+// "validating requests, filtering responses (strip)".
+func (c *Config) Summary() string {
+	var parts []string
+	if c.ValidateRequests {
+		parts = append(parts, "validating requests")
+	} else {
+		parts = append(parts, "not validating requests (validate_requests: false)")
+	}
+	if f := c.filter(); f != "" {
+		parts = append(parts, "filtering responses ("+f+")")
+	} else {
+		parts = append(parts, "not filtering responses")
+	}
+	if c.RejectUndocumented {
+		parts = append(parts, "refusing undocumented operations")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c *Config) filter() string {

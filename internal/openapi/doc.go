@@ -62,9 +62,14 @@
 // properties are removed too. Content-Length is recomputed and ETag and
 // digests dropped. Only names reach the logs: ResponseEvent.Fields holds
 // pointers with array indexes written "*". Streams and non-JSON bodies pass
-// through untouched and unbuffered, larger bodies pass through with a
-// ResponsePassedOversized event, and JSON that cannot be filtered (gzip
-// sent anyway, NaN, duplicate keys) fails closed with a 502. The filter
+// through untouched and unbuffered, and JSON that cannot be filtered (gzip
+// sent anyway, NaN, duplicate keys) fails closed with a 502. A value of a
+// type the schema does not allow is a 502 (reject) or a ResponseWrongType
+// event (strip). Larger bodies are filtered as they stream (stream.go), in
+// memory bounded by max_response_bytes; failures found after the status
+// line is out abort the connection. Schemas that need lookahead to filter
+// (oneOf between object shapes...) make larger bodies a 502, or with
+// oversized_responses: pass a ResponsePassedOversized event. The filter
 // removes Accept-Encoding from the upstream request so that bodies arrive
 // unencoded. The response writer keeps http.ResponseController working
 // (Unwrap; Flush is held while the body is).

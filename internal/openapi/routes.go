@@ -74,27 +74,49 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 	return out, nil
 }
 
-var errPublic = errors.New("the operation requires no security; set allow_public: true to serve it with auth: none, or declare security")
+var errPublic = errors.New("the operation requires no security, or lists {} (anonymous) among its alternatives; set allow_public: true (or auth: none) to serve it with auth: none, or declare security")
 
+// authNone is the auth of public routes (config.AuthNone).
+const authNone = "none"
+
+// routeAuth maps the operation's security to a route's auth and
+// require.scopes. OpenAPI's alternatives are an OR: any one satisfies the
+// operation. So an empty alternative ({}) makes the operation public (with
+// allow_public: the gateway then checks no credential and passes it on, as
+// an optional-auth service such as DRF expects), and alternatives that
+// differ only in scopes are resolved per authenticator: an alternative
+// without scopes mapped to an authenticator means any credential it accepts
+// satisfies the operation (drf-spectacular lists {jwtAuth: []} beside
+// {oauth2: [read]}, both served by one token issuer), else the smallest
+// scope set of its alternatives (a superset is never the only way in). The
+// result must be the same for every authenticator, since require.scopes
+// applies to the route; otherwise the document is refused with the reason.
 func (d *Document) routeAuth(op *operation) (auth, scopes []string, err error) {
 	reqs := d.security
 	if op.secSet {
 		reqs = op.security
 	}
+	defaults := d.cfg.Auth
 	public := len(reqs) == 0
 	for _, r := range reqs {
 		if len(r) == 0 {
 			public = true // {} in the list: anonymous access is one alternative
 		}
 	}
+	if slices.Equal(defaults, []string{authNone}) {
+		defaults = nil // auth: none: no default authenticator; public operations allowed
+		if public {
+			return []string{authNone}, nil, nil
+		}
+	}
 	if public {
 		if !d.cfg.AllowPublic {
 			return nil, nil, errPublic
 		}
-		return []string{"none"}, nil, nil
+		return []string{authNone}, nil, nil
 	}
-	var scopeSet []string
-	for i, r := range reqs {
+	need := map[string][]string{} // authenticator → scopes its credentials need
+	for _, r := range reqs {
 		if len(r) > 1 {
 			names := make([]string, len(r))
 			for j, it := range r {
@@ -108,30 +130,49 @@ func (d *Document) routeAuth(op *operation) (auth, scopes []string, err error) {
 		switch {
 		case ok:
 			names = []string{mapped}
-		case len(d.cfg.Auth) > 0:
-			names = d.cfg.Auth
+		case len(defaults) > 0:
+			names = defaults
 		default:
 			return nil, nil, fmt.Errorf("security scheme %q has no authenticator in security_schemes and there is no default auth", it.scheme)
-		}
-		for _, n := range names {
-			if !slices.Contains(auth, n) {
-				auth = append(auth, n)
-			}
 		}
 		sc := slices.Clone(it.scopes)
 		slices.Sort(sc)
 		sc = slices.Compact(sc)
-		if i == 0 {
-			scopeSet = sc
-		} else if !slices.Equal(scopeSet, sc) {
-			return nil, nil, fmt.Errorf("alternatives require different scopes (%s vs %s); Rampart's require.scopes applies to the whole route",
-				strings.Join(scopeSet, " "), strings.Join(sc, " "))
+		for _, n := range names {
+			prev, seen := need[n]
+			switch {
+			case !seen:
+				auth = append(auth, n)
+				need[n] = sc
+			case isSubset(sc, prev):
+				need[n] = sc
+			case !isSubset(prev, sc):
+				return nil, nil, fmt.Errorf("authenticator %q serves alternatives with unrelated scopes (%s vs %s); Rampart's require.scopes applies to the whole route",
+					n, strings.Join(prev, " "), strings.Join(sc, " "))
+			}
 		}
 	}
-	if len(scopeSet) == 0 {
-		scopeSet = nil
+	scopes = need[auth[0]]
+	for _, n := range auth[1:] {
+		if !slices.Equal(need[n], scopes) {
+			return nil, nil, fmt.Errorf("alternatives require different scopes (%s for %q vs %s for %q); Rampart's require.scopes applies to the whole route",
+				strings.Join(scopes, " "), auth[0], strings.Join(need[n], " "), n)
+		}
 	}
-	return auth, scopeSet, nil
+	if len(scopes) == 0 {
+		scopes = nil
+	}
+	return auth, scopes, nil
+}
+
+// isSubset reports whether every entry of a (sorted) is in b (sorted).
+func isSubset(a, b []string) bool {
+	for _, x := range a {
+		if _, ok := slices.BinarySearch(b, x); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // routeName builds a config-valid name: 1-64 of [A-Za-z0-9_.-].

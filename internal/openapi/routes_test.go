@@ -161,3 +161,94 @@ paths:
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Issue 15: drf-spectacular lists a scoped alternative beside an unscoped
+// one, or beside {} (optional auth); such documents were refused. Any one
+// alternative satisfies the operation (OpenAPI's OR).
+func TestRoutesFromDRFSpectacularAlternatives(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"api.yaml": `
+openapi: 3.0.3
+components:
+  securitySchemes:
+    jwtAuth: {type: http, scheme: bearer}
+    oauth2: {type: oauth2, flows: {clientCredentials: {tokenUrl: /o/token/, scopes: {read: r, write: w}}}}
+    cookieAuth: {type: apiKey, in: cookie, name: sessionid}
+paths:
+  /unscoped-beside-scoped:
+    get:
+      security: [{oauth2: [read]}, {jwtAuth: []}]
+      responses: {'200': {description: ok}}
+  /optional:
+    get:
+      security: [{oauth2: [read]}, {}]
+      responses: {'200': {description: ok}}
+  /smallest-scope-set:
+    get:
+      security: [{oauth2: [read, write]}, {jwtAuth: [read]}]
+      responses: {'200': {description: ok}}
+  /unrelated-scopes:
+    get:
+      security: [{oauth2: [read]}, {jwtAuth: [write]}]
+      responses: {'200': {description: ok}}
+  /different-authenticators:
+    get:
+      security: [{oauth2: [read]}, {cookieAuth: []}]
+      responses: {'200': {description: ok}}
+`})
+	base := Config{Name: "drf", Spec: "api.yaml", BaseDir: dir, Upstream: "u",
+		SecuritySchemes: map[string]string{"jwtAuth": "sso", "oauth2": "sso", "cookieAuth": "sessions"}}
+	tests := []struct {
+		name string
+		cfg  func(*Config)
+		want map[string]string // path → auth|scopes, or the error
+	}{
+		{"allow_public", func(c *Config) { c.AllowPublic = true }, map[string]string{
+			"/unscoped-beside-scoped":   "sso|",     // a token sso accepts satisfies {jwtAuth: []}
+			"/optional":                 "none|",    // anonymous satisfies {}
+			"/smallest-scope-set":       "sso|read", // [read, write] is never the only way in
+			"/unrelated-scopes":         "error|unrelated scopes",
+			"/different-authenticators": "error|different scopes",
+		}},
+		{"without allow_public, {} is refused", nil, map[string]string{"/optional": "error|lists {} (anonymous)"}},
+		{"auth: none allows public operations", func(c *Config) { c.Auth = []string{"none"} }, map[string]string{"/optional": "none|"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			d, err := Load(context.Background(), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range d.ops {
+				want, ok := tt.want[op.path]
+				if !ok {
+					continue
+				}
+				auth, scopes, err := d.routeAuth(op)
+				got := strings.Join(auth, ",") + "|" + strings.Join(scopes, " ")
+				if err != nil {
+					got = "error|" + err.Error()
+				}
+				if got != want && !(strings.HasPrefix(want, "error|") && strings.HasPrefix(got, "error|") && strings.Contains(got, want[6:])) {
+					t.Errorf("%s: %s, want %s", op.path, got, want)
+				}
+			}
+		})
+	}
+}
+
+// auth: none means no default authenticator: a secured operation whose
+// scheme is not mapped is an error, never public.
+func TestRoutesAuthNoneNeverMakesSecuredOperationsPublic(t *testing.T) {
+	d, err := Load(context.Background(), Config{Name: "orders", Spec: "testdata/orders-3.1.yaml", Upstream: "orders", Auth: []string{"none"},
+		SecuritySchemes: map[string]string{"bearerAuth": "corp_sso"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Routes(); err == nil || !strings.Contains(err.Error(), `security scheme "apiKey" has no authenticator`) {
+		t.Errorf("err = %v", err)
+	}
+}

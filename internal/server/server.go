@@ -387,7 +387,7 @@ func (s *running) serve(ctx context.Context) error {
 		adminAddr = s.adminLn.Addr()
 		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
 	}
-	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", len(s.cfg.Routes),
+	s.logger.Info("rampart serving", "listen", s.ln.Addr().String(), "admin", fmt.Sprint(adminAddr), "routes", s.current.Load().Routes(),
 		"max_connections", s.srv.MaxConns)
 	if s.opts.Ready != nil {
 		s.opts.Ready(s.ln.Addr(), adminAddr)
@@ -429,7 +429,7 @@ func (s *running) reload() {
 		// Requests already on the old gateway keep its upstream pools;
 		// idle connections are closed now, busy ones when they finish.
 		old.Close()
-		s.logger.Info("config reloaded", "routes", len(next.Routes))
+		s.logger.Info("config reloaded", "routes", ngw.Routes())
 		if next.Store != s.cfg.Store || next.StoreTimeout != s.cfg.StoreTimeout || next.StoreOutageGrace != s.cfg.StoreOutageGrace {
 			s.logger.Warn("store changed: restart rampart to apply it; API keys keep using the running store")
 		}
