@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
@@ -55,6 +56,7 @@ type checker struct {
 	hashes       []hashed
 	keyDoc       strictjson.Doc
 	keyBuf       []byte
+	budget       time.Duration // left for backtracking patterns, see pattern.match
 }
 
 type hashed struct {
@@ -66,6 +68,7 @@ func (c *checker) reset(m mode, allowUnknown bool) {
 	c.mode, c.allowUnknown = m, allowUnknown
 	c.prefix, c.path, c.quiet, c.problems, c.total, c.depth = "", c.path[:0], 0, c.problems[:0], 0, 0
 	c.set = c.set[:0]
+	c.budget = regexBudget
 }
 
 func (c *checker) push(key []byte, idx int) { c.path = append(c.path, seg{key, idx}) }
@@ -335,13 +338,27 @@ func (c *checker) checkString(s *schema, v strictjson.Value) bool {
 			ok = false
 		}
 	}
-	if s.pattern != nil && !s.pattern.Match(b) {
+	if s.pattern != nil && !c.matches(s.pattern, b) {
 		c.fail("does not match the required pattern")
 		ok = false
 	}
 	if s.format != fNone && !checkStringFormat(s.format, b) {
 		c.fail("not a valid " + s.format.String())
 		ok = false
+	}
+	return ok
+}
+
+// matches runs p on b. A pattern that exceeds its time refuses the request
+// whatever the surrounding schema decides (fail closed), even inside anyOf
+// or not, where other problems are not recorded.
+func (c *checker) matches(p *pattern, b []byte) bool {
+	ok, slow := p.match(b, &c.budget)
+	if slow {
+		q := c.quiet
+		c.quiet = 0
+		c.fail("the pattern took too long to evaluate")
+		c.quiet = q
 	}
 	return ok
 }
@@ -666,7 +683,7 @@ func (c *checker) checkMember(s *schema, m strictjson.Value, key []byte) bool {
 	}
 	matched := false
 	for _, pp := range s.patProps {
-		if pp.re != nil && pp.re.Match(key) {
+		if pp.re != nil && c.matches(pp.re, key) {
 			matched = true
 			ok = c.checkOwned(pp.s, m) && ok
 		}
@@ -727,7 +744,7 @@ func (c *checker) unknownFields(s *schema, v strictjson.Value) bool {
 		case declared:
 		case c.mode == modeRequest && caseTwin(set, key) != "":
 			reason = fmt.Sprintf("differs only in case from the declared property %q", caseTwin(set, key))
-		case matchesPattern(set, key), open, !closed:
+		case c.matchesPattern(set, key), open, !closed:
 		case c.allowUnknown && !strict:
 		default:
 			reason = "unknown property"
@@ -746,10 +763,10 @@ func (c *checker) unknownFields(s *schema, v strictjson.Value) bool {
 	return ok
 }
 
-func matchesPattern(set []*schema, key []byte) bool {
+func (c *checker) matchesPattern(set []*schema, key []byte) bool {
 	for _, x := range set {
 		for _, pp := range x.patProps {
-			if pp.re != nil && pp.re.Match(key) {
+			if pp.re != nil && c.matches(pp.re, key) {
 				return true
 			}
 		}

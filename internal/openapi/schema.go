@@ -3,7 +3,6 @@ package openapi
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +55,7 @@ type schema struct {
 	format format
 
 	minLen, maxLen int
-	pattern        *regexp.Regexp
+	pattern        *pattern
 
 	min, max         float64
 	hasMin, hasMax   bool
@@ -114,7 +113,7 @@ type reqProp struct {
 }
 
 type patProp struct {
-	re *regexp.Regexp
+	re *pattern
 	s  *schema
 }
 
@@ -217,11 +216,11 @@ func (l *loader) fillSchema(s *schema, at loc) {
 				s.nullable = true
 			}
 		case "enum":
-			if v.kind != kSeq || len(v.vals) == 0 {
-				l.errorf(kat, "enum must be a non-empty array")
+			if v.kind != kSeq {
+				l.errorf(kat, "enum must be an array")
 				continue
 			}
-			s.enum = v.vals
+			s.enum = append(make([]*node, 0, len(v.vals)), v.vals...) // enum: [] matches nothing
 		case "const":
 			s.cnst = v
 		case "format":
@@ -277,7 +276,8 @@ func (l *loader) fillSchema(s *schema, at loc) {
 		case "required":
 			for j, r := range l.strings(kat) {
 				if slices.ContainsFunc(s.required, func(x reqProp) bool { return x.name == r }) {
-					l.errorf(kat.idx(j), "duplicate required property %q", r)
+					l.warnf(kat.idx(j), "duplicate required property %q (ignored)", r)
+					continue
 				}
 				s.required = append(s.required, reqProp{name: r})
 			}
@@ -484,54 +484,19 @@ func (l *loader) schemaList(at loc) []*schema {
 	return out
 }
 
-// regex compiles an ECMA-262 pattern with Go's RE2, which guarantees linear
-// time (no ReDoS) but has no lookaround or backreferences: such a pattern is
-// a load error, never silently skipped.
-func (l *loader) regex(at loc) *regexp.Regexp {
+// regex compiles an ECMA-262 pattern (see compilePattern); one neither
+// engine accepts is a load error.
+func (l *loader) regex(at loc) *pattern {
 	if at.n.kind != kStr {
 		l.errorf(at, "pattern must be a string")
 		return nil
 	}
-	re, err := regexp.Compile(ecmaToRE2(at.n.s))
+	re, err := compilePattern(at.n.s)
 	if err != nil {
-		l.errorf(at, "pattern is not supported by RE2 (no lookaround or backreferences): %v", err)
+		l.errorf(at, "pattern is not a valid ECMA-262 regular expression: %v", err)
 		return nil
 	}
 	return re
-}
-
-// ecmaToRE2 rewrites the ECMA-262 escapes RE2 spells differently: \uXXXX and
-// \u{X...} become \x{...}; \d, \w, \s keep their ASCII meaning in both
-// (except that ECMA's \s also matches Unicode spaces, a superset RE2 lacks).
-func ecmaToRE2(p string) string {
-	if !strings.Contains(p, `\u`) {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '\\' && i+1 < len(p) {
-			if p[i+1] == 'u' {
-				if i+6 <= len(p) && isHex4(p[i+2:i+6]) {
-					b.WriteString(`\x{` + p[i+2:i+6] + `}`)
-					i += 5
-					continue
-				}
-				if i+2 < len(p) && p[i+2] == '{' {
-					if j := strings.IndexByte(p[i:], '}'); j > 0 {
-						b.WriteString(`\x` + p[i+2:i+j+1])
-						i += j
-						continue
-					}
-				}
-			}
-			b.WriteByte(p[i])
-			b.WriteByte(p[i+1])
-			i++
-			continue
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
 }
 
 func isHex4(s string) bool {
