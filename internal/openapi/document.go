@@ -128,7 +128,7 @@ func Load(ctx context.Context, cfg Config, fetch *http.Client) (*Document, error
 		return nil, err
 	}
 	l := &loader{ctx: ctx, cfg: &cfg, client: fetch, sources: map[string]*source{},
-		schemas: map[string]*schema{}, maxBytes: cfg.maxSpecBytes()}
+		schemas: map[string]*schema{}, ids: map[*source]*ids{}, maxBytes: cfg.maxSpecBytes()}
 	root, err := l.openRoot()
 	if err != nil {
 		return nil, err

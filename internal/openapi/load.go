@@ -85,6 +85,8 @@ type loader struct {
 	errs     []error
 	warns    []*LoadError // accepted, but worth fixing (Document.Warnings)
 	schemas  map[string]*schema
+	ids      map[*source]*ids // $id and anchors, see resource.go
+	dyn      []dynRef
 	v31      bool
 	maxBytes int64
 }

@@ -92,6 +92,7 @@ type schema struct {
 	disc         *discriminator
 
 	readOnly, writeOnly bool
+	recAnchor           bool // $recursiveAnchor: true at a resource root
 	ptypes              typeMask  // possibleTypes, computed by finishSchemas
 	all                 []*schema // collect(s), computed by finishSchemas
 
@@ -193,7 +194,7 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			l.errorf(at.at("$ref"), "$ref must be a string")
 			return
 		}
-		target, err := l.resolve(at, r.s)
+		target, err := l.resolveSchemaRef(at, r.s)
 		if err != nil {
 			l.refError(at.at("$ref"), err)
 			return
@@ -353,7 +354,14 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			s.writeOnly = v.kind == kBool && v.s == "true"
 		case "discriminator":
 			// compiled below, once oneOf/anyOf are known
-		case "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "dependencies", "additionalItems":
+		case "$dynamicRef", "$recursiveRef":
+			l.dynamicRef(s, at, kat)
+		case "$recursiveAnchor":
+			if v.kind == kBool && v.s == "true" {
+				root, ok := l.resourceRoot(at)
+				s.recAnchor = ok && root.ptr == at.ptr
+			}
+		case "unevaluatedItems", "dependencies", "additionalItems":
 			l.errorf(kat, "keyword %q is not supported; Rampart refuses documents it cannot fully enforce", key)
 		}
 	}
@@ -566,6 +574,7 @@ func (l *loader) discriminator(s *schema, at loc) {
 // properties (readOnly properties are not required in requests, writeOnly
 // ones not in responses).
 func (l *loader) finishSchemas() {
+	l.checkDynamic()
 	for _, s := range l.schemas {
 		s.ptypes = possibleTypes(s)
 		s.all = collect(s)
