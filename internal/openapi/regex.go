@@ -1,8 +1,10 @@
 package openapi
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -21,11 +23,16 @@ type pattern struct {
 }
 
 // regexTimeout bounds one backtracking match; regexBudget bounds the time a
-// request spends in backtracking matches in all.
+// request spends in backtracking matches in all. regexp2 checks its
+// deadline against a clock that ticks every regexClock (100 ms by default,
+// which would let a 20 ms timeout run for 200 ms).
 const (
 	regexTimeout = 20 * time.Millisecond
 	regexBudget  = 50 * time.Millisecond
+	regexClock   = 5 * time.Millisecond
 )
+
+var setRegexClock sync.Once
 
 // compilePattern compiles p, preferring RE2.
 func compilePattern(p string) (*pattern, error) {
@@ -34,10 +41,14 @@ func compilePattern(p string) (*pattern, error) {
 			return &pattern{re2: re}, nil
 		}
 	}
+	if err := ecmaGroups(p); err != nil {
+		return nil, err
+	}
 	re, err := regexp2.Compile(p, regexp2.ECMAScript)
 	if err != nil {
 		return nil, err
 	}
+	setRegexClock.Do(func() { regexp2.SetTimeoutCheckPeriod(regexClock) })
 	re.MatchTimeout = regexTimeout
 	return &pattern{bt: re}, nil
 }
@@ -201,6 +212,44 @@ func ecmaEscape(b *strings.Builder, rest string, inClass bool) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ecmaGroups refuses the group syntax regexp2 takes from .NET but ECMA-262
+// does not have (inline flags "(?i)", "(?#comment)", "(?>atomic)"...).
+func ecmaGroups(p string) error {
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			inClass = c != ']'
+		case c == '[':
+			inClass = true
+		case c == '(' && strings.HasPrefix(p[i:], "(?"):
+			rest := p[i+2:]
+			ok := strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, "!") ||
+				strings.HasPrefix(rest, "<=") || strings.HasPrefix(rest, "<!") || isGroupName(rest)
+			if !ok {
+				return fmt.Errorf("%q at offset %d is not an ECMA-262 group", p[i:min(len(p), i+4)], i)
+			}
+		}
+	}
+	return nil
+}
+
+// isGroupName reports whether s starts with "<name>".
+func isGroupName(s string) bool {
+	end := strings.IndexByte(s, '>')
+	if !strings.HasPrefix(s, "<") || end < 2 {
+		return false
+	}
+	for _, c := range s[1:end] {
+		if !(c == '_' || c == '$' || 'a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c >= 0x80) {
+			return false
+		}
+	}
+	return true
 }
 
 // quantifier returns the length of a {n}, {n,} or {n,m} quantifier at the
