@@ -33,8 +33,8 @@ func TestPatternsFollowECMA262(t *testing.T) {
 		{`^[^]$`, "\n", true, false},
 		{`^\cJ$`, "\n", true, false},
 		{`^a{,2}$`, "a{,2}", true, false}, // a literal brace (Annex B)
-		{`\p{L}`, "p{L}", true, false},     // identity escape without the u flag
-		{`^(?i)a$`, "a", false, false},     // not a flag group in ECMA: a load error below
+		{`\p{L}`, "p{L}", true, false},    // identity escape without the u flag
+		{`^(?i)a$`, "a", false, false},    // not a flag group in ECMA: a load error below
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern+" on "+tt.input, func(t *testing.T) {

@@ -92,7 +92,7 @@ type schema struct {
 	disc         *discriminator
 
 	readOnly, writeOnly bool
-	recAnchor           bool // $recursiveAnchor: true at a resource root
+	recAnchor           bool      // $recursiveAnchor: true at a resource root
 	ptypes              typeMask  // possibleTypes, computed by finishSchemas
 	all                 []*schema // collect(s), computed by finishSchemas
 
