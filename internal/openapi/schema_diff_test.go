@@ -15,8 +15,8 @@ import (
 func TestKeywordsAgreeWithJSONSchemaValidator(t *testing.T) {
 	tests := []struct {
 		name, draft, root string // root: Root and its siblings, as JSON members
-		instances            []string
-		libRoot              string // what jsonschema gets when its metaschema refuses root
+		instances         []string
+		libRoot           string // what jsonschema gets when its metaschema refuses root
 	}{
 		{"enum: []", "2020-12", `"Root": {"enum": []}`, []string{`"a"`, `null`, `1`, `{}`}, ""},
 		{"const", "2020-12", `"Root": {"const": {"a": [1, "x", null]}}`,
