@@ -187,3 +187,52 @@ func TestDynamicReferences(t *testing.T) {
 		}
 	})
 }
+
+func TestRegistryFormats(t *testing.T) {
+	tests := []struct {
+		format, value string
+		want          bool
+	}{
+		{"duration", "P3Y6M4DT12H30M5S", true},
+		{"duration", "P1W", true},
+		{"duration", "PT0S", true},
+		{"duration", "P1Y2D", true}, // ISO 8601 allows skipping units
+		{"duration", "P", false},
+		{"duration", "PT", false},
+		{"duration", "P1DT", false},
+		{"duration", "P1S", false},
+		{"duration", "P1D1Y", false},
+		{"json-pointer", "", true},
+		{"json-pointer", "/a~1b/0", true},
+		{"json-pointer", "a/b", false},
+		{"json-pointer", "/a~2", false},
+		{"relative-json-pointer", "0#", true},
+		{"relative-json-pointer", "1/a", true},
+		{"relative-json-pointer", "01/a", false},
+		{"relative-json-pointer", "/a", false},
+		{"regex", `^(?!x)\d+$`, true},
+		{"regex", `^(`, false},
+		{"iri", "not an iri at all", true}, // annotation only
+		{"x-custom", "anything", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format+" "+tt.value, func(t *testing.T) {
+			if got := checkStringFormat(formatNamed(tt.format), []byte(tt.value)); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	numbers := []struct {
+		format string
+		v      float64
+		want   bool
+	}{
+		{"int8", 127, true}, {"int8", 128, false}, {"uint8", -1, false}, {"uint16", 65535, true},
+		{"uint32", 1 << 32, false}, {"int16", -32768, true}, {"double-int", 1 << 53, true}, {"double-int", 1<<53 + 2, false},
+	}
+	for _, tt := range numbers {
+		if got := checkNumberFormat(formatNamed(tt.format), tt.v); got != tt.want {
+			t.Errorf("%s %v: got %v, want %v", tt.format, tt.v, got, tt.want)
+		}
+	}
+}
