@@ -258,7 +258,77 @@ func (c *checker) checkLocked(s *schema, v strictjson.Value, k strictjson.Kind) 
 			ok = c.check(s.elseS, v) && ok
 		}
 	}
+	if s.unevalItems != nil && k == strictjson.Array || s.unevalProps != nil && k == strictjson.Object {
+		ok = c.unevaluated(s, v, k) && ok
+	}
 	return ok
+}
+
+// unevaluated applies unevaluatedItems or unevaluatedProperties of s to
+// the items or members of v that none of the schemas applying to v under s
+// (s, $ref, allOf, the anyOf/oneOf branches v matches, if/then/else,
+// dependentSchemas: see applicable) evaluated.
+func (c *checker) unevaluated(s *schema, v strictjson.Value, k strictjson.Kind) bool {
+	start := len(c.set)
+	c.applicable(s, v, start, 0)
+	set := c.set[start:]
+	ok := true
+	i := 0
+	for e := v.First(); e.Valid(); e = e.Next() {
+		good := true
+		switch {
+		case k == strictjson.Array && !c.itemEvaluated(s, set, i, e):
+			c.push(nil, i)
+			good = c.checkOwned(s.unevalItems, e)
+			c.pop()
+		case k == strictjson.Object && !c.memberEvaluated(s, set, e.Key()):
+			c.push(e.Key(), 0)
+			if s.unevalNo {
+				c.fail("property not allowed (unevaluatedProperties: false)")
+				good = false
+			} else {
+				good = c.checkOwned(s.unevalProps, e)
+			}
+			c.pop()
+		}
+		if !good {
+			ok = false
+			if c.quiet > 0 {
+				break
+			}
+		}
+		i++
+	}
+	c.set = c.set[:start]
+	return ok
+}
+
+// memberEvaluated reports whether a schema of set evaluates the member key:
+// properties, patternProperties, additionalProperties, or a nested
+// unevaluatedProperties.
+func (c *checker) memberEvaluated(s *schema, set []*schema, key []byte) bool {
+	for _, x := range set {
+		if x.prop(key) != nil || x.addl != nil || x.addlFalse || x != s && (x.unevalProps != nil || x.unevalNo) {
+			return true
+		}
+	}
+	return c.matchesPattern(set, key)
+}
+
+// itemEvaluated reports whether a schema of set evaluates item i: items,
+// prefixItems, a matching contains, or a nested unevaluatedItems.
+func (c *checker) itemEvaluated(s *schema, set []*schema, i int, e strictjson.Value) bool {
+	for _, x := range set {
+		if x.items != nil || i < len(x.prefix) || x != s && x.unevalItems != nil {
+			return true
+		}
+	}
+	for _, x := range set {
+		if x.contains != nil && c.quietCheck(x.contains, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) matchAny(list []*schema, v strictjson.Value, k strictjson.Kind) bool {

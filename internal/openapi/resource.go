@@ -254,7 +254,7 @@ func reaches(from, to *schema) bool {
 			return true
 		}
 		seen[s] = true
-		stack = append(stack, s.ref, s.items, s.contains, s.addl, s.propNames, s.not, s.ifS, s.thenS, s.elseS)
+		stack = append(stack, s.ref, s.items, s.contains, s.addl, s.propNames, s.not, s.ifS, s.thenS, s.elseS, s.unevalProps, s.unevalItems)
 		stack = append(stack, s.prefix...)
 		stack = append(stack, s.allOf...)
 		stack = append(stack, s.anyOf...)

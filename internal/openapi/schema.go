@@ -82,6 +82,9 @@ type schema struct {
 	depReq     []depReq
 	depSchemas []depSchema
 	unevalNo   bool // unevaluatedProperties: false
+	// unevaluatedProperties/unevaluatedItems (nil when absent or true):
+	// what members/items no applicable schema evaluated must match.
+	unevalProps, unevalItems *schema
 
 	ref          *schema
 	allOf        []*schema
@@ -326,14 +329,15 @@ func (l *loader) fillSchema(s *schema, at loc) {
 				s.depSchemas = append(s.depSchemas, depSchema{name, l.compileSchema(loc{at.src, kat.ptr + "/" + ptrToken(name), v.vals[j]})})
 			}
 		case "unevaluatedProperties":
+			s.unevalProps = l.unevaluated(kat)
 			switch {
 			case v.kind == kBool && v.s == "false":
 				s.unevalNo, s.closed = true, true
-			case v.kind == kBool:
-				s.open = true
 			default:
-				l.errorf(kat, "unevaluatedProperties with a schema is not supported (use true or false)")
+				s.open = true
 			}
+		case "unevaluatedItems":
+			s.unevalItems = l.unevaluated(kat)
 		case "allOf":
 			s.allOf = l.schemaList(kat)
 		case "anyOf":
@@ -361,7 +365,7 @@ func (l *loader) fillSchema(s *schema, at loc) {
 				root, ok := l.resourceRoot(at)
 				s.recAnchor = ok && root.ptr == at.ptr
 			}
-		case "unevaluatedItems", "dependencies", "additionalItems":
+		case "dependencies", "additionalItems":
 			l.errorf(kat, "keyword %q is not supported; Rampart refuses documents it cannot fully enforce", key)
 		}
 	}
@@ -380,6 +384,19 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			s.propIndex[p.name] = i
 		}
 	}
+}
+
+// unevaluated compiles an unevaluated* keyword; true (no constraint) is nil.
+func (l *loader) unevaluated(at loc) *schema {
+	if at.n.kind == kBool {
+		if at.n.s == "true" {
+			return nil
+		}
+		s := newSchema(at.src.name + "#" + at.ptr)
+		s.never = true
+		return s
+	}
+	return l.compileSchema(at)
 }
 
 func (l *loader) refError(at loc, err error) {
