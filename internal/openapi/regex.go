@@ -44,7 +44,7 @@ func compilePattern(p string) (*pattern, error) {
 	if err := ecmaGroups(p); err != nil {
 		return nil, err
 	}
-	re, err := regexp2.Compile(p, regexp2.ECMAScript)
+	re, err := regexp2.Compile(ecmaToRegexp2(p), regexp2.ECMAScript)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +214,48 @@ func ecmaEscape(b *strings.Builder, rest string, inClass bool) (int, bool) {
 	return 0, false
 }
 
+// asciiWord is ECMA-262's \w; ecmaBoundary and ecmaNonBoundary are its \b
+// and \B, which regexp2 would compute with Unicode letters.
+const (
+	asciiWord       = `[A-Za-z0-9_]`
+	ecmaBoundary    = `(?:(?<=` + asciiWord + `)(?!` + asciiWord + `)|(?<!` + asciiWord + `)(?=` + asciiWord + `))`
+	ecmaNonBoundary = `(?:(?<=` + asciiWord + `)(?=` + asciiWord + `)|(?<!` + asciiWord + `)(?!` + asciiWord + `))`
+)
+
+// ecmaToRegexp2 rewrites what regexp2's ECMAScript mode reads differently
+// from ECMA-262: "." (regexp2 lets U+2028 and U+2029 through) and \b, \B
+// (Unicode word characters in regexp2, ASCII in ECMA-262).
+func ecmaToRegexp2(p string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p):
+			switch {
+			case !inClass && p[i+1] == 'b':
+				b.WriteString(ecmaBoundary)
+			case !inClass && p[i+1] == 'B':
+				b.WriteString(ecmaNonBoundary)
+			default:
+				b.WriteString(p[i : i+2])
+			}
+			i++
+		case inClass:
+			inClass = c != ']'
+			b.WriteByte(c)
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+		case c == '.':
+			b.WriteString(`[^\n\r\u2028\u2029]`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // ecmaGroups refuses the group syntax regexp2 takes from .NET but ECMA-262
 // does not have (inline flags "(?i)", "(?#comment)", "(?>atomic)"...).
 func ecmaGroups(p string) error {
@@ -253,19 +295,26 @@ func isGroupName(s string) bool {
 }
 
 // quantifier returns the length of a {n}, {n,} or {n,m} quantifier at the
-// start of s, or 0.
+// start of s, or 0 (also for numbers with leading zeros, which RE2 reads as
+// literal text).
 func quantifier(s string) int {
-	i, digitsSeen := 1, 0
-	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-		i, digitsSeen = i+1, digitsSeen+1
+	num := func(i int) int {
+		j := i
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		if j-i > 1 && s[i] == '0' {
+			return -1
+		}
+		return j
 	}
-	if digitsSeen == 0 || i >= len(s) {
+	i := num(1)
+	if i <= 1 || i >= len(s) {
 		return 0
 	}
 	if s[i] == ',' {
-		i++
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
+		if i = num(i + 1); i < 0 {
+			return 0
 		}
 	}
 	if i < len(s) && s[i] == '}' {

@@ -1,9 +1,13 @@
 package openapi
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
 )
 
 func TestPatternsFollowECMA262(t *testing.T) {
@@ -84,4 +88,38 @@ func TestPatternTimeoutRefusesTheRequest(t *testing.T) {
 	if p := decide(`{"name":"aaa"}`); len(p) > 0 {
 		t.Errorf("refused a quick match: %v", p)
 	}
+}
+
+// FuzzPatternEngines checks the RE2 translation against the ECMAScript
+// engine: where a pattern runs on RE2, both must decide every input alike.
+func FuzzPatternEngines(f *testing.F) {
+	for _, s := range [][2]string{{`^[a-z]+$`, "abc"}, {`^\s*\S+$`, " \u00a0x"}, {`a.b`, "a\rb"}, {`\bfoo\b`, "éfoo"},
+		{`^[\w.-]+@[\w-]+\.\w+$`, "a.b@c.de"}, {`^\d{2,}$`, "123"}, {`[^\s]`, "\u2028"}, {`\u00e9|\x41`, "A"}, {`^(?:ab|a)*?c$`, "ababc"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pat, input string) {
+		if len(pat) > 40 || len(input) > 64 || regexp.MustCompile(`\d{3}`).MatchString(pat) {
+			return // large repeat counts make regexp2 slow to compile, not wrong
+		}
+		t2, ok := ecmaToRE2(pat)
+		if !ok || !utf8.ValidString(input) || !utf8.ValidString(pat) {
+			return
+		}
+		re, err := regexp.Compile(t2)
+		if err != nil || ecmaGroups(pat) != nil {
+			return
+		}
+		bt, err := regexp2.Compile(ecmaToRegexp2(pat), regexp2.ECMAScript)
+		if err != nil {
+			return
+		}
+		bt.MatchTimeout = time.Second
+		want, err := bt.MatchString(input)
+		if err != nil {
+			return
+		}
+		if got := re.MatchString(input); got != want {
+			t.Errorf("pattern %q (RE2 %q) on %q: RE2 %v, ECMAScript %v", pat, t2, input, got, want)
+		}
+	})
 }
