@@ -34,6 +34,8 @@ func TestOpenAPIRealDocumentKeywords(t *testing.T) {
 		{"any value for an enum: [] property → 400", `{"query":"q","retired_option":"x"}`, 400},
 		{"cursor the lookahead forbids → 400", `{"query":"q","cursor":"internal-1"}`, 400},
 		{"missing the (twice) required query → 400", `{"cursor":"abc"}`, 400},
+		{"slug the lookahead pattern allows → forwarded", `{"query":"q","slug":"red-boots-2"}`, 200},
+		{"slug crafted for catastrophic backtracking → 400 within the budget", `{"query":"q","slug":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"}`, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +45,9 @@ func TestOpenAPIRealDocumentKeywords(t *testing.T) {
 			resp, body := g.Do(t, req)
 			if tt.status == 400 {
 				gt.CheckProblem(t, resp, body, 400, "request-invalid")
+				if strings.Contains(tt.name, "catastrophic") && !strings.Contains(body, "too long to evaluate") {
+					t.Errorf("refused for another reason: %s", body)
+				}
 				if up.Count() != before {
 					t.Error("the upstream saw a refused request")
 				}
