@@ -236,3 +236,60 @@ func TestRegistryFormats(t *testing.T) {
 		}
 	}
 }
+
+// OpenAPI 3.0 keywords per direction: nullable admits null whatever else
+// the schema says, a discriminator picks the branch whose properties are
+// known, and a required readOnly property is neither required nor allowed
+// in a request.
+func TestOpenAPI30KeywordsInRequests(t *testing.T) {
+	dir := t.TempDir()
+	doc := `openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /pets:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Pet'}
+      responses: {'200': {description: ok}}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [id, kind]
+      properties:
+        id: {type: integer, readOnly: true}
+        nickname: {type: string, nullable: true, enum: [rex, tom]}
+        kind: {type: string}
+      oneOf: [{$ref: '#/components/schemas/Dog'}, {$ref: '#/components/schemas/Cat'}]
+      discriminator: {propertyName: kind, mapping: {dog: Dog, cat: Cat}}
+    Dog:
+      type: object
+      properties: {kind: {type: string, enum: [dog]}, barks: {type: boolean}}
+    Cat:
+      type: object
+      properties: {kind: {type: string, enum: [cat]}, lives: {type: integer}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, decide := bodySchema(t, dir, "api.yaml", false)
+	tests := []struct {
+		name, body, want string
+	}{
+		{"dog without the read-only id", `{"kind":"dog","barks":true}`, ""},
+		{"nullable enum admits null", `{"kind":"cat","lives":9,"nickname":null}`, ""},
+		{"nullable enum still checks strings", `{"kind":"cat","nickname":"felix"}`, "/nickname"},
+		{"read-only id sent by the client", `{"kind":"dog","id":7}`, "/id"},
+		{"a cat's property on a dog (discriminator)", `{"kind":"dog","lives":9}`, "/lives"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decide(tt.body)
+			if tt.want == "" && len(got) > 0 || tt.want != "" && (len(got) == 0 || got[0].Pointer != tt.want) {
+				t.Errorf("problems %v, want first at %q", got, tt.want)
+			}
+		})
+	}
+}
