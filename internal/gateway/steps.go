@@ -156,6 +156,9 @@ func (b *builder) documents() {
 			b.fail(err, "openapi", name, "spec")
 			continue
 		}
+		for _, w := range doc.Warnings() {
+			b.deps.Logger.Warn("openapi document accepted with a warning", "openapi", name, "warning", w.Error())
+		}
 		b.g.docs[name] = doc
 	}
 	sort.Strings(b.g.unfetched)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
@@ -55,6 +56,7 @@ type checker struct {
 	hashes       []hashed
 	keyDoc       strictjson.Doc
 	keyBuf       []byte
+	budget       time.Duration // left for backtracking patterns, see pattern.match
 }
 
 type hashed struct {
@@ -66,6 +68,7 @@ func (c *checker) reset(m mode, allowUnknown bool) {
 	c.mode, c.allowUnknown = m, allowUnknown
 	c.prefix, c.path, c.quiet, c.problems, c.total, c.depth = "", c.path[:0], 0, c.problems[:0], 0, 0
 	c.set = c.set[:0]
+	c.budget = regexBudget
 }
 
 func (c *checker) push(key []byte, idx int) { c.path = append(c.path, seg{key, idx}) }
@@ -255,7 +258,77 @@ func (c *checker) checkLocked(s *schema, v strictjson.Value, k strictjson.Kind) 
 			ok = c.check(s.elseS, v) && ok
 		}
 	}
+	if s.unevalItems != nil && k == strictjson.Array || s.unevalProps != nil && k == strictjson.Object {
+		ok = c.unevaluated(s, v, k) && ok
+	}
 	return ok
+}
+
+// unevaluated applies unevaluatedItems or unevaluatedProperties of s to
+// the items or members of v that none of the schemas applying to v under s
+// (s, $ref, allOf, the anyOf/oneOf branches v matches, if/then/else,
+// dependentSchemas: see applicable) evaluated.
+func (c *checker) unevaluated(s *schema, v strictjson.Value, k strictjson.Kind) bool {
+	start := len(c.set)
+	c.applicable(s, v, start, 0)
+	set := c.set[start:]
+	ok := true
+	i := 0
+	for e := v.First(); e.Valid(); e = e.Next() {
+		good := true
+		switch {
+		case k == strictjson.Array && !c.itemEvaluated(s, set, i, e):
+			c.push(nil, i)
+			good = c.checkOwned(s.unevalItems, e)
+			c.pop()
+		case k == strictjson.Object && !c.memberEvaluated(s, set, e.Key()):
+			c.push(e.Key(), 0)
+			if s.unevalNo {
+				c.fail("property not allowed (unevaluatedProperties: false)")
+				good = false
+			} else {
+				good = c.checkOwned(s.unevalProps, e)
+			}
+			c.pop()
+		}
+		if !good {
+			ok = false
+			if c.quiet > 0 {
+				break
+			}
+		}
+		i++
+	}
+	c.set = c.set[:start]
+	return ok
+}
+
+// memberEvaluated reports whether a schema of set evaluates the member key:
+// properties, patternProperties, additionalProperties, or a nested
+// unevaluatedProperties.
+func (c *checker) memberEvaluated(s *schema, set []*schema, key []byte) bool {
+	for _, x := range set {
+		if x.prop(key) != nil || x.addl != nil || x.addlFalse || x != s && (x.unevalProps != nil || x.unevalNo) {
+			return true
+		}
+	}
+	return c.matchesPattern(set, key)
+}
+
+// itemEvaluated reports whether a schema of set evaluates item i: items,
+// prefixItems, a matching contains, or a nested unevaluatedItems.
+func (c *checker) itemEvaluated(s *schema, set []*schema, i int, e strictjson.Value) bool {
+	for _, x := range set {
+		if x.items != nil || i < len(x.prefix) || x != s && x.unevalItems != nil {
+			return true
+		}
+	}
+	for _, x := range set {
+		if x.contains != nil && c.quietCheck(x.contains, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) matchAny(list []*schema, v strictjson.Value, k strictjson.Kind) bool {
@@ -335,13 +408,27 @@ func (c *checker) checkString(s *schema, v strictjson.Value) bool {
 			ok = false
 		}
 	}
-	if s.pattern != nil && !s.pattern.Match(b) {
+	if s.pattern != nil && !c.matches(s.pattern, b) {
 		c.fail("does not match the required pattern")
 		ok = false
 	}
 	if s.format != fNone && !checkStringFormat(s.format, b) {
 		c.fail("not a valid " + s.format.String())
 		ok = false
+	}
+	return ok
+}
+
+// matches runs p on b. A pattern that exceeds its time refuses the request
+// whatever the surrounding schema decides (fail closed), even inside anyOf
+// or not, where other problems are not recorded.
+func (c *checker) matches(p *pattern, b []byte) bool {
+	ok, slow := p.match(b, &c.budget)
+	if slow {
+		q := c.quiet
+		c.quiet = 0
+		c.fail("the pattern took too long to evaluate")
+		c.quiet = q
 	}
 	return ok
 }
@@ -666,7 +753,7 @@ func (c *checker) checkMember(s *schema, m strictjson.Value, key []byte) bool {
 	}
 	matched := false
 	for _, pp := range s.patProps {
-		if pp.re != nil && pp.re.Match(key) {
+		if pp.re != nil && c.matches(pp.re, key) {
 			matched = true
 			ok = c.checkOwned(pp.s, m) && ok
 		}
@@ -727,7 +814,7 @@ func (c *checker) unknownFields(s *schema, v strictjson.Value) bool {
 		case declared:
 		case c.mode == modeRequest && caseTwin(set, key) != "":
 			reason = fmt.Sprintf("differs only in case from the declared property %q", caseTwin(set, key))
-		case matchesPattern(set, key), open, !closed:
+		case c.matchesPattern(set, key), open, !closed:
 		case c.allowUnknown && !strict:
 		default:
 			reason = "unknown property"
@@ -746,10 +833,10 @@ func (c *checker) unknownFields(s *schema, v strictjson.Value) bool {
 	return ok
 }
 
-func matchesPattern(set []*schema, key []byte) bool {
+func (c *checker) matchesPattern(set []*schema, key []byte) bool {
 	for _, x := range set {
 		for _, pp := range x.patProps {
-			if pp.re != nil && pp.re.Match(key) {
+			if pp.re != nil && c.matches(pp.re, key) {
 				return true
 			}
 		}

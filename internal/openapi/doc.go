@@ -15,10 +15,13 @@
 // strict parse of the body into a pooled tree (package strictjson) and a
 // walk of the compiled schema: about 3 µs and no allocation for a typical
 // 1 KB JSON body, where interpreting validators spend 35 µs or more (issue
-// 9). A document the package cannot fully enforce (lookaround regexes,
-// $dynamicRef, partial-segment path parameters, ambiguous paths...) is a
-// load error naming the document, the file and the JSON pointer: never a
-// rule silently skipped.
+// 9). Patterns follow ECMA-262: on RE2 where it means the same, else on a
+// backtracking engine with a match timeout and a per-request budget (a
+// request that exceeds it is refused). A document the package cannot fully
+// enforce (a $dynamicRef whose target depends on the evaluation path,
+// partial-segment path parameters, ambiguous paths...) is a load error
+// naming the document, the file and the JSON pointer: never a rule
+// silently skipped.
 //
 // # Requests
 //

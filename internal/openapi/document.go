@@ -26,6 +26,7 @@ type Document struct {
 	// queryCredentials are apiKey query parameters of security schemes:
 	// never "unknown" query parameters.
 	queryCredentials []string
+	warnings         []*LoadError
 }
 
 type operation struct {
@@ -127,7 +128,7 @@ func Load(ctx context.Context, cfg Config, fetch *http.Client) (*Document, error
 		return nil, err
 	}
 	l := &loader{ctx: ctx, cfg: &cfg, client: fetch, sources: map[string]*source{},
-		schemas: map[string]*schema{}, maxBytes: cfg.maxSpecBytes()}
+		schemas: map[string]*schema{}, ids: map[*source]*ids{}, maxBytes: cfg.maxSpecBytes()}
 	root, err := l.openRoot()
 	if err != nil {
 		return nil, err
@@ -165,6 +166,10 @@ func (d *Document) Version() string { return d.version }
 
 // Config returns the configuration the document was loaded with.
 func (d *Document) Config() Config { return d.cfg }
+
+// Warnings lists what the document does that is legal and enforced, but
+// probably not meant (duplicate required entries...), with its location.
+func (d *Document) Warnings() []*LoadError { return d.warnings }
 
 func (l *loader) document() *Document {
 	rootLoc := loc{l.root, "", l.root.root}
@@ -236,6 +241,7 @@ func (l *loader) document() *Document {
 		}
 	}
 	d.router = router
+	d.warnings = l.warns
 	return d
 }
 

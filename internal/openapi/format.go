@@ -4,12 +4,16 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// format is a checked "format". Formats Rampart does not know are
-// annotations (JSON Schema 2020-12 semantics) and are not checked.
+// format is a checked "format": those of the JSON Schema 2020-12 and
+// OpenAPI format registries that can be checked exactly. The others
+// (idn-email, idn-hostname, iri, iri-reference, uri-template, float,
+// double, password...) and formats no registry lists are annotations, as
+// JSON Schema 2020-12 makes every format by default, and are not checked.
 type format uint8
 
 const (
@@ -28,6 +32,17 @@ const (
 	fInt64
 	fByte
 	fBinary // never checked; also relaxes string length checks (file parts)
+	fDuration
+	fJSONPointer
+	fRelJSONPointer
+	fRegex
+	fInt8
+	fInt16
+	fUint8
+	fUint16
+	fUint32
+	fUint64
+	fDoubleInt
 )
 
 func formatNamed(name string) format {
@@ -60,22 +75,59 @@ func formatNamed(name string) format {
 		return fByte
 	case "binary":
 		return fBinary
+	case "duration":
+		return fDuration
+	case "json-pointer":
+		return fJSONPointer
+	case "relative-json-pointer":
+		return fRelJSONPointer
+	case "regex":
+		return fRegex
+	case "int8":
+		return fInt8
+	case "int16":
+		return fInt16
+	case "uint8":
+		return fUint8
+	case "uint16":
+		return fUint16
+	case "uint32":
+		return fUint32
+	case "uint64":
+		return fUint64
+	case "double-int":
+		return fDoubleInt
 	}
 	return fNone
 }
 
 func (f format) String() string {
 	return [...]string{"", "date-time", "date", "time", "email", "uuid", "uri", "uri-reference",
-		"ipv4", "ipv6", "hostname", "int32", "int64", "byte", "binary"}[f]
+		"ipv4", "ipv6", "hostname", "int32", "int64", "byte", "binary", "duration", "json-pointer",
+		"relative-json-pointer", "regex", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "double-int"}[f]
 }
 
-// checkNumberFormat reports whether a number fits int32/int64.
+// checkNumberFormat reports whether a number fits the integer format.
 func checkNumberFormat(f format, v float64) bool {
 	switch f {
+	case fInt8:
+		return v >= math.MinInt8 && v <= math.MaxInt8
+	case fInt16:
+		return v >= math.MinInt16 && v <= math.MaxInt16
 	case fInt32:
 		return v >= math.MinInt32 && v <= math.MaxInt32
 	case fInt64:
 		return v >= math.MinInt64 && v < math.MaxInt64
+	case fUint8:
+		return v >= 0 && v <= math.MaxUint8
+	case fUint16:
+		return v >= 0 && v <= math.MaxUint16
+	case fUint32:
+		return v >= 0 && v <= math.MaxUint32
+	case fUint64:
+		return v >= 0 && v < math.MaxUint64
+	case fDoubleInt: // integers a double holds exactly
+		return v >= -(1<<53) && v <= 1<<53
 	}
 	return true
 }
@@ -109,8 +161,76 @@ func checkStringFormat(f format, s []byte) bool {
 		return isHostname(s)
 	case fByte:
 		return isBase64(s)
+	case fDuration:
+		return isDuration(s)
+	case fJSONPointer:
+		return isJSONPointer(s)
+	case fRelJSONPointer:
+		return isRelJSONPointer(s)
+	case fRegex:
+		_, err := compilePattern(string(s))
+		return err == nil
 	}
 	return true
+}
+
+// isDuration accepts ISO 8601 durations as RFC 3339 Appendix A writes
+// them (PnYnMnDTnHnMnS, PnW), without its rule that units may not be
+// skipped (P1Y2D): ISO 8601 and most libraries accept that form.
+func isDuration(s []byte) bool {
+	if len(s) < 3 || s[0] != 'P' {
+		return false
+	}
+	units, inTime, seen := "YMWD", false, false
+	for i := 1; i < len(s); {
+		if s[i] == 'T' {
+			if inTime || i == len(s)-1 {
+				return false
+			}
+			units, inTime = "HMS", true
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		if j == i || j == len(s) {
+			return false
+		}
+		k := strings.IndexByte(units, s[j])
+		if k < 0 {
+			return false
+		}
+		units, seen, i = units[k+1:], true, j+1
+	}
+	return seen && s[len(s)-1] != 'T'
+}
+
+// isJSONPointer accepts RFC 6901 pointers ("" or "/a/b~1c").
+func isJSONPointer(s []byte) bool {
+	if len(s) > 0 && s[0] != '/' {
+		return false
+	}
+	for i, c := range s {
+		if c == '~' && (i+1 == len(s) || s[i+1] != '0' && s[i+1] != '1') {
+			return false
+		}
+	}
+	return utf8.Valid(s)
+}
+
+// isRelJSONPointer accepts relative JSON pointers: a non-negative integer
+// without leading zeros, then "#" or a JSON pointer.
+func isRelJSONPointer(s []byte) bool {
+	i := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || s[0] == '0' && i > 1 {
+		return false
+	}
+	return string(s[i:]) == "#" || isJSONPointer(s[i:])
 }
 
 func parses(layout string, s []byte) bool {

@@ -83,7 +83,10 @@ type loader struct {
 	sources  map[string]*source
 	root     *source
 	errs     []error
+	warns    []*LoadError // accepted, but worth fixing (Document.Warnings)
 	schemas  map[string]*schema
+	ids      map[*source]*ids // $id and anchors, see resource.go
+	dyn      []dynRef
 	v31      bool
 	maxBytes int64
 }
@@ -92,6 +95,19 @@ func (l *loader) errorf(at loc, format string, args ...any) {
 	if len(l.errs) >= maxLoadErrors {
 		return
 	}
+	l.errs = append(l.errs, l.problem(at, format, args...))
+}
+
+// warnf records something the document does that is legal and enforced
+// exactly, but probably not what its author meant.
+func (l *loader) warnf(at loc, format string, args ...any) {
+	if len(l.warns) >= maxLoadErrors {
+		return
+	}
+	l.warns = append(l.warns, l.problem(at, format, args...))
+}
+
+func (l *loader) problem(at loc, format string, args ...any) *LoadError {
 	e := &LoadError{Document: l.cfg.Name, Msg: fmt.Sprintf(format, args...)}
 	if at.src != nil {
 		e.File, e.Pointer = at.src.name, at.ptr
@@ -99,7 +115,7 @@ func (l *loader) errorf(at loc, format string, args ...any) {
 			e.Line = at.n.line
 		}
 	}
-	l.errs = append(l.errs, e)
+	return e
 }
 
 func (l *loader) err() error {

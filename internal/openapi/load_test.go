@@ -50,14 +50,14 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 			[]string{`openapi "inv": schemas/nope.yaml: open`}},
 		{"problem inside a referenced file", map[string]string{
 			"api.yaml":            "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: 'schemas/common.yaml#/Id'}", 1),
-			"schemas/common.yaml": "Id:\n  type: integer\n  pattern: '(?=x)'\n"},
-			[]string{"schemas/common.yaml#/Id/pattern", "line 3", "RE2"}},
-		{"lookahead pattern", map[string]string{"api.yaml": "openapi: 3.0.3\n" + strings.Replace(okPaths, "{type: integer}", "{type: string, pattern: '^(?!admin).*$'}", 1)},
+			"schemas/common.yaml": "Id:\n  type: integer\n  pattern: '(?=x'\n"},
+			[]string{"schemas/common.yaml#/Id/pattern", "line 3", "ECMA-262"}},
+		{"invalid pattern", map[string]string{"api.yaml": "openapi: 3.0.3\n" + strings.Replace(okPaths, "{type: integer}", "{type: string, pattern: '^[a-z'}", 1)},
 			[]string{"#/paths/~1items~1{id}/get/parameters/0/schema/pattern"}},
 		{"type array in 3.0", map[string]string{"api.yaml": "openapi: 3.0.3\n" + strings.Replace(okPaths, "{type: integer}", "{type: [integer, 'null']}", 1)},
 			[]string{"schema/type", "nullable"}},
-		{"unsupported keyword", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$dynamicRef: '#node'}", 1)},
-			[]string{"schema/$dynamicRef", "not supported"}},
+		{"unsupported keyword", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{additionalItems: false}", 1)},
+			[]string{"schema/additionalItems", "not supported"}},
 		{"partial-segment parameter", map[string]string{"api.yaml": "openapi: 3.1.0\npaths:\n  /files/{name}.json:\n    get: {responses: {'200': {description: ok}}}\n"},
 			[]string{"#/paths/~1files~1{name}.json", "whole-segment"}},
 		{"ambiguous templates", map[string]string{"api.yaml": "openapi: 3.1.0\npaths:\n  /a/{x}:\n    get: {responses: {'200': {description: ok}}}\n  /a/{y}:\n    get: {responses: {'200': {description: ok}}}\n"},
@@ -67,7 +67,7 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 		{"object query parameter of an unsupported style", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(strings.Replace(okPaths, "in: path, required: true", "in: query", 1), "{type: integer}", "{type: object, properties: {a: {type: string}}}", 1)},
 			[]string{"parameters/0", "deepObject"}},
 		{"billion laughs", map[string]string{"api.yaml": laughs()}, []string{"too many values"}},
-		{"several problems at once", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{type: integer, minLength: -1, pattern: '(?<=a)'}", 1)},
+		{"several problems at once", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{type: integer, minLength: -1, pattern: '(?<=a'}", 1)},
 			[]string{"schema/minLength", "schema/pattern"}},
 	}
 	for _, tt := range tests {

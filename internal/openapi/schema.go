@@ -3,7 +3,6 @@ package openapi
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +55,7 @@ type schema struct {
 	format format
 
 	minLen, maxLen int
-	pattern        *regexp.Regexp
+	pattern        *pattern
 
 	min, max         float64
 	hasMin, hasMax   bool
@@ -83,6 +82,9 @@ type schema struct {
 	depReq     []depReq
 	depSchemas []depSchema
 	unevalNo   bool // unevaluatedProperties: false
+	// unevaluatedProperties/unevaluatedItems (nil when absent or true):
+	// what members/items no applicable schema evaluated must match.
+	unevalProps, unevalItems *schema
 
 	ref          *schema
 	allOf        []*schema
@@ -93,6 +95,7 @@ type schema struct {
 	disc         *discriminator
 
 	readOnly, writeOnly bool
+	recAnchor           bool      // $recursiveAnchor: true at a resource root
 	ptypes              typeMask  // possibleTypes, computed by finishSchemas
 	all                 []*schema // collect(s), computed by finishSchemas
 
@@ -114,7 +117,7 @@ type reqProp struct {
 }
 
 type patProp struct {
-	re *regexp.Regexp
+	re *pattern
 	s  *schema
 }
 
@@ -194,7 +197,7 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			l.errorf(at.at("$ref"), "$ref must be a string")
 			return
 		}
-		target, err := l.resolve(at, r.s)
+		target, err := l.resolveSchemaRef(at, r.s)
 		if err != nil {
 			l.refError(at.at("$ref"), err)
 			return
@@ -217,11 +220,11 @@ func (l *loader) fillSchema(s *schema, at loc) {
 				s.nullable = true
 			}
 		case "enum":
-			if v.kind != kSeq || len(v.vals) == 0 {
-				l.errorf(kat, "enum must be a non-empty array")
+			if v.kind != kSeq {
+				l.errorf(kat, "enum must be an array")
 				continue
 			}
-			s.enum = v.vals
+			s.enum = append(make([]*node, 0, len(v.vals)), v.vals...) // enum: [] matches nothing
 		case "const":
 			s.cnst = v
 		case "format":
@@ -277,7 +280,8 @@ func (l *loader) fillSchema(s *schema, at loc) {
 		case "required":
 			for j, r := range l.strings(kat) {
 				if slices.ContainsFunc(s.required, func(x reqProp) bool { return x.name == r }) {
-					l.errorf(kat.idx(j), "duplicate required property %q", r)
+					l.warnf(kat.idx(j), "duplicate required property %q (ignored)", r)
+					continue
 				}
 				s.required = append(s.required, reqProp{name: r})
 			}
@@ -325,14 +329,15 @@ func (l *loader) fillSchema(s *schema, at loc) {
 				s.depSchemas = append(s.depSchemas, depSchema{name, l.compileSchema(loc{at.src, kat.ptr + "/" + ptrToken(name), v.vals[j]})})
 			}
 		case "unevaluatedProperties":
+			s.unevalProps = l.unevaluated(kat)
 			switch {
 			case v.kind == kBool && v.s == "false":
 				s.unevalNo, s.closed = true, true
-			case v.kind == kBool:
-				s.open = true
 			default:
-				l.errorf(kat, "unevaluatedProperties with a schema is not supported (use true or false)")
+				s.open = true
 			}
+		case "unevaluatedItems":
+			s.unevalItems = l.unevaluated(kat)
 		case "allOf":
 			s.allOf = l.schemaList(kat)
 		case "anyOf":
@@ -353,7 +358,14 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			s.writeOnly = v.kind == kBool && v.s == "true"
 		case "discriminator":
 			// compiled below, once oneOf/anyOf are known
-		case "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "dependencies", "additionalItems":
+		case "$dynamicRef", "$recursiveRef":
+			l.dynamicRef(s, at, kat)
+		case "$recursiveAnchor":
+			if v.kind == kBool && v.s == "true" {
+				root, ok := l.resourceRoot(at)
+				s.recAnchor = ok && root.ptr == at.ptr
+			}
+		case "dependencies", "additionalItems":
 			l.errorf(kat, "keyword %q is not supported; Rampart refuses documents it cannot fully enforce", key)
 		}
 	}
@@ -372,6 +384,19 @@ func (l *loader) fillSchema(s *schema, at loc) {
 			s.propIndex[p.name] = i
 		}
 	}
+}
+
+// unevaluated compiles an unevaluated* keyword; true (no constraint) is nil.
+func (l *loader) unevaluated(at loc) *schema {
+	if at.n.kind == kBool {
+		if at.n.s == "true" {
+			return nil
+		}
+		s := newSchema(at.src.name + "#" + at.ptr)
+		s.never = true
+		return s
+	}
+	return l.compileSchema(at)
 }
 
 func (l *loader) refError(at loc, err error) {
@@ -484,54 +509,19 @@ func (l *loader) schemaList(at loc) []*schema {
 	return out
 }
 
-// regex compiles an ECMA-262 pattern with Go's RE2, which guarantees linear
-// time (no ReDoS) but has no lookaround or backreferences: such a pattern is
-// a load error, never silently skipped.
-func (l *loader) regex(at loc) *regexp.Regexp {
+// regex compiles an ECMA-262 pattern (see compilePattern); one neither
+// engine accepts is a load error.
+func (l *loader) regex(at loc) *pattern {
 	if at.n.kind != kStr {
 		l.errorf(at, "pattern must be a string")
 		return nil
 	}
-	re, err := regexp.Compile(ecmaToRE2(at.n.s))
+	re, err := compilePattern(at.n.s)
 	if err != nil {
-		l.errorf(at, "pattern is not supported by RE2 (no lookaround or backreferences): %v", err)
+		l.errorf(at, "pattern is not a valid ECMA-262 regular expression: %v", err)
 		return nil
 	}
 	return re
-}
-
-// ecmaToRE2 rewrites the ECMA-262 escapes RE2 spells differently: \uXXXX and
-// \u{X...} become \x{...}; \d, \w, \s keep their ASCII meaning in both
-// (except that ECMA's \s also matches Unicode spaces, a superset RE2 lacks).
-func ecmaToRE2(p string) string {
-	if !strings.Contains(p, `\u`) {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '\\' && i+1 < len(p) {
-			if p[i+1] == 'u' {
-				if i+6 <= len(p) && isHex4(p[i+2:i+6]) {
-					b.WriteString(`\x{` + p[i+2:i+6] + `}`)
-					i += 5
-					continue
-				}
-				if i+2 < len(p) && p[i+2] == '{' {
-					if j := strings.IndexByte(p[i:], '}'); j > 0 {
-						b.WriteString(`\x` + p[i+2:i+j+1])
-						i += j
-						continue
-					}
-				}
-			}
-			b.WriteByte(p[i])
-			b.WriteByte(p[i+1])
-			i++
-			continue
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
 }
 
 func isHex4(s string) bool {
@@ -601,6 +591,7 @@ func (l *loader) discriminator(s *schema, at loc) {
 // properties (readOnly properties are not required in requests, writeOnly
 // ones not in responses).
 func (l *loader) finishSchemas() {
+	l.checkDynamic()
 	for _, s := range l.schemas {
 		s.ptypes = possibleTypes(s)
 		s.all = collect(s)
