@@ -341,18 +341,25 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		return
 	}
 	for _, m := range methods {
-		opn := item.n.get(m)
-		if opn == nil {
+		if !item.n.has(m) {
 			continue
 		}
-		// Report positions in the root document when the path item is local.
-		ol := item.at(m)
-		if opn.kind != kMap {
+		// An operation may itself be a $ref (DigitalOcean's document keeps
+		// each operation in its own file): OpenAPI does not list it among
+		// the referenceable objects, but ignoring it would enforce an
+		// operation without parameters or body.
+		ol, ok := l.deref(item.at(m))
+		if !ok {
+			continue
+		}
+		if ol.n.kind != kMap {
 			l.errorf(ol, "an operation must be an object")
 			continue
 		}
-		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: ol.ptr}
-		if id := opn.get("operationId"); id != nil && id.kind == kStr {
+		// where is a pointer into the root document, whichever file the
+		// path item and the operation come from.
+		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: at.ptr + "/" + m}
+		if id := ol.n.get("operationId"); id != nil && id.kind == kStr {
 			op.id = id.s
 		} else {
 			op.id = op.method + " " + path
@@ -673,6 +680,7 @@ func (l *loader) media(at loc, name string) *media {
 	if at.n != nil && at.n.kind == kMap && at.n.has("schema") {
 		m.s = l.compileSchema(at.at("schema"))
 	}
+	l.refsResolve(at.at("examples"))
 	return m
 }
 
@@ -705,6 +713,7 @@ func (l *loader) responses(op *operation, at loc) {
 			r.code = n
 			op.resp = append(op.resp, r)
 		}
+		l.refsResolve(rl.at("headers"))
 		if c := rl.at("content"); c.n != nil && c.n.kind == kMap {
 			for j, mt := range c.n.keys {
 				if m := l.media(loc{c.src, c.ptr + "/" + ptrToken(mt), c.n.vals[j]}, mt); m != nil {

@@ -50,8 +50,13 @@ func (e *LoadError) Error() string {
 // maxLoadErrors bounds how many problems one Load reports.
 const maxLoadErrors = 50
 
-// maxSources bounds the files one document may pull in through $ref.
-const maxSources = 100
+// maxSources bounds the files one document may pull in through $ref
+// (DigitalOcean's document is split over about 2,900 files), and
+// maxTotalSpecs how many times max_spec_bytes they may add up to.
+const (
+	maxSources    = 10000
+	maxTotalSpecs = 4
+)
 
 // source is one loaded file: the spec or a file a $ref names.
 type source struct {
@@ -86,6 +91,7 @@ type loader struct {
 	schemas  map[string]*schema
 	v31      bool
 	maxBytes int64
+	read     int64 // bytes of all sources so far
 }
 
 func (l *loader) errorf(at loc, format string, args ...any) {
@@ -126,6 +132,9 @@ func (l *loader) open(uri string, u *url.URL, name string) (*source, error) {
 	}
 	if err != nil {
 		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: err.Error(), Fetch: true}
+	}
+	if l.read += int64(len(data)); l.read > maxTotalSpecs*l.maxBytes {
+		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: fmt.Sprintf("the document and the files it references add up to more than %d bytes (%d × max_spec_bytes)", maxTotalSpecs*l.maxBytes, maxTotalSpecs)}
 	}
 	root, err := parseDocument(data)
 	if err != nil {
@@ -275,16 +284,52 @@ func (l *loader) referenced(from *source, file string) (*source, error) {
 	return l.open(p, nil, name)
 }
 
-// deref follows $ref chains of non-schema objects (parameters, request
-// bodies, responses, path items, security schemes).
+// refValue follows a JSON Reference standing for a whole map of schemas,
+// as in properties: {$ref: 'attributes.yml#/droplet_ids'} (DigitalOcean's
+// document). A "$ref" key whose value is an object is a property named
+// "$ref" and stays.
+func (l *loader) refValue(at loc) (loc, bool) {
+	if r := at.n.get("$ref"); r == nil || r.kind != kStr {
+		return at, true
+	}
+	return l.deref(at)
+}
+
+// refsResolve checks that the $refs of a map of objects Rampart does not
+// enforce (response headers, examples) resolve: a broken reference is a
+// broken document wherever it is.
+func (l *loader) refsResolve(at loc) {
+	if at.n == nil || at.n.kind != kMap {
+		return
+	}
+	for i, k := range at.n.keys {
+		l.deref(loc{at.src, at.ptr + "/" + ptrToken(k), at.n.vals[i]})
+	}
+}
+
+// maxRefHops bounds a chain of $refs to $refs.
+const maxRefHops = 32
+
+// deref follows $ref chains of non-schema objects (path items, operations,
+// parameters, request bodies, responses, security schemes). Unlike schemas,
+// these cannot be recursive: a cycle is an error.
 func (l *loader) deref(at loc) (loc, bool) {
-	for hops := 0; at.n != nil && at.n.kind == kMap; hops++ {
+	start := at
+	var chain []string
+	for at.n != nil && at.n.kind == kMap {
 		r := at.n.get("$ref")
 		if r == nil {
 			return at, true
 		}
-		if hops >= 32 {
-			l.errorf(at, "$ref chain is too long or circular")
+		here := at.src.name + "#" + at.ptr
+		for _, c := range chain {
+			if c == here {
+				l.errorf(start.at("$ref"), "circular $ref: %s → %s", strings.Join(chain, " → "), here)
+				return at, false
+			}
+		}
+		if chain = append(chain, here); len(chain) > maxRefHops {
+			l.errorf(start.at("$ref"), "$ref chain longer than %d", maxRefHops)
 			return at, false
 		}
 		if r.kind != kStr {

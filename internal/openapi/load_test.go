@@ -175,6 +175,7 @@ func TestFixturesLoad(t *testing.T) {
 		{"testdata/fastapi-0.110-openapi.json", "", "3.1.0", 11},
 		{"testdata/fastapi-0.95-openapi.json", "", "3.0.2", 5},
 		{"testdata/orders-3.1.yaml", "/api/v2", "3.1.0", 7}, // servers[0] with a variable
+		{"testdata/multifile/openapi.yaml", "", "3.0.3", 4}, // operations and path items are $refs to files
 	}
 	for _, tt := range tests {
 		d, err := Load(context.Background(), Config{Name: "x", Spec: tt.spec}, nil)

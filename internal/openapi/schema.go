@@ -266,12 +266,16 @@ func (l *loader) fillSchema(s *schema, at loc) {
 		case "maxContains":
 			s.maxContains = l.count(kat)
 		case "properties":
-			if v.kind != kMap {
+			pl, ok := l.refValue(kat)
+			if !ok {
+				continue
+			}
+			if pl.n.kind != kMap {
 				l.errorf(kat, "properties must be an object")
 				continue
 			}
-			for j, pname := range v.keys {
-				s.props = append(s.props, prop{pname, l.compileSchema(loc{at.src, kat.ptr + "/" + ptrToken(pname), v.vals[j]})})
+			for j, pname := range pl.n.keys {
+				s.props = append(s.props, prop{pname, l.compileSchema(loc{pl.src, pl.ptr + "/" + ptrToken(pname), pl.n.vals[j]})})
 			}
 			s.closed = true
 		case "required":
