@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,14 +152,23 @@ func (l *loader) readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readLimited(f, l.maxBytes)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	return readLimited(f, size, l.maxBytes)
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+// readLimited reads r whole, refusing more than limit bytes. size is the
+// expected size (0 when unknown): reading into a buffer of the right size
+// spares the copies of a growing one (a 4 MB document is many).
+func readLimited(r io.Reader, size, limit int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("larger than %d bytes (max_spec_bytes)", limit)
 	}
@@ -189,7 +199,7 @@ func (l *loader) fetch(u *url.URL) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetching the document: HTTP status %d", resp.StatusCode)
 	}
-	return readLimited(resp.Body, l.maxBytes)
+	return readLimited(resp.Body, max(resp.ContentLength, 0), l.maxBytes)
 }
 
 // defaultClient fetches documents when Load gets no client: no proxy from

@@ -94,7 +94,16 @@ func parseDocument(data []byte) (*node, error) {
 func parseJSONDocument(data []byte) (*node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte("\n")) }
+	// Offsets only grow: count the newlines since the last call, not from
+	// the start (that made a 4 MB document take seconds).
+	var lastOff int64
+	lastLine := 1
+	lineAt := func(off int64) int {
+		off = min(off, int64(len(data)))
+		lastLine += bytes.Count(data[lastOff:off], []byte("\n"))
+		lastOff = off
+		return lastLine
+	}
 	count := 0
 	var value func(depth int) (*node, error)
 	value = func(depth int) (*node, error) {
@@ -269,8 +278,14 @@ func ptrToken(s string) string {
 	if !strings.ContainsAny(s, "~/") {
 		return s
 	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	return ptrEscaper.Replace(s)
 }
+
+var ptrEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// ptrUnescaper undoes ptrToken: "~1" is "/" and "~0" is "~", in one pass
+// so that "~01" is "~1" (RFC 6901 section 4).
+var ptrUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
 
 // walkPointer follows an RFC 6901 pointer ("" or "/a/b") from n.
 func walkPointer(n *node, ptr string) (*node, error) {
@@ -282,7 +297,9 @@ func walkPointer(n *node, ptr string) (*node, error) {
 	}
 	cur := n
 	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if strings.IndexByte(tok, '~') >= 0 {
+			tok = ptrUnescaper.Replace(tok)
+		}
 		switch {
 		case cur == nil:
 			return nil, fmt.Errorf("JSON pointer %q does not resolve", ptr)
