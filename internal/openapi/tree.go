@@ -16,12 +16,12 @@ import (
 // node is a parsed OpenAPI (or referenced) document: JSON and YAML both
 // become this ordered tree, with 1-based positions for messages.
 type node struct {
-	kind kind
 	s    string  // string value; number literal; "true"/"false"
 	num  float64 // numbers
 	keys []string
 	vals []*node // map values (parallel to keys) or sequence items
 	line int
+	kind kind
 }
 
 type kind uint8
@@ -212,7 +212,7 @@ func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
 		}
 		return c.conv(y.Alias, depth+1)
 	case yaml.MappingNode:
-		n := &node{kind: kMap, line: y.Line}
+		n := &node{kind: kMap, line: y.Line, keys: make([]string, 0, len(y.Content)/2), vals: make([]*node, 0, len(y.Content)/2)}
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
@@ -234,7 +234,7 @@ func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
 		}
 		return n, nil
 	case yaml.SequenceNode:
-		n := &node{kind: kSeq, line: y.Line}
+		n := &node{kind: kSeq, line: y.Line, vals: make([]*node, 0, len(y.Content))}
 		for _, it := range y.Content {
 			cv, err := c.conv(it, depth+1)
 			if err != nil {
