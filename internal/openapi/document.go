@@ -137,6 +137,9 @@ func Load(ctx context.Context, cfg Config, fetch *http.Client) (*Document, error
 	if err := l.err(); err != nil {
 		return nil, err
 	}
+	if l.unfetched {
+		return nil, ErrOffline
+	}
 	return d, nil
 }
 

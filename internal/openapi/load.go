@@ -93,12 +93,11 @@ type loader struct {
 	v31      bool
 	maxBytes int64
 	read     int64 // bytes of all sources so far
+	// unfetched: a remote $ref was not followed under Offline.
+	unfetched bool
 }
 
-func (l *loader) errorf(at loc, format string, args ...any) {
-	if len(l.errs) >= maxLoadErrors {
-		return
-	}
+func (l *loader) errorf(at loc, format string, args ...any) *LoadError {
 	e := &LoadError{Document: l.cfg.Name, Msg: fmt.Sprintf(format, args...)}
 	if at.src != nil {
 		e.File, e.Pointer = at.src.name, at.ptr
@@ -106,7 +105,26 @@ func (l *loader) errorf(at loc, format string, args ...any) {
 			e.Line = at.n.line
 		}
 	}
-	l.errs = append(l.errs, e)
+	if len(l.errs) < maxLoadErrors {
+		l.errs = append(l.errs, e)
+	}
+	return e
+}
+
+// refError records a $ref at `at` that cannot be followed. A file that
+// could not be read keeps its Fetch mark (Reload then keeps the last good
+// version); under Offline, a remote one only marks the document unfetched.
+func (l *loader) refError(at loc, err error) {
+	if errors.Is(err, ErrOffline) {
+		l.unfetched = true
+		return
+	}
+	var le *LoadError
+	if errors.As(err, &le) {
+		l.errorf(at, "%s: %s", le.File, le.Msg).Fetch = le.Fetch
+		return
+	}
+	l.errorf(at, "%s", err.Error())
 }
 
 func (l *loader) err() error {
@@ -265,33 +283,40 @@ func (l *loader) resolve(at loc, ref string) (loc, error) {
 }
 
 func (l *loader) referenced(from *source, file string) (*source, error) {
-	if from.url != nil {
-		ru, err := url.Parse(file)
-		if err != nil {
-			return nil, fmt.Errorf("$ref %q: malformed reference", file)
-		}
-		u := from.url.ResolveReference(ru)
-		if u.Scheme != from.url.Scheme || u.Host != from.url.Host {
-			return nil, fmt.Errorf("$ref %q: references to another origin are not followed", file)
-		}
-		u.Fragment = ""
-		return l.open(u.String(), u, u.String())
-	}
-	if strings.Contains(file, "://") {
-		return nil, fmt.Errorf("$ref %q: a local document may only reference local files", file)
-	}
-	p, err := url.PathUnescape(file)
+	ru, err := url.Parse(file)
 	if err != nil {
 		return nil, fmt.Errorf("$ref %q: malformed reference", file)
 	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(filepath.Dir(from.uri), filepath.FromSlash(p))
+	if from.url == nil && !ru.IsAbs() {
+		p, err := url.PathUnescape(file)
+		if err != nil {
+			return nil, fmt.Errorf("$ref %q: malformed reference", file)
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(from.uri), filepath.FromSlash(p))
+		}
+		name := p
+		if rel, err := filepath.Rel(filepath.Dir(l.root.uri), p); err == nil && !strings.HasPrefix(rel, "..") {
+			name = filepath.ToSlash(rel)
+		}
+		return l.open(p, nil, name)
 	}
-	name := p
-	if rel, err := filepath.Rel(filepath.Dir(l.root.uri), p); err == nil && !strings.HasPrefix(rel, "..") {
-		name = filepath.ToSlash(rel)
+	u := ru
+	if from.url != nil {
+		u = from.url.ResolveReference(ru)
 	}
-	return l.open(p, nil, name)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("$ref %q: only files and http(s) URLs can be referenced", file)
+	}
+	sameOrigin := from.url != nil && u.Scheme == from.url.Scheme && u.Host == from.url.Host
+	if !sameOrigin && !l.cfg.RemoteRefs {
+		return nil, fmt.Errorf("$ref %q: references to another origin are not followed (remote_refs: true allows them)", file)
+	}
+	if l.cfg.Offline {
+		return nil, ErrOffline
+	}
+	u.Fragment = ""
+	return l.open(u.String(), u, u.String())
 }
 
 // refValue follows a JSON Reference standing for a whole map of schemas,
@@ -348,7 +373,7 @@ func (l *loader) deref(at loc) (loc, bool) {
 		}
 		next, err := l.resolve(at, r.s)
 		if err != nil {
-			l.errorf(at.at("$ref"), "%s", err.Error())
+			l.refError(at.at("$ref"), err)
 			return at, false
 		}
 		at = next

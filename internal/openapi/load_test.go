@@ -47,7 +47,7 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 		{"dangling local $ref", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: '#/components/schemas/Missing'}", 1)},
 			[]string{"api.yaml#/paths/~1items~1{id}/get/parameters/0/schema/$ref", "does not resolve"}},
 		{"missing referenced file", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: 'schemas/nope.yaml#/Id'}", 1)},
-			[]string{`openapi "inv": schemas/nope.yaml: open`}},
+			[]string{`openapi "inv": api.yaml#/paths/~1items~1{id}/get/parameters/0/schema/$ref (line 6): schemas/nope.yaml: open`}},
 		{"problem inside a referenced file", map[string]string{
 			"api.yaml":            "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: 'schemas/common.yaml#/Id'}", 1),
 			"schemas/common.yaml": "Id:\n  type: integer\n  pattern: '(?=x)'\n"},

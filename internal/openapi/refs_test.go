@@ -2,7 +2,12 @@ package openapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -104,4 +109,86 @@ components:
 	if strings.Join(got, ",") != "slash,space,tilde" {
 		t.Errorf("parameters %v, want slash, space, tilde", got)
 	}
+}
+
+// remote_refs: a $ref to another origin is refused unless the config
+// allows it; then each URL is fetched once, within max_spec_bytes, and
+// never under Offline (rampart check without --online).
+func TestRemoteRefs(t *testing.T) {
+	fetches := map[string]int{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches[r.URL.Path]++
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/common.yaml":
+			_, _ = w.Write([]byte("Id: {type: integer, minimum: 1}\nName: {type: string, maxLength: 8}\n"))
+		case "/big.yaml":
+			_, _ = w.Write([]byte("Big: {type: string, description: '" + strings.Repeat("x", 2048) + "'}\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	fetched := func(path string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return fetches[path]
+	}
+	doc := func(ref2 string) map[string]string {
+		return map[string]string{"api.yaml": fmt.Sprintf(`openapi: 3.0.3
+paths:
+  /items/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {$ref: '%[1]s/common.yaml#/Id'}}
+        - {name: q, in: query, schema: {$ref: '%[1]s/%[2]s'}}
+      responses: {'200': {description: ok}}
+`, srv.URL, ref2)}
+	}
+	load := func(files map[string]string, cfg Config) (*Document, error) {
+		cfg.Name, cfg.Spec, cfg.BaseDir = "inv", "api.yaml", writeFiles(t, files)
+		return Load(context.Background(), cfg, srv.Client())
+	}
+
+	t.Run("off by default: every remote $ref listed", func(t *testing.T) {
+		_, err := load(doc("common.yaml#/Name"), Config{})
+		for _, w := range []string{"parameters/0/schema/$ref (line 6)", "parameters/1/schema/$ref (line 7)", "remote_refs: true"} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("error lacks %q: %v", w, err)
+			}
+		}
+		if n := fetched("/common.yaml"); n != 0 {
+			t.Errorf("fetched %d times with remote_refs off", n)
+		}
+	})
+	t.Run("allowed: fetched once and enforced", func(t *testing.T) {
+		d, err := load(doc("common.yaml#/Name"), Config{RemoteRefs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fetched("/common.yaml"); n != 1 {
+			t.Errorf("common.yaml fetched %d times, want 1", n)
+		}
+		if id := d.ops[0].pathP[0].s.ref; id == nil || !id.hasMin {
+			t.Errorf("remote schema not compiled: %+v", id)
+		}
+	})
+	t.Run("bounded by max_spec_bytes", func(t *testing.T) {
+		_, err := load(doc("big.yaml#/Big"), Config{RemoteRefs: true, MaxSpecBytes: 1024})
+		if err == nil || !strings.Contains(err.Error(), "max_spec_bytes") || !strings.Contains(err.Error(), "parameters/1/schema/$ref") {
+			t.Errorf("oversized remote file: %v", err)
+		}
+	})
+	t.Run("offline: not fetched, the document is unfetched", func(t *testing.T) {
+		before := fetched("/common.yaml")
+		_, err := load(doc("common.yaml#/Name"), Config{RemoteRefs: true, Offline: true})
+		if !errors.Is(err, ErrOffline) {
+			t.Errorf("offline: %v, want ErrOffline", err)
+		}
+		if fetched("/common.yaml") != before {
+			t.Error("fetched while offline")
+		}
+	})
 }

@@ -378,16 +378,6 @@ func (l *loader) fillSchema(s *schema, at loc) {
 	}
 }
 
-func (l *loader) refError(at loc, err error) {
-	if le, ok := err.(*LoadError); ok {
-		if len(l.errs) < maxLoadErrors {
-			l.errs = append(l.errs, le)
-		}
-		return
-	}
-	l.errorf(at, "%s", err.Error())
-}
-
 func (l *loader) schemaType(s *schema, at loc) {
 	add := func(at loc, name string) {
 		for _, tn := range typeNames {
