@@ -48,8 +48,9 @@ func (e *LoadError) Error() string {
 	return b.String()
 }
 
-// maxLoadErrors bounds how many problems one Load reports.
-const maxLoadErrors = 50
+// maxLoadErrors bounds how many problems one Load lists; past it, the last
+// error says how many more there are.
+const maxLoadErrors = 1000
 
 // maxSources bounds the files one document may pull in through $ref
 // (DigitalOcean's document is split over about 2,900 files), and
@@ -95,6 +96,7 @@ type loader struct {
 	read     int64 // bytes of all sources so far
 	// unfetched: a remote $ref was not followed under Offline.
 	unfetched bool
+	unlisted  int // problems past maxLoadErrors
 }
 
 func (l *loader) errorf(at loc, format string, args ...any) *LoadError {
@@ -107,6 +109,8 @@ func (l *loader) errorf(at loc, format string, args ...any) *LoadError {
 	}
 	if len(l.errs) < maxLoadErrors {
 		l.errs = append(l.errs, e)
+	} else {
+		l.unlisted++
 	}
 	return e
 }
@@ -130,6 +134,9 @@ func (l *loader) refError(at loc, err error) {
 func (l *loader) err() error {
 	if len(l.errs) == 0 {
 		return nil
+	}
+	if l.unlisted > 0 {
+		return errors.Join(append(l.errs, &LoadError{Document: l.cfg.Name, Msg: fmt.Sprintf("%d more problems not listed", l.unlisted)})...)
 	}
 	return errors.Join(l.errs...)
 }

@@ -192,3 +192,50 @@ paths:
 		}
 	})
 }
+
+// Lines in JSON documents are counted as the parser goes (issue 15: counting
+// from the start for every value made a 4 MB document take seconds): every
+// problem still gets its own line.
+func TestJSONProblemLines(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"api.json": `{
+  "openapi": "3.0.3",
+  "paths": {
+    "/a": {
+      "get": {
+        "parameters": [
+          {"name": "x", "in": "query", "schema": {"$ref": "#/nope"}},
+
+          {"name": "y", "in": "query", "schema": {"$ref": "#/nope/either"}}
+        ],
+        "responses": {"200": {"description": "ok"}}
+      }
+    }
+  }
+}`})
+	_, err := Load(context.Background(), Config{Name: "inv", Spec: "api.json", BaseDir: dir}, nil)
+	for _, w := range []string{"parameters/0/schema/$ref (line 7)", "parameters/1/schema/$ref (line 9)"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
+
+func TestLoadListsProblemsUpToTheBoundAndCountsTheRest(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("openapi: 3.0.3\npaths:\n  /a:\n    get:\n      responses: {'200': {description: ok}}\n      parameters:\n")
+	for i := range maxLoadErrors + 2 {
+		fmt.Fprintf(&b, "        - {name: p%d, in: query, schema: {$ref: '#/nope'}}\n", i)
+	}
+	dir := writeFiles(t, map[string]string{"api.yaml": b.String()})
+	_, err := Load(context.Background(), Config{Name: "inv", Spec: "api.yaml", BaseDir: dir}, nil)
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "does not resolve"); n != maxLoadErrors {
+		t.Errorf("%d problems listed, want %d", n, maxLoadErrors)
+	}
+	if !strings.HasSuffix(msg, "2 more problems not listed") {
+		t.Errorf("error ends %q", msg[len(msg)-80:])
+	}
+}
