@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -328,6 +329,15 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 	if !strings.HasPrefix(path, "/") {
 		l.errorf(at, "path %q must start with /", path)
 		return
+	}
+	if at.n.has("$ref") {
+		// OpenAPI leaves a path item with both a $ref and fields of its own
+		// undefined: refuse rather than pick one.
+		for _, k := range at.n.keys {
+			if k == "parameters" || slices.Contains(methods, k) {
+				l.errorf(at.at(k), "a path item with a $ref must not have its own %s (OpenAPI leaves the result undefined)", k)
+			}
+		}
 	}
 	item, ok := l.deref(at)
 	if !ok {
