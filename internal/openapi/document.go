@@ -217,9 +217,8 @@ func (l *loader) document() *Document {
 	}
 	l.finishSchemas()
 	l.compileParams(d)
-	if len(l.errs) > 0 {
-		return nil
-	}
+	// Path problems are listed with the others, not only once they are
+	// the last ones.
 	specs := make([]route.Spec, len(d.ops))
 	for i, op := range d.ops {
 		specs[i] = route.Spec{Methods: []string{op.method}, Path: op.template}

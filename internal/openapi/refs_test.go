@@ -53,6 +53,13 @@ responses:
 			"headers.yml": "x-rate: {schema: {type: integer}}\n"},
 			[]string{"op.yml#/requestBody/content/application~1json/schema/$ref (line 4)", "op.yml#/requestBody/content/application~1json/examples/one/$ref (line 6)",
 				"op.yml#/responses/200/headers/x-rate/$ref (line 11)", `"/x~1rate" does not resolve in headers.yml`}},
+		{"path problems listed with the others", map[string]string{"api.yaml": `openapi: 3.0.3
+paths:
+  /a/{x}:
+    get: {parameters: [{$ref: '#/nope'}], responses: {'200': {description: ok}}}
+  /a/{y}:
+    get: {responses: {'200': {description: ok}}}
+`}, []string{"api.yaml#/paths/~1a~1{x}/get/parameters/0/$ref (line 4)", "api.yaml#/paths/~1a~1{y}/get", "ambiguous"}},
 		{"path item with a $ref and its own operation", map[string]string{
 			"api.yaml": "openapi: 3.0.3\npaths:\n  /a:\n    $ref: 'a.yml'\n    get: {responses: {'200': {description: ok}}}\n",
 			"a.yml":    "post: {responses: {'200': {description: ok}}}\n"},
