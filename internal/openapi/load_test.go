@@ -72,22 +72,29 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, tt.files)
-			_, err := Load(context.Background(), Config{Name: "inv", Spec: "api.yaml", BaseDir: dir}, nil)
-			if err == nil {
-				t.Fatal("loaded a broken document")
-			}
+			err := loadBroken(t, tt.files, "api.yaml", tt.want)
 			var le *LoadError
 			if !errors.As(err, &le) {
 				t.Fatalf("error %T is not a *LoadError", err)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
 		})
 	}
+}
+
+// loadBroken loads spec from files, which must fail with an error
+// containing each of want, and returns the error.
+func loadBroken(t *testing.T, files map[string]string, spec string, want []string) error {
+	t.Helper()
+	_, err := Load(context.Background(), Config{Name: "inv", Spec: spec, BaseDir: writeFiles(t, files)}, nil)
+	if err == nil {
+		t.Fatal("loaded a broken document")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	return err
 }
 
 func laughs() string {
