@@ -216,6 +216,21 @@ func (l *loader) fetch(u *url.URL) ([]byte, error) {
 	if client == nil {
 		client = defaultClient
 	}
+	if l.root != nil && !l.cfg.RemoteRefs {
+		// A same-origin $ref redirected elsewhere would be the remote
+		// reference remote_refs does not allow: refused before it is sent.
+		c := *client
+		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if r.URL.Host != u.Host {
+				return fmt.Errorf("redirected to another origin (%s); remote_refs: true allows it", r.URL.Host)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		client = &c
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the document: %w", err)

@@ -228,3 +228,35 @@ func TestLoadListsProblemsUpToTheBoundAndCountsTheRest(t *testing.T) {
 		t.Errorf("error ends %q", msg[len(msg)-80:])
 	}
 }
+
+// Without remote_refs, a same-origin $ref that redirects to another origin
+// is refused before the redirect is followed.
+func TestRefRedirectToAnotherOrigin(t *testing.T) {
+	var reached sync.Mutex
+	other := 0
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Lock()
+		other++
+		reached.Unlock()
+		_, _ = w.Write([]byte(`{"type":"integer"}`))
+	}))
+	defer elsewhere.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"openapi":"3.1.0","paths":{"/a":{"get":{"parameters":[{"name":"q","in":"query","schema":{"$ref":"id.json"}}],"responses":{"200":{"description":"ok"}}}}}}`))
+	})
+	mux.HandleFunc("/id.json", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/latest/meta-data", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	_, err := Load(context.Background(), Config{Name: "remote", Spec: srv.URL + "/openapi.json"}, srv.Client())
+	if err == nil || !strings.Contains(err.Error(), "redirected to another origin") || !strings.Contains(err.Error(), "parameters/0/schema/$ref") {
+		t.Errorf("redirected $ref: %v", err)
+	}
+	reached.Lock()
+	defer reached.Unlock()
+	if other != 0 {
+		t.Error("the other origin was reached")
+	}
+}
