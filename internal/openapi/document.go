@@ -479,6 +479,7 @@ func (l *loader) params(at loc) []*param {
 		}
 		l.compileParam(p, pl)
 		l.paramKinds(p, pl)
+		l.refsResolve(pl.at("examples"))
 		out = append(out, p)
 	}
 	return out

@@ -44,6 +44,8 @@ paths:
       schema: {$ref: '#/nope'}
       examples:
         one: {$ref: '#/examples/missing'}
+parameters:
+  - {name: q, in: query, schema: {type: string}, examples: {a: {$ref: '#/examples/q'}}}
 responses:
   '200':
     description: ok
@@ -52,7 +54,7 @@ responses:
 `,
 			"headers.yml": "x-rate: {schema: {type: integer}}\n"},
 			[]string{"op.yml#/requestBody/content/application~1json/schema/$ref (line 4)", "op.yml#/requestBody/content/application~1json/examples/one/$ref (line 6)",
-				"op.yml#/responses/200/headers/x-rate/$ref (line 11)", `"/x~1rate" does not resolve in headers.yml`}},
+				"op.yml#/parameters/0/examples/a/$ref (line 8)", "op.yml#/responses/200/headers/x-rate/$ref (line 13)", `"/x~1rate" does not resolve in headers.yml`}},
 		{"path problems listed with the others", map[string]string{"api.yaml": `openapi: 3.0.3
 paths:
   /a/{x}:
