@@ -262,3 +262,21 @@ func TestRefRedirectToAnotherOrigin(t *testing.T) {
 		t.Error("the other origin was reached")
 	}
 }
+
+// The YAML library's tree is released while it is converted, except
+// anchored nodes, which aliases may name again after their first use.
+func TestYAMLAliasesSurviveConversion(t *testing.T) {
+	root, err := parseDocument([]byte(`
+a: &name {type: string, maxLength: 8, nested: &inner [1, 2]}
+b: *name
+c: [*name, *inner, {d: *inner}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ptr := range []string{"/a/maxLength", "/b/maxLength", "/c/0/maxLength", "/c/0/nested/1", "/c/1/1", "/c/2/d/1"} {
+		if n, err := walkPointer(root, ptr); err != nil || n.kind != kNum {
+			t.Errorf("%s: %v %+v", ptr, err, n)
+		}
+	}
+}

@@ -189,7 +189,9 @@ func parseYAMLDocument(data []byte) (*node, error) {
 			return nil, errors.New("YAML: the document is empty")
 		}
 		c := &yconv{}
-		return c.conv(doc.Content[0], 0)
+		root := doc.Content[0]
+		doc.Content = nil
+		return c.conv(root, 0, false)
 	}
 	return nil, errors.New("YAML: not a document")
 }
@@ -198,19 +200,24 @@ func parseYAMLDocument(data []byte) (*node, error) {
 // "billion laughs" document must not become a billion nodes).
 type yconv struct{ count int }
 
-func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
+// conv converts y. Unless keep (y is, or is inside, an anchor that aliases
+// may name again), converted children are dropped from y as it goes, so
+// that the library's tree, several times the size of ours, is not all held
+// until the end.
+func (c *yconv) conv(y *yaml.Node, depth int, keep bool) (*node, error) {
 	if depth > maxSpecDepth {
 		return nil, errors.New("YAML: the document is nested too deeply")
 	}
 	if c.count++; c.count > maxSpecNodes {
 		return nil, errors.New("YAML: the document has too many values (alias expansion?)")
 	}
+	keep = keep || y.Anchor != ""
 	switch y.Kind {
 	case yaml.AliasNode:
 		if y.Alias == nil {
 			return nil, fmt.Errorf("YAML line %d: unknown alias", y.Line)
 		}
-		return c.conv(y.Alias, depth+1)
+		return c.conv(y.Alias, depth+1, true)
 	case yaml.MappingNode:
 		n := &node{kind: kMap, line: y.Line, keys: make([]string, 0, len(y.Content)/2), vals: make([]*node, 0, len(y.Content)/2)}
 		for i := 0; i+1 < len(y.Content); i += 2 {
@@ -226,21 +233,27 @@ func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
 					return nil, fmt.Errorf("YAML line %d: duplicate key %q", k.Line, k.Value)
 				}
 			}
-			cv, err := c.conv(v, depth+1)
+			cv, err := c.conv(v, depth+1, keep)
 			if err != nil {
 				return nil, err
 			}
 			n.keys, n.vals = append(n.keys, k.Value), append(n.vals, cv)
+			if !keep {
+				y.Content[i], y.Content[i+1] = nil, nil
+			}
 		}
 		return n, nil
 	case yaml.SequenceNode:
 		n := &node{kind: kSeq, line: y.Line, vals: make([]*node, 0, len(y.Content))}
-		for _, it := range y.Content {
-			cv, err := c.conv(it, depth+1)
+		for i, it := range y.Content {
+			cv, err := c.conv(it, depth+1, keep)
 			if err != nil {
 				return nil, err
 			}
 			n.vals = append(n.vals, cv)
+			if !keep {
+				y.Content[i] = nil
+			}
 		}
 		return n, nil
 	case yaml.ScalarNode:
