@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help test vet unit fuzz vuln bench build demo clean
+.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ build: ## build bin/rampart
 
 demo: ## run the demo
 	$(GO) run ./cmd/rampart demo
+
+CORPUS    ?= ../shared/openapi-corpus
+
+openapi-corpus: build ## run the request cases of $(CORPUS) through bin/rampart (skipped when absent)
+	@if [ -d "$(CORPUS)" ]; then $(GO) run ./bench/cmd/corpus -rampart bin/rampart -corpus "$(CORPUS)"; \
+	  else echo "openapi-corpus: $(CORPUS) is absent; skipped"; fi
 
 bench-compare: ## Rampart vs nginx vs bare Go proxy under wrk; writes bench/RESULTS.md
 	@bash bench/run

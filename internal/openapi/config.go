@@ -56,6 +56,11 @@ type Config struct {
 	// MaxSpecBytes bounds the document and each file it references. Unset
 	// means 16MiB.
 	MaxSpecBytes conf.Size `yaml:"max_spec_bytes" conf:"min=1KiB,max=1GiB"`
+	// RemoteRefs follows $refs to http(s) URLs on another origin than the
+	// document's (a document loaded from a file has none), each fetched once
+	// at load within max_spec_bytes. Off (the default), such a $ref is a load
+	// error: a document would otherwise make the gateway fetch what it names.
+	RemoteRefs bool `yaml:"remote_refs"`
 	// BasePath is prepended to every path of the document when matching
 	// requests. Unset means the path of the first servers[] URL (OpenAPI
 	// paths are relative to it), or nothing without servers; "/" means none

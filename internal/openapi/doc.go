@@ -7,7 +7,8 @@
 // # Compiled at load, not interpreted per request
 //
 // Load reads the document (file or http(s) URL, JSON or YAML), resolves
-// local and relative-file $refs, and compiles every operation into plain Go
+// its $refs (same file, relative files, other origins with remote_refs),
+// and compiles every operation into plain Go
 // structures: a route.Router over the document's path templates, decoded
 // parameters with their serialization style, and each schema as a graph of
 // compiled keywords (regular expressions compiled, enums decoded, $ref

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -138,6 +139,9 @@ func Load(ctx context.Context, cfg Config, fetch *http.Client) (*Document, error
 	if err := l.err(); err != nil {
 		return nil, err
 	}
+	if l.unfetched {
+		return nil, ErrOffline
+	}
 	return d, nil
 }
 
@@ -218,9 +222,8 @@ func (l *loader) document() *Document {
 	}
 	l.finishSchemas()
 	l.compileParams(d)
-	if len(l.errs) > 0 {
-		return nil
-	}
+	// Path problems are listed with the others, not only once they are
+	// the last ones.
 	specs := make([]route.Spec, len(d.ops))
 	for i, op := range d.ops {
 		specs[i] = route.Spec{Methods: []string{op.method}, Path: op.template}
@@ -332,6 +335,15 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		l.errorf(at, "path %q must start with /", path)
 		return
 	}
+	if at.n.has("$ref") {
+		// OpenAPI leaves a path item with both a $ref and fields of its own
+		// undefined: refuse rather than pick one.
+		for _, k := range at.n.keys {
+			if k == "parameters" || slices.Contains(methods, k) {
+				l.errorf(at.at(k), "a path item with a $ref must not have its own %s (OpenAPI leaves the result undefined)", k)
+			}
+		}
+	}
 	item, ok := l.deref(at)
 	if !ok {
 		return
@@ -347,18 +359,25 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		return
 	}
 	for _, m := range methods {
-		opn := item.n.get(m)
-		if opn == nil {
+		if !item.n.has(m) {
 			continue
 		}
-		// Report positions in the root document when the path item is local.
-		ol := item.at(m)
-		if opn.kind != kMap {
+		// An operation may itself be a $ref (DigitalOcean's document keeps
+		// each operation in its own file): OpenAPI does not list it among
+		// the referenceable objects, but ignoring it would enforce an
+		// operation without parameters or body.
+		ol, ok := l.deref(item.at(m))
+		if !ok {
+			continue
+		}
+		if ol.n.kind != kMap {
 			l.errorf(ol, "an operation must be an object")
 			continue
 		}
-		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: ol.ptr}
-		if id := opn.get("operationId"); id != nil && id.kind == kStr {
+		// where is a pointer into the root document, whichever file the
+		// path item and the operation come from.
+		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: at.ptr + "/" + m}
+		if id := ol.n.get("operationId"); id != nil && id.kind == kStr {
 			op.id = id.s
 		} else {
 			op.id = op.method + " " + path
@@ -466,6 +485,7 @@ func (l *loader) params(at loc) []*param {
 		}
 		l.compileParam(p, pl)
 		l.paramKinds(p, pl)
+		l.refsResolve(pl.at("examples"))
 		out = append(out, p)
 	}
 	return out
@@ -679,6 +699,7 @@ func (l *loader) media(at loc, name string) *media {
 	if at.n != nil && at.n.kind == kMap && at.n.has("schema") {
 		m.s = l.compileSchema(at.at("schema"))
 	}
+	l.refsResolve(at.at("examples"))
 	return m
 }
 
@@ -711,6 +732,7 @@ func (l *loader) responses(op *operation, at loc) {
 			r.code = n
 			op.resp = append(op.resp, r)
 		}
+		l.refsResolve(rl.at("headers"))
 		if c := rl.at("content"); c.n != nil && c.n.kind == kMap {
 			for j, mt := range c.n.keys {
 				if m := l.media(loc{c.src, c.ptr + "/" + ptrToken(mt), c.n.vals[j]}, mt); m != nil {

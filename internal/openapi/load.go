@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,11 +48,17 @@ func (e *LoadError) Error() string {
 	return b.String()
 }
 
-// maxLoadErrors bounds how many problems one Load reports.
-const maxLoadErrors = 50
+// maxLoadErrors bounds how many problems one Load lists; past it, the last
+// error says how many more there are.
+const maxLoadErrors = 1000
 
-// maxSources bounds the files one document may pull in through $ref.
-const maxSources = 100
+// maxSources bounds the files one document may pull in through $ref
+// (DigitalOcean's document is split over about 2,900 files), and
+// maxTotalSpecs how many times max_spec_bytes they may add up to.
+const (
+	maxSources    = 10000
+	maxTotalSpecs = 4
+)
 
 // source is one loaded file: the spec or a file a $ref names.
 type source struct {
@@ -89,13 +96,20 @@ type loader struct {
 	dyn      []dynRef
 	v31      bool
 	maxBytes int64
+	read     int64 // bytes of all sources so far
+	// unfetched: a remote $ref was not followed under Offline.
+	unfetched bool
+	unlisted  int // problems past maxLoadErrors
 }
 
-func (l *loader) errorf(at loc, format string, args ...any) {
-	if len(l.errs) >= maxLoadErrors {
-		return
+func (l *loader) errorf(at loc, format string, args ...any) *LoadError {
+	e := l.problem(at, format, args...)
+	if len(l.errs) < maxLoadErrors {
+		l.errs = append(l.errs, e)
+	} else {
+		l.unlisted++
 	}
-	l.errs = append(l.errs, l.problem(at, format, args...))
+	return e
 }
 
 // warnf records something the document does that is legal and enforced
@@ -118,9 +132,28 @@ func (l *loader) problem(at loc, format string, args ...any) *LoadError {
 	return e
 }
 
+// refError records a $ref at `at` that cannot be followed. A file that
+// could not be read keeps its Fetch mark (Reload then keeps the last good
+// version); under Offline, a remote one only marks the document unfetched.
+func (l *loader) refError(at loc, err error) {
+	if errors.Is(err, ErrOffline) {
+		l.unfetched = true
+		return
+	}
+	var le *LoadError
+	if errors.As(err, &le) {
+		l.errorf(at, "%s: %s", le.File, le.Msg).Fetch = le.Fetch
+		return
+	}
+	l.errorf(at, "%s", err.Error())
+}
+
 func (l *loader) err() error {
 	if len(l.errs) == 0 {
 		return nil
+	}
+	if l.unlisted > 0 {
+		return errors.Join(append(l.errs, &LoadError{Document: l.cfg.Name, Msg: fmt.Sprintf("%d more problems not listed", l.unlisted)})...)
 	}
 	return errors.Join(l.errs...)
 }
@@ -143,6 +176,9 @@ func (l *loader) open(uri string, u *url.URL, name string) (*source, error) {
 	if err != nil {
 		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: err.Error(), Fetch: true}
 	}
+	if l.read += int64(len(data)); l.read > maxTotalSpecs*l.maxBytes {
+		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: fmt.Sprintf("the document and the files it references add up to more than %d bytes (%d × max_spec_bytes)", maxTotalSpecs*l.maxBytes, maxTotalSpecs)}
+	}
 	root, err := parseDocument(data)
 	if err != nil {
 		return nil, &LoadError{Document: l.cfg.Name, File: name, Msg: err.Error()}
@@ -158,14 +194,23 @@ func (l *loader) readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readLimited(f, l.maxBytes)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	return readLimited(f, size, l.maxBytes)
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+// readLimited reads r whole, refusing more than limit bytes. size is the
+// expected size (0 when unknown): reading into a buffer of the right size
+// spares the copies of a growing one (a 4 MB document is many).
+func readLimited(r io.Reader, size, limit int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("larger than %d bytes (max_spec_bytes)", limit)
 	}
@@ -188,6 +233,21 @@ func (l *loader) fetch(u *url.URL) ([]byte, error) {
 	if client == nil {
 		client = defaultClient
 	}
+	if l.root != nil && !l.cfg.RemoteRefs {
+		// A same-origin $ref redirected elsewhere would be the remote
+		// reference remote_refs does not allow: refused before it is sent.
+		c := *client
+		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if r.URL.Host != u.Host {
+				return fmt.Errorf("redirected to another origin (%s); remote_refs: true allows it", r.URL.Host)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		client = &c
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the document: %w", err)
@@ -196,7 +256,7 @@ func (l *loader) fetch(u *url.URL) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetching the document: HTTP status %d", resp.StatusCode)
 	}
-	return readLimited(resp.Body, l.maxBytes)
+	return readLimited(resp.Body, max(resp.ContentLength, 0), l.maxBytes)
 }
 
 // defaultClient fetches documents when Load gets no client: no proxy from
@@ -262,45 +322,88 @@ func (l *loader) resolve(at loc, ref string) (loc, error) {
 }
 
 func (l *loader) referenced(from *source, file string) (*source, error) {
-	if from.url != nil {
-		ru, err := url.Parse(file)
-		if err != nil {
-			return nil, fmt.Errorf("$ref %q: malformed reference", file)
-		}
-		u := from.url.ResolveReference(ru)
-		if u.Scheme != from.url.Scheme || u.Host != from.url.Host {
-			return nil, fmt.Errorf("$ref %q: references to another origin are not followed", file)
-		}
-		u.Fragment = ""
-		return l.open(u.String(), u, u.String())
-	}
-	if strings.Contains(file, "://") {
-		return nil, fmt.Errorf("$ref %q: a local document may only reference local files", file)
-	}
-	p, err := url.PathUnescape(file)
+	ru, err := url.Parse(file)
 	if err != nil {
 		return nil, fmt.Errorf("$ref %q: malformed reference", file)
 	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(filepath.Dir(from.uri), filepath.FromSlash(p))
+	if from.url == nil && !ru.IsAbs() {
+		p, err := url.PathUnescape(file)
+		if err != nil {
+			return nil, fmt.Errorf("$ref %q: malformed reference", file)
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(from.uri), filepath.FromSlash(p))
+		}
+		name := p
+		if rel, err := filepath.Rel(filepath.Dir(l.root.uri), p); err == nil && !strings.HasPrefix(rel, "..") {
+			name = filepath.ToSlash(rel)
+		}
+		return l.open(p, nil, name)
 	}
-	name := p
-	if rel, err := filepath.Rel(filepath.Dir(l.root.uri), p); err == nil && !strings.HasPrefix(rel, "..") {
-		name = filepath.ToSlash(rel)
+	u := ru
+	if from.url != nil {
+		u = from.url.ResolveReference(ru)
 	}
-	return l.open(p, nil, name)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("$ref %q: only files and http(s) URLs can be referenced", file)
+	}
+	sameOrigin := from.url != nil && u.Scheme == from.url.Scheme && u.Host == from.url.Host
+	if !sameOrigin && !l.cfg.RemoteRefs {
+		return nil, fmt.Errorf("$ref %q: references to another origin are not followed (remote_refs: true allows them)", file)
+	}
+	if l.cfg.Offline {
+		return nil, ErrOffline
+	}
+	u.Fragment = ""
+	return l.open(u.String(), u, u.String())
 }
 
-// deref follows $ref chains of non-schema objects (parameters, request
-// bodies, responses, path items, security schemes).
+// refValue follows a JSON Reference standing for a whole map of schemas,
+// as in properties: {$ref: 'attributes.yml#/droplet_ids'} (DigitalOcean's
+// document). A "$ref" key whose value is an object is a property named
+// "$ref" and stays.
+func (l *loader) refValue(at loc) (loc, bool) {
+	if r := at.n.get("$ref"); r == nil || r.kind != kStr {
+		return at, true
+	}
+	return l.deref(at)
+}
+
+// refsResolve checks that the $refs of a map of objects Rampart does not
+// enforce (response headers, examples) resolve: a broken reference is a
+// broken document wherever it is.
+func (l *loader) refsResolve(at loc) {
+	if at.n == nil || at.n.kind != kMap {
+		return
+	}
+	for i, k := range at.n.keys {
+		l.deref(loc{at.src, at.ptr + "/" + ptrToken(k), at.n.vals[i]})
+	}
+}
+
+// maxRefHops bounds a chain of $refs to $refs.
+const maxRefHops = 32
+
+// deref follows $ref chains of non-schema objects (path items, operations,
+// parameters, request bodies, responses, security schemes). Unlike schemas,
+// these cannot be recursive: a cycle is an error.
 func (l *loader) deref(at loc) (loc, bool) {
-	for hops := 0; at.n != nil && at.n.kind == kMap; hops++ {
+	start := at
+	var chain []string
+	for at.n != nil && at.n.kind == kMap {
 		r := at.n.get("$ref")
 		if r == nil {
 			return at, true
 		}
-		if hops >= 32 {
-			l.errorf(at, "$ref chain is too long or circular")
+		here := at.src.name + "#" + at.ptr
+		for _, c := range chain {
+			if c == here {
+				l.errorf(start.at("$ref"), "circular $ref: %s → %s", strings.Join(chain, " → "), here)
+				return at, false
+			}
+		}
+		if chain = append(chain, here); len(chain) > maxRefHops {
+			l.errorf(start.at("$ref"), "$ref chain longer than %d", maxRefHops)
 			return at, false
 		}
 		if r.kind != kStr {
@@ -309,7 +412,7 @@ func (l *loader) deref(at loc) (loc, bool) {
 		}
 		next, err := l.resolve(at, r.s)
 		if err != nil {
-			l.errorf(at.at("$ref"), "%s", err.Error())
+			l.refError(at.at("$ref"), err)
 			return at, false
 		}
 		at = next

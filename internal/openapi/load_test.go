@@ -47,7 +47,7 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 		{"dangling local $ref", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: '#/components/schemas/Missing'}", 1)},
 			[]string{"api.yaml#/paths/~1items~1{id}/get/parameters/0/schema/$ref", "does not resolve"}},
 		{"missing referenced file", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: 'schemas/nope.yaml#/Id'}", 1)},
-			[]string{`openapi "inv": schemas/nope.yaml: open`}},
+			[]string{`openapi "inv": api.yaml#/paths/~1items~1{id}/get/parameters/0/schema/$ref (line 6): schemas/nope.yaml: open`}},
 		{"problem inside a referenced file", map[string]string{
 			"api.yaml":            "openapi: 3.1.0\n" + strings.Replace(okPaths, "{type: integer}", "{$ref: 'schemas/common.yaml#/Id'}", 1),
 			"schemas/common.yaml": "Id:\n  type: integer\n  pattern: '(?=x'\n"},
@@ -72,22 +72,29 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, tt.files)
-			_, err := Load(context.Background(), Config{Name: "inv", Spec: "api.yaml", BaseDir: dir}, nil)
-			if err == nil {
-				t.Fatal("loaded a broken document")
-			}
+			err := loadBroken(t, tt.files, "api.yaml", tt.want)
 			var le *LoadError
 			if !errors.As(err, &le) {
 				t.Fatalf("error %T is not a *LoadError", err)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
 		})
 	}
+}
+
+// loadBroken loads spec from files, which must fail with an error
+// containing each of want, and returns the error.
+func loadBroken(t *testing.T, files map[string]string, spec string, want []string) error {
+	t.Helper()
+	_, err := Load(context.Background(), Config{Name: "inv", Spec: spec, BaseDir: writeFiles(t, files)}, nil)
+	if err == nil {
+		t.Fatal("loaded a broken document")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	return err
 }
 
 func laughs() string {
@@ -175,6 +182,7 @@ func TestFixturesLoad(t *testing.T) {
 		{"testdata/fastapi-0.110-openapi.json", "", "3.1.0", 11},
 		{"testdata/fastapi-0.95-openapi.json", "", "3.0.2", 5},
 		{"testdata/orders-3.1.yaml", "/api/v2", "3.1.0", 7}, // servers[0] with a variable
+		{"testdata/multifile/openapi.yaml", "", "3.0.3", 4}, // operations and path items are $refs to files
 	}
 	for _, tt := range tests {
 		d, err := Load(context.Background(), Config{Name: "x", Spec: tt.spec}, nil)

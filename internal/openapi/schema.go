@@ -269,12 +269,16 @@ func (l *loader) fillSchema(s *schema, at loc) {
 		case "maxContains":
 			s.maxContains = l.count(kat)
 		case "properties":
-			if v.kind != kMap {
+			pl, ok := l.refValue(kat)
+			if !ok {
+				continue
+			}
+			if pl.n.kind != kMap {
 				l.errorf(kat, "properties must be an object")
 				continue
 			}
-			for j, pname := range v.keys {
-				s.props = append(s.props, prop{pname, l.compileSchema(loc{at.src, kat.ptr + "/" + ptrToken(pname), v.vals[j]})})
+			for j, pname := range pl.n.keys {
+				s.props = append(s.props, prop{pname, l.compileSchema(loc{pl.src, pl.ptr + "/" + ptrToken(pname), pl.n.vals[j]})})
 			}
 			s.closed = true
 		case "required":
@@ -397,16 +401,6 @@ func (l *loader) unevaluated(at loc) *schema {
 		return s
 	}
 	return l.compileSchema(at)
-}
-
-func (l *loader) refError(at loc, err error) {
-	if le, ok := err.(*LoadError); ok {
-		if len(l.errs) < maxLoadErrors {
-			l.errs = append(l.errs, le)
-		}
-		return
-	}
-	l.errorf(at, "%s", err.Error())
 }
 
 func (l *loader) schemaType(s *schema, at loc) {

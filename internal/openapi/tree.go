@@ -16,12 +16,12 @@ import (
 // node is a parsed OpenAPI (or referenced) document: JSON and YAML both
 // become this ordered tree, with 1-based positions for messages.
 type node struct {
-	kind kind
 	s    string  // string value; number literal; "true"/"false"
 	num  float64 // numbers
 	keys []string
 	vals []*node // map values (parallel to keys) or sequence items
 	line int
+	kind kind
 }
 
 type kind uint8
@@ -94,7 +94,16 @@ func parseDocument(data []byte) (*node, error) {
 func parseJSONDocument(data []byte) (*node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte("\n")) }
+	// Offsets only grow: count the newlines since the last call, not from
+	// the start (that made a 4 MB document take seconds).
+	var lastOff int64
+	lastLine := 1
+	lineAt := func(off int64) int {
+		off = min(off, int64(len(data)))
+		lastLine += bytes.Count(data[lastOff:off], []byte("\n"))
+		lastOff = off
+		return lastLine
+	}
 	count := 0
 	var value func(depth int) (*node, error)
 	value = func(depth int) (*node, error) {
@@ -180,7 +189,9 @@ func parseYAMLDocument(data []byte) (*node, error) {
 			return nil, errors.New("YAML: the document is empty")
 		}
 		c := &yconv{}
-		return c.conv(doc.Content[0], 0)
+		root := doc.Content[0]
+		doc.Content = nil
+		return c.conv(root, 0, false)
 	}
 	return nil, errors.New("YAML: not a document")
 }
@@ -189,21 +200,26 @@ func parseYAMLDocument(data []byte) (*node, error) {
 // "billion laughs" document must not become a billion nodes).
 type yconv struct{ count int }
 
-func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
+// conv converts y. Unless keep (y is, or is inside, an anchor that aliases
+// may name again), converted children are dropped from y as it goes, so
+// that the library's tree, several times the size of ours, is not all held
+// until the end.
+func (c *yconv) conv(y *yaml.Node, depth int, keep bool) (*node, error) {
 	if depth > maxSpecDepth {
 		return nil, errors.New("YAML: the document is nested too deeply")
 	}
 	if c.count++; c.count > maxSpecNodes {
 		return nil, errors.New("YAML: the document has too many values (alias expansion?)")
 	}
+	keep = keep || y.Anchor != ""
 	switch y.Kind {
 	case yaml.AliasNode:
 		if y.Alias == nil {
 			return nil, fmt.Errorf("YAML line %d: unknown alias", y.Line)
 		}
-		return c.conv(y.Alias, depth+1)
+		return c.conv(y.Alias, depth+1, true)
 	case yaml.MappingNode:
-		n := &node{kind: kMap, line: y.Line}
+		n := &node{kind: kMap, line: y.Line, keys: make([]string, 0, len(y.Content)/2), vals: make([]*node, 0, len(y.Content)/2)}
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
@@ -217,21 +233,27 @@ func (c *yconv) conv(y *yaml.Node, depth int) (*node, error) {
 					return nil, fmt.Errorf("YAML line %d: duplicate key %q", k.Line, k.Value)
 				}
 			}
-			cv, err := c.conv(v, depth+1)
+			cv, err := c.conv(v, depth+1, keep)
 			if err != nil {
 				return nil, err
 			}
 			n.keys, n.vals = append(n.keys, k.Value), append(n.vals, cv)
+			if !keep {
+				y.Content[i], y.Content[i+1] = nil, nil
+			}
 		}
 		return n, nil
 	case yaml.SequenceNode:
-		n := &node{kind: kSeq, line: y.Line}
-		for _, it := range y.Content {
-			cv, err := c.conv(it, depth+1)
+		n := &node{kind: kSeq, line: y.Line, vals: make([]*node, 0, len(y.Content))}
+		for i, it := range y.Content {
+			cv, err := c.conv(it, depth+1, keep)
 			if err != nil {
 				return nil, err
 			}
 			n.vals = append(n.vals, cv)
+			if !keep {
+				y.Content[i] = nil
+			}
 		}
 		return n, nil
 	case yaml.ScalarNode:
@@ -269,8 +291,14 @@ func ptrToken(s string) string {
 	if !strings.ContainsAny(s, "~/") {
 		return s
 	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	return ptrEscaper.Replace(s)
 }
+
+var ptrEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// ptrUnescaper undoes ptrToken: "~1" is "/" and "~0" is "~", in one pass
+// so that "~01" is "~1" (RFC 6901 section 4).
+var ptrUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
 
 // walkPointer follows an RFC 6901 pointer ("" or "/a/b") from n.
 func walkPointer(n *node, ptr string) (*node, error) {
@@ -282,7 +310,9 @@ func walkPointer(n *node, ptr string) (*node, error) {
 	}
 	cur := n
 	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if strings.IndexByte(tok, '~') >= 0 {
+			tok = ptrUnescaper.Replace(tok)
+		}
 		switch {
 		case cur == nil:
 			return nil, fmt.Errorf("JSON pointer %q does not resolve", ptr)
