@@ -60,16 +60,18 @@ type secScheme struct {
 }
 
 type param struct {
-	name      string
-	in        string // path, query, header, cookie
-	required  bool
-	style     string
-	explode   bool
-	s         *schema
-	kind      paramKind
-	scalar    typeMask            // possible types of the value (of each item for arrays)
-	json      bool                // content: application/json: the value is a JSON text
-	propTypes map[string]typeMask // deepObject: possible types of each declared property
+	name       string
+	in         string // path, query, header, cookie
+	required   bool
+	style      string
+	explode    bool
+	s          *schema
+	kind       paramKind
+	scalar     typeMask            // possible types of the value (of each item for arrays)
+	json       bool                // content: application/json: the value is a JSON text
+	propTypes  map[string]typeMask // objects: possible types of each declared property
+	open       bool                // objects: undeclared properties are possible (read as strings)
+	allowEmpty bool                // allowEmptyValue: an empty query value is not checked
 }
 
 type paramKind uint8
@@ -77,7 +79,8 @@ type paramKind uint8
 const (
 	pScalar paramKind = iota
 	pArray
-	pObject // deepObject
+	pObject
+	pDeep // style deepObject: bracketed names, any schema
 )
 
 type requestBody struct {
@@ -106,6 +109,9 @@ type media struct {
 type formField struct {
 	array  bool
 	scalar typeMask
+	sep    string    // non-exploded arrays: the separator of the items
+	deep   bool      // encoding style deepObject: "name[key]" fields
+	views  []*schema // the property's schemas, for deepObject
 }
 
 type response struct {
@@ -542,42 +548,6 @@ func (l *loader) compileParam(p *param, at loc) {
 	}
 }
 
-func (l *loader) paramKinds(p *param, at loc) {
-	if p.json || p.s == nil {
-		return
-	}
-	pt := possibleTypes(p.s)
-	switch {
-	case pt != tAll && pt&tArr != 0:
-		p.kind = pArray
-		p.scalar = possibleTypes(itemsOf(p.s))
-		if pt&tObj != 0 {
-			l.errorf(at, "parameter %q may be an array or an object; Rampart cannot tell how to read it", p.name)
-		}
-	case pt != tAll && pt&tObj != 0:
-		if p.style != "deepObject" || p.in != "query" {
-			l.errorf(at, "object parameter %q: only style deepObject in the query is supported", p.name)
-			return
-		}
-		p.kind = pObject
-		p.propTypes = map[string]typeMask{}
-		for _, x := range collect(p.s) {
-			for _, pr := range x.props {
-				p.propTypes[pr.name] |= possibleTypes(pr.s)
-			}
-		}
-	default:
-		p.kind = pScalar
-		p.scalar = pt
-	}
-	switch p.in + "/" + p.style {
-	case "path/simple", "path/label", "query/form", "query/spaceDelimited", "query/pipeDelimited",
-		"query/deepObject", "header/simple", "cookie/form":
-	default:
-		l.errorf(at, "parameter %q: style %q is not supported in %s", p.name, p.style, p.in)
-	}
-}
-
 // itemsOf finds the items schema of an array schema through $ref and
 // composition.
 func itemsOf(s *schema) *schema {
@@ -638,17 +608,7 @@ func (l *loader) requestBody(at loc) *requestBody {
 		rb.media = append(rb.media, m)
 		accept = append(accept, m.typ)
 		if m.kind == mForm || m.kind == mMultipart {
-			m.fields = map[string]*formField{}
-			for _, x := range collect(m.s) {
-				for _, p := range x.props {
-					pt := possibleTypes(p.s)
-					f := &formField{scalar: pt}
-					if pt != tAll && pt&tArr != 0 {
-						f.array, f.scalar = true, possibleTypes(itemsOf(p.s))
-					}
-					m.fields[p.name] = f
-				}
-			}
+			l.formFields(m, loc{content.src, content.ptr + "/" + ptrToken(mt), content.n.vals[i]})
 		}
 	}
 	rb.accept = strings.Join(accept, ", ")
