@@ -20,7 +20,8 @@ type Document struct {
 	version  string
 	basePath string
 	ops      []*operation
-	router   *route.Router
+	router   *route.Router    // routes groups
+	groups   [][]*operation   // operations by method and path shape, most specific first
 	security []secRequirement // document-level
 	schemes  map[string]*secScheme
 	// queryCredentials are apiKey query parameters of security schemes:
@@ -32,6 +33,7 @@ type operation struct {
 	method   string // upper case
 	path     string // as in the document
 	template string // route template (base path + path)
+	key      pathKey
 	id       string // operationId, or "METHOD /path"
 	where    string // pointer of the operation, for messages
 	params   []*param
@@ -222,9 +224,9 @@ func (l *loader) document() *Document {
 	if len(l.errs) > 0 {
 		return nil
 	}
-	specs := make([]route.Spec, len(d.ops))
-	for i, op := range d.ops {
-		specs[i] = route.Spec{Methods: []string{op.method}, Path: op.template}
+	specs := l.routeGroups(d)
+	if len(l.errs) > 0 {
+		return nil
 	}
 	router, errs := route.New(specs)
 	for _, e := range errs {
@@ -232,10 +234,10 @@ func (l *loader) document() *Document {
 		var oe *route.OverlapError
 		switch {
 		case errors.As(e, &se):
-			op := d.ops[se.Index]
+			op := d.groups[se.Index][0]
 			l.errorf(loc{l.root, op.where, nil}, "path %q cannot be enforced: %s", op.path, strings.TrimPrefix(se.Msg, "route "))
 		case errors.As(e, &oe):
-			a, b := d.ops[oe.A], d.ops[oe.B]
+			a, b := d.groups[oe.A][0], d.groups[oe.B][0]
 			l.errorf(loc{l.root, b.where, nil}, "%s %s is ambiguous with %s %s (templated paths with the same shape)", b.method, b.path, a.method, a.path)
 		default:
 			l.errorf(loc{l.root, "/paths", nil}, "%v", e)
@@ -341,7 +343,7 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		return
 	}
 	shared := l.params(item.at("parameters"))
-	template, msg := routeTemplate(d.basePath, path)
+	key, msg := parsePathKey(d.basePath, path)
 	if msg != "" {
 		l.errorf(at, "path %q cannot be enforced: %s", path, msg)
 		return
@@ -357,7 +359,7 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 			l.errorf(ol, "an operation must be an object")
 			continue
 		}
-		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: ol.ptr}
+		op := &operation{method: strings.ToUpper(m), path: path, template: key.template, key: key, where: ol.ptr}
 		if id := opn.get("operationId"); id != nil && id.kind == kStr {
 			op.id = id.s
 		} else {
@@ -374,30 +376,6 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		}
 		d.ops = append(d.ops, op)
 	}
-}
-
-// routeTemplate turns an OpenAPI path into a route template: the base path
-// prepended and literal segments in the canonical form package pathnorm
-// produces (so "/café" matches the escaped request path).
-func routeTemplate(base, path string) (string, string) {
-	var b strings.Builder
-	b.WriteString(base)
-	for _, seg := range strings.Split(path[1:], "/") {
-		b.WriteByte('/')
-		if strings.ContainsAny(seg, "{}") {
-			if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' || strings.Count(seg, "{") != 1 {
-				return "", fmt.Sprintf("segment %q mixes a parameter with text; only whole-segment parameters are supported", seg)
-			}
-			b.WriteString(seg)
-			continue
-		}
-		lit, err := url.PathUnescape(seg)
-		if err != nil {
-			return "", fmt.Sprintf("segment %q has a malformed percent-escape", seg)
-		}
-		b.WriteString(canonicalSegment(lit))
-	}
-	return b.String(), ""
 }
 
 // canonicalSegment percent-encodes a decoded literal segment the way

@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -161,9 +162,9 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.EscapedPath()
 	}
-	var params route.Params
-	res := e.d.router.Match("", r.Method, path, &params)
-	if res.Status != 0 {
+	var vals [route.MaxParams]string
+	op, res := e.match(r.Method, path, r.URL.RawQuery, vals[:])
+	if op == nil {
 		if !e.d.cfg.RejectUndocumented {
 			e.next.ServeHTTP(w, r)
 			return
@@ -176,9 +177,8 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
 		return
 	}
-	op := e.d.ops[res.Route]
 	if e.d.cfg.ValidateRequests {
-		if rej := e.validate(r, op, &params); rej != nil {
+		if rej := e.validate(r, op, vals[:]); rej != nil {
 			pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
 			return
 		}
@@ -190,14 +190,15 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.serveFiltered(w, r, op)
 }
 
-// validate checks parameters and body. On success r.Body is an equivalent,
-// unread body for the upstream.
-func (e *enforcer) validate(r *http.Request, op *operation, params *route.Params) *pipeline.Rejection {
+// validate checks parameters and body; path holds the path parameter values
+// (parallel to op.key.segs). On success r.Body is an equivalent, unread body
+// for the upstream.
+func (e *enforcer) validate(r *http.Request, op *operation, path []string) *pipeline.Rejection {
 	st := getState()
 	defer putState(st)
 	c := &st.c
 	c.reset(modeRequest, e.allowUnknown)
-	e.checkParams(st, r, op, params)
+	e.checkParams(st, r, op, path)
 	if rej := e.checkBody(st, r, op); rej != nil {
 		return rej
 	}
@@ -246,32 +247,9 @@ func (c *checker) problemAt(ptr, reason string) {
 
 // ---- parameters -------------------------------------------------------------
 
-func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params *route.Params) {
+func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, path []string) {
 	c := &st.c
-	for _, p := range op.pathP {
-		raw, ok := params.Get(p.name)
-		if !ok {
-			continue // the template does not name it; nothing to check
-		}
-		if p.style == "label" {
-			if !strings.HasPrefix(raw, ".") {
-				c.problemAt("/path/"+p.name, "label-style value must start with '.'")
-				continue
-			}
-			raw = raw[1:]
-		}
-		sep := ","
-		if p.style == "label" && p.explode {
-			sep = "."
-		}
-		// Split before unescaping: an escaped separator is part of an item.
-		vals, names, ok := splitValue(p, raw, sep, true)
-		if !ok {
-			c.problemAt("/path/"+p.name, "malformed percent-encoding or name=value list")
-			continue
-		}
-		e.checkParam(st, p, "/path/", vals, names)
-	}
+	e.checkPath(st, op, path)
 	if len(op.query) > 0 || r.URL.RawQuery != "" {
 		e.checkQuery(st, r, op)
 	}
@@ -320,6 +298,36 @@ func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params
 			vals, names, _ := splitValue(p, vals[0], ",", false)
 			e.checkParam(st, p, "/cookie/", vals, names)
 		}
+	}
+}
+
+// checkPath checks the path parameters the path key names (a declared
+// parameter the key does not name has nothing to check).
+func (e *enforcer) checkPath(st *state, op *operation, path []string) {
+	for i := range op.key.segs {
+		p := op.pathParam(i)
+		if p == nil {
+			continue
+		}
+		raw := path[i]
+		if p.style == "label" {
+			if !strings.HasPrefix(raw, ".") {
+				st.c.problemAt("/path/"+p.name, "label-style value must start with '.'")
+				continue
+			}
+			raw = raw[1:]
+		}
+		sep := ","
+		if p.style == "label" && p.explode {
+			sep = "."
+		}
+		// Split before unescaping: an escaped separator is part of an item.
+		vals, names, ok := splitValue(p, raw, sep, true)
+		if !ok {
+			st.c.problemAt("/path/"+p.name, "malformed percent-encoding or name=value list")
+			continue
+		}
+		e.checkParam(st, p, "/path/", vals, names)
 	}
 }
 
@@ -401,6 +409,12 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 		if err1 != nil || err2 != nil || !utf8.ValidString(key) || !utf8.ValidString(val) {
 			c.problemAt("/query", "malformed query string")
 			return
+		}
+		if v, ok := op.queryConst(key); ok {
+			if val != v {
+				c.problemAt("/query/"+string(appendToken(nil, []byte(key))), "must be "+strconv.Quote(v)+" (the path key fixes it)")
+			}
+			continue
 		}
 		i := queryParam(op, key)
 		if i < 0 {
