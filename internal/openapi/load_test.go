@@ -60,6 +60,8 @@ func TestLoadErrorsNameDocumentFileAndPointer(t *testing.T) {
 			[]string{"schema/$dynamicRef", "not supported"}},
 		{"two parameters in one segment", map[string]string{"api.yaml": "openapi: 3.1.0\npaths:\n  /files/{name}.{ext}:\n    get: {responses: {'200': {description: ok}}}\n"},
 			[]string{"#/paths/~1files~1{name}.{ext}", "exactly one {parameter}"}},
+		{"matrix path parameters (the gateway refuses ';' in paths)", map[string]string{"api.yaml": "openapi: 3.1.0\n" + strings.Replace(okPaths, "in: path, required: true", "in: path, required: true, style: matrix", 1)},
+			[]string{"parameters/0", "style matrix"}},
 		{"segments that can match the same text", map[string]string{"api.yaml": "openapi: 3.1.0\npaths:\n  /f/a{x}:\n    get: {responses: {'200': {description: ok}}}\n  /f/{y}b:\n    get: {responses: {'200': {description: ok}}}\n"},
 			[]string{"GET /f/{y}b is ambiguous with GET /f/a{x}"}},
 		{"ambiguous templates", map[string]string{"api.yaml": "openapi: 3.1.0\npaths:\n  /a/{x}:\n    get: {responses: {'200': {description: ok}}}\n  /a/{y}:\n    get: {responses: {'200': {description: ok}}}\n"},

@@ -24,7 +24,11 @@ func (l *loader) paramKinds(p *param, at loc) {
 	if p.json || p.s == nil {
 		return
 	}
-	if !paramStyles[p.in+"/"+p.style] {
+	switch {
+	case p.in == "path" && p.style == "matrix":
+		l.errorf(at, "parameter %q: style matrix puts ';' in the path, which the gateway refuses before routing (path-parameter); use simple or label", p.name)
+		return
+	case !paramStyles[p.in+"/"+p.style]:
 		l.errorf(at, "parameter %q: style %q is not supported in %s", p.name, p.style, p.in)
 		return
 	}
