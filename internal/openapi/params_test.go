@@ -61,6 +61,7 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 		{"value and keys", "POST", "/v1/customers", form, "email=x&metadata=&metadata[a]=b", "/body/metadata/a"},
 		{"malformed brackets", "POST", "/v1/customers", form, "email=x&address[line1=a", "/body/address/line1"},
 		{"bracketed name of a field that is not deepObject", "POST", "/v1/customers", form, "email=x&balance[0]=1", "/body/balance[0]: unknown property"},
+		{"too many fields", "POST", "/v1/customers", form, "email=x" + strings.Repeat("&expand[]=a", 1000), "/body: too many form fields"},
 		{"pipeDelimited item", "POST", "/v1/customers", form, "email=x&tags=vip%7Cgold", "/body/tags/1"},
 		{"multipart deepObject unknown key", "POST", "/v1/customers", "multipart/form-data; boundary=XX",
 			"--XX\r\nContent-Disposition: form-data; name=\"address[zip]\"\r\n\r\n1\r\n--XX--\r\n", "/body/address/zip"},

@@ -791,11 +791,16 @@ func readAll(b []byte, r io.Reader, limit int) ([]byte, error) {
 func (e *enforcer) checkForm(st *state, m *media, body []byte) {
 	c := &st.c
 	var fields []formValue
+	n := 0
 	for raw := string(body); raw != ""; {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
 		if pair == "" {
 			continue
+		}
+		if n++; n > maxParts {
+			c.problemAt("/body", "too many form fields")
+			return
 		}
 		k, v, _ := strings.Cut(pair, "=")
 		key, err1 := url.QueryUnescape(k)
@@ -900,8 +905,8 @@ func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
 	c.checkOwned(m.s, st.pdoc.Root())
 }
 
-// Multipart limits: a body within server.max_body_bytes can still hold
-// many tiny parts.
+// Form and multipart limits: a body within server.max_body_bytes can still
+// hold many tiny fields (and reading names costs a scan of those before).
 const (
 	maxParts          = 1000
 	maxPartHeaderSize = 8 << 10
