@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-gw/rampart/internal/pathnorm"
 	"github.com/rampart-gw/rampart/internal/route"
 )
 
@@ -97,27 +98,28 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 
 var stylesEnf *enforcer
 
-// FuzzParameterStyles feeds arbitrary form bodies and query strings to the
-// bracketed-name (deepObject), delimited and name,value readers. Whatever
-// the input: no panic, the body reaches the upstream unchanged, and what
-// is accepted is a well-formed query and form encoding.
+// FuzzParameterStyles feeds arbitrary form bodies, query strings and
+// path or header values to the bracketed-name (deepObject), delimited and
+// name,value readers. Whatever the input: no panic, the body reaches the
+// upstream unchanged, and what is accepted is a well-formed form encoding,
+// query, or path value.
 func FuzzParameterStyles(f *testing.F) {
 	d, err := Load(context.Background(), Config{Name: "styles", Spec: "testdata/styles-3.0.yaml", ValidateRequests: true}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	stylesEnf = d.Middleware(Deps{})(http.NotFoundHandler()).(*enforcer)
-	for _, s := range [][2]string{
-		{"email=x&address[line1]=a&address[geo][lat]=1", "created[gte]=1&expand[0]=a"},
-		{"email=x&items[0][price]=p&items[1][price]=q&expand[]=a", "created=5&limit=3"},
-		{"email=x&metadata=&metadata[a]=b", "created[[gte]]=1"},
-		{"email=x&address[line1=a&tags=vip%7Cnew", "expand[0][x]=1&expand[0]=2"},
-		{"a[" + strings.Repeat("[a]", 100), "created" + strings.Repeat("[a]", 100) + "=1"},
+	for _, s := range [][3]string{
+		{"email=x&address[line1]=a&address[geo][lat]=1", "created[gte]=1&expand[0]=a", "R,100,G,200"},
+		{"email=x&items[0][price]=p&items[1][price]=q&expand[]=a", "created=5&limit=3", "R=1,G=2"},
+		{"email=x&metadata=&metadata[a]=b", "created[[gte]]=1", ".1.2.3"},
+		{"email=x&address[line1=a&tags=vip%7Cnew", "expand[0][x]=1&expand[0]=2", "R%2C1,G"},
+		{"a[" + strings.Repeat("[a]", 100), "created" + strings.Repeat("[a]", 100) + "=1", "%zz"},
 	} {
-		f.Add(s[0], s[1])
+		f.Add(s[0], s[1], s[2])
 	}
-	f.Fuzz(func(t *testing.T, body, query string) {
-		r := httptest.NewRequest(http.MethodPost, "/v1/customers?"+url.PathEscape(query), strings.NewReader(body))
+	f.Fuzz(func(t *testing.T, body, query, value string) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/customers", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
 		vals := make([]string, route.MaxParams)
@@ -134,10 +136,26 @@ func FuzzParameterStyles(f *testing.F) {
 		}
 		r = httptest.NewRequest(http.MethodGet, "/v1/charges", nil)
 		r.URL.RawQuery = query
-		op, _ = stylesEnf.match(r.Method, "/v1/charges", "", vals)
+		op, _ = stylesEnf.match(r.Method, "/v1/charges", query, vals)
 		if rej := stylesEnf.validate(r, op, vals); rej == nil && query != "" {
 			if _, err := url.ParseQuery(query); err != nil {
 				t.Fatalf("accepted a malformed query %q: %v", query, err)
+			}
+		}
+		for _, prefix := range []string{"/v1/colors/", "/v1/labels/"} {
+			path, err := pathnorm.Path(prefix + value)
+			if err != nil {
+				continue
+			}
+			r = httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("X-Point", value)
+			if op, _ = stylesEnf.match(r.Method, path, "", vals); op == nil {
+				continue
+			}
+			if rej := stylesEnf.validate(r, op, vals); rej == nil {
+				if _, err := url.PathUnescape(value); err != nil {
+					t.Fatalf("accepted a malformed path value %q", value)
+				}
 			}
 		}
 	})
