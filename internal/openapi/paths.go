@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -15,7 +16,8 @@ import (
 // parameter inside its segment, and the constant query a key may carry.
 type pathKey struct {
 	template string      // base path + path, each parameter segment as {name}
-	shape    string      // template with parameter names erased: paths that route alike
+	shape    string      // template with parameter segments erased: paths that route alike
+	text     string      // template with parameter names erased, and the query: keys that match alike
 	segs     []pathSeg   // the parameter segments, in order
 	query    [][2]string // "?beta=true": name and value every request must carry
 }
@@ -45,12 +47,14 @@ func parsePathKey(base, key string) (pathKey, string) {
 			pk.query = append(pk.query, [2]string{name, val})
 		}
 	}
-	var t, shape strings.Builder
+	var t, shape, text strings.Builder
 	t.WriteString(base)
 	shape.WriteString(base)
+	text.WriteString(base)
 	for _, seg := range strings.Split(path[1:], "/") {
 		t.WriteByte('/')
 		shape.WriteByte('/')
+		text.WriteByte('/')
 		if !strings.ContainsAny(seg, "{}") {
 			lit, err := url.PathUnescape(seg)
 			if err != nil {
@@ -58,6 +62,7 @@ func parsePathKey(base, key string) (pathKey, string) {
 			}
 			t.WriteString(canonicalSegment(lit))
 			shape.WriteString(canonicalSegment(lit))
+			text.WriteString(canonicalSegment(lit))
 			continue
 		}
 		open, end := strings.IndexByte(seg, '{'), strings.IndexByte(seg, '}')
@@ -73,8 +78,12 @@ func parsePathKey(base, key string) (pathKey, string) {
 		pk.segs = append(pk.segs, ps)
 		t.WriteString("{" + ps.name + "}")
 		shape.WriteString("{}")
+		text.WriteString(ps.prefix + "{}" + ps.suffix)
 	}
-	pk.template, pk.shape = t.String(), shape.String()
+	if hasQuery {
+		text.WriteString("?" + rawQuery)
+	}
+	pk.template, pk.shape, pk.text = t.String(), shape.String(), text.String()
 	return pk, ""
 }
 
@@ -108,10 +117,7 @@ func (pk *pathKey) overlaps(o *pathKey) bool {
 }
 
 // sameText reports whether the keys differ at most in parameter names.
-func (pk *pathKey) sameText(o *pathKey) bool {
-	return slices.EqualFunc(pk.segs, o.segs, func(a, b pathSeg) bool { return a.prefix == b.prefix && a.suffix == b.suffix }) &&
-		slices.Equal(pk.query, o.query)
-}
+func (pk *pathKey) sameText(o *pathKey) bool { return pk.text == o.text }
 
 // match fills vals (parallel to pk.segs) from the router's whole-segment
 // values and reports whether the segments and the constant query fit.
@@ -174,7 +180,10 @@ func (l *loader) routeGroups(d *Document) []route.Spec {
 		d.groups[i] = append(d.groups[i], op)
 	}
 	for _, g := range d.groups {
-		slices.SortStableFunc(g, func(a, b *operation) int { return b.key.specificity() - a.key.specificity() })
+		// Most specific first; keys that differ only in names side by side.
+		slices.SortStableFunc(g, func(a, b *operation) int {
+			return cmp.Or(b.key.specificity()-a.key.specificity(), strings.Compare(a.key.text, b.key.text))
+		})
 		for i, a := range g {
 			for _, b := range g[i+1:] {
 				switch {

@@ -36,6 +36,10 @@ func TestPathKeysAsFrameworksWriteThem(t *testing.T) {
 		{"uuid picks the uuid operation", "GET", "/orders/" + uuid, "", 200, ""},
 		{"uuid operation has no expand", "GET", "/orders/" + uuid + "?expand=true", "", 400, "/query/expand: unknown query parameter"},
 		{"neither integer nor uuid", "GET", "/orders/abc", "", 400, "/path/order_uuid"},
+		{"suffix and integer", "GET", "/reports/7.json", "", 200, ""},
+		{"suffix and uuid (declared after another suffix)", "GET", "/reports/" + uuid + ".json", "", 200, ""},
+		{"other suffix", "GET", "/reports/x.yaml", "", 200, ""},
+		{"suffix, neither integer nor uuid", "GET", "/reports/x.json", "", 400, "/path/report_uuid"},
 		{"beta key selected by its query", "POST", "/responses?beta=true", `{"model":"m","multi_agent":true}`, 200, ""},
 		{"plain key without the query", "POST", "/responses", `{"model":"m"}`, 200, ""},
 		{"beta field without beta", "POST", "/responses", `{"model":"m","multi_agent":true}`, 400, "/body/multi_agent: unknown property"},
@@ -84,7 +88,7 @@ func TestRoutesForSharedPathShapes(t *testing.T) {
 		got = append(got, r.Methods[0]+" "+r.Path)
 		specs[i] = route.Spec{Path: r.Path, Methods: r.Methods}
 	}
-	want := "GET /files/{file_id}/{extension}, GET /v1/{name}, GET /items/{id}, POST /items/{id}, GET /orders/{order_id}, POST /responses"
+	want := "GET /files/{file_id}/{extension}, GET /v1/{name}, GET /items/{id}, POST /items/{id}, GET /orders/{order_id}, POST /responses, GET /reports/{report_id}"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("routes %s\nwant %s", strings.Join(got, ", "), want)
 	}
