@@ -74,6 +74,7 @@ type param struct {
 	propTypes  map[string]typeMask // objects: possible types of each declared property
 	open       bool                // objects: undeclared properties are possible (read as strings)
 	allowEmpty bool                // allowEmptyValue: an empty query value is not checked
+	views      []*schema           // deepObject: {s}, as appendDeep takes it
 }
 
 type paramKind uint8

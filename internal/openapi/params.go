@@ -33,7 +33,7 @@ func (l *loader) paramKinds(p *param, at loc) {
 		return
 	}
 	if p.style == "deepObject" {
-		p.kind = pDeep
+		p.kind, p.views = pDeep, []*schema{p.s}
 		return
 	}
 	pt := possibleTypes(p.s)

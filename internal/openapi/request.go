@@ -446,7 +446,7 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 		switch {
 		case p.kind == pDeep && st.qdeep[i] != nil:
 			c.prefix = "/query/" + string(appendToken(nil, []byte(p.name)))
-			st.buf = appendDeep(st.buf[:0], st.qdeep[i], p.views())
+			st.buf = appendDeep(st.buf[:0], st.qdeep[i], p.views)
 			e.checkRendered(st, p)
 			continue
 		case len(vals) == 0:
@@ -490,9 +490,6 @@ func queryParam(op *operation, key string) int {
 	}
 	return -1
 }
-
-// views is the parameter's schema as the list appendDeep takes.
-func (p *param) views() []*schema { return []*schema{p.s} }
 
 func grow(s [][]string, n int) [][]string {
 	if cap(s) < n {
