@@ -2,7 +2,6 @@ package openapi
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
@@ -133,7 +132,7 @@ func viewTypes(views []*schema) typeMask {
 
 // arrayOrder returns kids in index order when their keys are all "" or
 // exactly 0..n-1, else nil (also for no kids: a value left empty by a
-// refused name, rendered as {}).
+// refused name, rendered as {}). It allocates only for indexes out of order.
 func arrayOrder(kids []*deepValue) []*deepValue {
 	if len(kids) == 0 {
 		return nil
@@ -146,15 +145,41 @@ func arrayOrder(kids []*deepValue) []*deepValue {
 		}
 		return kids
 	}
-	out := make([]*deepValue, len(kids))
-	for _, k := range kids {
-		i, err := strconv.Atoi(k.key)
-		if err != nil || i < 0 || i >= len(kids) || strconv.Itoa(i) != k.key || out[i] != nil {
+	inOrder := true
+	for i, k := range kids {
+		j, ok := arrayIndex(k.key)
+		if !ok || j >= len(kids) {
 			return nil
 		}
-		out[i] = k
+		inOrder = inOrder && i == j
+	}
+	if inOrder {
+		return kids
+	}
+	out := make([]*deepValue, len(kids))
+	for _, k := range kids {
+		j, _ := arrayIndex(k.key)
+		if out[j] != nil {
+			return nil
+		}
+		out[j] = k
 	}
 	return out
+}
+
+// arrayIndex reads a canonical decimal index ("0", "12"; not "01", "+1").
+func arrayIndex(s string) (int, bool) {
+	if s == "" || len(s) > 9 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }
 
 // propViews returns the schemas that apply to property key of an object

@@ -26,6 +26,7 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 	ok := []struct{ name, method, target, ctype, body string }{
 		{"Stripe form body with deepObject objects, arrays and nesting", "POST", "/v1/customers", form, customer},
 		{"deepObject array with [] appends", "POST", "/v1/customers", form, "email=x&expand[]=a&expand[]=b"},
+		{"indexes out of order", "POST", "/v1/customers", form, "email=x&items[1][price]=b&items[0][price]=a&items[0][quantity]=1"},
 		{"metadata= clears (the empty-string branch)", "POST", "/v1/customers", form, "email=x&metadata="},
 		{"number-looking metadata value stays a string", "POST", "/v1/customers", form, "email=x&metadata[n]=12"},
 		{"multipart with a deepObject field", "POST", "/v1/customers", "multipart/form-data; boundary=XX",
@@ -58,6 +59,7 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 		{"nested required", "POST", "/v1/customers", form, "email=x&address[city]=a", "/body/address/line1"},
 		{"array item bound", "POST", "/v1/customers", form, "email=x&items[0][price]=p&items[0][quantity]=0", "/body/items/0/quantity"},
 		{"sparse indexes are not an array", "POST", "/v1/customers", form, "email=x&expand[0]=a&expand[2]=b", "/body/expand"},
+		{"non-canonical index", "POST", "/v1/customers", form, "email=x&expand[00]=a", "/body/expand"},
 		{"value given twice", "POST", "/v1/customers", form, "email=x&address[line1]=a&address[line1]=b", "/body/address/line1: repeated property"},
 		{"value and keys", "POST", "/v1/customers", form, "email=x&metadata=&metadata[a]=b", "/body/metadata/a"},
 		{"malformed brackets", "POST", "/v1/customers", form, "email=x&address[line1=a", "/body/address/line1"},
