@@ -72,7 +72,8 @@ type param struct {
 	scalar     typeMask            // possible types of the value (of each item for arrays)
 	json       bool                // content: application/json: the value is a JSON text
 	propTypes  map[string]typeMask // objects: possible types of each declared property
-	open       bool                // objects: undeclared properties are possible (read as strings)
+	open       bool                // objects: undeclared properties are possible
+	addlTypes  typeMask            // objects: possible types of undeclared properties (string when none is declared)
 	allowEmpty bool                // allowEmptyValue: an empty query value is not checked
 	views      []*schema           // deepObject: {s}, as appendDeep takes it
 }

@@ -60,6 +60,12 @@ func (l *loader) paramKinds(p *param, at loc) {
 			if x.closed && x.addl == nil {
 				p.open = false
 			}
+			if x.addl != nil {
+				p.addlTypes |= possibleTypes(x.addl)
+			}
+		}
+		if p.addlTypes == 0 {
+			p.addlTypes = tStr // undeclared: the unknown-property rule decides
 		}
 	default:
 		p.kind = pScalar

@@ -36,6 +36,8 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 		{"deepObject query array", "GET", "/v1/charges?expand[0]=data.customer&expand[1]=data.invoice", "", ""},
 		{"allowEmptyValue", "GET", "/v1/charges?starting_after=", "", ""},
 		{"form-exploded object query (OpenAI effective_at)", "GET", "/v1/audit_logs?gt=1&lte=5&limit=2", "", ""},
+		{"free-form exploded object owns every name", "GET", "/v1/search?a=1&b=2", "", ""},
+		{"but not a query credential", "GET", "/v1/search?a=1&api_key=k-123", "", ""},
 		{"path simple object, form object, header exploded object, spaceDelimited", "GET", "/v1/colors/R,100,G,200?rgb=R,1,G,2&ids=1%202", "", ""},
 		{"label exploded array", "GET", "/v1/labels/.1.2.3", "", ""},
 	}
@@ -73,6 +75,7 @@ func TestParameterStylesAndFormEncodings(t *testing.T) {
 		{"allowEmptyValue still checks a value", "GET", "/v1/charges?starting_after=ab", "", "", "/query/starting_after"},
 		{"form-exploded object property type", "GET", "/v1/audit_logs?gt=soon", "", "", "/query/effective_at/gt"},
 		{"form-exploded object: unknown names stay unknown", "GET", "/v1/audit_logs?after=1", "", "", "/query/after: unknown query parameter"},
+		{"free-form exploded object value type", "GET", "/v1/search?a=x", "", "", "/query/counts/a"},
 		{"path object bound", "GET", "/v1/colors/R,300", "", "", "/path/color/R"},
 		{"path object odd list", "GET", "/v1/colors/R,1,G", "", "", "/path/color"},
 		{"form object unknown property", "GET", "/v1/colors/R,1?rgb=Z,1", "", "", "/query/rgb/Z"},

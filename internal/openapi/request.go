@@ -417,6 +417,9 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 			continue
 		}
 		i := queryParam(op, key)
+		if i >= 0 && op.query[i].kind == pObject && op.query[i].name != key && e.isCredential(key) {
+			i = -1 // a security scheme's credential, not a property of an exploded object
+		}
 		if i < 0 {
 			if !e.allowUnknown && !e.isCredential(key) {
 				c.problemAt("/query/"+string(appendToken(nil, []byte(key))), "unknown query parameter")
@@ -538,7 +541,7 @@ func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []s
 			b = append(b, ':')
 			t, ok := p.propTypes[names[i]]
 			if !ok {
-				t = tStr // undeclared: the unknown-property rule decides
+				t = p.addlTypes
 			}
 			b = appendScalar(b, t, v)
 		}
