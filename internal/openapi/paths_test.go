@@ -2,6 +2,8 @@ package openapi
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,5 +96,35 @@ func TestRoutesForSharedPathShapes(t *testing.T) {
 	}
 	if _, errs := route.New(specs); errs != nil {
 		t.Errorf("generated routes do not compile: %v", errs)
+	}
+}
+
+// TestRoutesForSharedPathShapesNeedOneAuth: operations that become one
+// route must need the same authenticators; otherwise both are named.
+func TestRoutesForSharedPathShapesNeedOneAuth(t *testing.T) {
+	dir := t.TempDir()
+	doc := `openapi: 3.1.0
+info: {title: t, version: "1"}
+components:
+  securitySchemes:
+    staff: {type: http, scheme: bearer}
+    partners: {type: apiKey, in: header, name: X-Key}
+paths:
+  /responses:
+    post: {security: [{staff: []}], responses: {'200': {description: ok}}}
+  /responses?beta=true:
+    post: {security: [{partners: []}], responses: {'200': {description: ok}}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(context.Background(), Config{Name: "t", Spec: "api.yaml", BaseDir: dir, Upstream: "u", RoutesFromSpec: true,
+		SecuritySchemes: map[string]string{"staff": "sso", "partners": "keys"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Routes()
+	if err == nil || !strings.Contains(err.Error(), "POST /responses?beta=true") || !strings.Contains(err.Error(), "shares route /responses with POST /responses") {
+		t.Errorf("Routes = %v, want a problem naming both operations", err)
 	}
 }
