@@ -20,7 +20,7 @@
 // backtracking engine with a match timeout and a per-request budget (a
 // request that exceeds it is refused). A document the package cannot fully
 // enforce (a $dynamicRef whose target depends on the evaluation path,
-// partial-segment path parameters, ambiguous paths...) is a load error
+// two parameters in one path segment, ambiguous paths...) is a load error
 // naming the document, the file and the JSON pointer: never a rule
 // silently skipped.
 //

@@ -21,7 +21,8 @@ type Document struct {
 	version  string
 	basePath string
 	ops      []*operation
-	router   *route.Router
+	router   *route.Router    // routes groups
+	groups   [][]*operation   // operations by method and path shape, most specific first
 	security []secRequirement // document-level
 	schemes  map[string]*secScheme
 	// queryCredentials are apiKey query parameters of security schemes:
@@ -34,6 +35,7 @@ type operation struct {
 	method   string // upper case
 	path     string // as in the document
 	template string // route template (base path + path)
+	key      pathKey
 	id       string // operationId, or "METHOD /path"
 	where    string // pointer of the operation, for messages
 	params   []*param
@@ -62,16 +64,20 @@ type secScheme struct {
 }
 
 type param struct {
-	name      string
-	in        string // path, query, header, cookie
-	required  bool
-	style     string
-	explode   bool
-	s         *schema
-	kind      paramKind
-	scalar    typeMask            // possible types of the value (of each item for arrays)
-	json      bool                // content: application/json: the value is a JSON text
-	propTypes map[string]typeMask // deepObject: possible types of each declared property
+	name       string
+	in         string // path, query, header, cookie
+	required   bool
+	style      string
+	explode    bool
+	s          *schema
+	kind       paramKind
+	scalar     typeMask            // possible types of the value (of each item for arrays)
+	json       bool                // content: application/json: the value is a JSON text
+	propTypes  map[string]typeMask // objects: possible types of each declared property
+	open       bool                // objects: undeclared properties are possible
+	addlTypes  typeMask            // objects: possible types of undeclared properties (string when none is declared)
+	allowEmpty bool                // allowEmptyValue: an empty query value is not checked
+	views      []*schema           // deepObject: {s}, as appendDeep takes it
 }
 
 type paramKind uint8
@@ -79,7 +85,8 @@ type paramKind uint8
 const (
 	pScalar paramKind = iota
 	pArray
-	pObject // deepObject
+	pObject
+	pDeep // style deepObject: bracketed names, any schema
 )
 
 type requestBody struct {
@@ -108,6 +115,9 @@ type media struct {
 type formField struct {
 	array  bool
 	scalar typeMask
+	sep    string    // non-exploded arrays: the separator of the items
+	deep   bool      // encoding style deepObject: "name[key]" fields
+	views  []*schema // the property's schemas, for deepObject
 }
 
 type response struct {
@@ -224,9 +234,9 @@ func (l *loader) document() *Document {
 	l.compileParams(d)
 	// Path problems are listed with the others, not only once they are
 	// the last ones.
-	specs := make([]route.Spec, len(d.ops))
-	for i, op := range d.ops {
-		specs[i] = route.Spec{Methods: []string{op.method}, Path: op.template}
+	specs := l.routeGroups(d)
+	if len(l.errs) > 0 {
+		return nil
 	}
 	router, errs := route.New(specs)
 	for _, e := range errs {
@@ -234,10 +244,10 @@ func (l *loader) document() *Document {
 		var oe *route.OverlapError
 		switch {
 		case errors.As(e, &se):
-			op := d.ops[se.Index]
+			op := d.groups[se.Index][0]
 			l.errorf(loc{l.root, op.where, nil}, "path %q cannot be enforced: %s", op.path, strings.TrimPrefix(se.Msg, "route "))
 		case errors.As(e, &oe):
-			a, b := d.ops[oe.A], d.ops[oe.B]
+			a, b := d.groups[oe.A][0], d.groups[oe.B][0]
 			l.errorf(loc{l.root, b.where, nil}, "%s %s is ambiguous with %s %s (templated paths with the same shape)", b.method, b.path, a.method, a.path)
 		default:
 			l.errorf(loc{l.root, "/paths", nil}, "%v", e)
@@ -353,7 +363,7 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		return
 	}
 	shared := l.params(item.at("parameters"))
-	template, msg := routeTemplate(d.basePath, path)
+	key, msg := parsePathKey(d.basePath, path)
 	if msg != "" {
 		l.errorf(at, "path %q cannot be enforced: %s", path, msg)
 		return
@@ -376,7 +386,7 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		}
 		// where is a pointer into the root document, whichever file the
 		// path item and the operation come from.
-		op := &operation{method: strings.ToUpper(m), path: path, template: template, where: at.ptr + "/" + m}
+		op := &operation{method: strings.ToUpper(m), path: path, template: key.template, key: key, where: at.ptr + "/" + m}
 		if id := ol.n.get("operationId"); id != nil && id.kind == kStr {
 			op.id = id.s
 		} else {
@@ -393,30 +403,6 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 		}
 		d.ops = append(d.ops, op)
 	}
-}
-
-// routeTemplate turns an OpenAPI path into a route template: the base path
-// prepended and literal segments in the canonical form package pathnorm
-// produces (so "/café" matches the escaped request path).
-func routeTemplate(base, path string) (string, string) {
-	var b strings.Builder
-	b.WriteString(base)
-	for _, seg := range strings.Split(path[1:], "/") {
-		b.WriteByte('/')
-		if strings.ContainsAny(seg, "{}") {
-			if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' || strings.Count(seg, "{") != 1 {
-				return "", fmt.Sprintf("segment %q mixes a parameter with text; only whole-segment parameters are supported", seg)
-			}
-			b.WriteString(seg)
-			continue
-		}
-		lit, err := url.PathUnescape(seg)
-		if err != nil {
-			return "", fmt.Sprintf("segment %q has a malformed percent-escape", seg)
-		}
-		b.WriteString(canonicalSegment(lit))
-	}
-	return b.String(), ""
 }
 
 // canonicalSegment percent-encodes a decoded literal segment the way
@@ -568,42 +554,6 @@ func (l *loader) compileParam(p *param, at loc) {
 	}
 }
 
-func (l *loader) paramKinds(p *param, at loc) {
-	if p.json || p.s == nil {
-		return
-	}
-	pt := possibleTypes(p.s)
-	switch {
-	case pt != tAll && pt&tArr != 0:
-		p.kind = pArray
-		p.scalar = possibleTypes(itemsOf(p.s))
-		if pt&tObj != 0 {
-			l.errorf(at, "parameter %q may be an array or an object; Rampart cannot tell how to read it", p.name)
-		}
-	case pt != tAll && pt&tObj != 0:
-		if p.style != "deepObject" || p.in != "query" {
-			l.errorf(at, "object parameter %q: only style deepObject in the query is supported", p.name)
-			return
-		}
-		p.kind = pObject
-		p.propTypes = map[string]typeMask{}
-		for _, x := range collect(p.s) {
-			for _, pr := range x.props {
-				p.propTypes[pr.name] |= possibleTypes(pr.s)
-			}
-		}
-	default:
-		p.kind = pScalar
-		p.scalar = pt
-	}
-	switch p.in + "/" + p.style {
-	case "path/simple", "path/label", "query/form", "query/spaceDelimited", "query/pipeDelimited",
-		"query/deepObject", "header/simple", "cookie/form":
-	default:
-		l.errorf(at, "parameter %q: style %q is not supported in %s", p.name, p.style, p.in)
-	}
-}
-
 // itemsOf finds the items schema of an array schema through $ref and
 // composition.
 func itemsOf(s *schema) *schema {
@@ -664,17 +614,7 @@ func (l *loader) requestBody(at loc) *requestBody {
 		rb.media = append(rb.media, m)
 		accept = append(accept, m.typ)
 		if m.kind == mForm || m.kind == mMultipart {
-			m.fields = map[string]*formField{}
-			for _, x := range collect(m.s) {
-				for _, p := range x.props {
-					pt := possibleTypes(p.s)
-					f := &formField{scalar: pt}
-					if pt != tAll && pt&tArr != 0 {
-						f.array, f.scalar = true, possibleTypes(itemsOf(p.s))
-					}
-					m.fields[p.name] = f
-				}
-			}
+			l.formFields(m, loc{content.src, content.ptr + "/" + ptrToken(mt), content.n.vals[i]})
 		}
 	}
 	rb.accept = strings.Join(accept, ", ")

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -123,7 +125,8 @@ type state struct {
 	body    []byte
 	buf     []byte
 	qvals   [][]string
-	qnames  [][]string // deepObject: property names, parallel to qvals
+	qnames  [][]string   // form-exploded objects: property names, parallel to qvals
+	qdeep   []*deepValue // deepObject parameters present in the query
 	flagBuf []uint8
 	path    []byte    // stripper
 	views   []*schema // stripper
@@ -159,9 +162,9 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.EscapedPath()
 	}
-	var params route.Params
-	res := e.d.router.Match("", r.Method, path, &params)
-	if res.Status != 0 {
+	var vals [route.MaxParams]string
+	op, res := e.match(r.Method, path, r.URL.RawQuery, vals[:])
+	if op == nil {
 		if !e.d.cfg.RejectUndocumented {
 			e.next.ServeHTTP(w, r)
 			return
@@ -174,9 +177,8 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
 		return
 	}
-	op := e.d.ops[res.Route]
 	if e.d.cfg.ValidateRequests {
-		if rej := e.validate(r, op, &params); rej != nil {
+		if rej := e.validate(r, op, vals[:]); rej != nil {
 			pipeline.Refuse(w, r, Step, e.deps.Observer, rej)
 			return
 		}
@@ -188,14 +190,15 @@ func (e *enforcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.serveFiltered(w, r, op)
 }
 
-// validate checks parameters and body. On success r.Body is an equivalent,
-// unread body for the upstream.
-func (e *enforcer) validate(r *http.Request, op *operation, params *route.Params) *pipeline.Rejection {
+// validate checks parameters and body; path holds the path parameter values
+// (parallel to op.key.segs). On success r.Body is an equivalent, unread body
+// for the upstream.
+func (e *enforcer) validate(r *http.Request, op *operation, path []string) *pipeline.Rejection {
 	st := getState()
 	defer putState(st)
 	c := &st.c
 	c.reset(modeRequest, e.allowUnknown)
-	e.checkParams(st, r, op, params)
+	e.checkParams(st, r, op, path)
 	if rej := e.checkBody(st, r, op); rej != nil {
 		return rej
 	}
@@ -244,37 +247,9 @@ func (c *checker) problemAt(ptr, reason string) {
 
 // ---- parameters -------------------------------------------------------------
 
-func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params *route.Params) {
+func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, path []string) {
 	c := &st.c
-	for _, p := range op.pathP {
-		raw, ok := params.Get(p.name)
-		if !ok {
-			continue // the template does not name it; nothing to check
-		}
-		v, err := url.PathUnescape(raw)
-		if err != nil || !utf8.ValidString(v) {
-			c.problemAt("/path/"+p.name, "malformed percent-encoding")
-			continue
-		}
-		if p.style == "label" {
-			if !strings.HasPrefix(v, ".") {
-				c.problemAt("/path/"+p.name, "label-style value must start with '.'")
-				continue
-			}
-			v = v[1:]
-		}
-		var vals []string
-		if p.kind == pArray {
-			sep := ","
-			if p.style == "label" && p.explode {
-				sep = "."
-			}
-			vals = strings.Split(v, sep)
-		} else {
-			vals = []string{v}
-		}
-		e.checkParam(st, p, "/path/", vals, nil)
-	}
+	e.checkPath(st, op, path)
 	if len(op.query) > 0 || r.URL.RawQuery != "" {
 		e.checkQuery(st, r, op)
 	}
@@ -286,20 +261,20 @@ func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params
 			}
 			continue
 		}
-		if p.kind != pArray && len(vals) > 1 {
+		if p.kind == pArray && len(vals) > 1 {
+			vals = []string{strings.Join(vals, ",")} // RFC 9110 §5.3: a list may be split over lines
+		}
+		if len(vals) > 1 {
 			c.problemAt("/header/"+p.name, "header must not be repeated")
 			continue
 		}
+		vals, names, _ := splitValue(p, vals[0], ",", false)
 		if p.kind == pArray {
-			var items []string
-			for _, v := range vals {
-				for _, it := range strings.Split(v, ",") {
-					items = append(items, strings.TrimSpace(it))
-				}
+			for i := range vals {
+				vals[i] = strings.TrimSpace(vals[i])
 			}
-			vals = items
 		}
-		e.checkParam(st, p, "/header/", vals, nil)
+		e.checkParam(st, p, "/header/", vals, names)
 	}
 	if len(op.cookie) > 0 {
 		cookies := r.Cookies()
@@ -320,12 +295,91 @@ func (e *enforcer) checkParams(st *state, r *http.Request, op *operation, params
 				c.problemAt("/cookie/"+p.name, "cookie must not be repeated")
 				continue
 			}
-			if p.kind == pArray {
-				vals = strings.Split(vals[0], ",")
-			}
-			e.checkParam(st, p, "/cookie/", vals, nil)
+			vals, names, _ := splitValue(p, vals[0], ",", false)
+			e.checkParam(st, p, "/cookie/", vals, names)
 		}
 	}
+}
+
+// checkPath checks the path parameters the path key names (a declared
+// parameter the key does not name has nothing to check).
+func (e *enforcer) checkPath(st *state, op *operation, path []string) {
+	for i := range op.key.segs {
+		p := op.pathParam(i)
+		if p == nil {
+			continue
+		}
+		raw := path[i]
+		if p.style == "label" {
+			if !strings.HasPrefix(raw, ".") {
+				st.c.problemAt("/path/"+p.name, "label-style value must start with '.'")
+				continue
+			}
+			raw = raw[1:]
+		}
+		sep := ","
+		if p.style == "label" && p.explode {
+			sep = "."
+		}
+		// Split before unescaping: an escaped separator is part of an item.
+		vals, names, ok := splitValue(p, raw, sep, true)
+		if !ok {
+			st.c.problemAt("/path/"+p.name, "malformed percent-encoding or name=value list")
+			continue
+		}
+		e.checkParam(st, p, "/path/", vals, names)
+	}
+}
+
+// splitValue splits one parameter value into the items of an array or the
+// names and values of an object (sep between items; exploded objects are
+// "k=v" items, others alternate names and values), unescaping each part
+// when escaped. A scalar is the whole value.
+func splitValue(p *param, v, sep string, escaped bool) (vals, names []string, ok bool) {
+	unescape := func(s string) (string, bool) {
+		if !escaped {
+			return s, true
+		}
+		u, err := url.PathUnescape(s)
+		return u, err == nil && utf8.ValidString(u)
+	}
+	if p.kind != pArray && p.kind != pObject || p.json {
+		u, ok := unescape(v)
+		return []string{u}, nil, ok
+	}
+	parts := strings.Split(v, sep)
+	if p.kind == pArray {
+		for i, s := range parts {
+			if parts[i], ok = unescape(s); !ok {
+				return nil, nil, false
+			}
+		}
+		return parts, nil, true
+	}
+	if !p.explode { // name,value,name,value
+		if len(parts)%2 != 0 {
+			return nil, nil, false
+		}
+		for i := 0; i < len(parts); i += 2 {
+			k, ok1 := unescape(parts[i])
+			val, ok2 := unescape(parts[i+1])
+			if !ok1 || !ok2 {
+				return nil, nil, false
+			}
+			names, vals = append(names, k), append(vals, val)
+		}
+		return vals, names, true
+	}
+	for _, s := range parts {
+		k, val, found := strings.Cut(s, "=")
+		uk, ok1 := unescape(k)
+		uv, ok2 := unescape(val)
+		if !found || !ok1 || !ok2 {
+			return nil, nil, false
+		}
+		names, vals = append(names, uk), append(vals, uv)
+	}
+	return vals, names, true
 }
 
 // checkQuery splits the query once (pathnorm has already refused ';'
@@ -337,6 +391,11 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 	c := &st.c
 	n := len(op.query)
 	st.qvals, st.qnames = grow(st.qvals, n), grow(st.qnames, n)
+	if cap(st.qdeep) < n {
+		st.qdeep = make([]*deepValue, n)
+	}
+	st.qdeep = st.qdeep[:n]
+	clear(st.qdeep)
 	raw := r.URL.RawQuery
 	for raw != "" {
 		var pair string
@@ -351,20 +410,15 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 			c.problemAt("/query", "malformed query string")
 			return
 		}
-		i := -1
-		sub := ""
-		for j, p := range op.query {
-			if p.kind == pObject {
-				if rest, ok := strings.CutPrefix(key, p.name+"["); ok && strings.HasSuffix(rest, "]") {
-					i, sub = j, rest[:len(rest)-1]
-					break
-				}
-				continue
+		if v, ok := op.queryConst(key); ok {
+			if val != v {
+				c.problemAt("/query/"+string(appendToken(nil, []byte(key))), "must be "+strconv.Quote(v)+" (the path key fixes it)")
 			}
-			if p.name == key {
-				i = j
-				break
-			}
+			continue
+		}
+		i := queryParam(op, key)
+		if i >= 0 && op.query[i].kind == pObject && op.query[i].name != key && e.isCredential(key) {
+			i = -1 // a security scheme's credential, not a property of an exploded object
 		}
 		if i < 0 {
 			if !e.allowUnknown && !e.isCredential(key) {
@@ -372,32 +426,72 @@ func (e *enforcer) checkQuery(st *state, r *http.Request, op *operation) {
 			}
 			continue
 		}
-		st.qvals[i] = append(st.qvals[i], val)
-		if op.query[i].kind == pObject {
-			st.qnames[i] = append(st.qnames[i], sub)
+		switch p := op.query[i]; p.kind {
+		case pDeep:
+			if st.qdeep[i] == nil {
+				st.qdeep[i] = &deepValue{}
+			}
+			_, rest := deepField(key)
+			if reason := st.qdeep[i].insert(rest, val, e.maxDepth); reason != "" {
+				c.problemAt(deepPointer("/query", key), reason)
+			}
+		case pObject:
+			if p.explode {
+				st.qnames[i] = append(st.qnames[i], key)
+			}
+			st.qvals[i] = append(st.qvals[i], val)
+		default:
+			st.qvals[i] = append(st.qvals[i], val)
 		}
 	}
 	for i, p := range op.query {
-		vals := st.qvals[i]
+		vals, names := st.qvals[i], st.qnames[i]
 		switch {
+		case p.kind == pDeep && st.qdeep[i] != nil:
+			c.prefix = "/query/" + string(appendToken(nil, []byte(p.name)))
+			st.buf = appendDeep(st.buf[:0], st.qdeep[i], p.views)
+			e.checkRendered(st, p)
+			continue
 		case len(vals) == 0:
 			if p.required {
 				c.problemAt("/query/"+p.name, "required query parameter is missing")
 			}
 			continue
-		case p.kind == pScalar && len(vals) > 1:
+		case p.allowEmpty && len(vals) == 1 && vals[0] == "":
+			continue // allowEmptyValue: "?name=" is the parameter, present and empty
+		case p.kind == pScalar && len(vals) > 1, p.kind == pObject && !p.explode && len(vals) > 1,
+			p.kind == pArray && !p.explode && len(vals) > 1:
 			c.problemAt("/query/"+p.name, "query parameter must not be repeated")
 			continue
-		case p.kind == pArray && !p.explode:
-			if len(vals) > 1 {
-				c.problemAt("/query/"+p.name, "query parameter must not be repeated")
+		case p.kind == pArray && !p.explode, p.kind == pObject && !p.explode:
+			var ok bool
+			if vals, names, ok = splitValue(p, vals[0], separator(p.style), false); !ok {
+				c.problemAt("/query/"+p.name, "malformed name,value list")
 				continue
 			}
-			sep := map[string]string{"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}[p.style]
-			vals = strings.Split(vals[0], sep)
 		}
-		e.checkParam(st, p, "/query/", vals, st.qnames[i])
+		e.checkParam(st, p, "/query/", vals, names)
 	}
+}
+
+// queryParam finds the parameter a query name belongs to: a parameter of
+// that name, a deepObject parameter for "name[...]", or else a form-exploded
+// object parameter that declares (or admits) a property of that name.
+func queryParam(op *operation, key string) int {
+	base, _ := deepField(key)
+	for j, p := range op.query {
+		if p.kind == pDeep && p.name == base || p.kind != pDeep && p.name == key {
+			return j
+		}
+	}
+	for j, p := range op.query {
+		if p.kind == pObject && p.explode {
+			if _, ok := p.propTypes[key]; ok || p.open {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 func grow(s [][]string, n int) [][]string {
@@ -424,7 +518,6 @@ func (e *enforcer) isCredential(name string) bool {
 // describes (reading "7" as a number only where the schema allows numbers),
 // parses it with the strict parser and validates it.
 func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []string) {
-	c := &st.c
 	b := st.buf[:0]
 	switch {
 	case p.json:
@@ -448,7 +541,7 @@ func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []s
 			b = append(b, ':')
 			t, ok := p.propTypes[names[i]]
 			if !ok {
-				t = tStr // undeclared: the unknown-property rule decides
+				t = p.addlTypes
 			}
 			b = appendScalar(b, t, v)
 		}
@@ -457,12 +550,19 @@ func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []s
 		b = appendScalar(b, p.scalar, vals[0])
 	}
 	st.buf = b
-	c.prefix = where + string(appendToken(nil, []byte(p.name)))
-	if err := st.pdoc.Parse(b, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
+	st.c.prefix = where + string(appendToken(nil, []byte(p.name)))
+	e.checkRendered(st, p)
+}
+
+// checkRendered parses the JSON rendering of a parameter (st.buf) and
+// validates it against the parameter's schema, at st.c.prefix.
+func (e *enforcer) checkRendered(st *state, p *param) {
+	c := &st.c
+	if err := st.pdoc.Parse(st.buf, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
 		var se *strictjson.Error
 		reason := "malformed value"
 		if errors.As(err, &se) {
-			if se.Reason == strictjson.ReasonDuplicateKey && p.kind == pObject {
+			if se.Reason == strictjson.ReasonDuplicateKey && p.kind != pScalar {
 				reason = "repeated property"
 			} else {
 				reason = se.Reason.String()
@@ -471,6 +571,7 @@ func (e *enforcer) checkParam(st *state, p *param, where string, vals, names []s
 		} else {
 			c.problemAt(c.prefix, reason)
 		}
+		c.prefix = ""
 		return
 	}
 	c.checkOwned(p.s, st.pdoc.Root())
@@ -689,13 +790,17 @@ func readAll(b []byte, r io.Reader, limit int) ([]byte, error) {
 // object its schema describes and validates it like a JSON body.
 func (e *enforcer) checkForm(st *state, m *media, body []byte) {
 	c := &st.c
-	type kv struct{ k, v string }
-	var pairs []kv
+	var fields []formValue
+	n := 0
 	for raw := string(body); raw != ""; {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
 		if pair == "" {
 			continue
+		}
+		if n++; n > maxParts {
+			c.problemAt("/body", "too many form fields")
+			return
 		}
 		k, v, _ := strings.Cut(pair, "=")
 		key, err1 := url.QueryUnescape(k)
@@ -704,11 +809,7 @@ func (e *enforcer) checkForm(st *state, m *media, body []byte) {
 			c.problemAt("/body", "malformed form body")
 			return
 		}
-		pairs = append(pairs, kv{key, val})
-	}
-	fields := make([]formValue, 0, len(pairs))
-	for _, p := range pairs {
-		fields = addField(fields, p.k, p.v, false)
+		fields = e.addField(c, m, fields, key, val, false)
 	}
 	e.checkFields(st, m, fields)
 }
@@ -717,67 +818,95 @@ type formValue struct {
 	name string
 	vals []string
 	file bool
+	deep *deepValue // a deepObject field's bracketed names
 }
 
-func addField(fields []formValue, name, val string, file bool) []formValue {
-	for i := range fields {
-		if fields[i].name == name {
-			fields[i].vals = append(fields[i].vals, val)
-			fields[i].file = fields[i].file || file
-			return fields
+// addField adds one form field; "name[key]" belongs to field name when its
+// encoding is deepObject (else it is a field of that literal name).
+func (e *enforcer) addField(c *checker, m *media, fields []formValue, key, val string, file bool) []formValue {
+	name, rest := deepField(key)
+	if f := m.fields[name]; f == nil || !f.deep {
+		name, rest = key, ""
+	}
+	i := slices.IndexFunc(fields, func(f formValue) bool { return f.name == name })
+	if i < 0 {
+		i = len(fields)
+		fields = append(fields, formValue{name: name})
+		if f := m.fields[name]; f != nil && f.deep {
+			fields[i].deep = &deepValue{}
 		}
 	}
-	return append(fields, formValue{name: name, vals: []string{val}, file: file})
+	f := &fields[i]
+	f.file = f.file || file
+	if file {
+		val = ""
+	}
+	if f.deep == nil {
+		f.vals = append(f.vals, val)
+	} else if reason := f.deep.insert(rest, val, e.maxDepth); reason != "" {
+		c.problemAt(deepPointer("/body", key), reason)
+	}
+	return fields
 }
 
 // checkFields renders form fields as a JSON object (arrays for array
 // properties, numbers and booleans where the property admits them, file
-// parts as a placeholder string) and validates it against the body schema.
+// parts as a placeholder string, deepObject fields as the value their
+// bracketed names describe) and validates it against the body schema.
 func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
 	c := &st.c
 	b := append(st.buf[:0], '{')
-	for i, f := range fields {
+	for _, f := range fields {
 		ff := m.fields[f.name]
 		if ff == nil {
 			ff = &formField{scalar: tStr}
 		}
-		if !ff.array && len(f.vals) > 1 {
+		vals := f.vals
+		if ff.sep != "" && len(vals) == 1 {
+			vals = strings.Split(vals[0], ff.sep)
+		}
+		if f.deep == nil && !ff.array && len(vals) > 1 {
 			c.problemAt("/body/"+string(appendToken(nil, []byte(f.name))), "field must not be repeated")
 			continue
 		}
-		if i > 0 && len(b) > 1 {
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = strictjson.AppendString(b, f.name)
 		b = append(b, ':')
-		if ff.array {
+		switch {
+		case f.deep != nil:
+			b = appendDeep(b, f.deep, ff.views)
+		case ff.array:
 			b = append(b, '[')
-		}
-		for j, v := range f.vals {
-			if j > 0 {
-				b = append(b, ',')
+			for j, v := range vals {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendScalar(b, ff.scalar, v)
 			}
-			if f.file {
-				v = ""
-			}
-			b = appendScalar(b, ff.scalar, v)
-		}
-		if ff.array {
 			b = append(b, ']')
+		default:
+			b = appendScalar(b, ff.scalar, vals[0])
 		}
 	}
 	b = append(b, '}')
 	st.buf = b
 	c.prefix = "/body"
 	if err := st.pdoc.Parse(b, strictjson.Options{MaxDepth: e.maxDepth}); err != nil {
-		c.problemAt("/body", "malformed form body")
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			c.problemAt("/body"+se.Pointer, se.Reason.String())
+		} else {
+			c.problemAt("/body", "malformed form body")
+		}
 		return
 	}
 	c.checkOwned(m.s, st.pdoc.Root())
 }
 
-// Multipart limits: a body within server.max_body_bytes can still hold
-// many tiny parts.
+// Form and multipart limits: a body within server.max_body_bytes can still
+// hold many tiny fields (and reading names costs a scan of those before).
 const (
 	maxParts          = 1000
 	maxPartHeaderSize = 8 << 10
@@ -817,7 +946,7 @@ func (e *enforcer) checkMultipart(st *state, op *operation, r *http.Request, m *
 			c.problemAt("/body/"+string(appendToken(nil, []byte(name))), "invalid UTF-8")
 			continue
 		}
-		fields = addField(fields, name, string(data), file)
+		fields = e.addField(c, m, fields, name, string(data), file)
 	}
 	e.checkFields(st, m, fields)
 	return nil

@@ -33,7 +33,9 @@ func (e *RoutesError) Error() string {
 	return fmt.Sprintf("openapi %q: routes_from_spec: %s", e.Document, strings.Join(e.Problems, "; "))
 }
 
-// Routes generates one route per operation. An operation's security (or,
+// Routes generates one route per operation (operations whose paths differ
+// only in text around parameters, parameter names or a constant query
+// share one). An operation's security (or,
 // when it has none, the document's) becomes the route's auth: each
 // security scheme maps to an authenticator through cfg.SecuritySchemes, or
 // to cfg.Auth (the default) when it has no entry; alternatives (OR) become
@@ -52,7 +54,11 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 	var out []RouteSpec
 	var problems []string
 	names := map[string]int{}
-	for _, op := range d.ops {
+	for _, g := range d.groups {
+		// Operations that share a method and a path shape ("/v1/x" and
+		// "/v1/x?beta=true", "/files/{id}" and "/files/{id}.json") are one
+		// route: the gateway routes it, the document picks the operation.
+		op := g[0]
 		rs := RouteSpec{Path: op.template, Methods: []string{op.method}, Upstream: cfg.Upstream,
 			OpenAPI: cfg.Name, Operation: op.id, Pointer: "#" + op.where}
 		rs.Name = routeName(cfg.Name, op)
@@ -61,6 +67,15 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 		}
 		names[rs.Name]++
 		auth, scopes, err := d.routeAuth(op)
+		for _, o := range g[1:] {
+			a, s, e := d.routeAuth(o)
+			if err == nil && e == nil && (!slices.Equal(a, auth) || !slices.Equal(s, scopes)) {
+				e = fmt.Errorf("it shares route %s with %s %s but needs different auth or scopes", op.template, op.method, op.path)
+			}
+			if e != nil {
+				problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", o.method, o.path, o.where, e))
+			}
+		}
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", op.method, op.path, op.where, err))
 			continue
