@@ -313,7 +313,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
 			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
 		}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -864,6 +864,10 @@ func TestRoutes(t *testing.T) {
 			`15:27: route "r": shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "route failure mode without rate_limit refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    shared_state_failure: fail_open\n"), want: []string{
 			`14:27: route "r": shared_state_failure applies to the route's rate limits, and the route has no rate_limit`}},
+		{name: "auth_optional with auth: none refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    auth_optional: true\n"), want: []string{
+			`14:20: route "r": auth_optional is not allowed with auth: none (every request is anonymous already)`}},
+		{name: "auth_optional with require refused", src: r("    methods: [GET]\n    upstream: app\n    auth: [sso]\n    auth_optional: true\n    require: {scopes: [read]}\n"), want: []string{
+			`14:20: route "r": auth_optional cannot be combined with require: anonymous requests would pass it`}},
 		{name: "streamed body with openapi refused", src: r("    methods: [POST]\n    upstream: app\n    auth: none\n    openapi: api\n    buffer_request: false\n"), want: []string{
 			`15:21: route "r": buffer_request false cannot be used with openapi: validation reads the whole buffered body`,
 		}},

@@ -131,6 +131,14 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	}
 
 	public := p.routeAuth(f, r, refs.authenticators)
+	if f.boolean("auth_optional", &r.AuthOptional) && r.AuthOptional {
+		switch {
+		case public:
+			f.errf("auth_optional", "is not allowed with auth: none (every request is anonymous already)")
+		case f.has("require"):
+			f.errf("auth_optional", "cannot be combined with require: anonymous requests would pass it")
+		}
+	}
 
 	if f.has("require") {
 		rf := f.section("require", ctx+" require", keysOf[authz.Require]())

@@ -211,6 +211,13 @@ type Route struct {
 	// Auth is none (a public route) or the list of authenticators, any of
 	// which may authenticate the caller, tried in order; required.
 	Auth []string `yaml:"auth" conf:"or_none"`
+	// AuthOptional lets requests that carry no credential through
+	// anonymously (no principal, no X-Rampart-* identity headers); a
+	// credential that is presented must still be valid (an Authorization
+	// header no authenticator of the route takes is refused), and its
+	// principal is passed on. For endpoints whose OpenAPI security lists {} beside a
+	// scheme (optional authentication). Not with auth: none or require.
+	AuthOptional bool `yaml:"auth_optional"`
 	// Require is what an authenticated caller must have; not with auth: none.
 	Require authz.Require `yaml:"require"`
 	// RateLimit names the entries of rate_limits: that apply, in order.

@@ -162,3 +162,53 @@ func TestAuthentication(t *testing.T) {
 		}
 	})
 }
+
+// auth_optional: a request without a credential passes anonymously (no
+// identity headers, whatever the client sent); a presented credential must
+// be valid, and its principal reaches the upstream.
+func TestOptionalAuthentication(t *testing.T) {
+	up := gt.NewUpstream(t, nil)
+	extra := fmt.Sprintf(`authenticators:
+  shared: { type: jwt, issuer: %q, audiences: [inventory-api], algorithms: [HS256], secret: %q }
+`, testIssuer, testSecret)
+	routes := `  - { name: feed, path: /api/feed, methods: [GET], upstream: app, auth: [shared], auth_optional: true }
+`
+	g := gt.Start(t, gt.Config(up.URL, extra, routes), nil)
+	hs := &authtest.Key{Alg: "HS256", Signer: []byte(testSecret)}
+	get := func(hdr ...string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", g.URL+"/api/feed", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		return g.Do(t, req)
+	}
+
+	resp, body := get("X-Rampart-Subject", "spoofed")
+	if resp.StatusCode != 200 || up.Count() != 1 {
+		t.Fatalf("anonymous: %d %s, upstream saw %d", resp.StatusCode, body, up.Count())
+	}
+	if s := up.Seen()[0].Header.Get("X-Rampart-Subject"); s != "" {
+		t.Errorf("anonymous request reached the upstream with X-Rampart-Subject %q", s)
+	}
+
+	tok := authtest.Mint(t, hs, claims(testIssuer, "alice", nil), nil)
+	if resp, body := get("Authorization", "Bearer "+tok); resp.StatusCode != 200 || up.Count() != 2 {
+		t.Fatalf("valid token: %d %s", resp.StatusCode, body)
+	}
+	if s := up.Seen()[1].Header.Get("X-Rampart-Subject"); s != "alice" {
+		t.Errorf("X-Rampart-Subject %q, want alice", s)
+	}
+
+	forged := authtest.Mint(t, &authtest.Key{Alg: "HS256", Signer: []byte("another-secret-another-secret-xx")}, claims(testIssuer, "mallory", nil), nil)
+	for name, hdr := range map[string][]string{
+		"forged token":       {"Authorization", "Bearer " + forged},
+		"foreign credential": {"Authorization", "Basic YWxpY2U6cHc="},
+	} {
+		if resp, body := get(hdr...); resp.StatusCode != 401 {
+			t.Errorf("%s: %d %s, want 401", name, resp.StatusCode, body)
+		}
+	}
+	if up.Count() != 2 {
+		t.Errorf("upstream saw %d requests, want the 2 accepted ones", up.Count())
+	}
+}

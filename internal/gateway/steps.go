@@ -185,7 +185,7 @@ func (b *builder) specRoutes() []*config.Route {
 		pos := b.cfg.At("openapi", name)
 		for _, rs := range specs {
 			rt := &config.Route{Name: rs.Name, Path: rs.Path, Methods: rs.Methods, Upstream: rs.Upstream, Auth: rs.Auth,
-				OpenAPI: name, Pos: pos, PathPos: pos}
+				AuthOptional: rs.Optional, OpenAPI: name, Pos: pos, PathPos: pos}
 			rt.Require.Scopes = rs.Scopes
 			for _, a := range rs.Auth {
 				if a != config.AuthNone && b.cfg.Authenticators[a] == nil {
@@ -389,10 +389,15 @@ func (b *builder) authenticate(rt *config.Route) (pipeline.Middleware, error) {
 		// at — even a correct one; failures are counted after.
 		check = lo.Wrap(check)
 	}
+	optional := rt.AuthOptional
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := check(r)
 			if err != nil {
+				if optional && carriesNoCredential(err) && len(r.Header["Authorization"]) == 0 {
+					next.ServeHTTP(w, r) // anonymous: no principal, no identity headers
+					return
+				}
 				pipeline.Refuse(w, r, "auth", obs, err)
 				return
 			}
@@ -409,6 +414,16 @@ func (b *builder) authenticate(rt *config.Route) (pipeline.Middleware, error) {
 			next.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// carriesNoCredential reports whether err is auth.Any's refusal of a
+// request without any credential its authenticators read (not a bad,
+// foreign or locked-out one). Optional routes also require the absence of
+// an Authorization header: a scheme none of them takes (Basic, say) is a
+// credential the gateway cannot verify, so it is refused, not passed on.
+func carriesNoCredential(err error) bool {
+	var rej *pipeline.Rejection
+	return errors.As(err, &rej) && rej.Type == auth.TypeCredentialsMissing
 }
 
 // rateLimit is the route's rate limiting step.
@@ -437,7 +452,7 @@ func (b *builder) rateLimit(rt *config.Route) (pipeline.Middleware, error) {
 
 // authorize is the route's authorization step (its require).
 func (b *builder) authorize(rt *config.Route) (pipeline.Middleware, error) {
-	if public(rt) {
+	if public(rt) || rt.AuthOptional { // auth_optional routes have no require
 		return nil, nil
 	}
 	req := rt.Require

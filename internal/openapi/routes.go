@@ -16,6 +16,10 @@ type RouteSpec struct {
 	Upstream string   // Config.Upstream
 	Auth     []string // authenticator names in the document's order, or ["none"]
 	Scopes   []string // require.scopes: what every accepted alternative demands
+	// Optional: the security lists {} beside schemes, so a request without
+	// a credential passes anonymously and a presented one must be valid
+	// (config.Route.AuthOptional).
+	Optional bool
 	OpenAPI  string   // the document's name
 	// Operation is the operation's id and Pointer its location in the
 	// document, for messages.
@@ -66,10 +70,10 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 			rs.Name = fmt.Sprintf("%s-%d", rs.Name, n+1)
 		}
 		names[rs.Name]++
-		auth, scopes, err := d.routeAuth(op)
+		auth, scopes, optional, err := d.routeAuth(op)
 		for _, o := range g[1:] {
-			a, s, e := d.routeAuth(o)
-			if err == nil && e == nil && (!slices.Equal(a, auth) || !slices.Equal(s, scopes)) {
+			a, s, opt, e := d.routeAuth(o)
+			if err == nil && e == nil && (!slices.Equal(a, auth) || !slices.Equal(s, scopes) || opt != optional) {
 				e = fmt.Errorf("it shares route %s with %s %s but needs different auth or scopes", op.template, op.method, op.path)
 			}
 			if e != nil {
@@ -80,7 +84,7 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 			problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", op.method, op.path, op.where, err))
 			continue
 		}
-		rs.Auth, rs.Scopes = auth, scopes
+		rs.Auth, rs.Scopes, rs.Optional = auth, scopes, optional
 		out = append(out, rs)
 	}
 	if len(problems) > 0 {
@@ -96,40 +100,59 @@ const authNone = "none"
 
 // routeAuth maps the operation's security to a route's auth and
 // require.scopes. OpenAPI's alternatives are an OR: any one satisfies the
-// operation. So an empty alternative ({}) makes the operation public (with
-// allow_public: the gateway then checks no credential and passes it on, as
-// an optional-auth service such as DRF expects), and alternatives that
-// differ only in scopes are resolved per authenticator: an alternative
-// without scopes mapped to an authenticator means any credential it accepts
-// satisfies the operation (drf-spectacular lists {jwtAuth: []} beside
-// {oauth2: [read]}, both served by one token issuer), else the smallest
-// scope set of its alternatives (a superset is never the only way in). The
-// result must be the same for every authenticator, since require.scopes
-// applies to the route; otherwise the document is refused with the reason.
-func (d *Document) routeAuth(op *operation) (auth, scopes []string, err error) {
+// operation. An empty alternative ({}) beside others makes authentication
+// optional (with allow_public or auth: none): a request without a
+// credential passes anonymously, one with a credential must present a
+// valid one, whose principal the service then gets (DRF and FastAPI
+// optional-auth views expect exactly that); no scopes can be required,
+// since anonymous requests satisfy the operation. When no alternative maps
+// to an authenticator, or there is no alternative but {}, the route is
+// auth: none. Alternatives that differ only in scopes are resolved per
+// authenticator: an alternative without scopes mapped to an authenticator
+// means any credential it accepts satisfies the operation (drf-spectacular
+// lists {jwtAuth: []} beside {oauth2: [read]}, both served by one token
+// issuer), else the smallest scope set of its alternatives (a superset is
+// never the only way in). The result must be the same for every
+// authenticator, since require.scopes applies to the route; otherwise the
+// document is refused with the reason.
+func (d *Document) routeAuth(op *operation) (auth, scopes []string, optional bool, err error) {
 	reqs := d.security
 	if op.secSet {
 		reqs = op.security
 	}
 	defaults := d.cfg.Auth
-	public := len(reqs) == 0
+	var named []secRequirement // the alternatives that name schemes
+	anonymous := len(reqs) == 0
 	for _, r := range reqs {
 		if len(r) == 0 {
-			public = true // {} in the list: anonymous access is one alternative
+			anonymous = true // {} in the list: anonymous access is one alternative
+		} else {
+			named = append(named, r)
 		}
 	}
-	if slices.Equal(defaults, []string{authNone}) {
+	explicitNone := slices.Equal(defaults, []string{authNone})
+	if explicitNone {
 		defaults = nil // auth: none: no default authenticator; public operations allowed
-		if public {
-			return []string{authNone}, nil, nil
-		}
 	}
-	if public {
-		if !d.cfg.AllowPublic {
-			return nil, nil, errPublic
+	if anonymous {
+		if !explicitNone && !d.cfg.AllowPublic {
+			return nil, nil, false, errPublic
 		}
-		return []string{authNone}, nil, nil
+		if len(named) == 0 {
+			return []string{authNone}, nil, false, nil
+		}
+		if auth, _, err := mapAlternatives(named, defaults, d.cfg.SecuritySchemes); err == nil {
+			return auth, nil, true, nil
+		}
+		return []string{authNone}, nil, false, nil // nothing to verify a credential with
 	}
+	auth, scopes, err = mapAlternatives(named, defaults, d.cfg.SecuritySchemes)
+	return auth, scopes, false, err
+}
+
+// mapAlternatives maps security alternatives, each naming schemes, to
+// authenticators and the scopes they need (see routeAuth).
+func mapAlternatives(reqs []secRequirement, defaults []string, schemes map[string]string) (auth, scopes []string, err error) {
 	need := map[string][]string{} // authenticator → scopes its credentials need
 	for _, r := range reqs {
 		if len(r) > 1 {
@@ -140,7 +163,7 @@ func (d *Document) routeAuth(op *operation) (auth, scopes []string, err error) {
 			return nil, nil, fmt.Errorf("a requirement needs schemes %s together; Rampart routes accept any one authenticator", strings.Join(names, " and "))
 		}
 		it := r[0]
-		mapped, ok := d.cfg.SecuritySchemes[it.scheme]
+		mapped, ok := schemes[it.scheme]
 		var names []string
 		switch {
 		case ok:

@@ -204,13 +204,16 @@ paths:
 	}{
 		{"allow_public", func(c *Config) { c.AllowPublic = true }, map[string]string{
 			"/unscoped-beside-scoped":   "sso|",     // a token sso accepts satisfies {jwtAuth: []}
-			"/optional":                 "none|",    // anonymous satisfies {}
+			"/optional":                 "sso?|",    // anonymous satisfies {}; a presented token must be valid
 			"/smallest-scope-set":       "sso|read", // [read, write] is never the only way in
 			"/unrelated-scopes":         "error|unrelated scopes",
 			"/different-authenticators": "error|different scopes",
 		}},
 		{"without allow_public, {} is refused", nil, map[string]string{"/optional": "error|lists {} (anonymous)"}},
-		{"auth: none allows public operations", func(c *Config) { c.Auth = []string{"none"} }, map[string]string{"/optional": "none|"}},
+		{"auth: none allows public operations", func(c *Config) { c.Auth = []string{"none"} }, map[string]string{"/optional": "sso?|"}},
+		{"an optional scheme without an authenticator is public", func(c *Config) {
+			c.AllowPublic, c.SecuritySchemes = true, map[string]string{"jwtAuth": "sso"}
+		}, map[string]string{"/optional": "none|"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +230,11 @@ paths:
 				if !ok {
 					continue
 				}
-				auth, scopes, err := d.routeAuth(op)
+				auth, scopes, optional, err := d.routeAuth(op)
 				got := strings.Join(auth, ",") + "|" + strings.Join(scopes, " ")
+				if optional {
+					got = strings.Join(auth, ",") + "?|" + strings.Join(scopes, " ")
+				}
 				if err != nil {
 					got = "error|" + err.Error()
 				}
