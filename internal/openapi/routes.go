@@ -20,7 +20,7 @@ type RouteSpec struct {
 	// a credential passes anonymously and a presented one must be valid
 	// (config.Route.AuthOptional).
 	Optional bool
-	OpenAPI  string   // the document's name
+	OpenAPI  string // the document's name
 	// Operation is the operation's id and Pointer its location in the
 	// document, for messages.
 	Operation string
