@@ -103,6 +103,9 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 		}
 		for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
 			if doc := gw.Document(name); doc != nil {
+				for _, w := range doc.Warnings() { // legal and enforced, probably not meant (duplicate required)
+					warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: %s", w.Error()), "openapi", name, "spec"))
+				}
 				for _, w := range doc.EmptiedErrorResponses() {
 					warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: openapi %q: %s", name, w), "openapi", name))
 				}

@@ -224,6 +224,26 @@ routes:
 	}
 }
 
+// A duplicate entry in required is legal JSON Schema and enforced; check
+// says where it is, because it is rarely what the author meant.
+func TestCheckWarnsAboutDuplicateRequired(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "openapi.json")
+	doc := `{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/items": {"post": {
+  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name", "name"]}}}},
+  "responses": {"201": {"description": "ok"}}}}}}`
+	if err := os.WriteFile(spec, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs, _ := runCheck(t, checkBase+fmt.Sprintf(`openapi:
+  inv: { spec: %q }
+routes:
+  - { name: items, path: /items, methods: [POST], upstream: app, auth: none, openapi: inv }
+`, spec))
+	if code != 0 || !strings.Contains(errs, "warning: ") || !strings.Contains(errs, "required") || !strings.Contains(errs, "name") {
+		t.Fatalf("code %d out %q err %q, want exit 0 and a warning about the duplicate required entry", code, out, errs)
+	}
+}
+
 func TestCheckCountsRoutesFromSpec(t *testing.T) {
 	cfg := func(spec string) string {
 		return checkBase + fmt.Sprintf(`openapi:
