@@ -138,8 +138,10 @@ func (l *loader) formFields(m *media, at loc) {
 			l.errorf(el, "form field %q: encoding style %q with explode %v is not supported", name, style, explode)
 		}
 		f.jsonOK = !f.deep && f.sep == "" && f.scalar&^tStr != 0
-		if ct := el.n.get("contentType"); ct != nil && ct.kind == kStr {
-			l.partTypes(f, name, loc{el.src, el.ptr + "/contentType", ct}, m.kind, st != nil || ex != nil)
+		// An explicit style (3.1.1: or explode) means contentType "SHALL be
+		// ignored" (OpenAPI 3.1, Encoding Object), in either media type.
+		if ct := el.n.get("contentType"); ct != nil && ct.kind == kStr && st == nil && ex == nil {
+			l.partTypes(f, name, loc{el.src, el.ptr + "/contentType", ct}, m.kind)
 		}
 		if m.kind == mMultipart {
 			l.partHeaders(name, el.at("headers"))
@@ -154,14 +156,14 @@ func (l *loader) formFields(m *media, at loc) {
 // §4.4; text/plain when absent), which must match one of them; a part of a
 // JSON type is parsed as JSON and validated against the property's schema.
 //
-// In application/x-www-form-urlencoded there is no per-value header: OpenAPI
-// 3.1.1 §4.8.15.1 reads an explicit contentType (without style or explode,
-// which take precedence) as the serialization of the value before
-// percent-encoding. A JSON type therefore makes the value JSON text; any
-// other type leaves it the text the field carries, validated as a string,
-// as without contentType. A list mixing JSON and other types cannot say how
+// In application/x-www-form-urlencoded there is no per-value header (and
+// headers are multipart-only); OpenAPI 3.1.1 ("Encoding the
+// x-www-form-urlencoded Media Type") reads an explicit contentType as the
+// serialization of the value before percent-encoding. A JSON type
+// therefore makes the value JSON text; any other type leaves it the text
+// the field carries, validated as a string, as without contentType. A list mixing JSON and other types cannot say how
 // to read a value and is refused.
-func (l *loader) partTypes(f *formField, name string, at loc, kind mediaKind, styled bool) {
+func (l *loader) partTypes(f *formField, name string, at loc, kind mediaKind) {
 	var hasJSON, hasOther bool
 	for _, r := range strings.Split(at.n.s, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(r))
@@ -177,7 +179,7 @@ func (l *loader) partTypes(f *formField, name string, at loc, kind mediaKind, st
 	if kind != mMultipart {
 		f.ctypes = nil
 		switch {
-		case styled || !hasJSON:
+		case !hasJSON:
 		case hasOther:
 			l.errorf(at, "form field %q: encoding contentType %q mixes JSON and other types; a form value cannot say which it is", name, at.n.s)
 		default:

@@ -141,10 +141,13 @@ func TestPartEncodingLoadErrors(t *testing.T) {
 		"api.yaml", []string{"encoding/b/contentType", "not a list of media types"})
 	loadBroken(t, doc("application/x-www-form-urlencoded", "              a: {contentType: 'application/json, text/plain'}\n"),
 		"api.yaml", []string{"encoding/a/contentType", "mixes JSON"})
-	// Headers are multipart-only (OpenAPI: ignored otherwise), and a
-	// styled urlencoded field ignores contentType.
+	// Headers are multipart-only (OpenAPI: ignored otherwise), and an
+	// explicit style means contentType is ignored, in either media type.
 	if err := loadDoc(t, doc("application/x-www-form-urlencoded",
 		"              a: {style: deepObject, contentType: 'application/json, text/plain', headers: {X-A: {schema: {type: string}}}}\n")); err != nil {
+		t.Error(err)
+	}
+	if err := loadDoc(t, doc("multipart/form-data", "              b: {style: form, contentType: 'nonsense'}\n")); err != nil {
 		t.Error(err)
 	}
 }
