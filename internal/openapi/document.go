@@ -118,6 +118,21 @@ type formField struct {
 	sep    string    // non-exploded arrays: the separator of the items
 	deep   bool      // encoding style deepObject: "name[key]" fields
 	views  []*schema // the property's schemas, for deepObject
+	// ctypes are the media ranges of the encoding's contentType: a
+	// multipart part of this field must match one (nil: any).
+	ctypes []partType
+	accept string // ctypes as written, for problems
+	// jsonOK: a value whose type is JSON is parsed as JSON (the property
+	// admits more than strings, and is neither deepObject nor delimited).
+	jsonOK bool
+	// json: urlencoded values are JSON texts (contentType is JSON).
+	json bool
+}
+
+// partType is one media range of an encoding's contentType.
+type partType struct {
+	typ  string // lower case: "image/png", "image/*", "*/*"
+	json bool   // application/json or a +json type
 }
 
 type response struct {

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"mime"
 	"strings"
 )
 
@@ -88,8 +89,9 @@ func separator(style string) string {
 }
 
 // formFields compiles the top-level properties of a form or multipart body
-// with their encoding (OpenAPI 3.1 §4.8.15: style, explode). Stripe's
-// documents declare style deepObject for every object and array property.
+// with their encoding (OpenAPI 3.1 §4.8.15: style, explode, contentType,
+// headers). Stripe's documents declare style deepObject for every object
+// and array property; OpenAI's declare contentType for multipart parts.
 func (l *loader) formFields(m *media, at loc) {
 	m.fields = map[string]*formField{}
 	for _, x := range collect(m.s) {
@@ -118,11 +120,12 @@ func (l *loader) formFields(m *media, at loc) {
 			continue // encoding of an undeclared property: nothing to read
 		}
 		style, explode := "form", true
-		if st := el.n.get("style"); st != nil && st.kind == kStr {
+		st, ex := el.n.get("style"), el.n.get("explode")
+		if st != nil && st.kind == kStr {
 			style = st.s
 			explode = style == "form"
 		}
-		if ex := el.n.get("explode"); ex != nil && ex.kind == kBool {
+		if ex != nil && ex.kind == kBool {
 			explode = ex.s == "true"
 		}
 		switch {
@@ -134,7 +137,91 @@ func (l *loader) formFields(m *media, at loc) {
 		default:
 			l.errorf(el, "form field %q: encoding style %q with explode %v is not supported", name, style, explode)
 		}
+		f.jsonOK = !f.deep && f.sep == "" && f.scalar&^tStr != 0
+		// An explicit style (3.1.1: or explode) means contentType "SHALL be
+		// ignored" (OpenAPI 3.1, Encoding Object), in either media type.
+		if ct := el.n.get("contentType"); ct != nil && ct.kind == kStr && st == nil && ex == nil {
+			l.partTypes(f, name, loc{el.src, el.ptr + "/contentType", ct}, m.kind)
+		}
+		if m.kind == mMultipart {
+			l.partHeaders(name, el.at("headers"))
+		}
 	}
+}
+
+// partTypes compiles an encoding's contentType: a comma-separated list of
+// media types or ranges ("image/png, image/jpeg", "image/*").
+//
+// In multipart/form-data each part carries its own Content-Type (RFC 7578
+// §4.4; text/plain when absent), which must match one of them; a part of a
+// JSON type is parsed as JSON and validated against the property's schema.
+//
+// In application/x-www-form-urlencoded there is no per-value header (and
+// headers are multipart-only); OpenAPI 3.1.1 ("Encoding the
+// x-www-form-urlencoded Media Type") reads an explicit contentType as the
+// serialization of the value before percent-encoding. A JSON type
+// therefore makes the value JSON text; any other type leaves it the text
+// the field carries, validated as a string, as without contentType. A list mixing JSON and other types cannot say how
+// to read a value and is refused.
+func (l *loader) partTypes(f *formField, name string, at loc, kind mediaKind) {
+	var hasJSON, hasOther bool
+	for _, r := range strings.Split(at.n.s, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(r))
+		if err != nil || strings.Count(mt, "/") != 1 || strings.HasPrefix(mt, "*/") && mt != "*/*" {
+			l.errorf(at, "form field %q: encoding contentType %q is not a list of media types", name, at.n.s)
+			return
+		}
+		pt := partType{typ: mt, json: isJSONType(mt)}
+		hasJSON, hasOther = hasJSON || pt.json, hasOther || !pt.json
+		f.ctypes = append(f.ctypes, pt)
+	}
+	f.accept = at.n.s
+	if kind != mMultipart {
+		f.ctypes = nil
+		switch {
+		case !hasJSON:
+		case hasOther:
+			l.errorf(at, "form field %q: encoding contentType %q mixes JSON and other types; a form value cannot say which it is", name, at.n.s)
+		default:
+			f.json = f.jsonOK
+		}
+	}
+}
+
+// isJSONType reports whether a media type (not a range) is JSON.
+func isJSONType(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") && !strings.HasPrefix(mt, "*/")
+}
+
+// partHeaders refuses an encoding's headers (multipart part headers other
+// than Content-Type, which OpenAPI says is ignored there): Rampart does not
+// enforce them, so a document that declares them is refused rather than
+// enforced less than it says.
+func (l *loader) partHeaders(name string, at loc) {
+	if at.n == nil || at.n.kind != kMap {
+		return
+	}
+	for i, h := range at.n.keys {
+		if strings.EqualFold(h, "Content-Type") {
+			continue
+		}
+		l.errorf(loc{at.src, at.ptr + "/" + ptrToken(h), at.n.vals[i]},
+			"form field %q: encoding header %q (multipart part headers) is not enforced by Rampart", name, h)
+	}
+}
+
+// match returns the media range of the field's contentType that a part's
+// media type (lower case, without parameters) matches.
+func (f *formField) match(mt string) (partType, bool) {
+	for _, r := range f.ctypes {
+		switch {
+		case r.typ == "*/*", r.typ == mt:
+			return r, true
+		case strings.HasSuffix(r.typ, "/*") && strings.HasPrefix(mt, r.typ[:len(r.typ)-1]):
+			return r, true
+		}
+	}
+	return partType{}, false
 }
 
 // deepField splits a bracketed form or query name ("card[number]") into

@@ -809,7 +809,8 @@ func (e *enforcer) checkForm(st *state, m *media, body []byte) {
 			c.problemAt("/body", "malformed form body")
 			return
 		}
-		fields = e.addField(c, m, fields, key, val, false)
+		ff := m.field(key)
+		fields = e.addField(c, m, fields, key, val, false, ff != nil && ff.json)
 	}
 	e.checkFields(st, m, fields)
 }
@@ -819,11 +820,27 @@ type formValue struct {
 	vals []string
 	file bool
 	deep *deepValue // a deepObject field's bracketed names
+	json []bool     // which vals are JSON texts (nil: none)
+}
+
+// field returns the compiled field a form key belongs to ("name", or
+// "name[key]" of a deepObject field), or nil.
+func (m *media) field(key string) *formField {
+	if f := m.fields[key]; f != nil {
+		return f
+	}
+	if name, _ := deepField(key); name != key {
+		if f := m.fields[name]; f != nil && f.deep {
+			return f
+		}
+	}
+	return nil
 }
 
 // addField adds one form field; "name[key]" belongs to field name when its
 // encoding is deepObject (else it is a field of that literal name).
-func (e *enforcer) addField(c *checker, m *media, fields []formValue, key, val string, file bool) []formValue {
+// A JSON value (isJSON) is kept even from a file part.
+func (e *enforcer) addField(c *checker, m *media, fields []formValue, key, val string, file, isJSON bool) []formValue {
 	name, rest := deepField(key)
 	if f := m.fields[name]; f == nil || !f.deep {
 		name, rest = key, ""
@@ -838,10 +855,16 @@ func (e *enforcer) addField(c *checker, m *media, fields []formValue, key, val s
 	}
 	f := &fields[i]
 	f.file = f.file || file
-	if file {
+	if file && !isJSON {
 		val = ""
 	}
 	if f.deep == nil {
+		if isJSON && f.json == nil {
+			f.json = make([]bool, len(f.vals), len(f.vals)+1)
+		}
+		if f.json != nil {
+			f.json = append(f.json, isJSON)
+		}
 		f.vals = append(f.vals, val)
 	} else if reason := f.deep.insert(rest, val, e.maxDepth); reason != "" {
 		c.problemAt(deepPointer("/body", key), reason)
@@ -869,6 +892,9 @@ func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
 			c.problemAt("/body/"+string(appendToken(nil, []byte(f.name))), "field must not be repeated")
 			continue
 		}
+		if f.json != nil && !e.partsJSON(st, &f) {
+			continue
+		}
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
@@ -883,9 +909,15 @@ func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = appendScalar(b, ff.scalar, v)
+				if f.json != nil && f.json[j] {
+					b = append(b, v...)
+				} else {
+					b = appendScalar(b, ff.scalar, v)
+				}
 			}
 			b = append(b, ']')
+		case f.json != nil && f.json[0]:
+			b = append(b, vals[0]...)
 		default:
 			b = appendScalar(b, ff.scalar, vals[0])
 		}
@@ -903,6 +935,36 @@ func (e *enforcer) checkFields(st *state, m *media, fields []formValue) {
 		return
 	}
 	c.checkOwned(m.s, st.pdoc.Root())
+}
+
+// partsJSON parses a field's JSON values strictly, reporting problems at
+// /body/<field> (an array field's item at /body/<field>/<i>): only a
+// single well-formed value is then written into the rendered body, so a
+// part cannot add properties next to its own.
+func (e *enforcer) partsJSON(st *state, f *formValue) bool {
+	c := &st.c
+	ok := true
+	for j, v := range f.vals {
+		if !f.json[j] {
+			continue
+		}
+		err := st.pdoc.Parse([]byte(v), strictjson.Options{MaxDepth: e.maxDepth})
+		if err == nil {
+			continue
+		}
+		ok = false
+		ptr := "/body/" + string(appendToken(nil, []byte(f.name)))
+		if len(f.vals) > 1 {
+			ptr += "/" + itoa(j)
+		}
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			c.problemAt(ptr+se.Pointer, se.Reason.String())
+		} else {
+			c.problemAt(ptr, "malformed JSON")
+		}
+	}
+	return ok
 }
 
 // Form and multipart limits: a body within server.max_body_bytes can still
@@ -942,11 +1004,26 @@ func (e *enforcer) checkMultipart(st *state, op *operation, r *http.Request, m *
 			c.problemAt("/body", "malformed multipart body")
 			return nil
 		}
-		if !file && !utf8.Valid(data) {
+		isJSON := false
+		if ff := m.field(name); ff != nil && ff.ctypes != nil {
+			mt, reason := partMediaType(part.Header)
+			if reason == "" {
+				r, ok := ff.match(mt)
+				if !ok {
+					reason = "part Content-Type " + mt + " is not one of " + ff.accept
+				}
+				isJSON = r.json && ff.jsonOK
+			}
+			if reason != "" {
+				c.problemAt("/body/"+string(appendToken(nil, []byte(name))), reason)
+				continue
+			}
+		}
+		if (!file || isJSON) && !utf8.Valid(data) {
 			c.problemAt("/body/"+string(appendToken(nil, []byte(name))), "invalid UTF-8")
 			continue
 		}
-		fields = e.addField(c, m, fields, name, string(data), file)
+		fields = e.addField(c, m, fields, name, string(data), file, isJSON)
 	}
 	e.checkFields(st, m, fields)
 	return nil
@@ -960,6 +1037,24 @@ func headerSize(h textproto.MIMEHeader) int {
 		}
 	}
 	return n
+}
+
+// partMediaType returns a multipart part's media type, lower case and without
+// parameters: text/plain when it has no Content-Type (RFC 7578 §4.4).
+func partMediaType(h textproto.MIMEHeader) (mt, reason string) {
+	cts := h["Content-Type"]
+	switch len(cts) {
+	case 0:
+		return "text/plain", ""
+	case 1:
+	default:
+		return "", "part has more than one Content-Type"
+	}
+	mt, _, err := mime.ParseMediaType(cts[0])
+	if err != nil || strings.Count(mt, "/") != 1 || strings.IndexByte(mt, '*') >= 0 {
+		return "", "malformed part Content-Type"
+	}
+	return mt, ""
 }
 
 // partName reads Content-Disposition: form-data; name="..."; filename="...".
