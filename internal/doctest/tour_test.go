@@ -1,7 +1,6 @@
 package doctest
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -9,30 +8,12 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/cli"
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var (
 	wantStatus = regexp.MustCompile(`#\s*(\d{3})\b`)
@@ -70,7 +51,7 @@ func TestReadmeTour(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut gt.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, []string{"demo", "--listen", addr}, nil, &out, &errOut) }()
 	t.Cleanup(func() {
