@@ -33,7 +33,9 @@ build: ## build bin/rampart
 demo: ## run the demo
 	$(GO) run ./cmd/rampart demo
 
-CORPUS    ?= ../shared/openapi-corpus
+# The corpus lives beside the project (../shared); a clone elsewhere (CI's
+# temporary checkout) finds it at the workplace's shared folder.
+CORPUS    ?= $(firstword $(wildcard ../shared/openapi-corpus /work/shared/openapi-corpus) ../shared/openapi-corpus)
 
 openapi-corpus: build ## run the request cases of $(CORPUS) through bin/rampart (skipped when absent)
 	@if [ -d "$(CORPUS)" ]; then $(GO) run ./bench/cmd/corpus -rampart bin/rampart -corpus "$(CORPUS)"; \
