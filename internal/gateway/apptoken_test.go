@@ -50,8 +50,8 @@ func TestAppIssuedTokens(t *testing.T) {
 		t.Errorf("the token reached the upstream in x-access-token")
 	}
 	for name, c := range map[string]struct{ path, tok string }{
-		"refresh token":              {"/books/v1", flask("refresh")},
-		"no iss/aud without any":     {"/strict", flask("access")},
+		"refresh token":             {"/books/v1", flask("refresh")},
+		"no iss/aud without any":    {"/strict", flask("access")},
 		"another application's key": {"/books/v1", authtest.Mint(t, &authtest.Key{Alg: "HS256", Signer: []byte(strings.Repeat("q", 40))}, jwtlib.MapClaims{"sub": "mallory", "exp": time.Now().Add(time.Hour).Unix(), "type": "access"}, nil)},
 	} {
 		resp, body := get(c.path, c.tok)
