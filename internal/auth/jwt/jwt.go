@@ -19,7 +19,10 @@
 //     the IdP.
 //   - Every parse requires exp and checks iss (§3.8), aud (§3.9), nbf and iat
 //     with a small leeway; claims of the wrong JSON type (a string exp, a
-//     numeric aud) are refusals, not zero values.
+//     numeric aud) are refusals, not zero values. Only a shared-secret
+//     authenticator may say issuer or audiences Any, for tokens its own
+//     application mints without them. RequireClaims (type: access) refuses
+//     refresh tokens.
 //   - Only compact JWS with exactly three segments and canonical base64url is
 //     accepted: JWE and nested tokens (no decompression, RFC 8725 §3.6), the
 //     JSON serialization, unknown crit extensions (RFC 7515 §4.1.11) and
@@ -313,8 +316,8 @@ func (a *Authenticator) Close() error {
 // reported as auth.ErrForeignCredential, so an authenticator listed after this
 // one can take them: a token without any '.', which cannot be a JWS or JWE
 // (an opaque token, for introspection); and a well-formed JWS whose iss names
-// another issuer (for that issuer's authenticator). Every other token is this
-// authenticator's to accept or refuse.
+// another issuer (for that issuer's authenticator; never with issuer Any).
+// Every other token is this authenticator's to accept or refuse.
 func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, error) {
 	tok, err := a.src.Token(r)
 	if err != nil {
