@@ -92,6 +92,13 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 	if err != nil {
 		errs = append(errs, err)
 	} else {
+		for _, name := range slices.Sorted(maps.Keys(cfg.Authenticators)) {
+			if j := cfg.Authenticators[name].JWT; j != nil {
+				for _, w := range j.Warnings() {
+					warns = append(warns, cfg.ErrorAt(fmt.Errorf("warning: authenticator %q: %s", name, w), "authenticators", name))
+				}
+			}
+		}
 		failed := gw.WaitKeys(ctx)
 		for _, name := range slices.Sorted(maps.Keys(failed)) {
 			err := failed[name]

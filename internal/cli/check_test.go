@@ -304,3 +304,26 @@ routes:
 	}
 	assertLocated(t, path, errs)
 }
+
+// TestCheckWarnsAboutAnyIssuer: issuer/audiences any is legal with a secret,
+// and check says what it accepts; a published example secret is an error.
+func TestCheckWarnsAboutAnyIssuer(t *testing.T) {
+	const routes = `routes:
+  - { name: books, path: /books, methods: [GET], upstream: app, auth: [flask] }
+`
+	code, out, errs, path := runCheck(t, checkBase+`authenticators:
+  flask: { type: jwt, issuer: any, audiences: [any], algorithms: [HS256], secret: "Wq9Zr4Tm7Lp1Xv6Nb3Jc8Yd5Fs0GuHk2", token_header: x-access-token, require_claims: { type: access } }
+`+routes)
+	if code != 0 || !strings.Contains(errs, `warning: authenticator "flask": accepts tokens of any issuer and audience`) || !strings.Contains(errs, "prefer setting iss and aud") {
+		t.Fatalf("code %d out %q err %q, want 0 with a warning", code, out, errs)
+	}
+	assertLocated(t, path, errs)
+
+	const fastapi = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+	code, out, errs, _ = runCheck(t, checkBase+`authenticators:
+  flask: { type: jwt, issuer: any, audiences: [any], algorithms: [HS256], secret: "`+fastapi+`" }
+`+routes)
+	if code != 1 || !strings.Contains(errs, "published example") || strings.Contains(errs, fastapi) {
+		t.Fatalf("FastAPI docs' secret: code %d out %q err %q, want 1 without the value", code, out, errs)
+	}
+}

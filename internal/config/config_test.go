@@ -567,10 +567,14 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("strong secret refused: %v", err)
 	}
 	for s, why := range map[string]string{
-		"changeme":                  "is a well-known placeholder",
-		strings.Repeat("x", 40):     "is one character repeated",
-		"short":                     "is too short (5 bytes); secrets must be at least 32 bytes",
-		"zz-changeme-zz-0123456789": `contains the placeholder word "changeme"`,
+		"changeme": "is a well-known placeholder",
+		"random":   "is a well-known placeholder",
+		"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7": "is a well-known placeholder or published example",
+		"a-string-secret-at-least-256-bits-long":                           "is a well-known placeholder or published example",
+		"404E635266556A586E3272357538782F413F4428472B4B6250645367566B5970": "is a well-known placeholder or published example",
+		strings.Repeat("x", 40):                                            "is one character repeated",
+		"short":                                                            "is too short (5 bytes); secrets must be at least 32 bytes",
+		"zz-changeme-zz-0123456789":                                        `contains the placeholder word "changeme"`,
 	} {
 		if got := secretProblem(s); !strings.HasPrefix(got, why) {
 			t.Errorf("secretProblem(%q) = %q, want prefix %q", s, got, why)
@@ -703,7 +707,7 @@ func TestAuthenticators(t *testing.T) {
 		{name: "type required", src: head + "  a: {header: X-Key}\n", want: []string{`4:3: authenticator "a": type is required`}},
 		{name: "unknown type lists valid ones", src: head + "  a: {type: oauth}\n", want: []string{`4:13: authenticator "a": type must be one of jwt, api_key, mtls, introspection; got "oauth"`}},
 		{name: "field of another type refused", src: jwt("jwks_url: \"https://idp.test/k\", algorithms: [RS256], header: X-Key"), want: []string{
-			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie, roles_claim, forward_token, jwks_refresh_floor, jwks_refresh_ceiling, unknown_kid_cooldown)`,
+			`4:116: authenticator "j": "header" is not a jwt field (jwt fields: type, issuer, discovery, jwks_url, audiences, algorithms, leeway, secret, public_key_file, token_header, token_cookie, roles_claim, require_claims, forward_token, jwks_refresh_floor, jwks_refresh_ceiling, unknown_kid_cooldown)`,
 		}},
 		{name: "jwt field on api_key refused", src: head + "  a: {type: api_key, issuer: \"https://idp.test/\"}\n", want: []string{`4:22: authenticator "a": "issuer" is not an api_key field (api_key fields: type, header)`}},
 		{name: "jwt requires issuer, audiences, algorithms and a key source", src: head + "  j: {type: jwt}\n", want: []string{

@@ -25,6 +25,7 @@ import (
 //	positive        a duration must be greater than 0
 //	size            an int field holds a size (see isSize)
 //	weburl          an https URL (http for loopback hosts; see webURLProblem)
+//	or_any          with weburl: the word any is accepted too (jwt.Any)
 //	secret          a secret (see secretProblem; never shown in messages)
 //	token=NOUN      an RFC 9110 token, such as a header name (NOUN names it);
 //	                for a list, each entry
@@ -36,7 +37,7 @@ import (
 // Besides, a []*url.URL is a list of upstream targets (see targetURL).
 type constraints struct {
 	required, nonempty, unique, positive bool
-	orNone                               bool
+	orNone, orAny                        bool
 	fold, weburl, secret, claim          bool
 	token, entry                         string
 	oneOf                                []string
@@ -47,7 +48,7 @@ func parseConstraints(tag string) constraints {
 	var c constraints
 	flags := map[string]*bool{"required": &c.required, "nonempty": &c.nonempty, "positive": &c.positive,
 		"weburl": &c.weburl, "secret": &c.secret, "claim": &c.claim, "or_none": &c.orNone,
-		"size": new(bool), "or_true": new(bool)} // the last two are read by isSize and the reference
+		"or_any": &c.orAny, "size": new(bool), "or_true": new(bool)} // the last two are read by isSize and the reference
 	texts := map[string]*string{"token": &c.token, "entry": &c.entry, "min": &c.min, "max": &c.max}
 	for _, part := range strings.Split(tag, ",") {
 		name, val, _ := strings.Cut(part, "=")
@@ -267,7 +268,7 @@ func (p *parser) checkString(f *fields, key string, v value, c constraints) bool
 	switch {
 	case c.oneOf != nil && !(v.s == "" && contains(c.oneOf, "")):
 		return p.oneOf(f, key, v, nonEmpty(c.oneOf)...)
-	case c.weburl:
+	case c.weburl && !(c.orAny && v.s == "any"):
 		if prob := webURLProblem(v.s); prob != "" {
 			f.errf(key, "%s; got %s", prob, v.show())
 			return false

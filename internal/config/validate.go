@@ -131,6 +131,16 @@ func init() {
 		"1234567890", "abc123", "dummy", "sample", "insecure", "notasecret", "topsecret",
 		"s3cr3t", "foobar", "foo", "bar", "hunter2", "none", "null", "empty", "dev",
 		"development", "secret123", "password123", "admin123", "rampart",
+		// JWT secrets of Flask/PyJWT tutorials (Flask-JWT-Extended's docs use
+		// "super-secret"; "random" is the deliberately vulnerable VAmPI's).
+		"random", "thisissecret", "thisisasecret", "secretkey123", "jwtsecret123",
+		// Published example values long enough to pass the length rule, copied
+		// verbatim into applications: the FastAPI docs' OAuth2/JWT tutorial
+		// SECRET_KEY; jwt.io's debugger defaults (old and current); the HS256
+		// key of the Spring Security JWT tutorials (Baeldung, BezKoder).
+		"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+		"your256bitsecret", "astringsecretatleast256bitslong",
+		"404e635266556a586e3272357538782f413f4428472b4b6250645367566b5970",
 	} {
 		placeholders[s] = true
 	}
@@ -141,7 +151,7 @@ func init() {
 func secretProblem(s string) string {
 	norm := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
 	if placeholders[norm] {
-		return "is a well-known placeholder, not a secret; generate a random value (for example: openssl rand -base64 48)"
+		return "is a well-known placeholder or published example, not a secret; generate a random value (for example: openssl rand -base64 48)"
 	}
 	if s != "" && strings.Count(s, s[:1]) == len(s) {
 		return "is one character repeated, not a secret; generate a random value (for example: openssl rand -base64 48)"

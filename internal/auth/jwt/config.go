@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-gw/rampart/internal/framing"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
@@ -29,6 +31,31 @@ var hmacMinKey = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // algorithmNames lists the algorithms in the order messages name them.
 var algorithmNames = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Any, as the issuer or the only audience, turns that check off. It is
+// accepted only with a shared secret, which is then the whole trust anchor:
+// with a JWKS or public key it would accept every token the IdP signs for
+// anyone (a public IdP signs for every application).
+const Any = "any"
+
+// AnyAudience reports whether audiences is [any].
+func (c *Config) AnyAudience() bool { return slices.Contains(c.Audiences, Any) }
+
+// Warnings explain the risk of what c accepts that tokens are usually
+// refused for (issuer or audiences any), for `rampart check`.
+func (c *Config) Warnings() []string {
+	var off []string
+	if c.Issuer == Any {
+		off = append(off, "issuer")
+	}
+	if c.AnyAudience() {
+		off = append(off, "audience")
+	}
+	if off == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("accepts tokens of any %s (no iss/aud check): every token signed with this secret is accepted, whichever application or service minted it and for whichever service; prefer setting iss and aud in the application and naming them here (RFC 8725 §3.8, §3.9)", strings.Join(off, " and "))}
+}
 
 // keySources are the keys of which exactly one is set, in key order.
 const keySources = "jwks_url, discovery: true, secret or public_key_file"
@@ -85,6 +112,22 @@ func (c *Config) Validate() []error {
 	for _, k := range sources[min(1, len(sources)):] {
 		errs = append(errs, &conf.FieldError{Field: k, Index: -1, AtKey: true,
 			Msg: fmt.Sprintf("%s and %s are both key sources; use exactly one of %s", sources[0], k, keySources)})
+	}
+
+	if (c.Issuer == Any || c.AnyAudience()) && c.Secret == "" {
+		field := "issuer"
+		if c.Issuer != Any {
+			field = "audiences"
+		}
+		errs = append(errs, conf.Errorf(field, "any is only for a shared secret (secret), where the secret is the trust anchor; with an IdP's keys it would accept tokens the IdP signs for any application"))
+	}
+	if c.AnyAudience() && len(c.Audiences) > 1 {
+		errs = append(errs, conf.Errorf("audiences", "any must be the only entry"))
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.RequireClaims)) {
+		if c.RequireClaims[name] == "" {
+			errs = append(errs, conf.Errorf("require_claims", "claim %q: the required value is empty", name))
+		}
 	}
 
 	floor, ceiling := cmp.Or(c.JWKSRefreshFloor, DefaultJWKSRefreshFloor), cmp.Or(c.JWKSRefreshCeiling, DefaultJWKSRefreshCeiling)

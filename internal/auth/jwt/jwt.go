@@ -19,7 +19,10 @@
 //     the IdP.
 //   - Every parse requires exp and checks iss (§3.8), aud (§3.9), nbf and iat
 //     with a small leeway; claims of the wrong JSON type (a string exp, a
-//     numeric aud) are refusals, not zero values.
+//     numeric aud) are refusals, not zero values. Only a shared-secret
+//     authenticator may say issuer or audiences Any, for tokens its own
+//     application mints without them. RequireClaims (type: access) refuses
+//     refresh tokens.
 //   - Only compact JWS with exactly three segments and canonical base64url is
 //     accepted: JWE and nested tokens (no decompression, RFC 8725 §3.6), the
 //     JSON serialization, unknown crit extensions (RFC 7515 §4.1.11) and
@@ -62,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -110,8 +114,10 @@ type Config struct {
 	// Issuer is the exact required `iss` (RFC 8725 §3.8); required. With
 	// discovery it is also where discovery starts, and must equal the
 	// discovery document's `issuer` (OpenID Connect Discovery §4.3). An
-	// https URL (http only for a loopback address).
-	Issuer string `yaml:"issuer" conf:"required,weburl"`
+	// https URL (http only for a loopback address), or `any` (only with
+	// secret): `iss` is then not checked, absent or any value, for tokens
+	// an application issues itself (Flask-JWT-Extended, PyJWT).
+	Issuer string `yaml:"issuer" conf:"required,weburl,or_any"`
 	// Discovery reads jwks_uri from {issuer}/.well-known/openid-configuration
 	// (one key source).
 	Discovery bool `yaml:"discovery"`
@@ -119,6 +125,8 @@ type Config struct {
 	// only for a loopback address.
 	JWKSURL string `yaml:"jwks_url" conf:"weburl"`
 	// Audiences: the token's `aud` must contain one of them; required.
+	// [any] (only with secret) means `aud` is not checked, absent or any
+	// value.
 	Audiences []string `yaml:"audiences" conf:"required,unique"`
 	// Algorithms is the allowlist of `alg` values; required. HS256/384/512
 	// need secret and exclude every other algorithm; RS*, PS*, ES*, EdDSA need
@@ -142,6 +150,10 @@ type Config struct {
 	// RolesClaim is the claim holding roles, a dotted path for nested claims
 	// ("realm_access.roles" for Keycloak). Unset means "roles".
 	RolesClaim string `yaml:"roles_claim" conf:"claim"`
+	// RequireClaims are claims the token must carry with exactly these
+	// string values, such as {type: access} to refuse Flask-JWT-Extended's
+	// refresh tokens ({token_type: access} for Django SimpleJWT).
+	RequireClaims map[string]string `yaml:"require_claims" conf:"entry=claim"`
 	// ForwardToken passes the token on to the upstream. By default it is
 	// removed (like Envoy's jwt_authn): the upstream gets the gateway's verdict
 	// in X-Rampart-* headers instead of a replayable bearer token.
@@ -199,7 +211,8 @@ type Config struct {
 // background JWKS refresh.
 type Authenticator struct {
 	name       string
-	issuer     string
+	issuer     string // Any: not checked
+	required   map[string]string
 	src        auth.TokenSource
 	parser     *jwtlib.Parser
 	allowed    []string
@@ -252,23 +265,29 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Authenticator, 
 	a := &Authenticator{
 		name:       cfg.Name,
 		issuer:     cfg.Issuer,
+		required:   maps.Clone(cfg.RequireClaims),
 		src:        auth.TokenSource{Header: cfg.TokenHeader, Cookie: cfg.TokenCookie},
 		allowed:    slices.Clone(cfg.Algorithms),
 		types:      types,
 		rolesClaim: cfg.RolesClaim,
 		now:        now,
 		cacheTTL:   cfg.CacheTTL,
-		parser: jwtlib.NewParser(
-			jwtlib.WithValidMethods(slices.Clone(cfg.Algorithms)),
-			jwtlib.WithIssuer(cfg.Issuer),
-			jwtlib.WithAudience(slices.Clone(cfg.Audiences)...),
-			jwtlib.WithExpirationRequired(),
-			jwtlib.WithIssuedAt(),
-			jwtlib.WithLeeway(cfg.Leeway),
-			jwtlib.WithTimeFunc(now),
-			jwtlib.WithStrictDecoding(), // one encoding per token: no malleable variants
-		),
 	}
+	opts := []jwtlib.ParserOption{
+		jwtlib.WithValidMethods(slices.Clone(cfg.Algorithms)),
+		jwtlib.WithExpirationRequired(),
+		jwtlib.WithIssuedAt(),
+		jwtlib.WithLeeway(cfg.Leeway),
+		jwtlib.WithTimeFunc(now),
+		jwtlib.WithStrictDecoding(), // one encoding per token: no malleable variants
+	}
+	if cfg.Issuer != Any {
+		opts = append(opts, jwtlib.WithIssuer(cfg.Issuer))
+	}
+	if !cfg.AnyAudience() {
+		opts = append(opts, jwtlib.WithAudience(slices.Clone(cfg.Audiences)...))
+	}
+	a.parser = jwtlib.NewParser(opts...)
 	if cfg.CacheSize > 0 {
 		a.cache = auth.NewCache[cached](cfg.CacheSize, now)
 	}
@@ -297,8 +316,8 @@ func (a *Authenticator) Close() error {
 // reported as auth.ErrForeignCredential, so an authenticator listed after this
 // one can take them: a token without any '.', which cannot be a JWS or JWE
 // (an opaque token, for introspection); and a well-formed JWS whose iss names
-// another issuer (for that issuer's authenticator). Every other token is this
-// authenticator's to accept or refuse.
+// another issuer (for that issuer's authenticator; never with issuer Any).
+// Every other token is this authenticator's to accept or refuse.
 func (a *Authenticator) Authenticate(r *http.Request) (*pipeline.Principal, error) {
 	tok, err := a.src.Token(r)
 	if err != nil {
@@ -355,7 +374,7 @@ func (a *Authenticator) verify(ctx context.Context, tok string) (*pipeline.Princ
 		}
 		return nil, fmt.Errorf("%w: %d segments", ErrMalformed, n+1)
 	}
-	if iss, ok := peekIssuer(tok); ok && iss != a.issuer {
+	if iss, ok := peekIssuer(tok); ok && a.issuer != Any && iss != a.issuer {
 		return nil, ErrOtherIssuer
 	}
 	claims := jwtlib.MapClaims{}
@@ -367,6 +386,12 @@ func (a *Authenticator) verify(ctx context.Context, tok string) (*pipeline.Princ
 	})
 	if err != nil {
 		return nil, a.classify(t, err)
+	}
+	for name, want := range a.required {
+		if got, _ := claims[name].(string); got != want {
+			// The value stays out of the text: it is the token's.
+			return nil, fmt.Errorf("%w: claim %q lacks its required value", ErrClaims, name)
+		}
 	}
 	p, err := auth.PrincipalFromClaims(a.name, claims, a.rolesClaim, "sub")
 	if err != nil {
