@@ -121,6 +121,7 @@ type compiledRoute struct {
 	metrics *metrics.Route // nil without metrics
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
+	deny    int  // a deny route's status (404 or 403); handler is then nil
 }
 
 // New compiles cfg. Every problem is returned at once.
@@ -165,7 +166,13 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
 			overrides.Routes[rt.Name] = rt.Headers
 		}
-		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path}
+		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path, Deny: rt.Deny}
+		if rt.Deny {
+			// A deny route only takes requests away: it adds no host to
+			// those the gateway serves.
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, deny: rt.DenyStatus})
+			continue
+		}
 		if rt.Host == "" {
 			g.hostsOnly = false
 		} else {
@@ -331,11 +338,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, "route", g.obs, rej)
 		return
 	default:
-		pipeline.Refuse(w, r, "route", g.obs, pipeline.Reject(http.StatusNotFound, "route-not-found", "No route matches this request."))
+		pipeline.Refuse(w, r, "route", g.obs, notFound())
 		return
 	}
 	rt := &g.routes[res.Route]
 	info.Route, info.RouteIndex = rt.name, res.Route+1
+	if rt.deny != 0 {
+		// Before anything else, preflights included: the answer must not
+		// tell a denied path from an unknown one (with 404).
+		pipeline.Refuse(w, r, "deny", g.obs, denial(rt.deny))
+		return
+	}
 	info.Params = params
 	if preflight && !rt.cors {
 		// Preflights are the gateway's business: never forwarded.
@@ -344,6 +357,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.handler.ServeHTTP(w, r)
+}
+
+// notFound is the answer to a request no route matches.
+func notFound() *pipeline.Rejection {
+	return pipeline.Reject(http.StatusNotFound, "route-not-found", "No route matches this request.")
+}
+
+// denial is a deny route's answer: with 404, the very answer to a request no
+// route matches; with 403, route-denied.
+func denial(status int) *pipeline.Rejection {
+	if status == http.StatusForbidden {
+		return pipeline.Reject(http.StatusForbidden, "route-denied", "This request is not allowed.")
+	}
+	return notFound()
 }
 
 // requestState is what ServeHTTP allocates per request, in one piece.
