@@ -114,6 +114,7 @@ type Gateway struct {
 	hostsOnly      bool            // every route names a host
 	websockets     []*websocket.Handler
 	bodies         *spool.Budget // buffered request and response bodies
+	shadows        []error       // see Shadows
 }
 
 type compiledRoute struct {
@@ -195,6 +196,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		return nil, errors.Join(b.errs...)
 	}
 	g.router = router
+	g.shadows = shadows(cfg, routes, router, g.docs)
 	g.secure = secure(http.HandlerFunc(g.serve))
 	if g.metrics != nil {
 		g.noRoute = g.metrics.Route("")
@@ -224,6 +226,42 @@ func bodyBudget(s config.Server, deps Deps) (*spool.Budget, error) {
 // positioned is a config error found while compiling.
 func positioned(cfg *config.Config, pos conf.Pos, msg string) *config.Error {
 	return &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: msg}
+}
+
+// Shadows warns, at the route's path, about each path an OpenAPI document
+// lists with a literal segment where the route that takes its requests,
+// documented by that same document, has a {parameter}: /users/v1/_debug
+// served by /users/v1/{username}. The operation is probably not meant to
+// be reached that way (for `rampart check`).
+func (g *Gateway) Shadows() []error { return g.shadows }
+
+func shadows(cfg *config.Config, routes []*config.Route, router *route.Router, docs map[string]*openapi.Document) []error {
+	var out []error
+	for i, rt := range routes {
+		doc := docs[rt.OpenAPI]
+		if doc == nil || rt.Deny || !strings.Contains(rt.Path, "{") {
+			continue
+		}
+		for _, op := range doc.OperationPaths() {
+			// The template as a path: its own {parameters} match only
+			// parameters of routes.
+			var params route.Params
+			if res := router.Match(rt.Host, op.Method, op.Template, &params); res.Route != i {
+				continue
+			}
+			for j := range params.Len() {
+				name, v := params.At(j)
+				if strings.HasPrefix(v, "{") || strings.Contains(rt.Path, "{"+name+"...}") {
+					continue
+				}
+				out = append(out, positioned(cfg, rt.PathPos, fmt.Sprintf(
+					"warning: route %q: {%s} in path %q takes %s %s, which openapi %q documents as a path of its own (#%s); add a route for it, or a deny route (deny: true) if it must never be reachable",
+					rt.Name, name, rt.Path, op.Method, op.Template, rt.OpenAPI, op.Pointer)))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Routes is the number of routes compiled, generated ones included.
