@@ -239,7 +239,7 @@ func shadows(cfg *config.Config, routes []*config.Route, router *route.Router, d
 	var out []error
 	for i, rt := range routes {
 		doc := docs[rt.OpenAPI]
-		if doc == nil || rt.Deny || !strings.Contains(rt.Path, "{") {
+		if doc == nil || !strings.Contains(rt.Path, "{") { // deny routes have no openapi
 			continue
 		}
 		for _, op := range doc.OperationPaths() {
