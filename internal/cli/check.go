@@ -108,6 +108,7 @@ func compile(ctx context.Context, cfg *config.Config, online, strict bool) (gw *
 			}
 			errs = append(errs, cfg.ErrorAt(fmt.Errorf("authenticator %q: %w", name, err), "authenticators", name))
 		}
+		warns = append(warns, gw.Shadows()...)
 		for _, name := range slices.Sorted(maps.Keys(cfg.OpenAPI)) {
 			if doc := gw.Document(name); doc != nil {
 				for _, w := range doc.Warnings() { // legal and enforced, probably not meant (duplicate required)

@@ -327,3 +327,31 @@ func TestCheckWarnsAboutAnyIssuer(t *testing.T) {
 		t.Fatalf("FastAPI docs' secret: code %d out %q err %q, want 1 without the value", code, out, errs)
 	}
 }
+
+// Issue 16: /users/v1/_debug, documented as a path of its own, would be
+// served by the route /users/v1/{username}; check says so at the route's
+// path, and not once a deny route (or an explicit route) takes it.
+func TestCheckWarnsAboutParameterShadowingDocumentedPath(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "openapi.json")
+	doc := `{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {
+  "/users/v1/{username}": {"get": {"parameters": [{"name": "username", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "ok"}}}},
+  "/users/v1/_debug": {"get": {"responses": {"200": {"description": "ok"}}}}}}`
+	if err := os.WriteFile(spec, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head := checkBase + fmt.Sprintf("openapi:\n  users: { spec: %q }\nroutes:\n", spec)
+	user := "  - { name: user, path: \"/users/v1/{username}\", methods: [GET], upstream: app, auth: none, openapi: users }\n"
+	code, out, errs, _ := runCheck(t, head+user)
+	want := `:8:25: warning: route "user": {username} in path "/users/v1/{username}" takes GET /users/v1/_debug, which openapi "users" documents as a path of its own (#/paths/~1users~1v1~1_debug/get); add a route for it, or a deny route (deny: true) if it must never be reachable`
+	if code != 0 || !strings.Contains(errs, want) || strings.Count(errs, "warning: ") != 1 {
+		t.Fatalf("code %d out %q err %q, want exit 0 and %q", code, out, errs, want)
+	}
+	for name, route := range map[string]string{
+		"deny route":     "  - { name: debug, path: /users/v1/_debug, methods: [GET], deny: true }\n",
+		"explicit route": "  - { name: debug, path: /users/v1/_debug, methods: [GET], upstream: app, auth: none }\n",
+	} {
+		if code, out, errs, _ := runCheck(t, head+user+route); code != 0 || errs != "" {
+			t.Errorf("with a %s: code %d out %q err %q, want no warning", name, code, out, errs)
+		}
+	}
+}

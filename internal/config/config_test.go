@@ -313,7 +313,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
 			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
 		}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -933,6 +933,46 @@ func TestRoutes(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.Routes); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
+}
+
+func TestDenyRoutes(t *testing.T) {
+	head := "version: 1\nadmin: {listen: \"off\"}\nupstreams: {app: {targets: [\"http://a.test\"]}}\nroutes:\n"
+	allow := "  - {name: users, path: \"/users/{name}\", methods: [GET], upstream: app, auth: none}\n"
+	cfg := mustParse(t, head+allow+
+		"  - {name: debug, path: /users/_debug, methods: [GET], deny: true}\n"+
+		"  - {name: all, path: \"/users/{rest...}\", methods: [DELETE], deny: true, deny_status: 403}\n"+
+		"  - {name: same, path: \"/users/{id}\", methods: [GET], deny: true}\n", nil)
+	want := []Route{{Deny: true, DenyStatus: 404}, {Deny: true, DenyStatus: 403}, {Deny: true, DenyStatus: 404}}
+	for i, w := range want {
+		if r := cfg.Routes[i+1]; r.Deny != w.Deny || r.DenyStatus != w.DenyStatus || r.Upstream != "" || r.Auth != nil {
+			t.Errorf("route %s: %+v", r.Name, r)
+		}
+	}
+	if cfg.Routes[0].Deny || cfg.Routes[0].DenyStatus != 0 {
+		t.Errorf("allow route: %+v", cfg.Routes[0])
+	}
+
+	runErrCases(t, []errCase{
+		{name: "upstream and auth refused on a deny route", src: head + "  - {name: d, path: /d, methods: [GET], deny: true, upstream: app, auth: none, rate_limit: []}\n", want: []string{
+			`5:53: route "d": upstream is not allowed on a deny route`,
+			`5:68: route "d": auth is not allowed on a deny route`,
+			`5:80: route "d": rate_limit is not allowed on a deny route`,
+		}},
+		{name: "deny_status is 404 or 403", src: head + "  - {name: d, path: /d, methods: [GET], deny: true, deny_status: 401}\n", want: []string{
+			`5:66: route "d": deny_status must be 404 or 403, got 401`,
+		}},
+		{name: "deny_status without deny", src: head + "  - {name: d, path: /d, methods: [GET], upstream: app, auth: none, deny: false, deny_status: 403}\n", want: []string{
+			`5:94: route "d": deny_status applies to a deny route only`,
+		}},
+		{name: "deny must be a boolean", src: head + "  - {name: d, path: /d, methods: [GET], deny: yes}\n", want: []string{
+			`5:47: route "d": deny must be a boolean`,
+			`5:5: route "d": upstream is required`,
+			`5:5: route "d": auth is required`,
+		}},
+		{name: "equivalent deny routes overlap", src: head + "  - {name: a, path: \"/x/{id}\", methods: [GET], deny: true}\n  - {name: b, path: \"/x/{n}\", methods: [GET], deny: true}\n", want: []string{
+			`6:21: route "b" overlaps route "a" (line 5) for GET`,
+		}},
+	})
 }
 
 func TestRouteTemplatesAndOverlaps(t *testing.T) {

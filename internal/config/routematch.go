@@ -18,7 +18,7 @@ func (p *parser) routeOverlaps(infos []routeInfo) {
 			continue
 		}
 		r := in.route
-		specs = append(specs, route.Spec{Host: r.Host, Methods: r.Methods, Path: r.Path})
+		specs = append(specs, route.Spec{Host: r.Host, Methods: r.Methods, Path: r.Path, Deny: r.Deny})
 		idx = append(idx, i)
 	}
 	if len(specs) == 0 {

@@ -5,6 +5,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -124,6 +125,10 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	info.methNode = f.vals["methods"]
 	info.hostNode = f.vals["host"]
 
+	if p.routeDeny(f, r) {
+		return info
+	}
+
 	if v, ok := f.reqStr("upstream"); ok {
 		if p.defined(f, "upstream", v, refs.upstreams) {
 			r.Upstream = v.s
@@ -182,6 +187,35 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}
 	return info
+}
+
+// denyKeys are the keys a deny route may have.
+var denyKeys = []string{"name", "host", "path", "methods", "deny", "deny_status"}
+
+// routeDeny reads deny and deny_status, and reports whether r is a deny
+// route, which has nothing besides them to read: its other keys (upstream,
+// auth and every policy) are errors, since its requests never go anywhere.
+func (p *parser) routeDeny(f *fields, r *Route) bool {
+	if !f.boolean("deny", &r.Deny) || !r.Deny {
+		if f.has("deny_status") {
+			f.errf("deny_status", "applies to a deny route only; add deny: true or remove it")
+		}
+		return false
+	}
+	r.DenyStatus = http.StatusNotFound
+	if v, ok := f.integer("deny_status"); ok {
+		if v == http.StatusNotFound || v == http.StatusForbidden {
+			r.DenyStatus = v
+		} else {
+			f.errf("deny_status", "must be 404 or 403, got %d", v)
+		}
+	}
+	for _, k := range routeKeys {
+		if f.has(k) && !slices.Contains(denyKeys, k) {
+			p.errAt(f.keys[k], "%s: %s is not allowed on a deny route: its requests are answered by the gateway and go nowhere (keep name, host, path, methods and deny_status)", f.ctx, k)
+		}
+	}
+	return true
 }
 
 // routeWebSocket reads websocket: true, or its block. A WebSocket route

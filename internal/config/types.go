@@ -206,10 +206,22 @@ type Route struct {
 	Path string `yaml:"path"`
 	// Methods are the upper-case methods the route accepts; required.
 	Methods []string `yaml:"methods"`
-	// Upstream names the entry of upstreams: requests go to; required.
+	// Deny makes a deny route: the requests it matches are never routed.
+	// The gateway answers them itself (see deny_status), whatever other
+	// route would match them too, and never contacts an upstream. A deny
+	// route has only name, host, path, methods and deny_status; it may
+	// overlap other routes.
+	Deny bool `yaml:"deny"`
+	// DenyStatus is what a deny route answers: 404 (route-not-found, as for
+	// a path no route matches; the default) or 403 (route-denied). Only
+	// with deny: true.
+	DenyStatus int `yaml:"deny_status"`
+	// Upstream names the entry of upstreams: requests go to; required,
+	// except on a deny route.
 	Upstream string `yaml:"upstream"`
 	// Auth is none (a public route) or the list of authenticators, any of
-	// which may authenticate the caller, tried in order; required.
+	// which may authenticate the caller, tried in order; required, except
+	// on a deny route.
 	Auth []string `yaml:"auth" conf:"or_none"`
 	// AuthOptional lets requests that carry no credential through
 	// anonymously (no principal, no X-Rampart-* identity headers); a

@@ -114,6 +114,7 @@ type Gateway struct {
 	hostsOnly      bool            // every route names a host
 	websockets     []*websocket.Handler
 	bodies         *spool.Budget // buffered request and response bodies
+	shadows        []error       // see Shadows
 }
 
 type compiledRoute struct {
@@ -121,6 +122,7 @@ type compiledRoute struct {
 	metrics *metrics.Route // nil without metrics
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
+	deny    int  // a deny route's status (404 or 403); handler is then nil
 }
 
 // New compiles cfg. Every problem is returned at once.
@@ -165,7 +167,13 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		if len(rt.Headers.Set) > 0 || len(rt.Headers.Remove) > 0 {
 			overrides.Routes[rt.Name] = rt.Headers
 		}
-		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path}
+		specs[i] = route.Spec{Host: rt.Host, Methods: rt.Methods, Path: rt.Path, Deny: rt.Deny}
+		if rt.Deny {
+			// A deny route only takes requests away: it adds no host to
+			// those the gateway serves.
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, deny: rt.DenyStatus})
+			continue
+		}
 		if rt.Host == "" {
 			g.hostsOnly = false
 		} else {
@@ -188,6 +196,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		return nil, errors.Join(b.errs...)
 	}
 	g.router = router
+	g.shadows = shadows(cfg, routes, router, g.docs)
 	g.secure = secure(http.HandlerFunc(g.serve))
 	if g.metrics != nil {
 		g.noRoute = g.metrics.Route("")
@@ -217,6 +226,42 @@ func bodyBudget(s config.Server, deps Deps) (*spool.Budget, error) {
 // positioned is a config error found while compiling.
 func positioned(cfg *config.Config, pos conf.Pos, msg string) *config.Error {
 	return &config.Error{File: cfg.File, Line: max(pos.Line, 1), Col: max(pos.Col, 1), Msg: msg}
+}
+
+// Shadows warns, at the route's path, about each path an OpenAPI document
+// lists with a literal segment where the route that takes its requests,
+// documented by that same document, has a {parameter}: /users/v1/_debug
+// served by /users/v1/{username}. The operation is probably not meant to
+// be reached that way (for `rampart check`).
+func (g *Gateway) Shadows() []error { return g.shadows }
+
+func shadows(cfg *config.Config, routes []*config.Route, router *route.Router, docs map[string]*openapi.Document) []error {
+	var out []error
+	for i, rt := range routes {
+		doc := docs[rt.OpenAPI]
+		if doc == nil || !strings.Contains(rt.Path, "{") { // deny routes have no openapi
+			continue
+		}
+		for _, op := range doc.OperationPaths() {
+			// The template as a path: its own {parameters} match only
+			// parameters of routes.
+			var params route.Params
+			if res := router.Match(rt.Host, op.Method, op.Template, &params); res.Route != i {
+				continue
+			}
+			for j := range params.Len() {
+				name, v := params.At(j)
+				if strings.HasPrefix(v, "{") || strings.Contains(rt.Path, "{"+name+"...}") {
+					continue
+				}
+				out = append(out, positioned(cfg, rt.PathPos, fmt.Sprintf(
+					"warning: route %q: {%s} in path %q takes %s %s, which openapi %q documents as a path of its own (#%s); add a route for it, or a deny route (deny: true) if it must never be reachable",
+					rt.Name, name, rt.Path, op.Method, op.Template, rt.OpenAPI, op.Pointer)))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Routes is the number of routes compiled, generated ones included.
@@ -331,11 +376,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, "route", g.obs, rej)
 		return
 	default:
-		pipeline.Refuse(w, r, "route", g.obs, pipeline.Reject(http.StatusNotFound, "route-not-found", "No route matches this request."))
+		pipeline.Refuse(w, r, "route", g.obs, notFound())
 		return
 	}
 	rt := &g.routes[res.Route]
 	info.Route, info.RouteIndex = rt.name, res.Route+1
+	if rt.deny != 0 {
+		// Before anything else, preflights included: the answer must not
+		// tell a denied path from an unknown one (with 404).
+		pipeline.Refuse(w, r, "deny", g.obs, denial(rt.deny))
+		return
+	}
 	info.Params = params
 	if preflight && !rt.cors {
 		// Preflights are the gateway's business: never forwarded.
@@ -344,6 +395,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.handler.ServeHTTP(w, r)
+}
+
+// notFound is the answer to a request no route matches.
+func notFound() *pipeline.Rejection {
+	return pipeline.Reject(http.StatusNotFound, "route-not-found", "No route matches this request.")
+}
+
+// denial is a deny route's answer: with 404, the very answer to a request no
+// route matches; with 403, route-denied.
+func denial(status int) *pipeline.Rejection {
+	if status == http.StatusForbidden {
+		return pipeline.Reject(http.StatusForbidden, "route-denied", "This request is not allowed.")
+	}
+	return notFound()
 }
 
 // requestState is what ServeHTTP allocates per request, in one piece.

@@ -236,3 +236,18 @@ func routeName(doc string, op *operation) string {
 	}
 	return name
 }
+
+// OperationPath is where an operation is: its method, its route template
+// (base path + path) and its pointer in the document.
+type OperationPath struct {
+	Method, Template, Pointer string
+}
+
+// OperationPaths lists the operations' paths in document order.
+func (d *Document) OperationPaths() []OperationPath {
+	out := make([]OperationPath, len(d.ops))
+	for i, op := range d.ops {
+		out[i] = OperationPath{Method: op.method, Template: op.template, Pointer: op.where}
+	}
+	return out
+}

@@ -34,6 +34,12 @@
 // answer 405, and Allow is then the sorted union of the methods of every
 // route that matches the path.
 //
+// Deny routes (Spec.Deny) sit above this order: a deny route that matches
+// the host, method and path wins over every other route, however specific,
+// so "/users/{rest...}" denied beats an allowed "/users/{name}". Deny routes
+// never appear in a 405's Allow: a request they match for another method
+// is routed as if they did not exist.
+//
 // Methods are case-sensitive tokens and nothing is implied: a route listing
 // GET does not answer HEAD or OPTIONS. This is deliberate: a HEAD that was
 // never configured is a request the policy for the route was not written for,

@@ -46,52 +46,59 @@ func FuzzNew(f *testing.F) {
 	f.Add("", "GET", "/a/{id}", "/a/{name}", "/a/1")
 	f.Add("", "G\x00", "/%2e/%zz/{", "//", "")
 	f.Fuzz(func(t *testing.T, host, method, p1, p2, reqPath string) {
-		specs := []Spec{
-			{Host: host, Methods: []string{method}, Path: p1},
-			{Methods: []string{"GET", method}, Path: p2},
-		}
-		r, errs := New(specs)
-		if (r == nil) != (len(errs) > 0) {
-			t.Fatalf("router nil = %v with errors %v", r == nil, errs)
-		}
-		bad := map[int]bool{}
-		for _, e := range errs {
-			var se *SpecError
-			var oe *OverlapError
-			switch {
-			case errors.As(e, &se):
-				if se.Index < 0 || se.Index >= len(specs) || se.Msg == "" {
-					t.Fatalf("bad SpecError %#v", se)
-				}
-				bad[se.Index] = true
-			case errors.As(e, &oe):
-				if !(0 <= oe.A && oe.A < oe.B && oe.B < len(specs)) || oe.Method == "" {
-					t.Fatalf("bad OverlapError %#v", oe)
-				}
-			default:
-				t.Fatalf("unexpected error type %T: %v", e, e)
-			}
-		}
-		for i, s := range specs {
-			if !bad[i] && !acceptedTemplate.MatchString(s.Path) {
-				t.Fatalf("New accepted template %q", s.Path)
-			}
-		}
-		if r == nil {
-			return
-		}
-		reqHosts := []string{"", host, strings.ToUpper(host) + ":8080", "other.example"}
-		for _, h := range reqHosts {
-			for _, path := range []string{instantiate(p1), instantiate(p2), p1, p2, reqPath} {
-				checkAgainstRef(t, r, specs, h, method, path)
-				checkAgainstRef(t, r, specs, h, "GET", path)
-			}
-		}
-		// A template's own instantiation must match some route.
-		if res := r.Match(host, method, instantiate(p1), nil); res.Status != 0 {
-			t.Fatalf("instantiation of %q does not match: %+v", p1, res)
+		// Each input twice: the first route an ordinary one, then a deny route.
+		for _, deny := range []bool{false, true} {
+			fuzzNew(t, deny, host, method, p1, p2, reqPath)
 		}
 	})
+}
+
+func fuzzNew(t *testing.T, deny bool, host, method, p1, p2, reqPath string) {
+	specs := []Spec{
+		{Host: host, Methods: []string{method}, Path: p1, Deny: deny},
+		{Methods: []string{"GET", method}, Path: p2},
+	}
+	r, errs := New(specs)
+	if (r == nil) != (len(errs) > 0) {
+		t.Fatalf("router nil = %v with errors %v", r == nil, errs)
+	}
+	bad := map[int]bool{}
+	for _, e := range errs {
+		var se *SpecError
+		var oe *OverlapError
+		switch {
+		case errors.As(e, &se):
+			if se.Index < 0 || se.Index >= len(specs) || se.Msg == "" {
+				t.Fatalf("bad SpecError %#v", se)
+			}
+			bad[se.Index] = true
+		case errors.As(e, &oe):
+			if !(0 <= oe.A && oe.A < oe.B && oe.B < len(specs)) || oe.Method == "" {
+				t.Fatalf("bad OverlapError %#v", oe)
+			}
+		default:
+			t.Fatalf("unexpected error type %T: %v", e, e)
+		}
+	}
+	for i, s := range specs {
+		if !bad[i] && !acceptedTemplate.MatchString(s.Path) {
+			t.Fatalf("New accepted template %q", s.Path)
+		}
+	}
+	if r == nil {
+		return
+	}
+	reqHosts := []string{"", host, strings.ToUpper(host) + ":8080", "other.example"}
+	for _, h := range reqHosts {
+		for _, path := range []string{instantiate(p1), instantiate(p2), p1, p2, reqPath} {
+			checkAgainstRef(t, r, specs, h, method, path)
+			checkAgainstRef(t, r, specs, h, "GET", path)
+		}
+	}
+	// A template's own instantiation must match some route.
+	if res := r.Match(host, method, instantiate(p1), nil); res.Status != 0 {
+		t.Fatalf("instantiation of %q does not match: %+v", p1, res)
+	}
 }
 
 // instantiate turns a template into a path it matches.

@@ -193,7 +193,16 @@ type refResult struct {
 	params map[string]string
 }
 
+// refMatch routes among the deny routes first: one that matches wins;
+// otherwise among the others.
 func refMatch(specs []Spec, host, method, path string) refResult {
+	if res := refMatchAmong(specs, true, host, method, path); res.status == 0 {
+		return res
+	}
+	return refMatchAmong(specs, false, host, method, path)
+}
+
+func refMatchAmong(specs []Spec, deny bool, host, method, path string) refResult {
 	h, hok := refReqHost(host)
 	try := func(wantHost string) (refResult, bool) {
 		type cand struct {
@@ -203,7 +212,7 @@ func refMatch(specs []Spec, host, method, path string) refResult {
 		}
 		var cs []cand
 		for i, s := range specs {
-			if refSpecHost(s.Host) != wantHost {
+			if s.Deny != deny || refSpecHost(s.Host) != wantHost {
 				continue
 			}
 			tpl := refParse(s.Path)

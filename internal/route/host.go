@@ -105,7 +105,7 @@ func requestHostName(h string) (name string, ok bool) {
 
 // hostTree returns the route tree for a request host, or nil. It lowercases
 // into a stack buffer so that the lookup does not allocate.
-func (r *Router) hostTree(host string) *tree {
+func (r *table) hostTree(host string) *tree {
 	if len(r.hosts) == 0 {
 		return nil
 	}

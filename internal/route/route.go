@@ -14,6 +14,10 @@ type Spec struct {
 	Host    string   // "" = any host; otherwise exact host name, compared case-insensitively, port ignored
 	Methods []string // non-empty; case-sensitive method tokens (GET, POST, ...); HEAD is never implied
 	Path    string   // template: "/", "/api/items", "/api/items/{id}", "/api/{kind}/{id}/notes", optional final "/{rest...}"
+	// Deny makes a deny route: it wins over every other route that matches
+	// the same request, whatever their precedence, and may overlap them.
+	// Deny routes never contribute to a 405's Allow.
+	Deny bool
 }
 
 // SpecError reports a malformed spec: bad path template, host or methods.
@@ -82,9 +86,9 @@ type Result struct {
 
 // Router is a compiled route table. It is immutable and safe for concurrent use.
 type Router struct {
-	hosts  map[string]*tree // host-specific routes, keyed by normalized host
-	any    *tree            // host-less routes
-	names  [][]string       // parameter names per route id
+	table             // routes that are not deny routes
+	deny   table      // deny routes, tried first
+	names  [][]string // parameter names per route id
 	allow  map[uint64]string
 	method []string // method tokens by bit, sorted
 
@@ -92,6 +96,12 @@ type Router struct {
 	// with many distinct custom methods); see buildAllow.
 	lazyMu sync.Mutex
 	lazy   map[uint64]string
+}
+
+// table is a set of routes that may not overlap one another.
+type table struct {
+	hosts map[string]*tree // host-specific routes, keyed by normalized host
+	any   *tree            // host-less routes
 }
 
 type tree struct {
@@ -170,7 +180,8 @@ func New(specs []Spec) (*Router, []error) {
 	}
 
 	r := &Router{
-		hosts: map[string]*tree{},
+		table: table{hosts: map[string]*tree{}},
+		deny:  table{hosts: map[string]*tree{}},
 		names: make([][]string, len(specs)),
 	}
 	for m := range methodSet {
@@ -186,16 +197,20 @@ func New(specs []Spec) (*Router, []error) {
 		if c == nil {
 			continue
 		}
-		t := r.any
+		tb := &r.table
+		if specs[i].Deny {
+			tb = &r.deny
+		}
+		t := tb.any
 		if c.host != "" {
-			t = r.hosts[c.host]
+			t = tb.hosts[c.host]
 			if t == nil {
 				t = newTree()
-				r.hosts[c.host] = t
+				tb.hosts[c.host] = t
 			}
 		} else if t == nil {
 			t = newTree()
-			r.any = t
+			tb.any = t
 		}
 		l := t.insert(specs[i].Path, &c.tpl)
 		for _, m := range specs[i].Methods {
@@ -348,7 +363,7 @@ func (r *Router) allowFor(mask uint64) string {
 // Match routes a request. host is the request's Host (a port is ignored),
 // method is case-sensitive, path must be canonical (see package doc). p may
 // be nil; otherwise it is reset and, on a match, filled with the route's
-// parameters.
+// parameters. A deny route that matches wins over every other route.
 func (r *Router) Match(host, method, path string, p *Params) Result {
 	if p != nil {
 		p.n = 0
@@ -356,13 +371,22 @@ func (r *Router) Match(host, method, path string, p *Params) Result {
 	if path == "" || path[0] != '/' {
 		return Result{Route: -1, Status: 404}
 	}
-	if t := r.hostTree(host); t != nil {
+	if r.deny.any != nil || len(r.deny.hosts) > 0 {
+		if res := r.match(&r.deny, host, method, path, p); res.Status == 0 {
+			return res
+		}
+	}
+	return r.match(&r.table, host, method, path, p)
+}
+
+func (r *Router) match(tb *table, host, method, path string, p *Params) Result {
+	if t := tb.hostTree(host); t != nil {
 		if res := r.matchTree(t, method, path, p); res.Status != 404 {
 			return res
 		}
 	}
-	if r.any != nil {
-		return r.matchTree(r.any, method, path, p)
+	if tb.any != nil {
+		return r.matchTree(tb.any, method, path, p)
 	}
 	return Result{Route: -1, Status: 404}
 }

@@ -28,6 +28,41 @@ func TestMatch(t *testing.T) {
 			method: "GET", path: "/a/b", route: 1,
 		},
 		{
+			name:   "deny literal beats param (and would anyway)",
+			specs:  []Spec{{Methods: g, Path: "/users/{name}"}, {Methods: g, Path: "/users/_debug", Deny: true}},
+			method: "GET", path: "/users/_debug", route: 1,
+		},
+		{
+			name:   "deny catch-all beats a more specific param route",
+			specs:  []Spec{{Methods: g, Path: "/users/{name}"}, {Methods: g, Path: "/users/{rest...}", Deny: true}},
+			method: "GET", path: "/users/bob", route: 1, params: map[string]string{"rest": "bob"},
+		},
+		{
+			name:   "deny param beats a literal route",
+			specs:  []Spec{{Methods: g, Path: "/a/b"}, {Methods: g, Path: "/a/{id}", Deny: true}},
+			method: "GET", path: "/a/b", route: 1, params: map[string]string{"id": "b"},
+		},
+		{
+			name:  "host-less deny beats a host route",
+			specs: []Spec{{Host: "api.example", Methods: g, Path: "/a"}, {Methods: g, Path: "/{rest...}", Deny: true}},
+			host:  "api.example", method: "GET", path: "/a", route: 1, params: map[string]string{"rest": "a"},
+		},
+		{
+			name:   "deny of another method leaves the route",
+			specs:  []Spec{{Methods: []string{"GET", "DELETE"}, Path: "/a/{id}"}, {Methods: []string{"DELETE"}, Path: "/a/{id}", Deny: true}},
+			method: "GET", path: "/a/1", route: 0, params: map[string]string{"id": "1"},
+		},
+		{
+			name:   "deny routes are not in Allow",
+			specs:  []Spec{{Methods: g, Path: "/a/{id}"}, {Methods: []string{"POST"}, Path: "/a/{id}", Deny: true}},
+			method: "PUT", path: "/a/1", route: -1, status: 405, allow: "GET",
+		},
+		{
+			name:   "deny alone answers 404 for other methods",
+			specs:  []Spec{{Methods: []string{"POST"}, Path: "/a", Deny: true}},
+			method: "GET", path: "/a", route: -1, status: 404,
+		},
+		{
 			name:   "param used when literal differs",
 			specs:  []Spec{{Methods: g, Path: "/a/{id}"}, {Methods: g, Path: "/a/b"}},
 			method: "GET", path: "/a/c", route: 0, params: map[string]string{"id": "c"},
@@ -521,6 +556,15 @@ func TestOverlap(t *testing.T) {
 			specs: []Spec{{Methods: m("GET"), Path: "/{a...}"}, {Methods: m("GET"), Path: "/f/{b...}"}},
 		},
 		{
+			name:  "deny routes may overlap other routes",
+			specs: []Spec{{Methods: m("GET"), Path: "/a/{id}"}, {Methods: m("GET"), Path: "/a/{name}", Deny: true}},
+		},
+		{
+			name:  "deny routes overlap one another",
+			specs: []Spec{{Methods: m("GET"), Path: "/a/{id}", Deny: true}, {Methods: m("GET"), Path: "/a/{name}", Deny: true}},
+			want:  []OverlapError{{0, 1, "GET"}},
+		},
+		{
 			name:  "realistic table",
 			specs: realisticSpecs(),
 		},
@@ -614,6 +658,23 @@ func TestConcurrentMatch(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestMatchAllocsWithDeny(t *testing.T) {
+	specs := append(realisticSpecs(), Spec{Methods: []string{"GET"}, Path: "/v1/users/{id}/secret/{rest...}", Deny: true})
+	r := mustNew(t, specs)
+	for _, c := range []struct {
+		path  string
+		route int
+	}{{"/v1/users/42/secret/x", len(specs) - 1}, {"/v1/users/42", 5}} {
+		var p Params
+		if res := r.Match("example.com", "GET", c.path, &p); res.Route != c.route {
+			t.Fatalf("%s: route %d, want %d", c.path, res.Route, c.route)
+		}
+		if n := testing.AllocsPerRun(1000, func() { r.Match("example.com", "GET", c.path, &p) }); n != 0 {
+			t.Fatalf("%s: %v allocs per Match, want 0", c.path, n)
+		}
+	}
 }
 
 func TestMatchAllocs(t *testing.T) {
