@@ -5,6 +5,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -146,6 +147,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
 		}
 		p.decode(rf, &r.Require)
+		p.matchParams(rf, r)
 	}
 
 	if items, ok := f.list("rate_limit", "a list of rate limit names"); ok {
@@ -376,4 +378,40 @@ func (p *parser) headerOverrides(f *fields) headers.Overrides {
 		}
 	}
 	return h
+}
+
+// matchParams reports require.match rules naming a path parameter that the
+// route's path template does not have.
+func (p *parser) matchParams(rf *fields, r *Route) {
+	seq := rf.vals["match"]
+	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) != len(r.Require.Match) {
+		return
+	}
+	for i, m := range r.Require.Match {
+		if m.Path == "" || slices.Contains(templateParams(r.Path), m.Path) {
+			continue
+		}
+		at := seq.Content[i]
+		for j := 0; j+1 < len(at.Content); j += 2 {
+			if at.Content[j].Value == "path" {
+				at = at.Content[j+1]
+				break
+			}
+		}
+		p.errAt(at, "%s: match path %q is not a parameter of the route's path %q", rf.ctx, m.Path, r.Path)
+	}
+}
+
+// templateParams lists the parameter names of a path template ({name} and
+// {name...} segments).
+func templateParams(tmpl string) []string {
+	var names []string
+	for seg := range strings.SplitSeq(tmpl, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			if name, ok = strings.CutSuffix(name, "}"); ok {
+				names = append(names, strings.TrimSuffix(name, "..."))
+			}
+		}
+	}
+	return names
 }
