@@ -82,8 +82,8 @@ type Require struct {
 	// the acr claim must be among them. Sent as acr_values in the challenge.
 	ACRValues []string `yaml:"acr_values" conf:"nonempty,unique"`
 	// Match lists ownership rules, which must all hold: each binds a request
-	// value (a path parameter, query parameter or header) to a claim of the
-	// caller, so that Alice cannot ask for Bob's object (403
+	// value (a path parameter, query parameter, header or JSON body field) to
+	// a claim of the caller, so that Alice cannot ask for Bob's object (403
 	// object-not-owned).
 	Match []Match `yaml:"match"`
 	// MatchBypassRoles: a caller holding one of them skips the match rules

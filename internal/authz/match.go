@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/auth"
+	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -18,7 +20,7 @@ import (
 const TypeObjectNotOwned = "object-not-owned"
 
 // Match is one ownership rule: a request value (exactly one of path, query,
-// header) must equal a value of the principal (claim).
+// header, json) must equal a value of the principal (claim).
 type Match struct {
 	// Path names a parameter of the route's path template ({username}); its
 	// value is percent-decoded once, and a value whose escapes are invalid
@@ -30,6 +32,11 @@ type Match struct {
 	// Header names a request header; it must appear once, and its value is
 	// compared as sent.
 	Header string `yaml:"header"`
+	// JSON is an RFC 6901 pointer (/owner_id) into the request's JSON body,
+	// read once the body is buffered (the route must buffer its requests);
+	// a string is compared unescaped, a number as written. A body that is
+	// not strict JSON (duplicate keys, say) never matches.
+	JSON string `yaml:"json"`
 	// Claim is the principal value the request value must equal: a claim
 	// (a dotted path, as in claims) that is a string or an integer; sub is
 	// the principal's subject.
@@ -40,14 +47,16 @@ type Match struct {
 // request value and a claim.
 func (m Match) problem() string {
 	n := 0
-	for _, s := range []string{m.Path, m.Query, m.Header} {
+	for _, s := range []string{m.Path, m.Query, m.Header, m.JSON} {
 		if s != "" {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		return "a match rule needs exactly one request value to compare: path, query or header"
+		return "a match rule needs exactly one request value to compare: path, query, header or json"
+	case m.JSON != "" && !validPointer(m.JSON):
+		return fmt.Sprintf("json %q is not a JSON pointer (/name/0/sub, with ~0 for ~ and ~1 for /)", m.JSON)
 	case m.Claim == "":
 		return "a match rule needs the claim its request value must equal"
 	}
@@ -61,6 +70,8 @@ func (m Match) source() (kind, name string) {
 		return "path", m.Path
 	case m.Query != "":
 		return "query", m.Query
+	case m.JSON != "":
+		return "json", m.JSON
 	}
 	return "header", m.Header
 }
@@ -69,23 +80,132 @@ func (m Match) source() (kind, name string) {
 // p: nil when every rule holds or p holds a bypass role. Values are
 // compared byte for byte, with no case folding or Unicode normalization; a
 // missing or repeated request value, or a missing claim, is a refusal.
+//
+// Rules on the JSON body are not checked here: the body is not read yet
+// when the route's require is (see CheckBodyMatch).
 func CheckMatch(r *http.Request, info *pipeline.Info, p *pipeline.Principal, req Require) *pipeline.Rejection {
-	if len(req.Match) == 0 || p == nil {
-		return nil
-	}
-	if slices.ContainsFunc(req.MatchBypassRoles, func(role string) bool { return slices.Contains(p.Roles, role) }) {
+	if len(req.Match) == 0 || p == nil || bypassed(p, req) {
 		return nil
 	}
 	for i := range req.Match {
-		m := &req.Match[i]
-		if !matches(r, info, p, m) {
-			kind, name := m.source()
-			return &pipeline.Rejection{Status: http.StatusForbidden, Type: TypeObjectNotOwned,
-				Detail: "The requested object does not belong to the caller.",
-				Err:    fmt.Errorf("authz: %s value %q does not equal claim %q", kind, name, m.Claim)}
+		if m := &req.Match[i]; m.JSON == "" && !matches(r, info, p, m) {
+			return notOwned(m)
 		}
 	}
 	return nil
+}
+
+// BodyRules reports whether req has rules on the JSON body.
+func BodyRules(req Require) bool {
+	return slices.ContainsFunc(req.Match, func(m Match) bool { return m.JSON != "" })
+}
+
+// CheckBodyMatch decides the json rules of req on the buffered body of r
+// (read through r.GetBody, so r.Body is left for the next step): nil when
+// they hold or p holds a bypass role. A request without a body, or whose
+// body is not strict JSON (package strictjson: duplicate keys, invalid
+// UTF-8...), is refused like a missing value.
+func CheckBodyMatch(r *http.Request, p *pipeline.Principal, req Require) *pipeline.Rejection {
+	if !BodyRules(req) || p == nil || bypassed(p, req) {
+		return nil
+	}
+	var doc *strictjson.Doc
+	if r.GetBody != nil {
+		if body, err := r.GetBody(); err == nil {
+			data, err := io.ReadAll(body)
+			_ = body.Close()
+			if err == nil {
+				doc, _ = strictjson.Parse(data, strictjson.Options{})
+			}
+		}
+	}
+	for i := range req.Match {
+		m := &req.Match[i]
+		if m.JSON == "" {
+			continue
+		}
+		want, ok := principalValue(p, m.Claim)
+		if doc == nil || !ok || !jsonEquals(doc.Root(), m.JSON, want) {
+			return notOwned(m)
+		}
+	}
+	return nil
+}
+
+func bypassed(p *pipeline.Principal, req Require) bool {
+	return slices.ContainsFunc(req.MatchBypassRoles, func(role string) bool { return slices.Contains(p.Roles, role) })
+}
+
+func notOwned(m *Match) *pipeline.Rejection {
+	kind, name := m.source()
+	return &pipeline.Rejection{Status: http.StatusForbidden, Type: TypeObjectNotOwned,
+		Detail: "The requested object does not belong to the caller.",
+		Err:    fmt.Errorf("authz: %s value %q does not equal claim %q", kind, name, m.Claim)}
+}
+
+// jsonEquals reports whether the value at pointer in v is the string want
+// (unescaped) or a number written as want.
+func jsonEquals(v strictjson.Value, pointer, want string) bool {
+	for rest := pointer; rest != ""; {
+		var tok string
+		tok, rest, _ = strings.Cut(rest[1:], "/")
+		if rest != "" {
+			rest = "/" + rest
+		}
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch v.Kind() {
+		case strictjson.Object:
+			v = member(v, tok)
+		case strictjson.Array:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || strconv.Itoa(i) != tok {
+				return false
+			}
+			v = element(v, i)
+		default:
+			return false
+		}
+		if !v.Valid() {
+			return false
+		}
+	}
+	switch v.Kind() {
+	case strictjson.String:
+		return string(v.Bytes()) == want
+	case strictjson.Number:
+		return string(v.Raw()) == want
+	}
+	return false
+}
+
+func member(obj strictjson.Value, key string) strictjson.Value {
+	m := obj.First()
+	for m.Valid() && string(m.Key()) != key {
+		m = m.Next()
+	}
+	return m
+}
+
+func element(arr strictjson.Value, i int) strictjson.Value {
+	e := arr.First()
+	for ; e.Valid() && i > 0; i-- {
+		e = e.Next()
+	}
+	return e
+}
+
+// validPointer reports whether s is an RFC 6901 pointer to a member of the
+// document (not the whole document: "" is refused).
+func validPointer(s string) bool {
+	if !strings.HasPrefix(s, "/") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '~' && (i+1 == len(s) || s[i+1] != '0' && s[i+1] != '1') {
+			return false
+		}
+	}
+	return true
 }
 
 func matches(r *http.Request, info *pipeline.Info, p *pipeline.Principal, m *Match) bool {

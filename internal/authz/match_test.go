@@ -1,6 +1,8 @@
 package authz_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -144,3 +146,74 @@ func BenchmarkCheckMatch(b *testing.B) {
 
 func pathUnescape(s string) (string, error)  { return url.PathUnescape(s) }
 func queryUnescape(s string) (string, error) { return url.QueryUnescape(s) }
+
+func bodyRequest(body string) *http.Request {
+	r := &http.Request{Method: "POST", URL: &url.URL{Path: "/"}, Header: http.Header{}}
+	if body != "" {
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+	}
+	return r
+}
+
+func TestCheckBodyMatch(t *testing.T) {
+	p := &pipeline.Principal{Subject: "alice", Claims: map[string]any{"uid": float64(7)}}
+	for _, tt := range []struct {
+		pointer, body string
+		ok            bool
+	}{
+		{"/owner", `{"owner":"alice"}`, true},
+		{"/owner", `{"owner":"al\u0069ce"}`, true},
+		{"/owner", `{"owner":"alice","owner":"alice"}`, false}, // duplicate keys: strict JSON refuses
+		{"/owner", `{"owner":["alice"]}`, false},
+		{"/owner", `{"Owner":"alice"}`, false},
+		{"/a~1b", `{"a/b":"alice"}`, true},
+		{"/m~0", `{"m~":"alice"}`, true},
+		{"/items/1/by", `{"items":[{"by":"bob"},{"by":"alice"}]}`, true},
+		{"/items/01/by", `{"items":[{"by":"bob"},{"by":"alice"}]}`, false},
+		{"/items/2/by", `{"items":[{"by":"bob"},{"by":"alice"}]}`, false},
+		{"/owner/x", `{"owner":"alice"}`, false},
+		{"/owner", ``, false},
+		{"/owner", `{"owner":"alice"} {}`, false},
+	} {
+		req := authz.Require{Match: []authz.Match{{JSON: tt.pointer, Claim: "sub"}}}
+		if got := authz.CheckBodyMatch(bodyRequest(tt.body), p, req) == nil; got != tt.ok {
+			t.Errorf("%s in %s: matched %v, want %v", tt.pointer, tt.body, got, tt.ok)
+		}
+	}
+	uid := authz.Require{Match: []authz.Match{{JSON: "/uid", Claim: "uid"}}}
+	for body, ok := range map[string]bool{`{"uid":7}`: true, `{"uid":"7"}`: true, `{"uid":7.0}`: false, `{"uid":70}`: false} {
+		if got := authz.CheckBodyMatch(bodyRequest(body), p, uid) == nil; got != ok {
+			t.Errorf("%s: matched %v, want %v", body, got, ok)
+		}
+	}
+	// json rules are left to CheckBodyMatch; other rules to CheckMatch.
+	r, info := matched(t, "/users/bob", p)
+	if rej := authz.CheckMatch(r, info, p, authz.Require{Match: []authz.Match{{JSON: "/owner", Claim: "sub"}}}); rej != nil {
+		t.Errorf("CheckMatch checked a json rule: %v", rej)
+	}
+}
+
+// FuzzCheckBodyMatch: a body never makes a json rule panic, and a body
+// that matches is one whose pointed-at value is the claim.
+func FuzzCheckBodyMatch(f *testing.F) {
+	for _, s := range []string{`{"owner":"alice"}`, `{"owner":"\u0061lice"}`, `{"owner":"alice","owner":"bob"}`, `{"owner":7}`, `[1]`, `{"owner":{"id":"alice"}}`, `{`} {
+		f.Add(s, "/owner")
+	}
+	f.Fuzz(func(t *testing.T, body, pointer string) {
+		p := &pipeline.Principal{Subject: "alice"}
+		req := authz.Require{Match: []authz.Match{{JSON: pointer, Claim: "sub"}}}
+		if _, err := authz.New(req, nil); err != nil {
+			return // not a pointer
+		}
+		if authz.CheckBodyMatch(bodyRequest(body), p, req) != nil {
+			return
+		}
+		var doc any
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("%q matched a body encoding/json refuses: %v", body, err)
+		}
+		if !strings.Contains(body, "alice") && !strings.Contains(body, `\u`) {
+			t.Fatalf("%q at %q matched without the value", body, pointer)
+		}
+	})
+}

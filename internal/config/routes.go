@@ -180,6 +180,9 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	if f.boolean("buffer_request", &r.BufferRequest) && !r.BufferRequest && r.OpenAPI != "" {
 		f.errf("buffer_request", "false cannot be used with openapi: validation reads the whole buffered body")
 	}
+	if !r.BufferRequest && authz.BodyRules(r.Require) {
+		f.errf("buffer_request", "false cannot be used with a require.match rule on json: it reads the whole buffered body")
+	}
 	if f.has("headers") {
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
 	}
