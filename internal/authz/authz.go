@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,11 @@ func (req Require) Validate() []error {
 func New(req Require, obs pipeline.Observer) (pipeline.Middleware, error) {
 	if errs := req.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	req.Match = slices.Clone(req.Match)
+	for i := range req.Match {
+		// Canonical once here, so that the per-request lookup allocates nothing.
+		req.Match[i].Header = textproto.CanonicalMIMEHeaderKey(req.Match[i].Header)
 	}
 	return pipeline.Guard("authz", obs, func(r *http.Request) (*http.Request, error) {
 		var p *pipeline.Principal

@@ -3,6 +3,7 @@ package authz
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -152,7 +153,9 @@ func jsonEquals(v strictjson.Value, pointer, want string) bool {
 		if rest != "" {
 			rest = "/" + rest
 		}
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if strings.Contains(tok, "~") {
+			tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		}
 		switch v.Kind() {
 		case strictjson.Object:
 			v = member(v, tok)
@@ -242,7 +245,7 @@ func principalValue(p *pipeline.Principal, path string) (string, bool) {
 	case string:
 		return v, v != ""
 	case float64:
-		if v != float64(int64(v)) {
+		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
 			return "", false
 		}
 		return strconv.FormatInt(int64(v), 10), true

@@ -27,7 +27,7 @@ func TestOwnership(t *testing.T) {
     methods: [GET]
     upstream: app
     auth: [shared]
-    require: { match: [{ query: user_id, claim: uid }, { header: X-Tenant, claim: org.tenant }] }
+    require: { match: [{ query: user_id, claim: uid }, { header: x-tenant, claim: org.tenant }] }
   - name: notes
     path: /notes
     methods: [POST]
