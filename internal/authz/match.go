@@ -212,10 +212,17 @@ func validPointer(s string) bool {
 }
 
 func matches(r *http.Request, info *pipeline.Info, p *pipeline.Principal, m *Match) bool {
-	want, ok := principalValue(p, m.Claim)
-	if !ok {
-		return false
+	var buf [24]byte
+	if want, ok := principalString(p, m.Claim); ok {
+		return requestEquals(r, info, m, want)
+	} else if num, ok := principalInt(p, m.Claim, buf[:0]); ok {
+		return requestEquals(r, info, m, num) // no string made: nothing allocated
 	}
+	return false
+}
+
+// requestEquals compares the request value of m (not a json one) with want.
+func requestEquals[T string | []byte](r *http.Request, info *pipeline.Info, m *Match, want T) bool {
 	switch {
 	case m.Path != "":
 		if info == nil {
@@ -227,35 +234,58 @@ func matches(r *http.Request, info *pipeline.Info, p *pipeline.Principal, m *Mat
 		return queryEquals(r.URL.RawQuery, m.Query, want)
 	}
 	vs := r.Header[textproto.CanonicalMIMEHeaderKey(m.Header)]
-	return len(vs) == 1 && vs[0] == want
+	return len(vs) == 1 && equal(vs[0], want)
+}
+
+// equal reports whether s and want hold the same bytes.
+func equal[T string | []byte](s string, want T) bool {
+	if len(s) != len(want) {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // principalValue is the claim named path as a string: sub is the subject,
 // a number claim counts when it is an integer (its decimal spelling). Other
 // types (lists, objects, booleans) never match.
 func principalValue(p *pipeline.Principal, path string) (string, bool) {
+	if s, ok := principalString(p, path); ok {
+		return s, true
+	}
+	var buf [24]byte
+	num, ok := principalInt(p, path, buf[:0])
+	return string(num), ok
+}
+
+// principalString is a string claim (sub: the subject), if not empty.
+func principalString(p *pipeline.Principal, path string) (string, bool) {
 	if path == "sub" && p.Subject != "" {
 		return p.Subject, true
 	}
-	v, ok := auth.ClaimPath(p.Claims, path)
-	if !ok {
-		return "", false
+	v, _ := auth.ClaimPath(p.Claims, path)
+	s, ok := v.(string)
+	return s, ok && s != ""
+}
+
+// principalInt appends the decimal spelling of an integer number claim to
+// buf.
+func principalInt(p *pipeline.Principal, path string, buf []byte) ([]byte, bool) {
+	v, _ := auth.ClaimPath(p.Claims, path)
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return nil, false
 	}
-	switch v := v.(type) {
-	case string:
-		return v, v != ""
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-			return "", false
-		}
-		return strconv.FormatInt(int64(v), 10), true
-	}
-	return "", false
+	return strconv.AppendInt(buf, int64(f), 10), true
 }
 
 // queryEquals reports whether the query parameter name appears exactly once
 // in raw and its decoded value equals want. Keys are compared decoded too.
-func queryEquals(raw, name, want string) bool {
+func queryEquals[T string | []byte](raw, name string, want T) bool {
 	found := false
 	for raw != "" {
 		var pair string
@@ -278,7 +308,7 @@ func queryEquals(raw, name, want string) bool {
 // equalDecoded reports whether s, percent-decoded once ("+" as a space when
 // plus), equals want, without allocating. Invalid escapes and decoded "/"
 // never match.
-func equalDecoded(s, want string, plus bool) bool {
+func equalDecoded[T string | []byte](s string, want T, plus bool) bool {
 	j := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

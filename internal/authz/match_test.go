@@ -53,6 +53,8 @@ func TestCheckMatch(t *testing.T) {
 		{"/users/x?a+b=acme", authz.Require{Match: []authz.Match{{Query: "a b", Claim: "org.tenant"}}}, alice, true},
 		{"/users/x?id=42", authz.Require{Match: []authz.Match{{Query: "id", Claim: "org"}}}, alice, false}, // an object claim
 		{"/users/x?id=42", authz.Require{Match: []authz.Match{{Query: "id", Claim: "nope"}}}, alice, false},
+		{"/users/x?id=4%32", authz.Require{Match: []authz.Match{{Query: "id", Claim: "uid"}}}, alice, true},
+		{"/users/x?id=420", authz.Require{Match: []authz.Match{{Query: "id", Claim: "uid"}}}, alice, false},
 	} {
 		r, info := matched(t, tt.target, tt.p)
 		rej := authz.CheckMatch(r, info, tt.p, tt.req)
@@ -128,6 +130,21 @@ func FuzzCheckMatch(f *testing.F) {
 			t.Errorf("query %q vs claim %q: matched %v, want %v", raw, claim, gotQ, wantQ)
 		}
 	})
+}
+
+// BenchmarkCheckMatchInt: an integer claim is compared without making a
+// string of it.
+func BenchmarkCheckMatchInt(b *testing.B) {
+	p := &pipeline.Principal{Subject: "alice", Claims: map[string]any{"uid": float64(1234567)}}
+	r, info := matched(b, "/users/1234567?x=1", p)
+	r.Header.Set("X-Uid", "1234567")
+	req := authz.Require{Match: []authz.Match{{Path: "username", Claim: "uid"}, {Header: "X-Uid", Claim: "uid"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if rej := authz.CheckMatch(r, info, p, req); rej != nil {
+			b.Fatal(rej)
+		}
+	}
 }
 
 // BenchmarkCheckMatch is the cost of a path and a query ownership rule on
