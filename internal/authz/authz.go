@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +82,14 @@ type Require struct {
 	// ACRValues: with mfa, an acr among them also satisfies it; without mfa,
 	// the acr claim must be among them. Sent as acr_values in the challenge.
 	ACRValues []string `yaml:"acr_values" conf:"nonempty,unique"`
+	// Match lists ownership rules, which must all hold: each binds a request
+	// value (a path parameter, query parameter, header or JSON body field) to
+	// a claim of the caller, so that Alice cannot ask for Bob's object (403
+	// object-not-owned).
+	Match []Match `yaml:"match"`
+	// MatchBypassRoles: a caller holding one of them skips the match rules
+	// (administrators acting on anyone's objects).
+	MatchBypassRoles []string `yaml:"match_bypass_roles" conf:"nonempty,unique"`
 	// Realm is the realm of WWW-Authenticate challenges; "" = none.
 	Realm string `yaml:"-"`
 }
@@ -111,6 +120,15 @@ func (req Require) Validate() []error {
 			errs = append(errs, conf.Errorf("claims", "%q lists no accepted value", name))
 		}
 	}
+	entries("match_bypass_roles", "role", req.MatchBypassRoles, func(s string) bool { return s == "" })
+	if len(req.MatchBypassRoles) > 0 && len(req.Match) == 0 {
+		errs = append(errs, conf.Errorf("match_bypass_roles", "bypasses match rules, and there are none"))
+	}
+	for i, m := range req.Match {
+		if msg := m.problem(); msg != "" {
+			errs = append(errs, &conf.FieldError{Field: "match", Index: i, Msg: msg})
+		}
+	}
 	if req.MFAMethods != nil && len(req.MFAMethods) == 0 {
 		errs = append(errs, conf.Errorf("mfa_methods", "is an empty list: no login could satisfy mfa"))
 	}
@@ -124,12 +142,21 @@ func New(req Require, obs pipeline.Observer) (pipeline.Middleware, error) {
 	if errs := req.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	req.Match = slices.Clone(req.Match)
+	for i := range req.Match {
+		// Canonical once here, so that the per-request lookup allocates nothing.
+		req.Match[i].Header = textproto.CanonicalMIMEHeaderKey(req.Match[i].Header)
+	}
 	return pipeline.Guard("authz", obs, func(r *http.Request) (*http.Request, error) {
 		var p *pipeline.Principal
-		if info := pipeline.InfoFrom(r.Context()); info != nil {
+		info := pipeline.InfoFrom(r.Context())
+		if info != nil {
 			p = info.Principal
 		}
 		if rej := Check(p, req); rej != nil {
+			return r, rej
+		}
+		if rej := CheckMatch(r, info, p, req); rej != nil {
 			return r, rej
 		}
 		return r, nil

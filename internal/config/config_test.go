@@ -894,8 +894,22 @@ func TestRoutes(t *testing.T) {
 			`14:38: route "r" require: scopes entries must not be empty`,
 			`14:51: route "r" require: claims must be a mapping, got a list`,
 			`14:61: route "r" require: mfa must be a boolean (true or false), got "1"`,
-			`14:64: unknown key "role" in route "r" require (known: roles, scopes, claims, mfa, mfa_methods, acr_values); did you mean "roles"?`,
+			`14:64: unknown key "role" in route "r" require (known: roles, scopes, claims, mfa, mfa_methods, acr_values, match, match_bypass_roles); did you mean "roles"?`,
 		}},
+		{name: "match path must be a template parameter", src: r("    methods: [GET]\n    upstream: app\n    auth: [sso]\n    require: {match: [{path: id, claim: sub}]}\n"), want: []string{
+			`14:30: route "r" require: match path "id" is not a parameter of the route's path "/r"`}},
+		{name: "match rules checked", src: r("    methods: [GET]\n    upstream: app\n    auth: [sso]\n    require:\n      match:\n        - {query: q, header: X-A, claim: sub}\n        - {header: X-A}\n        - {claim: sub}\n        - {header: X-A, claim: sub, body: /a}\n        - x\n"), want: []string{
+			`16:11: route "r" require: a match rule needs exactly one request value to compare: path, query, header or json`,
+			`17:11: route "r" require: match entry 2: claim is required`,
+			`18:11: route "r" require: a match rule needs exactly one request value to compare: path, query, header or json`,
+			`19:37: unknown key "body" in route "r" require: match entry 4 (known: path, query, header, json, claim)`,
+			`20:11: route "r" require: match entry 5 must be a mapping, got a string`,
+		}},
+		{name: "match json needs a pointer and a buffered body", src: r("    methods: [POST]\n    upstream: app\n    auth: [sso]\n    buffer_request: false\n    require: {match: [{json: /owner, claim: sub}, {json: owner~2, claim: sub}]}\n"), want: []string{
+			`14:21: route "r": buffer_request false cannot be used with a require.match rule on json: it reads the whole buffered body`,
+			`15:51: route "r" require: json "owner~2" is not a JSON pointer (/name/0/sub, with ~0 for ~ and ~1 for /)`}},
+		{name: "match_bypass_roles needs match", src: r("    methods: [GET]\n    upstream: app\n    auth: [sso]\n    require: {match_bypass_roles: [admin]}\n"), want: []string{
+			`14:35: route "r" require: match_bypass_roles bypasses match rules, and there are none`}},
 		{name: "header overrides checked", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    headers:\n      set: {\"X Bad\": a, X-Ok: \"a\\r\\nb\", X-Dup: a, x-dup: b}\n      remove: [Server, \"Bad Header\", X-Ok]\n"), want: []string{
 			`15:13: route "r" headers: set: "X Bad" is not a valid header name`,
 			`15:31: route "r" headers: set: the value of X-Ok must not contain CR, LF or NUL`,

@@ -166,6 +166,22 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 			fv.Set(reflect.ValueOf(us))
 		}
 		return ok
+	case sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct:
+		items, ok := f.list(key, "a list of mappings")
+		if !ok {
+			return false
+		}
+		list := reflect.MakeSlice(sf.Type, len(items), len(items))
+		for i, it := range items {
+			ctx := fmt.Sprintf("%s entry %d", f.subject(key), i+1)
+			reported := len(p.errs)
+			p.decode(p.fields(it, nil, ctx, join(join(f.path, key), strconv.Itoa(i)), keys(sf.Type.Elem())), list.Index(i).Addr().Interface())
+			if len(p.errs) > reported {
+				p.refuse(it) // the container's Validate does not report it again
+			}
+		}
+		fv.Set(list)
+		return true
 	case isSize(sf):
 		lo, hi := bound(c.min, sizeOf), bound(c.max, sizeOf)
 		if lo == nil || hi == nil {

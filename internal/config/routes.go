@@ -151,6 +151,7 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 			p.errAt(f.keys["require"], "%s: require is not allowed with auth: none (there is no principal to require anything of)", ctx)
 		}
 		p.decode(rf, &r.Require)
+		p.matchParams(rf, r)
 	}
 
 	if items, ok := f.list("rate_limit", "a list of rate limit names"); ok {
@@ -182,6 +183,9 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	p.routeWebSocket(f, r)
 	if f.boolean("buffer_request", &r.BufferRequest) && !r.BufferRequest && r.OpenAPI != "" {
 		f.errf("buffer_request", "false cannot be used with openapi: validation reads the whole buffered body")
+	}
+	if !r.BufferRequest && authz.BodyRules(r.Require) {
+		f.errf("buffer_request", "false cannot be used with a require.match rule on json: it reads the whole buffered body")
 	}
 	if f.has("headers") {
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
@@ -410,4 +414,40 @@ func (p *parser) headerOverrides(f *fields) headers.Overrides {
 		}
 	}
 	return h
+}
+
+// matchParams reports require.match rules naming a path parameter that the
+// route's path template does not have.
+func (p *parser) matchParams(rf *fields, r *Route) {
+	seq := rf.vals["match"]
+	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) != len(r.Require.Match) {
+		return
+	}
+	for i, m := range r.Require.Match {
+		if m.Path == "" || slices.Contains(templateParams(r.Path), m.Path) {
+			continue
+		}
+		at := seq.Content[i]
+		for j := 0; j+1 < len(at.Content); j += 2 {
+			if at.Content[j].Value == "path" {
+				at = at.Content[j+1]
+				break
+			}
+		}
+		p.errAt(at, "%s: match path %q is not a parameter of the route's path %q", rf.ctx, m.Path, r.Path)
+	}
+}
+
+// templateParams lists the parameter names of a path template ({name} and
+// {name...} segments).
+func templateParams(tmpl string) []string {
+	var names []string
+	for seg := range strings.SplitSeq(tmpl, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			if name, ok = strings.CutSuffix(name, "}"); ok {
+				names = append(names, strings.TrimSuffix(name, "..."))
+			}
+		}
+	}
+	return names
 }

@@ -76,6 +76,7 @@ func (b *builder) route(rt *config.Route) (http.Handler, bool) {
 		b.authorize,    // the route's require
 		b.rateLimit,
 		b.bodyLimit, // bodies are read only for requests every earlier step accepted
+		b.ownBody,   // require.match rules on the JSON body, which only now is buffered
 		b.contract,  // it validates the buffered body and filters the response
 		b.tokenHint, // last: it watches the upstream's own answer (hint.go)
 	} {
@@ -462,6 +463,28 @@ func (b *builder) authorize(rt *config.Route) (pipeline.Middleware, error) {
 		return nil, fmt.Errorf("require: %w", err)
 	}
 	return mw, nil
+}
+
+// ownBody checks the route's require.match rules on the JSON body. They
+// are a step of their own, not part of authorize: the body is buffered by
+// the body step, which runs after authorization and rate limiting so that
+// refused requests are never read. It runs before the contract step, so
+// another caller's object is refused before its body is validated.
+func (b *builder) ownBody(rt *config.Route) (pipeline.Middleware, error) {
+	if public(rt) || rt.AuthOptional || !authz.BodyRules(rt.Require) {
+		return nil, nil
+	}
+	req := rt.Require
+	return pipeline.Guard("authz", b.g.obs, func(r *http.Request) (*http.Request, error) {
+		var p *pipeline.Principal
+		if info := pipeline.InfoFrom(r.Context()); info != nil {
+			p = info.Principal
+		}
+		if rej := authz.CheckBodyMatch(r, p, req); rej != nil {
+			return r, rej
+		}
+		return r, nil
+	}), nil
 }
 
 // bodyLimit is the route's body step (see the function bodyLimit).
