@@ -1,0 +1,165 @@
+package main_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
+	"github.com/rampart-gw/rampart/internal/auth/authtest"
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+)
+
+// TestStopBOLAThroughTheBinary (issue 16), through the real binary in front
+// of an upstream shaped like the deliberately vulnerable Flask API (its own
+// HS256 tokens without iss or aud, in a Bearer header): Alice changing Bob's
+// password is refused and never reaches the upstream, her own passes, an
+// admin may change anyone's, case and encoding tricks are refused, the debug
+// route that dumps every user is unreachable although a parameter route
+// would match it, and a refresh token is not an access token.
+func TestStopBOLAThroughTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rampart")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var mu sync.Mutex
+	var seen []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.EscapedPath())
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"status":"success"}`)
+	}))
+	defer upstream.Close()
+	upstreamSaw := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+
+	const secret = "Kq7Vn2Xr9Tb4Lm8Zc1Wd6Hs3Fp0Gy5Ju"
+	listen, adminListen := gt.FreeAddr(t), gt.FreeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "rampart.yaml")
+	cfg := fmt.Sprintf(`version: 1
+server: { listen: %q }
+admin: { listen: %q, token: "${RAMPART_ADMIN_TOKEN}" }
+upstreams:
+  vampi: { targets: [%q] }
+authenticators:
+  app_tokens: { type: jwt, issuer: any, audiences: [any], algorithms: [HS256], secret: "${APP_SECRET}",
+                require_claims: { type: access } }
+routes:
+  - name: password
+    path: /users/v1/{username}/password
+    methods: [PUT]
+    upstream: vampi
+    auth: [app_tokens]
+    require:
+      match: [{ path: username, claim: sub }]
+      match_bypass_roles: [admin]
+  - { name: user, path: "/users/v1/{username}", methods: [GET], upstream: vampi, auth: [app_tokens] }
+  - { name: debug, path: /users/v1/_debug, methods: [GET], deny: true }
+`, listen, adminListen, upstream.URL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs gt.SyncBuffer
+	cmd := exec.Command(bin, "serve", "-c", cfgPath)
+	cmd.Env = append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken, "APP_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("rampart serve did not stop within 30s of SIGTERM")
+		}
+	}()
+
+	client := gt.Client()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("rampart serve exited (%v)\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 60s\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Tokens as Flask-JWT-Extended issues them: no iss, no aud, type access.
+	key := &authtest.Key{Alg: "HS256", Signer: []byte(secret)}
+	mint := func(sub, typ string, roles ...string) string {
+		c := jwtlib.MapClaims{"sub": sub, "type": typ, "exp": time.Now().Add(time.Hour).Unix()}
+		if len(roles) > 0 {
+			c["roles"] = roles
+		}
+		return authtest.Mint(t, key, c, nil)
+	}
+	alice, admin := mint("alice", "access"), mint("root", "access", "admin")
+
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		problem                   string
+	}{
+		{"Alice changes her own password", "PUT", "/users/v1/alice/password", alice, 200, ""},
+		{"Alice changes Bob's password", "PUT", "/users/v1/bob/password", alice, 403, "object-not-owned"},
+		{"case trick", "PUT", "/users/v1/Alice/password", alice, 403, "object-not-owned"},
+		{"encoded upper-case trick", "PUT", "/users/v1/%41lice/password", alice, 403, "object-not-owned"},
+		{"admin changes Bob's password", "PUT", "/users/v1/bob/password", admin, 200, ""},
+		{"the debug route is unreachable", "GET", "/users/v1/_debug", alice, 404, "route-not-found"},
+		{"a refresh token is not an access token", "PUT", "/users/v1/alice/password", mint("alice", "refresh"), 401, "invalid-token"},
+		{"no token", "PUT", "/users/v1/alice/password", "", 401, "credentials-missing"},
+	}
+	for _, tt := range tests {
+		before := len(upstreamSaw())
+		req, _ := http.NewRequest(tt.method, "http://"+listen+tt.path, nil)
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		reached := len(upstreamSaw()) > before
+		switch {
+		case resp.StatusCode != tt.status:
+			t.Errorf("%s: %d %s, want %d", tt.name, resp.StatusCode, body, tt.status)
+		case tt.problem == "" && !reached:
+			t.Errorf("%s: allowed but the upstream saw nothing", tt.name)
+		case tt.problem != "" && reached:
+			t.Errorf("%s: refused, yet the upstream saw %v", tt.name, upstreamSaw()[before:])
+		case tt.problem != "":
+			gt.CheckProblem(t, resp, string(body), tt.status, tt.problem)
+		}
+	}
+}
