@@ -46,7 +46,7 @@ type Config struct {
 	// field never matches. Required.
 	Field string `yaml:"field" conf:"required"`
 	// Claim is the principal value compared: sub (the subject) or the name
-	// of a string claim; required.
+	// of a top-level string claim; required.
 	Claim string `yaml:"claim" conf:"required"`
 	// Status answers a single object that is not the caller's, and a request
 	// without a principal (auth_optional): 404 (route-not-found, the
@@ -144,8 +144,11 @@ func (s *step) serve(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		pipeline.Refuse(w, r, "response-owner", s.deps.Observer, &rej)
 		return
 	}
-	// An encoded body cannot be read: ask for identity.
-	r.Header.Del("Accept-Encoding")
+	// Ask for the whole body, unencoded: an encoded or partial one cannot
+	// be read, and a 304 would pass unchecked (it is not 2xx).
+	for _, k := range []string{"Accept-Encoding", "If-None-Match", "If-Modified-Since", "Range", "If-Range"} {
+		r.Header.Del(k)
+	}
 	ow := &writer{ResponseWriter: w, s: s, r: r, want: want, before: headerKeys(w.Header())}
 	next.ServeHTTP(ow, r)
 	ow.finish()
