@@ -313,7 +313,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
 			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
 		}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers, response_owner)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},

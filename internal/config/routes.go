@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/headers"
+	"github.com/rampart-gw/rampart/internal/owner"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -189,6 +190,16 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	}
 	if f.has("headers") {
 		r.Headers = p.headerOverrides(f.section("headers", ctx+" headers", keysOf[headers.Overrides]()))
+	}
+	if f.has("response_owner") {
+		r.ResponseOwner = &owner.Config{}
+		p.decode(f.section("response_owner", ctx+" response_owner", keysOf[owner.Config]()), r.ResponseOwner)
+		switch {
+		case public:
+			p.errAt(f.keys["response_owner"], "%s: response_owner is not allowed with auth: none (there is no principal to own anything)", ctx)
+		case r.WebSocket != nil:
+			p.errAt(f.keys["response_owner"], "%s: response_owner cannot check WebSocket messages; remove it from this websocket route", ctx)
+		}
 	}
 	return info
 }

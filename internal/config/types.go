@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/owner"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/websocket"
@@ -264,6 +265,10 @@ type Route struct {
 	// Headers changes the route's response headers after the security
 	// header profile.
 	Headers headers.Overrides `yaml:"headers"`
+	// ResponseOwner makes the route's 2xx JSON responses the caller's only:
+	// a field that must equal a principal value (docs/auth.md, "Response
+	// ownership"). Not with auth: none or websocket.
+	ResponseOwner *owner.Config `yaml:"response_owner"`
 
 	Pos     conf.Pos `yaml:"-"` // position of the route
 	PathPos conf.Pos `yaml:"-"` // position of the path value

@@ -75,10 +75,11 @@ func (b *builder) route(rt *config.Route) (http.Handler, bool) {
 		b.authenticate, // any of the route's authenticators, behind the lockout
 		b.authorize,    // the route's require
 		b.rateLimit,
-		b.bodyLimit, // bodies are read only for requests every earlier step accepted
-		b.ownBody,   // require.match rules on the JSON body, which only now is buffered
-		b.contract,  // it validates the buffered body and filters the response
-		b.tokenHint, // last: it watches the upstream's own answer (hint.go)
+		b.responseOwner, // outside contract: it checks the response contract filtered (owner.go)
+		b.bodyLimit,     // bodies are read only for requests every earlier step accepted
+		b.ownBody,       // require.match rules on the JSON body, which only now is buffered
+		b.contract,      // it validates the buffered body and filters the response
+		b.tokenHint,     // last: it watches the upstream's own answer (hint.go)
 	} {
 		mw, err := step(rt)
 		if err != nil {
