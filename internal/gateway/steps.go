@@ -189,6 +189,16 @@ func (b *builder) specRoutes() []*config.Route {
 			rt := &config.Route{Name: rs.Name, Path: rs.Path, Methods: rs.Methods, Upstream: rs.Upstream, Auth: rs.Auth,
 				AuthOptional: rs.Optional, OpenAPI: name, Pos: pos, PathPos: pos}
 			rt.Require.Scopes = rs.Scopes
+			if o := rs.Owner; o != nil {
+				if public(rt) || rt.AuthOptional {
+					b.fail(fmt.Errorf("openapi %q: operation %s has x-rampart-owner but no required authentication: ownership needs a principal", name, rs.Operation), "openapi", name)
+					continue
+				}
+				for _, m := range o.Match {
+					rt.Require.Match = append(rt.Require.Match, authz.Match{Path: m.Path, Query: m.Query, Header: m.Header, JSON: m.JSON, Claim: m.Claim})
+				}
+				rt.Require.MatchBypassRoles = o.BypassRoles
+			}
 			for _, a := range rs.Auth {
 				if a != config.AuthNone && b.cfg.Authenticators[a] == nil {
 					b.fail(fmt.Errorf("openapi %q: operation %s maps to authenticator %q, which is not defined", name, rs.Operation, a), "openapi", name)

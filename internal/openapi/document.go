@@ -48,6 +48,7 @@ type operation struct {
 	deflt    *response
 	security []secRequirement
 	secSet   bool // the operation has its own security (possibly [])
+	owner    *Owner
 }
 
 type secRequirement []secItem // all of these (AND)
@@ -413,6 +414,7 @@ func (l *loader) pathItem(d *Document, at loc, path string) {
 			op.body = l.requestBody(rb)
 		}
 		l.responses(op, ol.at("responses"))
+		l.owner(op, ol.at("x-rampart-owner"))
 		if sec := ol.at("security"); sec.n != nil {
 			op.security, op.secSet = l.securityList(d, sec), true
 		}

@@ -3,6 +3,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -20,7 +21,9 @@ type RouteSpec struct {
 	// a credential passes anonymously and a presented one must be valid
 	// (config.Route.AuthOptional).
 	Optional bool
-	OpenAPI  string // the document's name
+	// Owner holds the operation's x-rampart-owner ownership rules (nil: none).
+	Owner   *Owner
+	OpenAPI string // the document's name
 	// Operation is the operation's id and Pointer its location in the
 	// document, for messages.
 	Operation string
@@ -73,8 +76,8 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 		auth, scopes, optional, err := d.routeAuth(op)
 		for _, o := range g[1:] {
 			a, s, opt, e := d.routeAuth(o)
-			if err == nil && e == nil && (!slices.Equal(a, auth) || !slices.Equal(s, scopes) || opt != optional) {
-				e = fmt.Errorf("it shares route %s with %s %s but needs different auth or scopes", op.template, op.method, op.path)
+			if err == nil && e == nil && (!slices.Equal(a, auth) || !slices.Equal(s, scopes) || opt != optional || !reflect.DeepEqual(o.owner, op.owner)) {
+				e = fmt.Errorf("it shares route %s with %s %s but needs different auth, scopes or ownership rules", op.template, op.method, op.path)
 			}
 			if e != nil {
 				problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", o.method, o.path, o.where, e))
@@ -84,7 +87,7 @@ func (d *Document) Routes() ([]RouteSpec, error) {
 			problems = append(problems, fmt.Sprintf("%s %s (#%s): %v", op.method, op.path, op.where, err))
 			continue
 		}
-		rs.Auth, rs.Scopes, rs.Optional = auth, scopes, optional
+		rs.Auth, rs.Scopes, rs.Optional, rs.Owner = auth, scopes, optional, op.owner
 		out = append(out, rs)
 	}
 	if len(problems) > 0 {
