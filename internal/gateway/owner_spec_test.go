@@ -3,11 +3,14 @@ package gateway_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rampart-gw/rampart/internal/auth/authtest"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway"
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
 
@@ -56,5 +59,33 @@ openapi:
 				t.Errorf("upstream saw %d requests, want 1", up.Count()-before)
 			}
 		})
+	}
+}
+
+// An ownership rule on an operation that needs no authentication would have
+// no principal to compare with: the config is refused, never served open.
+func TestOwnershipOnPublicOperationRefused(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "public.yaml")
+	doc := `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /users/{username}:
+    get:
+      security: []
+      parameters: [{in: path, name: username, required: true, schema: {type: string}}]
+      x-rampart-owner: {match: [{path: username, claim: sub}]}
+      responses: {"200": {description: ok}}
+`
+	if err := os.WriteFile(spec, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra := fmt.Sprintf("openapi:\n  users: { spec: %q, routes_from_spec: true, upstream: app, allow_public: true }\n", spec)
+	text := gt.Config("http://127.0.0.1:1", extra, "  - { name: other, path: /other, methods: [GET], upstream: app, auth: none }\n")
+	cfg, err := config.Parse("test.yaml", []byte(text), func(string) (string, bool) { return gt.AdminToken, true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.New(cfg, gateway.Deps{}); err == nil || !strings.Contains(err.Error(), "x-rampart-owner but no required authentication") {
+		t.Fatalf("err %v, want the ownership-without-authentication error", err)
 	}
 }
