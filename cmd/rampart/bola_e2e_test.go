@@ -40,6 +40,11 @@ func TestStopBOLAThroughTheBinary(t *testing.T) {
 		mu.Lock()
 		seen = append(seen, r.Method+" "+r.URL.EscapedPath())
 		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/books/v1" { // every user's books, as the vulnerable API answers
+			_, _ = io.WriteString(w, `{"books":[{"title":"a","owner":"alice"},{"title":"b","owner":"bob"},{"title":"c","owner":"alice"}]}`)
+			return
+		}
 		_, _ = io.WriteString(w, `{"status":"success"}`)
 	}))
 	defer upstream.Close()
@@ -71,6 +76,8 @@ routes:
       match_bypass_roles: [admin]
   - { name: user, path: "/users/v1/{username}", methods: [GET], upstream: vampi, auth: [app_tokens] }
   - { name: debug, path: /users/v1/_debug, methods: [GET], deny: true }
+  - { name: books, path: /books/v1, methods: [GET], upstream: vampi, auth: [app_tokens],
+      response_owner: { field: /books/*/owner, claim: sub } }
 `, listen, adminListen, upstream.URL)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -161,5 +168,18 @@ routes:
 		case tt.problem != "":
 			gt.CheckProblem(t, resp, string(body), tt.status, tt.problem)
 		}
+	}
+
+	// The read side: a list answer keeps only Alice's books.
+	req, _ := http.NewRequest("GET", "http://"+listen+"/books/v1", nil)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"books":[{"title":"a","owner":"alice"},{"title":"c","owner":"alice"}]}`; resp.StatusCode != 200 || string(body) != want {
+		t.Errorf("GET /books/v1 as Alice: %d %s, want 200 %s", resp.StatusCode, body, want)
 	}
 }
