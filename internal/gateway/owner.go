@@ -18,7 +18,7 @@ func (b *builder) responseOwner(rt *config.Route) (pipeline.Middleware, error) {
 	if rt.ResponseOwner == nil {
 		return nil, nil
 	}
-	return owner.New(*rt.ResponseOwner, owner.Deps{Observer: b.g.obs, Removed: b.g.ownerRemoved})
+	return owner.New(*rt.ResponseOwner, owner.Deps{Observer: b.g.obs, Removed: b.g.ownerRemoved, Bodies: b.g.bodies})
 }
 
 // ownerRemoved audits the list elements response_owner removed: the route,

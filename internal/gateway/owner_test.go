@@ -179,3 +179,28 @@ func TestResponseOwnerConfig(t *testing.T) {
 		})
 	}
 }
+
+// Held-back responses count against the body memory budget: with no room
+// left, a response that would need more is refused (502), never held
+// outside the budget; the room comes back once a response is done.
+func TestResponseOwnerWithinTheBodyBudget(t *testing.T) {
+	up := ownerUpstream(t)
+	server := fmt.Sprintf("server:\n  body_buffer_bytes: 1KiB\n  body_memory_budget: 1KiB\n  body_spill_dir: %s\n", t.TempDir())
+	extra := server + fmt.Sprintf("authenticators:\n  shared: { type: jwt, issuer: %q, audiences: [inventory-api], algorithms: [HS256], secret: %q }\n", testIssuer, testSecret)
+	routes := `  - { name: book, path: "/books/{id}", methods: [GET], upstream: app, auth: [shared], response_owner: { field: /owner, claim: sub, max_bytes: 1MiB } }
+`
+	g := gt.Start(t, gt.Config(up.URL, extra, routes), nil)
+	alice := authtest.Mint(t, &authtest.Key{Alg: "HS256", Signer: []byte(testSecret)}, claims(testIssuer, "alice", nil), nil)
+	get := func(path string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", g.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+alice)
+		return g.Do(t, req)
+	}
+	resp, body := get("/books/big") // 2 KiB: more than the 1 KiB memory budget
+	gt.CheckProblem(t, resp, body, http.StatusBadGateway, "response-unverifiable")
+	for range 3 { // within the budget, again and again: nothing leaked
+		if resp, body := get("/books/alices"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Alice's notes") {
+			t.Fatalf("small owned response: %d %s", resp.StatusCode, body)
+		}
+	}
+}

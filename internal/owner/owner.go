@@ -14,7 +14,6 @@
 package owner
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"mime"
@@ -25,6 +24,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // Problem types of this step. A 404 is the gateway's answer to a path no
@@ -54,7 +54,9 @@ type Config struct {
 	// (object-not-owned).
 	Status int `yaml:"status" default:"404"`
 	// MaxBytes is the largest response buffered to be checked; a larger 2xx
-	// response is replaced by a 502.
+	// response is replaced by a 502, and so is one that finds
+	// server.body_memory_budget exhausted (held-back responses count
+	// against it).
 	MaxBytes conf.Size `yaml:"max_bytes" default:"1MiB" conf:"min=1,max=1GiB"`
 }
 
@@ -104,6 +106,9 @@ type Deps struct {
 	// Removed is told how many list elements were removed from a response
 	// (only when some were).
 	Removed func(r *http.Request, field string, removed int)
+	// Bodies is the budget held-back responses are counted against (in
+	// memory, never spilled: they are parsed whole); required.
+	Bodies *spool.Budget
 }
 
 type step struct {
@@ -119,6 +124,9 @@ type step struct {
 func New(c Config, deps Deps) (pipeline.Middleware, error) {
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if deps.Bodies == nil {
+		return nil, errors.New("response_owner: no body budget")
 	}
 	s := &step{c: c, deps: deps}
 	var err error
@@ -150,6 +158,7 @@ func (s *step) serve(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		r.Header.Del(k)
 	}
 	ow := &writer{ResponseWriter: w, s: s, r: r, want: want, before: headerKeys(w.Header())}
+	defer ow.release() // also when the handler aborts with a panic
 	next.ServeHTTP(ow, r)
 	ow.finish()
 }
@@ -198,8 +207,8 @@ type writer struct {
 
 	state  wstate
 	status int
-	reason string // why wFail
-	buf    bytes.Buffer
+	reason string        // why wFail
+	buf    *spool.Buffer // nil until a 2xx is held back
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.
@@ -236,7 +245,15 @@ func (w *writer) WriteHeader(code int) {
 	w.state, w.reason = wBuffer, checkable(w.Header(), int64(w.s.c.MaxBytes))
 	if w.reason != "" {
 		w.state = wFail
+		return
 	}
+	hint, _ := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64)
+	buf, err := w.s.deps.Bodies.Buffer(max(hint, 0), int64(w.s.c.MaxBytes), true)
+	if err != nil { // the memory budget is exhausted: refuse rather than hold it unbudgeted
+		w.state, w.reason = wFail, err.Error()
+		return
+	}
+	w.buf = buf
 }
 
 // checkable says why a 2xx response with header h cannot be checked, or "".
@@ -262,14 +279,27 @@ func (w *writer) Write(p []byte) (int, error) {
 	case wPass:
 		return w.ResponseWriter.Write(p)
 	case wBuffer:
-		if int64(w.buf.Len()+len(p)) > int64(w.s.c.MaxBytes) {
+		if w.buf.Len()+int64(len(p)) > int64(w.s.c.MaxBytes) {
 			w.state, w.reason = wFail, errTooLarge.Error()
-			w.buf = bytes.Buffer{}
+			w.release()
 			return 0, errTooLarge
 		}
-		return w.buf.Write(p)
+		n, err := w.buf.Write(p)
+		if err != nil {
+			w.state, w.reason = wFail, err.Error()
+			w.release()
+		}
+		return n, err
 	}
 	return 0, errors.New("response_owner: the response is refused")
+}
+
+// release gives the held-back body's room back to the budget.
+func (w *writer) release() {
+	if w.buf != nil {
+		w.buf.Free()
+		w.buf = nil
+	}
 }
 
 func (w *writer) finish() {
@@ -287,7 +317,7 @@ func (w *writer) finish() {
 
 // check answers a complete 2xx JSON body.
 func (w *writer) check() {
-	body := w.buf.Bytes()
+	body, _ := w.buf.Bytes() // in memory: the buffer is never spilled
 	doc, err := strictjson.Parse(body, strictjson.Options{MaxDepth: 512})
 	if err != nil {
 		w.fail("invalid JSON")

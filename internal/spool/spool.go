@@ -306,6 +306,21 @@ func (s *Buffer) Fill(r io.Reader, limit int64) (complete bool, err error) {
 	return false, nil
 }
 
+// Write appends p, for writers that are handed bytes rather than a reader
+// (a response held back by a step). A failure to find room wraps ErrNoRoom
+// and stores nothing of p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	if s.f == nil && len(s.mem)+len(p) > cap(s.mem) {
+		if err := s.grow(int64(len(s.mem) + len(p))); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.append(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // append adds p after a grow, in memory or in the file it spilled to.
 func (s *Buffer) append(p []byte) error {
 	if s.f != nil {
