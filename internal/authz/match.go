@@ -2,7 +2,6 @@ package authz
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/textproto"
@@ -13,6 +12,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth"
 	"github.com/rampart-gw/rampart/internal/openapi/strictjson"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 )
 
 // TypeObjectNotOwned is the 403 of an ownership rule (require.match) that
@@ -111,14 +111,8 @@ func CheckBodyMatch(r *http.Request, p *pipeline.Principal, req Require) *pipeli
 		return nil
 	}
 	var doc *strictjson.Doc
-	if r.GetBody != nil {
-		if body, err := r.GetBody(); err == nil {
-			data, err := io.ReadAll(body)
-			_ = body.Close()
-			if err == nil {
-				doc, _ = strictjson.Parse(data, strictjson.Options{})
-			}
-		}
+	if data, ok := bufferedBody(r); ok {
+		doc, _ = strictjson.Parse(data, strictjson.Options{})
 	}
 	for i := range req.Match {
 		m := &req.Match[i]
@@ -131,6 +125,19 @@ func CheckBodyMatch(r *http.Request, p *pipeline.Principal, req Require) *pipeli
 		}
 	}
 	return nil
+}
+
+// bufferedBody is the gateway's in-memory buffer of r's body (the body step
+// keeps bodies of routes with JSON rules in memory, within the body
+// budget), read without a copy; ok is false when there is none.
+func bufferedBody(r *http.Request) ([]byte, bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	if sr, ok := r.Body.(*spool.Reader); ok {
+		return sr.Buffer().Bytes()
+	}
+	return nil, false
 }
 
 func bypassed(p *pipeline.Principal, req Require) bool {

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -108,5 +109,35 @@ func TestOwnership(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A body with json ownership rules is held in memory, within the memory
+// budget, however large (it is parsed whole, from the gateway's own buffer):
+// one past body_buffer_bytes is checked like a small one, and one that finds
+// no room is refused 503 before the upstream is contacted.
+func TestOwnershipBodiesWithinTheBudget(t *testing.T) {
+	hs := &authtest.Key{Alg: "HS256", Signer: []byte(testSecret)}
+	up := gt.NewUpstream(t, nil)
+	extra := fmt.Sprintf("server:\n  body_buffer_bytes: 1KiB\n  body_memory_budget: 8KiB\n  body_spill_dir: %s\n", t.TempDir()) +
+		fmt.Sprintf("authenticators:\n  shared: { type: jwt, issuer: %q, audiences: [inventory-api], algorithms: [HS256], secret: %q }\n", testIssuer, testSecret)
+	routes := "  - { name: notes, path: /notes, methods: [POST], upstream: app, auth: [shared], require: { match: [{ json: /owner, claim: sub }] } }\n"
+	g := gt.Start(t, gt.Config(up.URL, extra, routes), nil)
+	alice := authtest.Mint(t, hs, claims(testIssuer, "alice", nil), nil)
+	send := func(owner string, pad int) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", g.URL+"/notes", strings.NewReader(fmt.Sprintf(`{"owner":%q,"text":%q}`, owner, strings.Repeat("x", pad))))
+		req.Header.Set("Authorization", "Bearer "+alice)
+		req.Header.Set("Content-Type", "application/json")
+		return g.Do(t, req)
+	}
+	if resp, body := send("alice", 4<<10); resp.StatusCode != 200 || up.Count() != 1 {
+		t.Fatalf("4 KiB body of Alice's: %d %s, upstream saw %d", resp.StatusCode, body, up.Count())
+	}
+	resp, body := send("bob", 4<<10)
+	gt.CheckProblem(t, resp, body, 403, "object-not-owned")
+	resp, body = send("alice", 16<<10) // more than the whole memory budget
+	gt.CheckProblem(t, resp, body, 503, "body-budget-exhausted")
+	if up.Count() != 1 {
+		t.Errorf("upstream saw %d requests, want only the first", up.Count())
 	}
 }

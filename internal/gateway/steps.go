@@ -501,8 +501,8 @@ func (b *builder) ownBody(rt *config.Route) (pipeline.Middleware, error) {
 // bodyLimit is the route's body step (see the function bodyLimit).
 func (b *builder) bodyLimit(rt *config.Route) (pipeline.Middleware, error) {
 	p := bodyPolicy{max: int64(b.cfg.Server.MaxBodyBytes), budget: b.g.bodies, obs: b.g.obs, stream: !rt.BufferRequest}
-	if o := b.cfg.OpenAPI[rt.OpenAPI]; o != nil && o.ValidateRequests {
-		p.inMemory = true
+	if o := b.cfg.OpenAPI[rt.OpenAPI]; o != nil && o.ValidateRequests || authz.BodyRules(rt.Require) {
+		p.inMemory = true // parsed whole, from the buffer itself: within the memory budget, never spilled
 	}
 	return bodyLimit(p), nil
 }
