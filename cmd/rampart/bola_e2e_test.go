@@ -5,11 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,10 +25,6 @@ import (
 func TestStopBOLAThroughTheBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "rampart")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var mu sync.Mutex
 	var seen []string
@@ -56,7 +48,6 @@ func TestStopBOLAThroughTheBinary(t *testing.T) {
 
 	const secret = "Kq7Vn2Xr9Tb4Lm8Zc1Wd6Hs3Fp0Gy5Ju"
 	listen, adminListen := gt.FreeAddr(t), gt.FreeAddr(t)
-	cfgPath := filepath.Join(t.TempDir(), "rampart.yaml")
 	cfg := fmt.Sprintf(`version: 1
 server: { listen: %q }
 admin: { listen: %q, token: "${RAMPART_ADMIN_TOKEN}" }
@@ -79,27 +70,7 @@ routes:
   - { name: books, path: /books/v1, methods: [GET], upstream: vampi, auth: [app_tokens],
       response_owner: { field: /books/*/owner, claim: sub } }
 `, listen, adminListen, upstream.URL)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var logs gt.SyncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Env = append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken, "APP_SECRET="+secret)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("rampart serve did not stop within 30s of SIGTERM")
-		}
-	}()
+	srv := serveBinary(t, cfg, "APP_SECRET="+secret)
 
 	client := gt.Client()
 	for deadline := time.Now().Add(60 * time.Second); ; {
@@ -109,13 +80,9 @@ routes:
 				break
 			}
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("rampart serve exited (%v)\n%s", err, logs.String())
-		default:
-		}
+		srv.alive(t, "starting")
 		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 60s\n%s", logs.String())
+			t.Fatalf("not ready within 60s\n%s", srv.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -9,19 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/auth/authtest"
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 )
-
-const e2eAdminToken = "e2e-admin-token-0123456789abcdef0123456789"
 
 // TestServeStartsBeforeIdP (issue 14, item 1), through the real binary: the
 // IdP's JWKS endpoint comes up about 5 s after `rampart serve`. Until then the
@@ -33,19 +27,12 @@ func TestServeStartsBeforeIdP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and waits for a late IdP")
 	}
-	bin := filepath.Join(t.TempDir(), "rampart")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "from upstream")
 	}))
 	defer upstream.Close()
 	idpAddr, listen, adminListen := gt.FreeAddr(t), gt.FreeAddr(t), gt.FreeAddr(t)
 	const issuer = "https://idp.example.com/"
-	cfgPath := filepath.Join(t.TempDir(), "rampart.yaml")
 	cfg := fmt.Sprintf(`version: 1
 server: { listen: %q }
 admin: { listen: %q, token: "${RAMPART_ADMIN_TOKEN}" }
@@ -57,32 +44,8 @@ routes:
   - { name: secure, path: /secure, methods: [GET], upstream: app, auth: [corp_sso] }
   - { name: public, path: /public, methods: [GET], upstream: app, auth: none }
 `, listen, adminListen, upstream.URL, issuer, idpAddr, authtest.Audience)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	var logs gt.SyncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Env = append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := serveBinary(t, cfg)
 	started := time.Now()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("rampart serve exited with %v\n%s", err, logs.String())
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("rampart serve did not stop within 30s of SIGTERM")
-		}
-	}()
 
 	client := gt.Client()
 	readyz := func() (int, map[string]string) {
@@ -109,13 +72,9 @@ routes:
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for code, states := readyz(); !done(code, states); code, states = readyz() {
-			select {
-			case err := <-exited:
-				t.Fatalf("rampart serve exited (%v) while waiting for %s\n%s", err, what, logs.String())
-			default:
-			}
+			srv.alive(t, "waiting for "+what)
 			if time.Now().After(deadline) {
-				t.Fatalf("no %s within 60s: readyz %d %v\n%s", what, code, states, logs.String())
+				t.Fatalf("no %s within 60s: readyz %d %v\n%s", what, code, states, srv.logs.String())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

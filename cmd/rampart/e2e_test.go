@@ -1,0 +1,68 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+)
+
+const e2eAdminToken = "e2e-admin-token-0123456789abcdef0123456789"
+
+// served is a `rampart serve` process run by an end-to-end test.
+type served struct {
+	logs   gt.SyncBuffer
+	exited chan error // receives cmd.Wait's result once
+}
+
+// serveBinary builds the real binary and runs `rampart serve -c cfg` with
+// env added to the test's environment (the admin token included). Cleanup
+// sends SIGTERM and expects a clean exit within 30 s.
+func serveBinary(t *testing.T, cfg string, env ...string) *served {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "rampart")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(dir, "rampart.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{exited: make(chan error, 1)}
+	cmd := exec.Command(bin, "serve", "-c", cfgPath)
+	cmd.Env = append(append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken), env...)
+	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-s.exited:
+			if err != nil {
+				t.Errorf("rampart serve exited with %v\n%s", err, s.logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("rampart serve did not stop within 30s of SIGTERM")
+		}
+	})
+	return s
+}
+
+// alive fails the test if the process has exited.
+func (s *served) alive(t *testing.T, while string) {
+	t.Helper()
+	select {
+	case err := <-s.exited:
+		s.exited <- err // for Cleanup
+		t.Fatalf("rampart serve exited (%v) while %s\n%s", err, while, s.logs.String())
+	default:
+	}
+}
