@@ -328,11 +328,11 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	info.Peer = peerString(r.RemoteAddr, peer)
 	if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 && g.ips.Trusted(peer) {
 		client, chain := g.ips.Client(peer, xff)
-		info.ClientIP = client.String()
+		info.ClientIP, info.Client = client.String(), client.Unmap()
 		info.ForwardedFor = proxy.ForwardedFor(chain)
 	} else {
 		// The common case: the peer is the client and the whole chain.
-		info.ClientIP, info.ForwardedFor = info.Peer, info.Peer
+		info.ClientIP, info.ForwardedFor, info.Client = info.Peer, info.Peer, peer.Unmap()
 	}
 	propagated := hygiene.Scrub(r.Header)
 	if propagated != "" && g.ips.Trusted(peer) && hygiene.ValidRequestID(propagated) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/peek"
@@ -73,11 +74,14 @@ type Observer interface {
 // Info is the per-request state the steps share. One is allocated per request
 // and carried in the context under a private key.
 type Info struct {
-	ID       string    // request id, propagated or generated
-	ClientIP string    // real client per trusted proxies
-	Peer     string    // immediate peer IP
-	Start    time.Time // when the gateway received the request
-	Route    string    // matched route name, "" before routing
+	ID       string // request id, propagated or generated
+	ClientIP string // real client per trusted proxies
+	// Client is ClientIP as an address (unmapped; invalid when the peer's
+	// address could not be parsed), for IP lists and blocks without parsing.
+	Client netip.Addr
+	Peer   string    // immediate peer IP
+	Start  time.Time // when the gateway received the request
+	Route  string    // matched route name, "" before routing
 	// RouteIndex is the gateway's own index of the matched route plus one
 	// (0 before routing), so per-route state is found without a lookup.
 	RouteIndex int
