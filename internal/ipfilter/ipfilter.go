@@ -122,11 +122,6 @@ type Filter struct {
 func New(cfg Config, files *Files) (*Filter, error) {
 	errs := cfg.Validate()
 	f := &Filter{allowlist: len(cfg.Allow) > 0 || cfg.AllowFile != ""}
-	var ok bool
-	if f.allow, ok = inline(cfg.Allow); !ok || len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	f.deny, _ = inline(cfg.Deny)
 	for _, src := range []struct {
 		key, path string
 		dst       **file
@@ -154,20 +149,19 @@ func New(cfg Config, files *Files) (*Filter, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	f.allow, f.deny = inline(cfg.Allow), inline(cfg.Deny)
 	return f, nil
 }
 
-// inline compiles inline entries; false when one does not parse.
-func inline(entries []string) (*List, bool) {
+// inline compiles inline entries, which Validate found valid.
+func inline(entries []string) *List {
 	ps := make([]netip.Prefix, 0, len(entries))
 	for _, s := range entries {
-		p, err := ParseEntry(s)
-		if err != nil {
-			return nil, false
+		if p, err := ParseEntry(s); err == nil {
+			ps = append(ps, p)
 		}
-		ps = append(ps, p)
 	}
-	return NewList(ps), true
+	return NewList(ps)
 }
 
 // Allows reports whether client may send requests.

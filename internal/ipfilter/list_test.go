@@ -29,9 +29,9 @@ func TestParseEntry(t *testing.T) {
 		{in: "2001:db8::1", want: "2001:db8::1/128"},
 		{in: "::/0", want: "::/0"},
 		{in: "0.0.0.0/0", want: "0.0.0.0/0"},
-		{in: "::ffff:10.1.2.3", want: "10.1.2.3/32"},      // mapped address → IPv4
-		{in: "::ffff:10.0.0.0/104", want: "10.0.0.0/8"},   // mapped prefix → IPv4
-		{in: "::ffff:0.0.0.0/96", want: "0.0.0.0/0"},      // all of mapped space → all IPv4
+		{in: "::ffff:10.1.2.3", want: "10.1.2.3/32"},    // mapped address → IPv4
+		{in: "::ffff:10.0.0.0/104", want: "10.0.0.0/8"}, // mapped prefix → IPv4
+		{in: "::ffff:0.0.0.0/96", want: "0.0.0.0/0"},    // all of mapped space → all IPv4
 		{in: "10.0.0.1/8", err: `write "10.0.0.0/8" for the network, or "10.0.0.1" for that one address`},
 		{in: "2001:db8::1/32", err: `write "2001:db8::/32" for the network`},
 		{in: "::ffff:0:0/95", err: `write "::fffe:0:0/95" for the network`}, // shorter than /96: not mapped
