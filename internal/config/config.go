@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/ipfilter"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -72,6 +73,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	if f.has("lockout") {
 		cfg.Lockout = p.lockout(f)
 	}
+	cfg.IPFilter = p.ipFilter(f, "ip_filter")
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")
 	cfg.Authenticators = p.authenticators(f)
@@ -352,6 +354,17 @@ func (p *parser) lockout(top *fields) *lockout.Config {
 	l := &lockout.Config{}
 	p.decode(top.section("lockout", "lockout", keysOf[lockout.Config]()), l)
 	return l
+}
+
+// ipFilter reads an ip_filter block (top-level or a route's); nil when
+// absent.
+func (p *parser) ipFilter(parent *fields, ctx string) *ipfilter.Config {
+	if !parent.has("ip_filter") {
+		return nil
+	}
+	c := &ipfilter.Config{}
+	p.decode(parent.section("ip_filter", ctx, keysOf[ipfilter.Config]()), c)
+	return c
 }
 
 // storeProblem explains why s is not a store URL, without echoing it (it may hold a

@@ -303,7 +303,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "version must be 1", src: "version: 2\nadmin: {listen: \"off\"}\n", want: []string{"1:10: version must be 1"}},
 		{name: "version must be an integer", src: "version: one\nadmin: {listen: \"off\"}\n", want: []string{`1:10: version must be an integer, got "one"`}},
 		{name: "unknown top-level key lists known keys", src: base + "frobnicate: 1\n", want: []string{
-			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
+			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
 			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
@@ -313,7 +313,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
 			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
 		}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers, response_owner)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, ip_filter, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers, response_owner)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -339,6 +339,34 @@ func TestVersionAndKeys(t *testing.T) {
 			`11:77: route "r" websocket: max_message_bytes must be between 125 and 64MiB, got 10 bytes`,
 		}},
 	})
+}
+
+func TestIPFilter(t *testing.T) {
+	runErrCases(t, []errCase{
+		{name: "host bits set refused with the canonical form", src: base + "ip_filter:\n  deny: [10.0.0.0/8, 10.0.0.1/8, \"2001:db8::1/32\"]\n", want: []string{
+			`6:22: ip_filter: entry "10.0.0.1/8" has bits set after the prefix length; write "10.0.0.0/8" for the network, or "10.0.0.1" for that one address`,
+			`6:34: ip_filter: entry "2001:db8::1/32" has bits set after the prefix length; write "2001:db8::/32" for the network, or "2001:db8::1" for that one address`,
+		}},
+		{name: "not an address", src: base + "ip_filter: {allow: [office]}\n", want: []string{
+			`5:21: ip_filter: entry "office" is not an IP address or CIDR prefix (such as 192.0.2.0/24 or 2001:db8::/32)`,
+		}},
+		{name: "empty list", src: base + "ip_filter: {allow: []}\n", want: []string{`5:20: ip_filter: allow must not be empty`}},
+		{name: "empty file path", src: base + "ip_filter: {deny_file: \"\"}\n", want: []string{`5:24: ip_filter: deny_file must not be empty`}},
+		{name: "unknown key", src: base + "ip_filter: {block: [10.0.0.0/8]}\n", want: []string{`5:13: unknown key "block" in ip_filter (known: allow, deny, allow_file, deny_file)`}},
+		{name: "route entry positioned", src: base + baseRoute + "    ip_filter: {allow: [\"192.0.2.1/24\"]}\n", want: []string{
+			`11:25: route "r" ip_filter: entry "192.0.2.1/24" has bits set after the prefix length; write "192.0.2.0/24" for the network, or "192.0.2.1" for that one address`,
+		}},
+		{name: "not on a deny route", src: base + "routes:\n  - {name: d, path: /d, methods: [GET], deny: true, ip_filter: {deny: [10.0.0.0/8]}}\n", want: []string{
+			`6:53: route "d": ip_filter is not allowed on a deny route`,
+		}},
+	})
+	cfg := mustParse(t, base+"ip_filter: {allow: [\"::ffff:10.0.0.0/104\"], deny_file: deny.txt}\n"+baseRoute+"    ip_filter: {deny: [192.0.2.7]}\n", nil)
+	if got := cfg.IPFilter; got == nil || len(got.Allow) != 1 || got.DenyFile != "deny.txt" {
+		t.Errorf("top-level ip_filter = %+v", got)
+	}
+	if got := cfg.Routes[0].IPFilter; got == nil || len(got.Deny) != 1 || got.Deny[0] != "192.0.2.7" {
+		t.Errorf("route ip_filter = %+v", got)
+	}
 }
 
 func TestDurationsAndSizes(t *testing.T) {

@@ -146,6 +146,8 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 		}
 	}
 
+	r.IPFilter = p.ipFilter(f, ctx+" ip_filter")
+
 	if f.has("require") {
 		rf := f.section("require", ctx+" require", keysOf[authz.Require]())
 		if public {

@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/headers"
+	"github.com/rampart-gw/rampart/internal/ipfilter"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/owner"
@@ -62,6 +63,10 @@ type Config struct {
 	// Lockout locks out clients after repeated authentication failures. Unset
 	// means no lockout.
 	Lockout *lockout.Config `yaml:"lockout"`
+	// IPFilter refuses clients by address before routing, for every
+	// request: allow and deny lists of addresses and CIDR prefixes, inline
+	// or in files re-read on change (docs/ip-filter.md). Unset: no filter.
+	IPFilter *ipfilter.Config `yaml:"ip_filter"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`
@@ -231,6 +236,10 @@ type Route struct {
 	// principal is passed on. For endpoints whose OpenAPI security lists {} beside a
 	// scheme (optional authentication). Not with auth: none or require.
 	AuthOptional bool `yaml:"auth_optional"`
+	// IPFilter refuses clients by address for this route, as its first
+	// step (before CORS and authentication); the top-level ip_filter
+	// applies too. Unset: only the top-level one.
+	IPFilter *ipfilter.Config `yaml:"ip_filter"`
 	// Require is what an authenticated caller must have; not with auth: none.
 	Require authz.Require `yaml:"require"`
 	// RateLimit names the entries of rate_limits: that apply, in order.

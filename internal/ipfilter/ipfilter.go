@@ -60,10 +60,10 @@ type Config struct {
 	// Allow lists the client addresses and CIDR prefixes (IPv4 or IPv6; a
 	// bare address is one address) that may send requests. When allow or
 	// allow_file is set, every client they do not list is refused.
-	Allow []string `yaml:"allow"`
+	Allow []string `yaml:"allow" conf:"nonempty"`
 	// Deny lists the client addresses and CIDR prefixes that are refused,
 	// even when allow lists them too.
-	Deny []string `yaml:"deny"`
+	Deny []string `yaml:"deny" conf:"nonempty"`
 	// AllowFile is a file of allowed addresses and prefixes, one per line
 	// ("#" starts a comment), relative to the config file's directory. It
 	// is re-read when it changes; a change that does not parse keeps the
@@ -78,7 +78,7 @@ type Config struct {
 	BaseDir string `yaml:"-"`
 }
 
-// Validate checks every inline entry and that the block lists something.
+// Validate checks every inline entry.
 func (c Config) Validate() []error {
 	var errs []error
 	for _, l := range []struct {
@@ -90,9 +90,6 @@ func (c Config) Validate() []error {
 				errs = append(errs, &conf.FieldError{Field: l.key, Index: i, Msg: err.Error(), Got: true, Entry: "entry"})
 			}
 		}
-	}
-	if len(c.Allow) == 0 && len(c.Deny) == 0 && c.AllowFile == "" && c.DenyFile == "" {
-		errs = append(errs, errors.New("lists nothing: set allow, deny, allow_file or deny_file"))
 	}
 	return errs
 }
