@@ -6,8 +6,9 @@
 // Order, for every request:
 //
 //	request id, client address → framing verdict → request target → path
-//	normalization and strict query → header scrub → route match (404/405/421)
-//	→ the route's own steps → body limit and buffering (413) → upstream
+//	normalization and strict query → header scrub → top-level ip_filter (403)
+//	→ route match (404/405/421) → the route's own steps → body limit and
+//	buffering (413) → upstream
 //
 // A websocket: route runs the same steps, then upgrades and relays
 // (internal/websocket) instead of forwarding.
@@ -40,6 +41,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
+	"github.com/rampart-gw/rampart/internal/ipfilter"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/openapi"
@@ -113,8 +115,10 @@ type Gateway struct {
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 	websockets     []*websocket.Handler
-	bodies         *spool.Budget // buffered request and response bodies
-	shadows        []error       // see Shadows
+	bodies         *spool.Budget    // buffered request and response bodies
+	ipFilter       *ipfilter.Filter // the top-level ip_filter; nil: none
+	ipFiles        *ipfilter.Files  // list files of every ip_filter, polled while the gateway serves
+	shadows        []error          // see Shadows
 }
 
 type compiledRoute struct {
@@ -160,6 +164,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.lockout()
 	b.corsPolicies()
 	b.rateLimiter()
+	b.ipFilters()
 
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	specs := make([]route.Spec, len(routes))
@@ -196,6 +201,9 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		return nil, errors.Join(b.errs...)
 	}
 	g.router = router
+	if !deps.Offline {
+		g.ipFiles.Start() // stopped by Close
+	}
 	g.shadows = shadows(cfg, routes, router, g.docs)
 	g.secure = secure(http.HandlerFunc(g.serve))
 	if g.metrics != nil {
@@ -358,6 +366,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	info := pipeline.InfoFrom(r.Context())
 	if rej := g.precheck(r, info); rej != nil {
 		pipeline.Refuse(w, r, "request", g.obs, rej)
+		return
+	}
+	// Before routing: a refused client learns nothing about routes.
+	if g.ipFilter != nil && !g.ipFilter.Allows(info.Client) {
+		pipeline.Refuse(w, r, ipfilter.Step, g.obs, ipfilter.Denied())
 		return
 	}
 	// A CORS preflight is routed by the method it asks about: no route

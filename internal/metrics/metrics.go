@@ -25,6 +25,7 @@ type Metrics struct {
 	rejections *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	limited    *prometheus.CounterVec
+	ipLists    *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 	websockets prometheus.Gauge
 
@@ -52,7 +53,9 @@ func New() *Metrics {
 		Help: "WebSocket connections being relayed."})
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_rate_limited_total",
 		Help: "Requests refused by a rate-limit policy, by policy name."}, []string{"policy"})
-	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited,
+	m.ipLists = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_ip_list_reload_errors_total",
+		Help: "Changes of an ip_filter list file that could not be loaded (unreadable or invalid; the previous list stays), by file."}, []string{"list"})
+	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited, m.ipLists,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -138,6 +141,10 @@ func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason)
 
 // RateLimited counts a refusal by a rate-limit policy (a config name).
 func (m *Metrics) RateLimited(policy string) { m.limited.WithLabelValues(policy).Inc() }
+
+// IPListReloadFailed counts a change of an ip_filter list file (a path from
+// the config) that could not be loaded.
+func (m *Metrics) IPListReloadFailed(list string) { m.ipLists.WithLabelValues(list).Inc() }
 
 // SharedState exports whether the shared-state backend (Redis) is reachable:
 // up reports 1 when it is, 0 during an outage.
