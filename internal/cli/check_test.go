@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -353,5 +354,55 @@ func TestCheckWarnsAboutParameterShadowingDocumentedPath(t *testing.T) {
 		if code, out, errs, _ := runCheck(t, head+user+route); code != 0 || errs != "" {
 			t.Errorf("with a %s: code %d out %q err %q, want no warning", name, code, out, errs)
 		}
+	}
+}
+
+// TestCheckIPListFiles: check reads ip_filter list files (relative to the
+// config) and reports every bad line at file:line:col of the list file,
+// and a missing file at the key that names it.
+func TestCheckIPListFiles(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "deny.txt")
+	if err := os.WriteFile(list, []byte("# blocked\n10.0.0.1/8\n192.0.2.0/24\n  2001:db8::/32 2001:db9::/32\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rampart.yaml")
+	text := checkBase + `ip_filter: { deny_file: deny.txt }
+routes:
+  - name: r
+    path: /r
+    methods: [GET]
+    upstream: app
+    auth: none
+    ip_filter: { allow_file: office.txt }
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code := Run(context.Background(), []string{"check", "-c", path}, noEnv, &out, &errb)
+	want := []string{
+		path + `:12:30: route "r": ip_filter: allow_file: cannot be read: no such file or directory`,
+		list + `:2:1: entry "10.0.0.1/8" has bits set after the prefix length; write "10.0.0.0/8" for the network, or "10.0.0.1" for that one address`,
+		list + `:4:17: one address or CIDR prefix per line; found more after "2001:db8::/32"`,
+	}
+	got := strings.Split(strings.TrimRight(errb.String(), "\n"), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if code != 1 || !slices.Equal(got, want) {
+		t.Errorf("code %d, stderr:\n%s\nwant:\n%s", code, errb.String(), strings.Join(want, "\n"))
+	}
+
+	// Fixed, it passes.
+	if err := os.WriteFile(list, []byte("10.0.0.0/8\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "office.txt"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Run(context.Background(), []string{"check", "-c", path}, noEnv, &out, &errb); code != 0 {
+		t.Errorf("code %d after the fix: %s", code, errb.String())
 	}
 }

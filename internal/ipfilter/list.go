@@ -270,8 +270,12 @@ func ParseFile(name string, data []byte) ([]netip.Prefix, []error) {
 			continue
 		}
 		field := line[start:end]
-		if i := bytes.IndexFunc(field, func(r rune) bool { return r == ' ' || r == '\t' }); i >= 0 {
-			fail(n, start+i+1, "one address or CIDR prefix per line; found more after %s", quote(field[:i]))
+		if i := bytes.IndexAny(field, " \t"); i >= 0 {
+			next := i + 1 // the next entry, where the message points
+			for isSpace(field[next]) {
+				next++
+			}
+			fail(n, start+next+1, "one address or CIDR prefix per line; found more after %s", quote(field[:i]))
 			continue
 		}
 		p, err := ParseEntry(string(field))

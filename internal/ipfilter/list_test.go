@@ -140,7 +140,7 @@ func TestParseFile(t *testing.T) {
 	}
 	want := []string{
 		`deny.txt:5:2: entry "10.0.0.1/8" has bits set after the prefix length; write "10.0.0.0/8" for the network, or "10.0.0.1" for that one address`,
-		`deny.txt:6:13: one address or CIDR prefix per line; found more after "198.51.100.1"`,
+		`deny.txt:6:14: one address or CIDR prefix per line; found more after "198.51.100.1"`,
 		`deny.txt:7:1: entry "not-an-ip" is not an IP address or CIDR prefix (such as 192.0.2.0/24 or 2001:db8::/32)`,
 	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
