@@ -30,12 +30,12 @@ func problemBody(t *testing.T, body string) map[string]any {
 	return m
 }
 
-// auditEvents are the audit lines of the rejections at step deny.
-func auditEvents(g *gt.Gateway) []map[string]any {
+// auditEvents are the audit lines of the rejections at step.
+func auditEvents(g *gt.Gateway, step string) []map[string]any {
 	var out []map[string]any
 	for _, line := range strings.Split(g.Logs.String(), "\n") {
 		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "rejected" && ev["step"] == "deny" {
+		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "rejected" && ev["step"] == step {
 			out = append(out, ev)
 		}
 	}
@@ -64,7 +64,7 @@ func TestDenyRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, events := up.Count(), len(auditEvents(g))
+			before, events := up.Count(), len(auditEvents(g, "deny"))
 			res := g.Raw(t, tt.method+" "+tt.path+" HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 			if res.Resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", res.Resp.StatusCode, tt.status, res.Body)
@@ -83,7 +83,7 @@ func TestDenyRoutes(t *testing.T) {
 			if tt.status == 404 && !maps.Equal(problemBody(t, res.Body), problemBody(t, unknown)) {
 				t.Errorf("denied: %s\nunknown path: %s", res.Body, unknown)
 			}
-			evs := auditEvents(g)
+			evs := auditEvents(g, "deny")
 			if len(evs) != events+1 {
 				t.Fatalf("%d deny audit events, want %d; logs:\n%s", len(evs), events+1, g.Logs.String())
 			}

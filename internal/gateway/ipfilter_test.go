@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -11,25 +10,13 @@ import (
 	"time"
 
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
+	"github.com/rampart-gw/rampart/internal/ipfilter"
 )
 
 // The test client always connects from 127.0.0.1.
 
 const ipRoutes = `  - { name: items, path: /items, methods: [GET], upstream: app, auth: none }
 `
-
-// ipAuditEvents counts the audit lines of ip_filter refusals.
-func ipAuditEvents(t *testing.T, g *gt.Gateway) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(g.Logs.String(), "\n") {
-		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "rejected" && ev["step"] == "ipfilter" {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
 
 // getFrom sends GET path, with X-Forwarded-For when xff is set.
 func getFrom(t *testing.T, g *gt.Gateway, path, xff string) (*http.Response, string) {
@@ -80,7 +67,7 @@ func TestIPFilterGlobal(t *testing.T) {
 				if resp.StatusCode != 200 || up.Count() != 1 {
 					t.Fatalf("status %d, upstream saw %d; want 200 and 1 (body %s)", resp.StatusCode, up.Count(), body)
 				}
-				if n := len(ipAuditEvents(t, g)); n != 0 {
+				if n := len(auditEvents(g, ipfilter.Step)); n != 0 {
 					t.Errorf("%d ip_filter audit events for an allowed request", n)
 				}
 				return
@@ -95,7 +82,7 @@ func TestIPFilterGlobal(t *testing.T) {
 			if p.Detail != "Requests from this client address are not allowed." {
 				t.Errorf("detail = %q", p.Detail)
 			}
-			evs := ipAuditEvents(t, g)
+			evs := auditEvents(g, ipfilter.Step)
 			if len(evs) != 1 {
 				t.Fatalf("%d ip_filter audit events, want 1; logs:\n%s", len(evs), g.Logs.String())
 			}
@@ -128,7 +115,7 @@ func TestIPFilterRoute(t *testing.T) {
 		}
 	})
 	t.Run("a route's allowlist refuses others, with no CORS header", func(t *testing.T) {
-		before, events := up.Count(), len(ipAuditEvents(t, g))
+		before, events := up.Count(), len(auditEvents(g, ipfilter.Step))
 		req, _ := http.NewRequest(http.MethodGet, g.URL+"/office", nil)
 		req.Header.Set("Origin", "https://app.example")
 		resp, body := g.Do(t, req)
@@ -139,7 +126,7 @@ func TestIPFilterRoute(t *testing.T) {
 		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
 			t.Errorf("Access-Control-Allow-Origin = %q on a refusal by address", v)
 		}
-		evs := ipAuditEvents(t, g)
+		evs := auditEvents(g, ipfilter.Step)
 		if len(evs) != events+1 || evs[events]["route"] != "office" {
 			t.Fatalf("audit events %v, want one more for route office", evs)
 		}
@@ -191,19 +178,6 @@ func metricValue(t *testing.T, c *http.Client, g *gt.Gateway, series string) str
 	return ""
 }
 
-// waitFor polls cond until it holds (list files are polled every 2s, and
-// re-read once a change has held for one poll).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func replaceFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path+".tmp", []byte(text), 0o600); err != nil {
@@ -213,6 +187,10 @@ func replaceFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// listPoll bounds a wait for a list file change to apply: files are
+// checked every 2s and re-read once a change has held for one check.
+const listPoll = 15 * time.Second
 
 func TestIPFilterFileReload(t *testing.T) {
 	if testing.Short() {
@@ -229,14 +207,14 @@ func TestIPFilterFileReload(t *testing.T) {
 	}
 
 	replaceFile(t, deny, "192.0.2.0/24\n127.0.0.1 # the test client\n")
-	waitFor(t, "the rewritten list refuses the client", func() bool { return status(t, c, g.URL+"/items") == 403 })
+	gt.Eventually(t, listPoll, "the rewritten list refuses the client", func() bool { return status(t, c, g.URL+"/items") == 403 })
 	if !strings.Contains(g.Logs.String(), `"msg":"ip list reloaded"`) {
 		t.Error("the reload was not logged")
 	}
 
 	series := `rampart_ip_list_reload_errors_total{list="` + deny + `"}`
 	replaceFile(t, deny, "192.0.2.0/24\n10.0.0.1/8\n") // invalid: the previous list stays
-	waitFor(t, "the failed reload is counted", func() bool { return metricValue(t, c, g, series) == "1" })
+	gt.Eventually(t, listPoll, "the failed reload is counted", func() bool { return metricValue(t, c, g, series) == "1" })
 	before := up.Count()
 	resp, body := g.Get(t, "/items")
 	gt.CheckProblem(t, resp, body, 403, "ip-denied")

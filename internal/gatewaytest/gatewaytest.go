@@ -334,6 +334,20 @@ func CheckProblem(t testing.TB, resp *http.Response, body string, status int, ty
 	return p
 }
 
+// Eventually polls cond until it holds, and fails the test (saying what
+// it waited for) if it does not within the given time: for state that
+// changes in the background, without sleeping a guessed duration.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // FreeAddr returns a loopback host:port that nobody listens on (at the time
 // of the call): for configs that must name an address, and for "connection
 // refused" targets.
