@@ -126,7 +126,7 @@ func (hd *header) appendMessage(b []byte, h head, line []byte) []byte {
 // six digits RFC 5424 allows, or the NILVALUE when it is not such a time.
 func appendTimestamp(b []byte, t []byte) []byte {
 	// 2006-01-02T15:04:05 then an optional fraction, then Z or ±hh:mm.
-	if len(t) < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' || !digits(t[:4]) {
+	if len(t) < 20 || !shaped(t[:19], "dddd-dd-ddTdd:dd:dd") {
 		return append(b, '-')
 	}
 	start := len(b)
@@ -147,15 +147,20 @@ func appendTimestamp(b []byte, t []byte) []byte {
 		b = append(b, t[:19]...)
 	}
 	zone := t[i:]
-	if !(len(zone) == 1 && zone[0] == 'Z' || len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+	if !(len(zone) == 1 && zone[0] == 'Z' || len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && shaped(zone[1:], "dd:dd")) {
 		return append(b[:start], '-')
 	}
 	return append(b, zone...)
 }
 
-func digits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
+// shaped reports whether b matches pattern, where d is any digit and
+// other bytes stand for themselves.
+func shaped(b []byte, pattern string) bool {
+	if len(b) != len(pattern) {
+		return false
+	}
+	for i, c := range b {
+		if p := pattern[i]; p == 'd' && (c < '0' || c > '9') || p != 'd' && c != p {
 			return false
 		}
 	}
