@@ -9,6 +9,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v4"
 
+	"github.com/rampart-gw/rampart/internal/alert/sinks"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/lockout"
@@ -71,6 +72,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 	boundedDuration(f, "shared_state_timeout", &cfg.SharedStateTimeout, time.Millisecond, 10*time.Second)
 	if f.has("lockout") {
 		cfg.Lockout = p.lockout(f)
+	}
+	if f.has("alerts") {
+		cfg.Alerts = &sinks.Config{}
+		p.decode(f.section("alerts", "alerts", keysOf[sinks.Config]()), cfg.Alerts)
 	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/alert/sinks"
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
@@ -62,6 +63,10 @@ type Config struct {
 	// Lockout locks out clients after repeated authentication failures. Unset
 	// means no lockout.
 	Lockout *lockout.Config `yaml:"lockout"`
+	// Alerts are where detections go besides the audit log: webhooks
+	// (signed JSON, Slack-compatible) and syslog for a SIEM (every audit
+	// event as RFC 5424). Read at start: a change needs a restart.
+	Alerts *sinks.Config `yaml:"alerts"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`

@@ -26,11 +26,12 @@ type Config struct {
 	// CAFile is a PEM bundle of the CAs that sign the collector's
 	// certificate (tls:// only); unset means the system roots.
 	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate and its key, for
-	// collectors that authenticate their senders (tls:// only; both or
-	// neither).
+	// CertFile is a client certificate (PEM) for collectors that
+	// authenticate their senders (tls:// only; with key_file).
 	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	// KeyFile is the client certificate's private key (PEM; with
+	// cert_file).
+	KeyFile string `yaml:"key_file"`
 	// ServerName is the name the collector's certificate must carry; unset
 	// means the address's host. Verification is never turned off.
 	ServerName string `yaml:"server_name"`
