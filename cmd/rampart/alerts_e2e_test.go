@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rampart-gw/rampart/internal/alert/syslogtest"
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
@@ -41,7 +40,7 @@ routes:
 `, listen, adminListen, upstream.URL, rs.TLSAddr, rs.CAFile, syslogtest.ServerName)
 	srv := serveBinary(t, cfg)
 	client := gt.Client()
-	waitReady(t, srv, client, adminListen)
+	srv.waitReady(t, client, adminListen)
 
 	resp, err := client.Get("http://" + listen + "/internal")
 	if err != nil {
@@ -77,23 +76,6 @@ routes:
 	resp.Body.Close()
 	if !strings.Contains(string(body), "rampart_syslog_up 1") || !strings.Contains(string(body), "rampart_syslog_dropped_total 0") {
 		t.Errorf("metrics lack the syslog state:\n%s", grepLines(string(body), "syslog"))
-	}
-}
-
-func waitReady(t *testing.T, srv *served, client *http.Client, adminListen string) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		srv.alive(t, "starting")
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready\n%s", srv.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

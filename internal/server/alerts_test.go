@@ -19,23 +19,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 )
 
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The running server's Notifier (what the detectors are handed) writes the
 // alert to the audit log and delivers it, signed, to each webhook; closing
 // the server's resources drains the webhook queue.
@@ -64,10 +47,10 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncLog{}
-	tee := syslog.NewTee(out)
+	// Read only after the sink is closed: its goroutine writes out.
+	var out strings.Builder
+	tee := syslog.NewTee(&out)
 	sink := audit.NewSink(tee)
-	defer sink.Close()
 	logger := slog.New(slog.NewJSONHandler(sink, nil))
 	res := &resources{logger: logger}
 	s, err := start(context.Background(), cfg, Options{Logger: logger, LogSink: sink, LogTee: tee}, res)
@@ -78,7 +61,7 @@ routes:
 	s.alerts.Notify(alert.Alert{Time: time.Now(), Detector: "token_sharing", SubjectKind: "principal", Subject: "key:k1",
 		Action: "log", Evidence: map[string]int64{"distinct_clients": 40}, Summary: "key k1 used from 40 addresses"})
 	res.close() // drains the webhook queue (drain_timeout)
-	sink.Flush()
+	sink.Close()
 
 	mu.Lock()
 	defer mu.Unlock()

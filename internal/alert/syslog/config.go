@@ -3,7 +3,6 @@ package syslog
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -104,19 +103,12 @@ func parseAddress(s string, allowInsecure bool) (tlsOn bool, hostport, problem s
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return false, "", want + " (with a port between 1 and 65535)"
 	}
-	if u.Scheme == "tcp" && !allowInsecure && !isLoopback(host) {
+	if u.Scheme == "tcp" && !allowInsecure && !conf.LoopbackHost(host) {
 		return false, "", "tcp:// sends audit events in clear text: use tls://, a loopback host, or allow_insecure: true"
 	}
 	return u.Scheme == "tls", u.Host, ""
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
-}
 
 // validField reports whether s fits an RFC 5424 header field: 1 to max
 // bytes of PRINTUSASCII (33-126).

@@ -1,7 +1,6 @@
 package syslog_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +17,14 @@ import (
 	"github.com/rampart-gw/rampart/internal/alert/syslogtest"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config/conf"
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
-
-// lockedBuffer is the "stderr" under the tee.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
-}
 
 // stack is the production log stream: slog and the audit logger write to a
 // group-commit sink over a tee, whose branch goes to a syslog client.
 type stack struct {
-	stderr *lockedBuffer
+	stderr *gt.SyncBuffer
 	sink   *audit.Sink
 	log    *slog.Logger
 	audit  *audit.Logger
@@ -52,7 +33,7 @@ type stack struct {
 
 func newStack(t *testing.T, cfg syslog.Config) *stack {
 	t.Helper()
-	s := &stack{stderr: &lockedBuffer{}}
+	s := &stack{stderr: &gt.SyncBuffer{}}
 	tee := syslog.NewTee(s.stderr)
 	s.sink = audit.NewSink(tee)
 	s.log = slog.New(slog.NewJSONHandler(s.sink, nil))
@@ -97,7 +78,7 @@ func checkDelivery(t *testing.T, rs *syslogtest.Rsyslog, cfg syslog.Config) {
 	rejected := rs.WaitFor(t, "the rejected event", func(m syslogtest.Message) bool { return m.MsgID == "rejected" })
 	alerted := rs.WaitFor(t, "the alert", func(m syslogtest.Message) bool { return m.MsgID == "alert" })
 	s.sink.Flush()
-	written := s.stderr.lines()
+	written := lines(s.stderr.String())
 	for _, m := range []syslogtest.Message{rejected, alerted} {
 		if m.Version != "1" || m.Facility != "10" || m.Severity != "4" || m.AppName != "rampart" || m.Hostname != "gw-test" ||
 			m.ProcID != strconv.Itoa(os.Getpid()) || m.SD != "-" {
@@ -205,7 +186,7 @@ func TestCollectorOutageNeverBlocksAndDeliveryResumes(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(s.stderr.lines()); n < 2001 {
+	if n := len(lines(s.stderr.String())); n < 2001 {
 		t.Fatalf("stderr has %d lines: the log itself lost lines during the outage", n)
 	}
 
@@ -265,3 +246,5 @@ func received(t *testing.T, rs *syslogtest.Rsyslog, ip string) bool {
 	}
 	return false
 }
+
+func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -59,7 +58,7 @@ func urlProblem(s string, allowInsecure bool) string {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) && !allowInsecure {
+		if !conf.LoopbackHost(u.Hostname()) && !allowInsecure {
 			return "must use https:// (http:// is allowed for localhost and loopback addresses, or elsewhere with allow_insecure: true)"
 		}
 	default:
@@ -74,13 +73,6 @@ func urlProblem(s string, allowInsecure bool) string {
 	return ""
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
-}
 
 // Redacted is u's scheme and host: what logs and errors may show of a
 // webhook URL (its path and query may be a bearer token).
