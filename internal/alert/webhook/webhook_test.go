@@ -338,3 +338,17 @@ func TestConfigRefusesUnsafeURLs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRetryAfter: a receiver's Retry-After, whatever it says, yields a wait
+// between 0 and maxRetryAfter.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "5", "-3", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 06 Nov 2094 08:49:37 GMT", "1.5", " 7"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d := retryAfter(v, now); d < 0 || d > maxRetryAfter {
+			t.Fatalf("retryAfter(%q) = %v", v, d)
+		}
+	})
+}
