@@ -109,7 +109,6 @@ func parseAddress(s string, allowInsecure bool) (tlsOn bool, hostport, problem s
 	return u.Scheme == "tls", u.Host, ""
 }
 
-
 // validField reports whether s fits an RFC 5424 header field: 1 to max
 // bytes of PRINTUSASCII (33-126).
 func validField(s string, max int) bool {

@@ -73,7 +73,6 @@ func urlProblem(s string, allowInsecure bool) string {
 	return ""
 }
 
-
 // Redacted is u's scheme and host: what logs and errors may show of a
 // webhook URL (its path and query may be a bearer token).
 func Redacted(raw string) string {
