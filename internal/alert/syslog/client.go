@@ -52,7 +52,8 @@ type Client struct {
 	spare   []byte
 	scratch []byte
 	closing bool
-	stop    chan struct{} // closed when Close gives up waiting
+	stop    context.Context // cancelled when Close gives up waiting
+	giveUp  context.CancelFunc
 	done    chan struct{}
 
 	sent, dropped atomic.Uint64
@@ -89,10 +90,11 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, hostport: hostport, logger: logger, stop: make(chan struct{}), done: make(chan struct{}),
+	c := &Client{cfg: cfg, hostport: hostport, logger: logger, done: make(chan struct{}),
 		hd: header{facility: facilities[cfg.Facility],
 			rest: []byte(" " + sanitize(host, 255) + " " + cfg.AppName + " " + strconv.Itoa(os.Getpid()) + " ")}}
 	c.work.L = &c.mu
+	c.stop, c.giveUp = context.WithCancel(context.Background())
 	if tlsOn {
 		var err error
 		if c.tls, err = tlsConfig(cfg, hostport); err != nil {
@@ -183,7 +185,7 @@ func (c *Client) Close(ctx context.Context) error {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
-		close(c.stop)
+		c.giveUp()
 		<-c.done
 		return ctx.Err()
 	}
@@ -203,9 +205,9 @@ func (c *Client) dial() (*conn, error) {
 	var err error
 	if c.tls != nil {
 		td := &tls.Dialer{NetDialer: d, Config: c.tls}
-		nc, err = td.Dial("tcp", c.hostport)
+		nc, err = td.DialContext(c.stop, "tcp", c.hostport)
 	} else {
-		nc, err = d.Dial("tcp", c.hostport)
+		nc, err = d.DialContext(c.stop, "tcp", c.hostport)
 	}
 	if err != nil {
 		return nil, err
@@ -221,6 +223,7 @@ func (c *Client) dial() (*conn, error) {
 
 func (c *Client) run() {
 	defer close(c.done)
+	defer c.giveUp()
 	var cn *conn
 	var out []byte // a batch being sent, kept across reconnects
 	var outFrames uint64
@@ -296,10 +299,8 @@ func (c *Client) run() {
 		}
 		c.mu.Unlock()
 		out, outFrames = nil, 0
-		select {
-		case <-c.stop:
+		if c.stop.Err() != nil {
 			return
-		default:
 		}
 	}
 }
@@ -316,7 +317,7 @@ func (c *Client) sleep(d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-c.stop:
+	case <-c.stop.Done():
 		return false
 	}
 }

@@ -248,3 +248,26 @@ func received(t *testing.T, rs *syslogtest.Rsyslog, ip string) bool {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// With no collector at all, Close gives up at its deadline and counts what
+// was still queued as dropped.
+func TestCloseWithCollectorDownKeepsItsDeadline(t *testing.T) {
+	c, err := syslog.New(syslog.Config{Address: "tcp://127.0.0.1:1", Hostname: "h"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `{"time":"2026-12-05T15:04:05Z","level":"WARN","msg":"audit","event":"rejected"}` + "\n"
+	c.WriteLines([]byte(line + line + line))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.Close(ctx); err == nil {
+		t.Fatal("Close reported everything sent with no collector")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %v past a 200ms deadline", took)
+	}
+	if st := c.Stats(); st.Dropped != 3 || st.Sent != 0 || st.Up {
+		t.Fatalf("stats %+v, want 3 dropped", st)
+	}
+}
