@@ -93,3 +93,15 @@ func TestAlertDoesNotAllocate(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkAlert is the cost of one alert audit event through the sink.
+func BenchmarkAlert(b *testing.B) {
+	sink := NewSink(discard{})
+	defer sink.Close()
+	l := NewWithSink(slog.New(slog.NewJSONHandler(sink, nil)), sink, nil)
+	a := alertCases()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Alert(a)
+	}
+}
