@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,5 +65,23 @@ func (s *served) alive(t *testing.T, while string) {
 		s.exited <- err // for Cleanup
 		t.Fatalf("rampart serve exited (%v) while %s\n%s", err, while, s.logs.String())
 	default:
+	}
+}
+
+// waitReady waits up to 60 s for the admin listener's /readyz to answer 200.
+func (s *served) waitReady(t *testing.T, client *http.Client, adminListen string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		s.alive(t, "starting")
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 60s\n%s", s.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

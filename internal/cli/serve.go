@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/alert/syslog"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/server"
@@ -22,7 +23,9 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	logger, sink := jsonLogger(stderr)
+	// The log stream passes a tee that alerts.syslog can branch off.
+	tee := syslog.NewTee(stderr)
+	logger, sink := jsonLogger(tee)
 	defer sink.Close()
 	stderr = sink
 	cfg, err := config.Load(*path, env)
@@ -54,7 +57,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	// Run compiles each config it is given (at start and on reload) and
 	// refuses a broken one.
 	load := func() (*config.Config, error) { return config.Load(*path, env) }
-	if err := server.Run(ctx, cfg, server.Options{Logger: logger, LogSink: sink, Reload: reload, Load: load}); err != nil {
+	if err := server.Run(ctx, cfg, server.Options{Logger: logger, LogSink: sink, LogTee: tee, Reload: reload, Load: load}); err != nil {
 		var one *config.Error
 		var many config.Errors
 		if errors.As(err, &one) || errors.As(err, &many) {

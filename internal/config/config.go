@@ -9,6 +9,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v4"
 
+	"github.com/rampart-gw/rampart/internal/alert/sinks"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/ipfilter"
@@ -74,6 +75,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 		cfg.Lockout = p.lockout(f)
 	}
 	cfg.IPFilter = p.ipFilter(f, "ip_filter")
+	if f.has("alerts") {
+		cfg.Alerts = &sinks.Config{}
+		p.decode(f.section("alerts", "alerts", keysOf[sinks.Config]()), cfg.Alerts)
+	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")
 	cfg.Authenticators = p.authenticators(f)

@@ -303,7 +303,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "version must be 1", src: "version: 2\nadmin: {listen: \"off\"}\n", want: []string{"1:10: version must be 1"}},
 		{name: "version must be an integer", src: "version: one\nadmin: {listen: \"off\"}\n", want: []string{`1:10: version must be an integer, got "one"`}},
 		{name: "unknown top-level key lists known keys", src: base + "frobnicate: 1\n", want: []string{
-			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
+			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, alerts, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
 			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
@@ -1084,4 +1084,29 @@ func TestRequireCheckedByAuthz(t *testing.T) {
 		`11:38: route "r" require: scope "a b" is not valid (empty, or with spaces or quotes)`,
 		`11:63: route "r" require: claim "tenant" must list at least one accepted value`,
 	}}})
+}
+
+func TestAlertsSection(t *testing.T) {
+	runErrCases(t, []errCase{
+		{name: "webhook over clear text to a remote host", src: base + "alerts:\n  webhooks:\n    - {name: ops, url: \"http://hooks.example.com/T0/SECRETPATH\"}\n",
+			want: []string{`7:24: alerts: webhooks entry 1: url must use https://`}},
+		{name: "weak webhook secret", src: base + "alerts:\n  webhooks:\n    - {name: ops, url: \"https://hooks.example.com/x\", secret: changeme}\n",
+			want: []string{`7:63: alerts: webhooks entry 1: secret is a well-known placeholder`}},
+		{name: "duplicate webhook names", src: base + "alerts:\n  webhooks:\n    - {name: ops, url: \"https://a.example.com/\"}\n    - {name: ops, url: \"https://b.example.com/\"}\n",
+			want: []string{`8:7: alerts: webhook name "ops" is used twice`}},
+		{name: "syslog over clear text to a remote host", src: base + "alerts:\n  syslog: {address: \"tcp://siem.example.com:514\"}\n",
+			want: []string{`6:21: alerts: syslog: address tcp:// sends audit events in clear text`}},
+		{name: "syslog facility", src: base + "alerts:\n  syslog: {address: \"tls://siem.example.com:6514\", facility: locl0}\n",
+			want: []string{`6:62: alerts: syslog: facility must be one of`}},
+	})
+	cfg := mustParse(t, base+"alerts:\n  webhooks:\n    - {name: ops, url: \"https://hooks.example.com/x\"}\n  syslog: {address: \"tls://siem.example.com:6514\"}\n", nil)
+	a := cfg.Alerts
+	if a == nil || len(a.Webhooks) != 1 || a.Webhooks[0].MaxAttempts != 5 || a.Webhooks[0].Queue != 1000 || a.Webhooks[0].Timeout != 5*time.Second ||
+		a.Syslog == nil || a.Syslog.Facility != "authpriv" || a.Syslog.AppName != "rampart" || a.Syslog.Queue != 4<<20 || a.DrainTimeout != 5*time.Second {
+		t.Fatalf("alerts defaults: %+v %+v", a, a.Syslog)
+	}
+	_, err := parse(base+"alerts:\n  webhooks:\n    - {name: ops, url: \"http://hooks.example.com/T0/SECRETPATH\"}\n", nil)
+	if err == nil || strings.Contains(err.Error(), "SECRETPATH") {
+		t.Errorf("a config error echoes the webhook URL's path (or none): %v", err)
+	}
 }

@@ -182,6 +182,13 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		}
 		fv.Set(list)
 		return true
+	case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+		// A nested section (alerts.syslog): decoded by its own type's tags.
+		v := reflect.New(sf.Type.Elem())
+		reported := len(p.errs)
+		p.decode(f.section(key, f.subject(key), keys(sf.Type.Elem())), v.Interface())
+		fv.Set(v)
+		return len(p.errs) == reported
 	case isSize(sf):
 		lo, hi := bound(c.min, sizeOf), bound(c.max, sizeOf)
 		if lo == nil || hi == nil {

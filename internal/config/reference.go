@@ -275,7 +275,8 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 
 // ref returns a reference to the definition of struct t, adding it once.
 func (g *schemaGen) ref(t reflect.Type) map[string]any {
-	name := strings.TrimPrefix(strings.TrimPrefix(t.PkgPath(), module), "internal/") + "." + t.Name()
+	// A "/" in a $defs name would need escaping in the $ref's JSON pointer.
+	name := strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(t.PkgPath(), module), "internal/"), "/", ".") + "." + t.Name()
 	if _, ok := g.defs[name]; !ok {
 		g.defs[name] = nil // placeholder against recursion
 		if names, types := variants(t); names != nil {

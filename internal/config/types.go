@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/alert/sinks"
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/introspect"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
@@ -67,6 +68,10 @@ type Config struct {
 	// request: allow and deny lists of addresses and CIDR prefixes, inline
 	// or in files re-read on change (docs/ip-filter.md). Unset: no filter.
 	IPFilter *ipfilter.Config `yaml:"ip_filter"`
+	// Alerts are where detections go besides the audit log: webhooks
+	// (signed JSON, Slack-compatible) and syslog for a SIEM (every audit
+	// event as RFC 5424). Read at start: a change needs a restart.
+	Alerts *sinks.Config `yaml:"alerts"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`

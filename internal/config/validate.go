@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/config/conf"
 )
 
 // listenProblem explains why addr is not a valid "host:port" listen address, or "".
@@ -74,15 +76,6 @@ func validHostname(s string) bool {
 		}
 	}
 	return !allDigits
-}
-
-// isLoopbackHost reports whether host (without port) is localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // listenersConflict reports whether two valid listen addresses would bind the same
@@ -194,7 +187,7 @@ func webURLProblem(s string) string {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !conf.LoopbackHost(u.Hostname()) {
 			return "must use https:// (http:// is allowed only for localhost and loopback addresses)"
 		}
 	default:

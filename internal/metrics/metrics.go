@@ -26,6 +26,8 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	limited    *prometheus.CounterVec
 	ipLists    *prometheus.CounterVec
+	alertsSent *prometheus.CounterVec
+	alertsLost *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 	websockets prometheus.Gauge
 
@@ -55,7 +57,12 @@ func New() *Metrics {
 		Help: "Requests refused by a rate-limit policy, by policy name."}, []string{"policy"})
 	m.ipLists = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_ip_list_reload_errors_total",
 		Help: "Changes of an ip_filter list file that could not be loaded (unreadable or invalid; the previous list stays), by file."}, []string{"list"})
+	m.alertsSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_alert_deliveries_total",
+		Help: "Alerts handed to a destination, by sink (webhook:NAME) and result (delivered, failed after its attempts)."}, []string{"sink", "result"})
+	m.alertsLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_alert_dropped_total",
+		Help: "Alerts dropped because a destination's queue was full or shutdown ended its drain, by sink."}, []string{"sink"})
 	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited, m.ipLists,
+		m.alertsSent, m.alertsLost,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -216,6 +223,37 @@ func (m *Metrics) KeyStore(state func() (up bool, staleServed uint64)) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_apikey_stale_served_total",
 			Help: "Requests authenticated during a key store outage by a key the store confirmed shortly before (store_outage_grace)."},
 			func() float64 { _, n := state(); return float64(n) }))
+}
+
+// AlertDelivery counts an alert a sink delivered or gave up on (sink names
+// come from the config: bounded).
+func (m *Metrics) AlertDelivery(sink, result string) {
+	m.alertsSent.WithLabelValues(sink, result).Inc()
+}
+
+// AlertDropped counts an alert a sink dropped.
+func (m *Metrics) AlertDropped(sink string) { m.alertsLost.WithLabelValues(sink).Inc() }
+
+// Syslog exports the syslog forwarder's state: rampart_syslog_up (1 while
+// connected to the collector), rampart_syslog_sent_total and
+// rampart_syslog_dropped_total (messages over the queue's budget, or left at
+// shutdown). state reports all three.
+func (m *Metrics) Syslog(state func() (up bool, sent, dropped uint64)) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_syslog_up",
+			Help: "1 while connected to the syslog collector, 0 otherwise."},
+			func() float64 {
+				if up, _, _ := state(); up {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_syslog_sent_total",
+			Help: "Audit events (and access lines with include_access) written to the syslog collector."},
+			func() float64 { _, n, _ := state(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_syslog_dropped_total",
+			Help: "Syslog messages dropped: the queue was full (collector slow or unreachable) or shutdown ended its drain."},
+			func() float64 { _, _, n := state(); return float64(n) }))
 }
 
 // Reloaded counts a reload attempt.

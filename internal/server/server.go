@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/alert"
+	"github.com/rampart-gw/rampart/internal/alert/sinks"
+	"github.com/rampart-gw/rampart/internal/alert/syslog"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
@@ -42,6 +45,9 @@ type Options struct {
 	// writes to: access lines and audit events are then encoded directly
 	// into it (see audit.NewWithSink) instead of going through slog.
 	LogSink *audit.Sink
+	// LogTee, when set, is the writer under LogSink; alerts.syslog forwards
+	// the audit events passing through it. Without it syslog cannot start.
+	LogTee *syslog.Tee
 	// Listener, AdminListener and RedirectListener, when set, are used
 	// instead of opening cfg.Server.Listen / cfg.Admin.Listen /
 	// cfg.Server.HTTPRedirect (tests and the demo pass ":0" ones). Run owns
@@ -104,13 +110,18 @@ func (r *resources) close() {
 
 // running is a started server: what serve, reload and drain work on.
 type running struct {
-	cfg      *config.Config
-	opts     Options
-	logger   *slog.Logger
-	metrics  *metrics.Metrics
-	rl       *backend.Backend
-	keys     *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
-	deps     gateway.Deps    // for reloads
+	cfg     *config.Config
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	rl      *backend.Backend
+	keys    *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
+	deps    gateway.Deps    // for reloads
+	// alerts is where detections go: the audit log always, plus the
+	// webhooks and syslog of the alerts: section. Opened at start, it
+	// outlives reloads (queues and the syslog connection are kept; a changed
+	// section is reported as needing a restart). Hand it to the detectors.
+	alerts   alert.Notifier
 	current  atomic.Pointer[gateway.Gateway]
 	draining atomic.Bool
 
@@ -132,6 +143,9 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	s := &running{cfg: cfg, opts: opts, logger: logger, metrics: metrics.New()}
 	aud := audit.NewWithSink(logger, opts.LogSink, s.metrics)
 	var err error
+	if s.alerts, err = s.openAlerts(aud, res); err != nil {
+		return nil, err
+	}
 	if s.rl, err = openSharedState(cfg, logger, res); err != nil {
 		return nil, err
 	}
@@ -166,6 +180,25 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		return nil, err
 	}
 	return s, nil
+}
+
+// openAlerts opens the alert destinations. It comes first so that it
+// closes last: everything the gateway audits while shutting down still
+// reaches syslog.
+func (s *running) openAlerts(aud *audit.Logger, res *resources) (*sinks.Sinks, error) {
+	deps := sinks.Deps{Logger: s.logger, Audit: aud.Notifier(), Tee: s.opts.LogTee, Counter: s.metrics}
+	if s.opts.LogSink != nil {
+		deps.Flush = s.opts.LogSink.Flush
+	}
+	out, err := sinks.Open(s.cfg.Alerts, deps)
+	if err != nil {
+		return nil, err
+	}
+	res.add("alerts", func() error { return out.Close(context.Background()) })
+	if c := out.Syslog(); c != nil {
+		s.metrics.Syslog(func() (bool, uint64, uint64) { st := c.Stats(); return st.Up, st.Sent, st.Dropped })
+	}
+	return out, nil
 }
 
 // openSharedState opens the rate-limit backend. Its state outlives reloads:
@@ -435,6 +468,9 @@ func (s *running) reload() {
 		}
 		if !s.rl.Same(next.SharedState, next.SharedStateFailure) || next.SharedStateTimeout != s.cfg.SharedStateTimeout {
 			s.logger.Warn("shared_state changed: restart rampart to apply it; rate limits keep using the running backend")
+		}
+		if !sinks.Same(next.Alerts, s.cfg.Alerts) {
+			s.logger.Warn("alerts changed: restart rampart to apply them; alerts keep going to the running destinations")
 		}
 		if listenerSettings(next) != listenerSettings(s.cfg) {
 			s.logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")

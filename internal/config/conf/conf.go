@@ -17,7 +17,11 @@
 //     file:line:col.
 package conf
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
 
 // Pos is a position in the config file. Line and Col are 1-based; the zero
 // Pos means "unknown".
@@ -72,4 +76,14 @@ func (e *FieldError) Error() string {
 		return fmt.Sprintf("%s entry %d: %s", e.Field, e.Index+1, e.Msg)
 	}
 	return e.Field + ": " + e.Msg
+}
+
+// LoopbackHost reports whether host (without port) is localhost or a
+// loopback address: where a plain-text URL or address is acceptable.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package syslogtest
+
+import "os/exec"
+
+func dieWithParent(*exec.Cmd) {}
