@@ -29,8 +29,14 @@ func (s *scanner) baselines(ctx context.Context) {
 	for _, op := range s.api.Operations {
 		switch op.Method {
 		case http.MethodGet:
+			if !s.allowed(op) {
+				continue
+			}
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
-			s.unsafe = append(s.unsafe, op)
+			// Writes are classified only when they could be sent.
+			if !s.opts.AllowUnsafe || s.allowed(op) {
+				s.unsafe = append(s.unsafe, op)
+			}
 			continue
 		default:
 			continue
@@ -282,6 +288,9 @@ func (s *scanner) observe(ex *exchange) {
 	if s.rateSignal == nil && (ex.status == http.StatusTooManyRequests || rateHeader(ex.header) != "") {
 		s.rateSignal = ex
 	}
+	if ex.req.creds && refused(ex) {
+		s.credRefusals++
+	}
 	if ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden {
 		if !ex.req.creds && ex.req.credNote == "" && ex.req.kind != kindBurst {
 			path, _, _ := strings.Cut(ex.req.target, "?")
@@ -297,6 +306,7 @@ func (s *scanner) observe(ex *exchange) {
 	if ex.req.kind != kindInventory {
 		s.errorDisclosure(ex)
 	}
+	s.secretsInBody(ex)
 	if ex.req.kind == kindBaseline {
 		s.hdr.add(ex)
 	}
