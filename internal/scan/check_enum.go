@@ -128,7 +128,7 @@ func (s *scanner) enumerate(ctx context.Context, op *Operation, idField, pwField
 		}
 		s.found(hit{rule: "AUTH007", ex: knownEx[0], baseline: unknown[0], key: key, bodyAt: "*",
 			message: fmt.Sprintf("%s %s answers a known user with a wrong password with %s than an unknown user, every time (%d tries each): it tells which accounts exist.", op.Method, op.Path, what, enumTries),
-			proof:   fmt.Sprintf("unknown user → %d %s; known user, wrong password → %d %s", unknown[0].status, clip(us, 120), knownEx[0].status, clip(ks, 120))})
+			proof:   fmt.Sprintf("unknown user → %s; known user, wrong password → %s", clip(us, 160), clip(ks, 160))})
 		return
 	}
 	slowestUnknown, fastestKnown := slowest(unknown), fastest(knownEx)

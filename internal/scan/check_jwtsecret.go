@@ -97,9 +97,9 @@ func (s *scanner) checkWeakSecret() {
 	}
 	alg := str(s.token.header["alg"])
 	s.found(hit{rule: "AUTH006", ex: ex, key: "token",
-		message: fmt.Sprintf("The %s signature of --token verifies with a well-known weak secret (%d characters, from the scan's public dictionary of %d entries). "+
-			"With it anyone can sign a token with any claims: the claims of --token with sub \"admin\", role \"admin\" and is_admin true would verify. "+
-			"Neither the secret nor such a token is shown.", alg, len(sec), len(weakSecrets)),
+		message: fmt.Sprintf("The %s signature of the scan's own JWT checks out with a well-known weak secret (%d characters, from the scan's public dictionary of %d entries). "+
+			"With it anyone can sign tokens with any claims: the same claims with sub \"admin\", role \"admin\" and is_admin true would pass. "+
+			"Neither the secret nor such a forged JWT is shown.", alg, len(sec), len(weakSecrets)),
 		proof: fmt.Sprintf("HMAC-%s of the token's header and claims with a dictionary secret equals its signature (checked offline, no request sent)", strings.TrimPrefix(alg, "HS"))})
 }
 

@@ -39,8 +39,8 @@ func (s *scanner) checkMassEffect(ctx context.Context) {
 			break
 		}
 		ov := objectView(op.Body, 0)
-		if op.Body == nil || ov.unknown || len(ov.props) == 0 {
-			continue
+		if op.Body == nil || ov.unknown || len(ov.props) == 0 || isLoginOp(op.Path) {
+			continue // a login creates nothing to read back
 		}
 		back, param := s.readBackOp(op)
 		if back == nil {
@@ -219,3 +219,10 @@ func objectKey(respBody []byte, sent map[string]any, param string) (string, bool
 }
 
 func escapePath(v string) string { return strings.ReplaceAll(url.PathEscape(v), "%40", "@") }
+
+// isLoginOp reports a login, token or session operation (not registration).
+func isLoginOp(path string) bool {
+	return slices.ContainsFunc(splitWords(path), func(w string) bool {
+		return w != "register" && w != "signup" && slices.Contains(authWords, w)
+	})
+}

@@ -123,7 +123,7 @@ func (s *scanner) secretsInBody(ex *exchange) {
 		return
 	}
 	path, _, _ := strings.Cut(ex.req.target, "?")
-	authOp := slices.ContainsFunc(splitWords(path), func(w string) bool { return slices.Contains(authWords, w) })
+	authOp := isAuthOp(path)
 	var leaks []secretLeak
 	findSecrets(v, "", authOp, []string{s.opts.Token, s.opts.TokenB}, &leaks, 0)
 	if len(leaks) == 0 {
@@ -138,4 +138,9 @@ func (s *scanner) secretsInBody(ex *exchange) {
 	s.found(hit{rule: "EXPO002", ex: ex, bodyAt: leaks[0].path[strings.LastIndexByte(leaks[0].path, '.')+1:],
 		message: fmt.Sprintf("%s answered %d with credential material in the body (values redacted here): %s.", reqLine(s, ex), ex.status, strings.Join(what, ", ")),
 		proof:   "non-empty credential properties: " + strings.Join(what, ", ")})
+}
+
+// isAuthOp reports whether a path names a login, token or session operation.
+func isAuthOp(path string) bool {
+	return slices.ContainsFunc(splitWords(path), func(w string) bool { return slices.Contains(authWords, w) })
 }

@@ -1,11 +1,14 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,7 +19,7 @@ import (
 // value, then longer ones, and the escalation stops at the first slow answer.
 
 const (
-	maxSlowFields = 4
+	maxSlowFields = 6
 	slowGap       = 500 * time.Millisecond // at least this much slower...
 	slowFactor    = 10                     // ...and this many times slower than the short value
 )
@@ -29,6 +32,7 @@ func slowValue(n int) string { return strings.Repeat("a", n) + "!" }
 
 // slowField is one string input: build gives the request for a value.
 type slowField struct {
+	name  string
 	where string
 	build func(v string) *request
 }
@@ -82,14 +86,11 @@ func (s *scanner) slowFields() []slowField {
 			continue
 		}
 		for _, p := range ep.op.Params {
-			if len(out) == maxSlowFields {
-				return out
-			}
 			if (p.In != "query" && p.In != "path") || p.Schema == nil || !p.Schema.is("string") || p.Schema.Format != "" {
 				continue
 			}
 			key := p.In + ":" + p.Name
-			out = append(out, slowField{where: fmt.Sprintf("%s %s (%s parameter %s)", ep.method, ep.template, p.In, p.Name),
+			out = append(out, slowField{name: p.Name, where: fmt.Sprintf("%s %s (%s parameter %s)", ep.method, ep.template, p.In, p.Name),
 				build: func(v string) *request {
 					h, q := http.Header{}, ""
 					if ep.auth != nil {
@@ -100,18 +101,15 @@ func (s *scanner) slowFields() []slowField {
 		}
 	}
 	if !s.opts.AllowUnsafe {
-		return out
+		return byLikelyRegex(out)
 	}
 	for _, op := range s.unsafe {
 		ov := objectView(op.Body, 0)
 		for _, name := range sortedKeys(ov.props) {
-			if len(out) == maxSlowFields {
-				return out
-			}
 			if sc := ov.props[name]; sc == nil || !sc.is("string") || len(sc.Enum) > 0 {
 				continue
 			}
-			out = append(out, slowField{where: fmt.Sprintf("%s %s (body property %s)", op.Method, op.Path, name),
+			out = append(out, slowField{name: name, where: fmt.Sprintf("%s %s (body property %s)", op.Method, op.Path, name),
 				build: func(v string) *request {
 					body, _ := sample(op.Body, 0).(map[string]any)
 					if body == nil {
@@ -129,7 +127,26 @@ func (s *scanner) slowFields() []slowField {
 				}})
 		}
 	}
-	return out
+	return byLikelyRegex(out)
+}
+
+// reRegexField names inputs usually checked with a regular expression.
+var reRegexField = regexp.MustCompile(`(?i)mail|url|uri|phone|pattern|regex|search|query|filter|^q$`)
+
+// byLikelyRegex puts the fields most likely validated by a regular
+// expression first, so the bound keeps the interesting ones.
+func byLikelyRegex(fields []slowField) []slowField {
+	slices.SortStableFunc(fields, func(a, b slowField) int {
+		return cmp.Compare(b2i(reRegexField.MatchString(b.name)), b2i(reRegexField.MatchString(a.name)))
+	})
+	return fields[:min(len(fields), maxSlowFields)]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func is5xx(ex *exchange) bool { return ex == nil || ex.status >= 500 }
