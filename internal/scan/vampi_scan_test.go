@@ -177,7 +177,9 @@ func TestExcludeInclude(t *testing.T) {
 			t.Errorf("excluded operation sent: %s", c)
 		}
 	}
-	if !slices.ContainsFunc(rep.Skipped, func(k SkippedOperation) bool { return k.Path == "/users/v1/_debug" && strings.Contains(k.Reason, "--exclude") }) {
+	if !slices.ContainsFunc(rep.Skipped, func(k SkippedOperation) bool {
+		return k.Path == "/users/v1/_debug" && strings.Contains(k.Reason, "--exclude")
+	}) {
 		t.Errorf("skipped = %+v", rep.Skipped)
 	}
 	if _, err := Run(t.Context(), Options{Target: srv.URL, Include: []string{"nonsense"}}); err == nil {
