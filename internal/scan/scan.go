@@ -12,15 +12,17 @@
 // # What it is not
 //
 // It is not a full DAST (OWASP ZAP, Burp): it does not crawl, fuzz bodies
-// broadly, test object-level authorization (BOLA, which needs two users'
-// data), business flows, SSRF, or injection beyond a quote in each parameter.
-// It is a fast, bounded, low-false-positive check of the controls a gateway
-// is supposed to provide, fit for a CI gate.
+// broadly, test business flows, SSRF, or injection beyond quotes in each
+// parameter; object-level authorization is tested only with two users'
+// tokens (Options.TokenB). It is a fast, bounded, low-false-positive check,
+// fit for a CI gate.
 //
 // # Manners
 //
 // Only GET, HEAD and OPTIONS are sent unless Options.AllowUnsafe is set;
-// DELETE is never sent. Every request counts against a budget
+// DELETE is never sent, nor is an operation that looks destructive (safety.go)
+// unless Options.Include names it; the credential is watched and
+// authenticated checks stop if it dies mid-scan. Every request counts against a budget
 // (MaxRequests, default 300) and waits for a token bucket (Rate, default 10
 // per second, no bursts above it). Redirects are never followed, except a
 // redirect of the target URL itself to the same host (http → https). The
