@@ -46,8 +46,13 @@ func mentions(body []byte, ids []string) bool {
 		if bytes.Contains(body, q) {
 			return true
 		}
-		if regexp.MustCompile(`[:\[,]\s*` + regexp.QuoteMeta(id) + `\s*[,}\]]`).Match(body) {
-			return true
+		// A numeric identity: "owner": 42.
+		for _, sep := range []string{":", ": "} {
+			for _, end := range []string{",", "}", "]"} {
+				if bytes.Contains(body, []byte(sep+id+end)) {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -35,12 +35,7 @@ const minTimingGap = 100 * time.Millisecond
 
 // checkEnumeration is AUTH007.
 func (s *scanner) checkEnumeration(ctx context.Context) {
-	switch {
-	case !s.opts.AllowUnsafe:
-		s.skipped("AUTH007", "needs --allow-unsafe (login and reset operations are POST)")
-		return
-	case s.api == nil:
-		s.skipped("AUTH007", "needs --openapi")
+	if !s.unsafeWithAPI("AUTH007", "login and reset operations are POST") {
 		return
 	}
 	known := s.knownUsers()

@@ -25,12 +25,7 @@ const maxExtraProps = 16
 // a property counts only when it holds the sent value after the probe and
 // did not after a control write without it.
 func (s *scanner) checkMassEffect(ctx context.Context) {
-	switch {
-	case !s.opts.AllowUnsafe:
-		s.skipped("MASS002", "needs --allow-unsafe (it sends POST/PUT/PATCH requests)")
-		return
-	case s.api == nil:
-		s.skipped("MASS002", "needs --openapi")
+	if !s.unsafeWithAPI("MASS002", "it sends POST/PUT/PATCH requests") {
 		return
 	}
 	n := 0
@@ -172,15 +167,7 @@ func (s *scanner) massWrite(ctx context.Context, op *Operation, extra map[string
 	for k, v := range extra {
 		body[k] = v
 	}
-	raw, _ := json.Marshal(body)
-	h := http.Header{}
-	q := ""
-	creds := op.Secured() && s.hasCreds()
-	if creds {
-		h, q = s.credential(op)
-	}
-	h.Set("Content-Type", "application/json")
-	ex := s.send(ctx, &request{method: op.Method, target: withQuery(s.fill(op, nil), q), header: h, body: raw, kind: kindProbe, creds: creds})
+	ex := s.send(ctx, s.writeRequest(op, body))
 	return massResult{ex: ex, sent: body}
 }
 

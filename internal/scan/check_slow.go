@@ -3,7 +3,6 @@ package scan
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -116,14 +115,7 @@ func (s *scanner) slowFields() []slowField {
 						body = map[string]any{}
 					}
 					body[name] = v
-					raw, _ := json.Marshal(body)
-					h, q := http.Header{}, ""
-					creds := op.Secured() && s.hasCreds()
-					if creds {
-						h, q = s.credential(op)
-					}
-					h.Set("Content-Type", "application/json")
-					return &request{method: op.Method, target: withQuery(s.fill(op, nil), q), header: h, body: raw, kind: kindProbe, creds: creds}
+					return s.writeRequest(op, body)
 				}})
 		}
 	}

@@ -334,3 +334,17 @@ func jsonBody(v any, ok bool) ([]byte, bool) {
 	}
 	return b, true
 }
+
+// writeRequest is op's write with body as JSON, carrying the scan's
+// credential when op is secured and the scan has one.
+func (s *scanner) writeRequest(op *Operation, body any) *request {
+	raw, _ := json.Marshal(body)
+	h := http.Header{}
+	q := ""
+	creds := op.Secured() && s.hasCreds()
+	if creds {
+		h, q = s.credential(op)
+	}
+	h.Set("Content-Type", "application/json")
+	return &request{method: op.Method, target: withQuery(s.fill(op, nil), q), header: h, body: raw, kind: kindProbe, creds: creds}
+}
