@@ -35,10 +35,11 @@ const (
 	vampiWeakKey   = "random"
 	vampiStrongKey = "vampi-fixed-3c5e0f8a9b7d4e21a6c0f9e8d7b6a5c4"
 	// vampiSlow is how long the backtracking regex takes on a crafted
-	// value: far above the scan's threshold and deterministic.
-	vampiSlow = 800 * time.Millisecond
-	// vampiHashTime is the password check of an existing user (enumTiming).
-	vampiHashTime = 400 * time.Millisecond
+	// value, and vampiHashTime the password check of an existing user:
+	// far above the scan's thresholds (500ms and 10×; 100ms and 2×), so a
+	// loaded test machine slowing the fast answers cannot hide them.
+	vampiSlow     = 2 * time.Second
+	vampiHashTime = time.Second
 )
 
 type vampiUser struct {
