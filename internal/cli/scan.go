@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +26,13 @@ and OPTIONS are sent unless --allow-unsafe (DELETE never), at most
 Exit status: 0 when no finding reaches --fail-on, 1 when one does,
 2 on usage errors or when the target cannot be reached.
 
+Operations that look destructive (createdb, reset, delete, purge, logout...
+in their path, operationId or summary) are never sent unless --include
+names them; the report lists what was skipped and why.
+
 Credentials may come from the environment instead of the command line
-(which other processes can read): RAMPART_SCAN_TOKEN, RAMPART_SCAN_API_KEY.
+(which other processes can read): RAMPART_SCAN_TOKEN, RAMPART_SCAN_TOKEN_B,
+RAMPART_SCAN_API_KEY.
 
 Flags:
 `
@@ -43,6 +49,11 @@ func scan(ctx context.Context, args []string, env Env, stdout, stderr io.Writer)
 	rate := fs.String("rate", "10/s", "rate cap, `R/s` (also N/m, N/h); at most 1000/s")
 	allowUnsafe := fs.Bool("allow-unsafe", false, "also send POST/PUT/PATCH/TRACE probes (mass assignment, secured writes, TRACE); never DELETE")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request `timeout`")
+	tokenB := fs.String("token-b", "", "a second ordinary user's bearer `JWT`, for object-level authorization (BOLA) checks; default $RAMPART_SCAN_TOKEN_B")
+	allowSlow := fs.Bool("allow-slow", false, "also send inputs that may make a vulnerable service slow (regular-expression DoS hints, a few bounded tries)")
+	var include, exclude stringList
+	fs.Var(&include, "include", "send an operation that looks destructive anyway: `'[METHOD ]/path/glob'` (* within a segment, ** across); repeatable")
+	fs.Var(&exclude, "exclude", "never send operations matching `'[METHOD ]/path/glob'`; repeatable")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scanUsage)
 		fs.PrintDefaults()
@@ -96,10 +107,19 @@ func scan(ctx context.Context, args []string, env Env, stdout, stderr io.Writer)
 	if *apiKey == "" {
 		*apiKey, _ = env("RAMPART_SCAN_API_KEY")
 	}
+	if *tokenB == "" {
+		*tokenB, _ = env("RAMPART_SCAN_TOKEN_B")
+	}
+	for _, p := range append(slices.Clone(include), exclude...) {
+		if _, err := apiscan.ParseOpPattern(p); err != nil {
+			return usageErr("--include/--exclude: %v", err)
+		}
+	}
 	opts := apiscan.Options{
 		Target: positional[0], OpenAPI: *openapi, Token: strings.TrimSpace(*token), APIKey: strings.TrimSpace(*apiKey),
 		APIKeyHeader: *apiKeyHeader, MaxRequests: *maxRequests, Rate: perSecond, AllowUnsafe: *allowUnsafe,
-		Timeout: *timeout, Version: Version,
+		Timeout: *timeout, Version: Version, TokenB: strings.TrimSpace(*tokenB), AllowSlow: *allowSlow,
+		Include: include, Exclude: exclude,
 	}
 	bar := newProgressBar(stderr, isTerminal(stderr))
 	opts.Progress = bar.update
@@ -191,3 +211,9 @@ func (p *progressBar) clear() {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ", ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -130,7 +130,8 @@ func (s *scanner) checkTokens(ctx context.Context) {
 	}
 	if s.token == nil {
 		s.skipped("AUTH005", "needs a valid JWT in --token")
-	} else if ep := targets[0]; ep.auth != nil && !is2xx(ep.auth) {
+	} else if ep := targets[0]; refused(ep.auth) {
+		// Only 401/403 is a refusal: a 404 is the example resource missing.
 		s.partial("AUTH005", fmt.Sprintf("--token itself was refused (%d): acceptance of forged tokens is still reported, but the token may be invalid for this API", ep.auth.status))
 	}
 	if s.token == nil || !isExpired(s.token, s.opts.Now()) {
@@ -205,13 +206,16 @@ func (s *scanner) checkFunctionAuthz() {
 			}
 		}
 	}
-	privileged, credOK := 0, false
+	privileged, credOK, credRefused := 0, false, false
 	for _, ep := range s.eps {
 		if ep.op == nil || !ep.op.Secured() || ep.auth == nil {
 			continue
 		}
 		if is2xx(ep.auth) {
 			credOK = true
+		}
+		if refused(ep.auth) {
+			credRefused = true
 		}
 		why := ""
 		if scopesKnown && declaresScopes(ep.op) {
@@ -235,8 +239,11 @@ func (s *scanner) checkFunctionAuthz() {
 	switch {
 	case privileged == 0:
 		s.skipped("AUTHZ001", "no admin-looking or differently-scoped secured GET operation in the document")
+	case !credOK && credRefused:
+		s.partial("AUTHZ001", "no secured operation answered 2xx to the credential and some refused it (401/403): authorization could not be told apart from authentication")
 	case !credOK:
-		s.partial("AUTHZ001", "the credential was refused by every secured operation: authorization could not be told apart from authentication")
+		// 404s on example values are missing objects, not a refused token.
+		s.partial("AUTHZ001", "no secured operation answered 2xx to the credential (the example values may name objects that do not exist): nothing to judge")
 	default:
 		s.tested("AUTHZ001")
 		s.partial("AUTHZ001", "only GET operations are probed with the credential; privileged writes are never sent")

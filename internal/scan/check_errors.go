@@ -163,6 +163,8 @@ func (s *scanner) checkErrors(ctx context.Context) {
 				s.found(hit{rule: "ERR003", ex: ex, baseline: base, bodyAt: m, key: ep.method + " " + ep.template,
 					message: fmt.Sprintf("A quote in %s turns the answer of %s %s into a SQL syntax error: the value is likely concatenated into SQL.", p.where, ep.method, ep.template),
 					proof:   firstLine(lineAround(string(ex.body), m))})
+			} else if base.status < 500 && ex.status >= 500 && p.with != nil {
+				s.balancedQuotes(ctx, ep, base, p)
 			}
 		}
 	}
@@ -170,13 +172,38 @@ func (s *scanner) checkErrors(ctx context.Context) {
 		s.skipped("ERR003", "no operation answered to compare against")
 		return
 	}
-	s.tested("ERR003")
+	s.tested("ERR003", "ERR005")
 	if s.api == nil {
 		s.partial("ERR003", "no OpenAPI document: only the target URL was probed, with an invented id parameter")
 	}
 }
 
-type malformedProbe struct{ target, where string }
+// balancedQuotes is ERR005: the quote probe turned a normal answer into a
+// 5xx without error text. One quote must break it again and two quotes (a
+// balanced, escaped quote in SQL) must not: the parity of quotes matters,
+// which is what a value spliced into a query looks like.
+func (s *scanner) balancedQuotes(ctx context.Context, ep *endpoint, base *exchange, p malformedProbe) {
+	one := s.sendLike(ctx, ep, ep.method, p.with(p.value+"'"), nil, kindProbe)
+	if one == nil || one.status < 500 {
+		return
+	}
+	two := s.sendLike(ctx, ep, ep.method, p.with(p.value+"''"), nil, kindProbe)
+	if two == nil || two.status >= 500 {
+		return
+	}
+	s.found(hit{rule: "ERR005", ex: one, baseline: two, key: ep.method + " " + ep.template,
+		message: fmt.Sprintf("One quote in %s turns the answer of %s %s from %d into %d, and two quotes answer %d again: the value is likely spliced into a query (no error text was shown, so this is not proof).",
+			p.where, ep.method, ep.template, base.status, one.status, two.status),
+		proof: fmt.Sprintf("%s → %d; one quote → %d; two quotes → %d", p.where, base.status, one.status, two.status)})
+}
+
+// malformedProbe is one quote probe. with, when set, builds the same
+// target with another raw (escaped) value of the parameter, which was value.
+type malformedProbe struct {
+	target, where string
+	value         string
+	with          func(raw string) string
+}
 
 // quote is what the probes inject: a single and a double quote.
 const quote = `rampart'"`
@@ -186,24 +213,31 @@ const quote = `rampart'"`
 func (s *scanner) malformed(ep *endpoint) []malformedProbe {
 	q := url.QueryEscape(quote)
 	if ep.op == nil {
-		return []malformedProbe{{target: withQuery(ep.target, "id="+q), where: "the query parameter id"}}
+		with := func(raw string) string { return withQuery(ep.target, "id="+raw) }
+		return []malformedProbe{{target: with(q), where: "the query parameter id", value: "1", with: with}}
 	}
 	var out []malformedProbe
 	hasQuery := false
+	filler := func(key string) func(string) string {
+		return func(raw string) string { return s.fill(ep.op, map[string]string{key: raw}) }
+	}
 	for _, p := range ep.op.Params {
 		switch p.In {
 		case "query":
 			hasQuery = true
 			if len(out) < 3 {
-				out = append(out, malformedProbe{target: s.fill(ep.op, map[string]string{"query:" + p.Name: q}), where: "the query parameter " + p.Name})
+				with := filler("query:" + p.Name)
+				out = append(out, malformedProbe{target: with(q), where: "the query parameter " + p.Name, value: url.QueryEscape(paramValue(p)), with: with})
 			}
 		case "path":
 			// A quote is a valid path character; the double quote is escaped.
-			out = append(out, malformedProbe{target: s.fill(ep.op, map[string]string{"path:" + p.Name: "1'%22"}), where: "the path parameter " + p.Name})
+			with := filler("path:" + p.Name)
+			out = append(out, malformedProbe{target: with("1'%22"), where: "the path parameter " + p.Name, value: url.PathEscape(paramValue(p)), with: with})
 		}
 	}
 	if !hasQuery {
-		out = append(out, malformedProbe{target: s.fill(ep.op, map[string]string{"query:id": q}), where: "an id query parameter"})
+		with := filler("query:id")
+		out = append(out, malformedProbe{target: with(q), where: "an id query parameter", value: "1", with: with})
 	}
 	return out
 }

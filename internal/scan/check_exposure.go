@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -211,12 +210,7 @@ var injected = []struct {
 // checkMassAssignment is MASS001 (--allow-unsafe): a write with the
 // required properties plus undeclared ones.
 func (s *scanner) checkMassAssignment(ctx context.Context) {
-	switch {
-	case !s.opts.AllowUnsafe:
-		s.skipped("MASS001", "needs --allow-unsafe (it sends POST/PUT/PATCH requests)")
-		return
-	case s.api == nil:
-		s.skipped("MASS001", "needs --openapi")
+	if !s.unsafeWithAPI("MASS001", "it sends POST/PUT/PATCH requests") {
 		return
 	}
 	n, refusedAll := 0, true
@@ -243,15 +237,7 @@ func (s *scanner) checkMassAssignment(ctx context.Context) {
 			continue
 		}
 		n++
-		raw, _ := json.Marshal(body)
-		h := http.Header{}
-		q := ""
-		creds := op.Secured() && s.hasCreds()
-		if creds {
-			h, q = s.credential(op)
-		}
-		h.Set("Content-Type", "application/json")
-		ex := s.send(ctx, &request{method: op.Method, target: withQuery(s.fill(op, nil), q), header: h, body: raw, kind: kindProbe, creds: creds})
+		ex := s.send(ctx, s.writeRequest(op, body))
 		if !refused(ex) {
 			refusedAll = false
 		}
@@ -309,4 +295,18 @@ func echoedProps(respBody []byte, sent map[string]any, names []string) []string 
 		}
 	}
 	return out
+}
+
+// unsafeWithAPI reports whether a rule that writes can run: it needs
+// --allow-unsafe (why says what it sends) and a document; else it is skipped.
+func (s *scanner) unsafeWithAPI(rule, why string) bool {
+	switch {
+	case !s.opts.AllowUnsafe:
+		s.skipped(rule, "needs --allow-unsafe ("+why+")")
+		return false
+	case s.api == nil:
+		s.skipped(rule, "needs --openapi")
+		return false
+	}
+	return true
 }

@@ -84,6 +84,12 @@ func TestScanCommand(t *testing.T) {
 		{name: "token from the environment is used and redacted", args: []string{clean.URL, "--rate", "1000/s", "--format", "json", "--fail-on", "high"},
 			env: map[string]string{"RAMPART_SCAN_TOKEN": "env-token-0123456789abcdef"}, code: 0, noStdout: "env-token-0123456789abcdef",
 			stdout: "\"rule\": \"HDR003\",\n      \"status\": \"tested\""}, // HDR003 runs only with a credential
+		{name: "bad --include → exit 2", args: []string{clean.URL, "--include", "createdb"}, code: 2, stderr: "--include/--exclude"},
+		{name: "bad --exclude → exit 2", args: []string{clean.URL, "--exclude", "GET users"}, code: 2, stderr: "--include/--exclude"},
+		{name: "second token from the environment is redacted", args: []string{clean.URL, "--rate", "1000/s", "--format", "json", "--fail-on", "high",
+			"--exclude", "/nothing", "--exclude", "GET /other/**", "--allow-slow"},
+			env: map[string]string{"RAMPART_SCAN_TOKEN": "env-token-0123456789abcdef", "RAMPART_SCAN_TOKEN_B": "env-token-b-0123456789abcdef"}, code: 0,
+			noStdout: "env-token-b-0123456789abcdef", stdout: "\"rule\": \"BOLA001\",\n      \"status\": \"skipped\""},
 		{name: "no colour when stdout is not a terminal", args: []string{vuln.URL, "--rate", "1000/s", "--openapi", "testdata/inventory.yaml"}, code: 1, noStdout: "\x1b["},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

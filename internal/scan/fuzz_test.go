@@ -120,3 +120,41 @@ func FuzzResponseChecks(f *testing.F) {
 		_ = excerpt(string(body), "x")
 	})
 }
+
+// FuzzSecretsInBody: every response body of the target is untrusted; the
+// credential check must be bounded, never panic, and never let a value it
+// reports reach the report.
+func FuzzSecretsInBody(f *testing.F) {
+	f.Add([]byte(`[{"username":"name1","password":"pass1"}]`), "/users/v1/_debug")
+	f.Add([]byte(`{"auth_token":"abc.def.ghi"}`), "/users/v1/login")
+	f.Add([]byte(`{"a":{"b":[{"hash":"$2b$12$KIXQJ6b1b8dY0bB0P5y0Ve8Jq0d1Zl0m9bC0aYh1sQ2dE3fG4hI5K"}]}}`), "/x")
+	f.Add([]byte(`{"password":"********","secret":"note"}`), "/me")
+	f.Fuzz(func(t *testing.T, body []byte, path string) {
+		s := &scanner{seen: map[string]bool{}, cov: map[string]*Coverage{}, red: newRedactor(), rep: &Report{}}
+		ex := &exchange{req: &request{method: "GET", target: path}, url: "http://t" + path, status: 200,
+			header: map[string][]string{"Content-Type": {"application/json"}}, body: body}
+		s.secretsInBody(ex)
+		for _, f := range s.rep.Findings {
+			for _, sec := range s.red.secrets {
+				if strings.Contains(f.Evidence.Response.Body+f.Message+f.Evidence.Proof, sec) {
+					t.Fatalf("reported value %q appears in the finding", sec)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseOpPattern: --include/--exclude are user input; a parsed pattern
+// never panics when matching.
+func FuzzParseOpPattern(f *testing.F) {
+	for _, s := range []string{"GET /createdb", "/users/*/password", "* /admin/**", "**", "/a.b(c", "GET  /x"} {
+		f.Add(s, "/users/a/password")
+	}
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		p, err := ParseOpPattern(pattern)
+		if err != nil {
+			return
+		}
+		p.Match("GET", path)
+	})
+}

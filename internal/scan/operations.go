@@ -29,8 +29,14 @@ func (s *scanner) baselines(ctx context.Context) {
 	for _, op := range s.api.Operations {
 		switch op.Method {
 		case http.MethodGet:
+			if !s.allowed(op) {
+				continue
+			}
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
-			s.unsafe = append(s.unsafe, op)
+			// Writes are classified only when they could be sent.
+			if !s.opts.AllowUnsafe || s.allowed(op) {
+				s.unsafe = append(s.unsafe, op)
+			}
 			continue
 		default:
 			continue
@@ -282,6 +288,9 @@ func (s *scanner) observe(ex *exchange) {
 	if s.rateSignal == nil && (ex.status == http.StatusTooManyRequests || rateHeader(ex.header) != "") {
 		s.rateSignal = ex
 	}
+	if ex.req.creds && refused(ex) {
+		s.credRefusals++
+	}
 	if ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden {
 		if !ex.req.creds && ex.req.credNote == "" && ex.req.kind != kindBurst {
 			path, _, _ := strings.Cut(ex.req.target, "?")
@@ -297,6 +306,7 @@ func (s *scanner) observe(ex *exchange) {
 	if ex.req.kind != kindInventory {
 		s.errorDisclosure(ex)
 	}
+	s.secretsInBody(ex)
 	if ex.req.kind == kindBaseline {
 		s.hdr.add(ex)
 	}
@@ -323,4 +333,18 @@ func jsonBody(v any, ok bool) ([]byte, bool) {
 		return []byte("{}"), false
 	}
 	return b, true
+}
+
+// writeRequest is op's write with body as JSON, carrying the scan's
+// credential when op is secured and the scan has one.
+func (s *scanner) writeRequest(op *Operation, body any) *request {
+	raw, _ := json.Marshal(body)
+	h := http.Header{}
+	q := ""
+	creds := op.Secured() && s.hasCreds()
+	if creds {
+		h, q = s.credential(op)
+	}
+	h.Set("Content-Type", "application/json")
+	return &request{method: op.Method, target: withQuery(s.fill(op, nil), q), header: h, body: raw, kind: kindProbe, creds: creds}
 }

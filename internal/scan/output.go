@@ -98,9 +98,23 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 			fmt.Fprintf(bw, "  %-8s %s: %s\n", c.Rule, RuleByID(c.Rule).Name, strings.Join(c.Notes, "; "))
 		}
 	}
-	if len(rep.Notes) > 0 {
+	skippedNote := map[string]bool{}
+	if len(rep.Skipped) > 0 {
+		fmt.Fprintf(bw, "\n%s\n", paint(ansiBold, "Operations not sent"))
+		for _, k := range rep.Skipped {
+			fmt.Fprintf(bw, "  %-7s %s: %s\n", k.Method, k.Path, k.Reason)
+			skippedNote[k.note()] = true
+		}
+	}
+	var notes []string
+	for _, n := range rep.Notes {
+		if !skippedNote[n] { // already listed above
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) > 0 {
 		fmt.Fprintf(bw, "\n%s\n", paint(ansiBold, "Notes"))
-		for _, n := range rep.Notes {
+		for _, n := range notes {
 			fmt.Fprintf(bw, "  - %s\n", n)
 		}
 	}
@@ -131,6 +145,13 @@ type sarifInvocation struct {
 	ExecutionSuccessful bool   `json:"executionSuccessful"`
 	StartTimeUTC        string `json:"startTimeUtc"`
 	EndTimeUTC          string `json:"endTimeUtc"`
+	// The report's notes (operations skipped, credential lost, budget hit).
+	Notifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -258,12 +279,17 @@ func WriteSARIF(w io.Writer, rep *Report) error {
 		}
 		results = append(results, res)
 	}
+	var notes []sarifNotification
+	for _, n := range rep.Notes {
+		notes = append(notes, sarifNotification{Level: "note", Message: sarifText{Text: n}})
+	}
 	log := sarifLog{
 		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
 		Version: "2.1.0",
 		Runs: []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results,
 			Invocations: []sarifInvocation{{ExecutionSuccessful: true,
-				StartTimeUTC: rep.StartedAt.UTC().Format("2006-01-02T15:04:05Z"), EndTimeUTC: rep.FinishedAt.UTC().Format("2006-01-02T15:04:05Z")}}}},
+				StartTimeUTC: rep.StartedAt.UTC().Format("2006-01-02T15:04:05Z"), EndTimeUTC: rep.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"),
+				Notifications: notes}}}},
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -19,6 +19,9 @@ type Report struct {
 	Findings   []Finding    `json:"findings"` // sorted: severity (high first), rule, location, method
 	Coverage   []Coverage   `json:"coverage"` // one entry per rule, in catalogue order
 	Notes      []string     `json:"notes"`    // what limited the scan, in the order it happened
+	// Skipped lists the operations not sent (destructive-looking or
+	// --exclude); each is also a note, which is how JSON and SARIF show it.
+	Skipped []SkippedOperation `json:"-"`
 }
 
 // Tool names the scanner.

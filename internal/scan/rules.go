@@ -139,6 +139,12 @@ var Rules = []*Rule{
 		Remediation: "Remove the secret from the response (debug output, config dumps) and rotate it: it must be considered leaked.",
 		Rampart:     maskFix},
 
+	{ID: "ERR005", Name: "injection-likely", Title: "Quote breaks the answer and a balanced quote restores it (likely injection)",
+		Severity: Medium, OWASP: "API8:2023", CWE: 943,
+		Description: "A parameter with one quote turned a non-5xx answer into a 5xx (even a masked one, without any error text), and the same value with two quotes answered normally again: the value is very likely spliced into a query. Medium, since no database error is shown.",
+		Remediation: "Use parameterized queries (bind parameters) everywhere; never build SQL or other query text from request values.",
+		Rampart:     maskFix + "   # with a pattern on the parameter, the quote is refused with 400; it does not replace parameterized queries"},
+
 	// CORS
 	{ID: "CORS001", Name: "cors-origin-reflected", Title: "Arbitrary Origin reflected in Access-Control-Allow-Origin",
 		Severity: Medium, OWASP: "API8:2023", CWE: 942,
@@ -189,6 +195,21 @@ var Rules = []*Rule{
 		Remediation: "Verify the signature of every token before trusting its claims.",
 		Rampart:     jwtFix},
 
+	{ID: "AUTH006", Name: "jwt-weak-secret", Title: "JWT signed with a guessable HMAC secret",
+		Severity: High, OWASP: "API2:2023", CWE: 1391,
+		Description: "The HS256/HS384/HS512 signature of --token verifies with a publicly known weak secret (an offline dictionary of common values: no request is sent). Anyone can then sign tokens with any claims, for any user or role; the report describes such a token but never prints it or the secret.",
+		Remediation: "Sign with a random secret of at least 256 bits from a secret store (or with asymmetric keys), rotate it now, and invalidate every token signed with the old one.",
+		Rampart: "Not fixable at the gateway while the service keeps the weak key: a gateway verifying with the same key accepts the forged token too. After rotating:\n" +
+			`authenticators:
+  app_tokens: { type: jwt, issuer: any, audiences: [any], algorithms: [HS256], secret: "${APP_JWT_SECRET}" }`},
+	{ID: "AUTH007", Name: "user-enumeration", Title: "Login or reset answers differently for unknown users",
+		Severity: Medium, OWASP: "API2:2023", CWE: 204,
+		Description: "A login- or reset-like operation answered a known user with a wrong password differently from an unknown user: another status, another message, or a consistent timing gap over several interleaved tries. Attackers learn which accounts exist before guessing passwords. Only with --allow-unsafe (it sends POST); the known user comes from --token's claims or user names seen in responses, and only wrong passwords are sent.",
+		Remediation: "Answer every failed login the same way (status, body and time: compare against a dummy hash when the user does not exist); make reset answer \"if the account exists, a mail was sent\".",
+		Rampart: `lockout: { max_failures: 10, window: 1m, duration: 5m, key: client_ip }   # slows guessing; the answers must still be made uniform in the service
+rate_limits:
+  login: { key: client_ip, limits: ["5/m burst 5"] }`},
+
 	// Authorization
 	{ID: "AUTHZ001", Name: "function-level-authorization", Title: "Privileged operation reachable with a low-privilege credential",
 		Severity: High, OWASP: "API5:2023", CWE: 285,
@@ -197,6 +218,26 @@ var Rules = []*Rule{
 		Rampart: `routes:
   - { name: users-admin, path: /api/admin/users, methods: [GET], upstream: inventory,
       auth: [corp_sso], require: { scopes: ["admin:users"], roles: [admin] } }`},
+
+	// Object-level authorization
+	{ID: "BOLA001", Name: "object-read-by-other-user", Title: "Another user's object readable (BOLA)",
+		Severity: High, OWASP: "API1:2023", CWE: 639,
+		Description: "With --token and --token-b (two ordinary users): an object user A can read, that names A and that is refused without credentials, was returned identically to user B. Objects come from the document's examples and from A's own responses.",
+		Remediation: "Check in every operation that the object belongs to the caller (or is shared with them), from the token's subject, never from the request.",
+		Rampart: `routes:
+  - { name: book, path: /books/v1/{title}, methods: [GET], upstream: books, auth: [app_tokens],
+      response_owner: { field: /owner, claim: sub } }   # another user's object becomes 404`},
+	{ID: "BOLA002", Name: "object-write-by-other-user", Title: "Another user's object writable (BOLA)",
+		Severity: High, OWASP: "API1:2023", CWE: 639,
+		Description: "With --token, --token-b and --allow-unsafe: user B's PUT/PATCH to an object that names user A (in its path) answered 2xx, where the same request without credentials was refused. High when reading the object back with A's credential shows B's change; medium when the change cannot be read back (a password, a secret).",
+		Remediation: "Authorize every write against the object's owner, from the token's subject.",
+		Rampart: `routes:
+  - name: password
+    path: /users/v1/{username}/password
+    methods: [PUT]
+    upstream: users
+    auth: [app_tokens]
+    require: { match: [{ path: username, claim: sub }] }   # Alice may change only Alice's`},
 
 	// Resource consumption
 	{ID: "RATE001", Name: "no-rate-limit", Title: "No rate limiting observed",
@@ -208,17 +249,36 @@ var Rules = []*Rule{
 routes:
   - { name: items, path: /api/items, methods: [GET], upstream: inventory, auth: none, rate_limit: [per_client] }`},
 
+	{ID: "DOS001", Name: "input-dependent-slowness", Title: "Response time grows sharply with input length (ReDoS or resource hint)",
+		Severity: Medium, OWASP: "API4:2023", CWE: 1333,
+		Description: "A string field answered a short value quickly but a longer crafted value (a run of characters followed by one that does not match, the classic regular-expression backtracking input) at least ten times and 500ms slower, twice. Off by default: only with --allow-slow, with a few bounded tries that stop at the first slow answer.",
+		Remediation: "Bound input lengths in the schema, use linear-time regular expressions (RE2-style) or validate without backtracking, and set request timeouts.",
+		Rampart:     `openapi: { users: { spec: ./openapi.json, validate_requests: true } }   # maxLength and pattern enforced by a linear-time matcher before the service`},
+
 	// Data exposure
 	{ID: "EXPO001", Name: "undeclared-response-property", Title: "Response properties not declared in the response schema",
 		Severity: Medium, OWASP: "API3:2023", CWE: 213,
 		Description: "A JSON response contains properties its OpenAPI response schema does not declare (reported by name only, never by value). High when a name looks sensitive (password, secret, token, key, hash, ssn...). Needs --openapi.",
 		Remediation: "Serialize responses from an explicit allowlist of fields (response models/DTOs), never whole database objects.",
 		Rampart:     `openapi: { inventory: { spec: ./openapi.json, filter_responses: strip } }   # undeclared properties removed`},
+	{ID: "EXPO002", Name: "secret-in-response", Title: "Password, hash or secret value in a response",
+		Severity: High, OWASP: "API3:2023", CWE: 522,
+		Description: "A JSON response, declared or not, carries a non-empty value under a password/hash/salt/secret-key/api-key name, a password hash anywhere (bcrypt, argon2, scrypt, pbkdf2, crypt), or a token field outside a login/token operation. Values are redacted in the report.",
+		Remediation: "Never serialize credentials or their hashes: build responses from an allowlist of fields, and remove debug routes that dump records.",
+		Rampart: `routes:
+  - { name: debug, path: /users/v1/_debug, methods: [GET], deny: true }   # never reachable
+openapi: { users: { spec: ./openapi.json, filter_responses: strip } }   # undeclared properties removed`},
 	{ID: "MASS001", Name: "mass-assignment", Title: "Write operation accepts undeclared properties",
 		Severity: High, OWASP: "API3:2023", CWE: 915,
 		Description: "A POST/PUT/PATCH with a body carrying properties the request schema does not declare (is_admin, role, a marker) got a 2xx. High when the response echoes an injected property (it was bound); low when it was accepted silently. Only with --allow-unsafe and --openapi.",
 		Remediation: "Bind request bodies to explicit input models and reject unknown properties (additionalProperties: false).",
 		Rampart:     `openapi: { inventory: { spec: ./openapi.json, validate_requests: true } }   # unknown fields rejected with 400`},
+
+	{ID: "MASS002", Name: "mass-assignment-effect", Title: "Privileged or undeclared property set through a write (read back)",
+		Severity: High, OWASP: "API3:2023", CWE: 915,
+		Description: "A POST/PUT/PATCH carrying extra properties (names from the response schemas and common privilege fields: admin, is_admin, role, roles, permissions, balance, owner, verified) was read back with the property holding the sent value, where a control write without it reads back otherwise. Judged by effect, not by echo. Only with --allow-unsafe and --openapi.",
+		Remediation: "Bind request bodies to explicit input models; set privileged fields only in code paths that check the caller may.",
+		Rampart:     `openapi: { users: { spec: ./openapi.json, validate_requests: true } }   # unknown fields rejected with 400 (the request schema must be closed)`},
 
 	// Path normalization
 	{ID: "PATH001", Name: "path-normalization-bypass", Title: "Protected path reachable through a path-normalization trick",

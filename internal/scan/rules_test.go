@@ -53,7 +53,7 @@ func start(t *testing.T, h http.Handler, tlsCfg func(*tls.Config)) *httptest.Ser
 }
 
 func TestRules(t *testing.T) {
-	for _, tc := range ruleCases() {
+	for _, tc := range append(ruleCases(), vampiCases()...) {
 		t.Run(tc.rule+" "+tc.name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("vulnerable → fires", func(t *testing.T) {

@@ -12,15 +12,17 @@
 // # What it is not
 //
 // It is not a full DAST (OWASP ZAP, Burp): it does not crawl, fuzz bodies
-// broadly, test object-level authorization (BOLA, which needs two users'
-// data), business flows, SSRF, or injection beyond a quote in each parameter.
-// It is a fast, bounded, low-false-positive check of the controls a gateway
-// is supposed to provide, fit for a CI gate.
+// broadly, test business flows, SSRF, or injection beyond quotes in each
+// parameter; object-level authorization is tested only with two users'
+// tokens (Options.TokenB). It is a fast, bounded, low-false-positive check,
+// fit for a CI gate.
 //
 // # Manners
 //
 // Only GET, HEAD and OPTIONS are sent unless Options.AllowUnsafe is set;
-// DELETE is never sent. Every request counts against a budget
+// DELETE is never sent, nor is an operation that looks destructive (safety.go)
+// unless Options.Include names it; the credential is watched and
+// authenticated checks stop if it dies mid-scan. Every request counts against a budget
 // (MaxRequests, default 300) and waits for a token bucket (Rate, default 10
 // per second, no bursts above it). Redirects are never followed, except a
 // redirect of the target URL itself to the same host (http → https). The
@@ -61,15 +63,24 @@ type Options struct {
 	// document (JSON or YAML). "" = none; a document found at a well-known
 	// path (/openapi.json...) is then used.
 	OpenAPI      string
-	Token        string        // a valid bearer token (JWT or opaque), ideally low-privilege
-	APIKey       string        // a valid API key
-	APIKeyHeader string        // default "X-API-Key" (the document's apiKey scheme wins when it names one)
-	MaxRequests  int           // budget, HTTP requests plus TLS handshakes; default 300
-	Rate         float64       // cap in requests per second; default 10 (the CLI allows at most MaxRate)
-	Burst        int           // size of the rate-limit probe; default 30 (shrunk to fit the budget)
-	AllowUnsafe  bool          // allow POST/PUT/PATCH/TRACE probes (never DELETE)
-	Timeout      time.Duration // per request; default 10s
-	Version      string        // scanner version for the User-Agent and reports; default "dev"
+	Token        string  // a valid bearer token (JWT or opaque), ideally low-privilege
+	APIKey       string  // a valid API key
+	APIKeyHeader string  // default "X-API-Key" (the document's apiKey scheme wins when it names one)
+	MaxRequests  int     // budget, HTTP requests plus TLS handshakes; default 300
+	Rate         float64 // cap in requests per second; default 10 (the CLI allows at most MaxRate)
+	Burst        int     // size of the rate-limit probe; default 30 (shrunk to fit the budget)
+	AllowUnsafe  bool    // allow POST/PUT/PATCH/TRACE probes (never DELETE)
+	// TokenB is a second ordinary user's bearer token: objects reachable
+	// with Token are requested with it (BOLA001, BOLA002).
+	TokenB string
+	// AllowSlow allows the resource-consumption probes (DOS001): inputs
+	// that may make a vulnerable service spend seconds per request.
+	AllowSlow bool
+	// Include names operations that look destructive but may be sent
+	// anyway; Exclude names operations never to send. Syntax: ParseOpPattern.
+	Include, Exclude []string
+	Timeout          time.Duration // per request; default 10s
+	Version          string        // scanner version for the User-Agent and reports; default "dev"
 	// Now stamps the report and dates forged tokens; default time.Now.
 	// Tests fix it for golden output. The rate cap always uses the real clock.
 	Now      func() time.Time
@@ -108,7 +119,7 @@ func (o *Options) defaults() error {
 		return errors.New("burst must be at least 1")
 	case o.Timeout < 0:
 		return errors.New("timeout must be positive")
-	case strings.ContainsAny(o.Token+o.APIKey, "\r\n"):
+	case strings.ContainsAny(o.Token+o.TokenB+o.APIKey, "\r\n"):
 		return errors.New("token and API key must be one line")
 	}
 	if !validHeaderName(o.APIKeyHeader) {
@@ -165,6 +176,14 @@ type scanner struct {
 	api     *API
 	apiInfo *APIInfo
 	token   *jwtParts // --token parsed as a JWT; nil when absent or opaque
+	include []OpPattern
+	exclude []OpPattern
+
+	canary       *endpoint // the known-good authenticated read (nil without one)
+	credDead     bool      // the credential stopped working: no more authenticated requests
+	credRefusals int       // 401/403 answers to requests carrying the credential
+	massN        int       // writes sent by MASS002 (makes their values unique)
+	jsonSeen     bool      // a JSON response arrived (EXPO002 had something to judge)
 
 	rep      *Report
 	seen     map[string]bool
@@ -215,11 +234,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	s := &scanner{opts: opts, start: opts.Now(), target: target, seen: map[string]bool{}, cov: map[string]*Coverage{}}
-	s.red = newRedactor(opts.Token, opts.APIKey)
+	if s.include, err = parsePatterns(opts.Include); err != nil {
+		return nil, fmt.Errorf("--include: %w", err)
+	}
+	if s.exclude, err = parsePatterns(opts.Exclude); err != nil {
+		return nil, fmt.Errorf("--exclude: %w", err)
+	}
+	secrets := []string{opts.Token, opts.TokenB, opts.APIKey}
+	for _, t := range []string{opts.Token, opts.TokenB} {
+		if j, err := parseJWT(t); err == nil {
+			secrets = append(secrets, j.signature)
+		}
+	}
+	s.red = newRedactor(secrets...)
 	if opts.Token != "" {
 		if j, err := parseJWT(opts.Token); err == nil {
 			s.token = j
-			s.red = newRedactor(opts.Token, opts.APIKey, j.signature)
 		}
 	}
 	s.rep = &Report{Tool: Tool{Name: "rampart scan", Version: opts.Version}, StartedAt: s.start,
@@ -256,6 +286,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"inventory", s.checkInventory},
 		{"operations", s.baselines},
 		{"headers", func(context.Context) { s.reportHeaders() }},
+		{"weak-jwt-secret", func(context.Context) { s.checkWeakSecret() }},
 		{"authentication", s.checkAuth},
 		{"errors", s.checkErrors},
 		{"cors", s.checkCORS},
@@ -265,15 +296,27 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"paths", s.checkPaths},
 		{"methods", s.checkMethods},
 		{"mass-assignment", s.checkMassAssignment},
+		{"mass-assignment-effect", s.checkMassEffect},
+		{"object-authorization", s.checkBOLA},
+		{"user-enumeration", s.checkEnumeration},
+		{"resource-consumption", s.checkSlow},
 	}
 	for _, p := range phases {
 		if ctx.Err() != nil {
 			break
 		}
 		s.c.setPhase(p.name)
+		refusals := s.credRefusals
 		p.run(ctx)
+		if p.name == "operations" {
+			s.pickCanary()
+		} else if s.credRefusals > refusals {
+			// Something refused the credential: is it still alive?
+			s.checkCredential(ctx, "the "+p.name+" checks")
+		}
 	}
 	s.c.release()
+	s.checkCredential(ctx, "the scan") // the "after" probe
 	if ctx.Err() == nil {
 		s.c.setPhase("rate-limit")
 		s.checkRateLimit(ctx, burst)
@@ -343,6 +386,9 @@ func (s *scanner) useAPI(api *API, source string) {
 // send is client.do with the scan's bookkeeping: budget exhaustion and the
 // first transport error become notes once.
 func (s *scanner) send(ctx context.Context, r *request) *exchange {
+	if r.creds && s.credDead {
+		return nil
+	}
 	ex, err := s.c.do(ctx, r)
 	if err != nil {
 		switch {
@@ -626,6 +672,11 @@ func (s *scanner) finish() {
 	s.rep.Requests.Sent, s.rep.Requests.Errors = sent, errs
 	if s.firstErr != nil {
 		s.note(fmt.Sprintf("%d request(s) got no response; the first: %s", errs, s.red.text(s.firstErr.Error())))
+	}
+	if s.jsonSeen {
+		s.tested("EXPO002")
+	} else {
+		s.skipped("EXPO002", "no JSON response arrived")
 	}
 	if s.api == nil {
 		s.note("no OpenAPI document: authentication, authorization and exposure rules were limited to probing the target URL")

@@ -506,3 +506,85 @@ func TestRulesCatalogue(t *testing.T) {
 		seen[r.Name] = true
 	}
 }
+
+func TestDestructiveWord(t *testing.T) {
+	for _, c := range []struct {
+		method, text, want string
+	}{
+		{"GET", "/createdb", "createdb"},
+		{"GET", "/create_db", "create"}, // a GET that creates
+		{"GET", "createDB", "create"},
+		{"GET", "/api/resetDatabase", "reset"},
+		{"GET", "/users/v1/{username}", ""},
+		{"GET", "/api/admin/users", ""}, // an admin read is AUTHZ001's business
+		{"POST", "/api/admin/users", "admin"},
+		{"GET", "/items/create", "create"},
+		{"POST", "/books/v1", ""},
+		{"POST", "createBook", "create"},
+		{"GET", "/auth/logout", "logout"},
+		{"GET", "/cache/flush", "flush"},
+		{"GET", "/dropdown-options", ""}, // not "drop"
+		{"GET", "/seedling", ""},
+		{"GET", "/settings", ""},
+		{"PUT", "/users/{id}/password", ""},
+	} {
+		if got := destructiveWord(c.method, c.text); got != c.want {
+			t.Errorf("destructiveWord(%s, %q) = %q, want %q", c.method, c.text, got, c.want)
+		}
+	}
+}
+
+func TestOpPattern(t *testing.T) {
+	for _, c := range []struct {
+		pattern, method, path string
+		want                  bool
+	}{
+		{"GET /createdb", "GET", "/createdb", true},
+		{"GET /createdb", "POST", "/createdb", false},
+		{"/createdb", "POST", "/createdb", true},
+		{"* /users/*/password", "PUT", "/users/{username}/password", true},
+		{"/users/*", "GET", "/users/a/b", false},
+		{"/users/**", "GET", "/users/a/b", true},
+		{"/users/**", "GET", "/users", false},
+		{"/a.b", "GET", "/aXb", false}, // dots are literal
+	} {
+		p, err := ParseOpPattern(c.pattern)
+		if err != nil {
+			t.Fatalf("%q: %v", c.pattern, err)
+		}
+		if got := p.Match(c.method, c.path); got != c.want {
+			t.Errorf("%q.Match(%s %s) = %v, want %v", c.pattern, c.method, c.path, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "GET", "GET users", "G(T /x"} {
+		if _, err := ParseOpPattern(bad); err == nil {
+			t.Errorf("ParseOpPattern(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSecretKind(t *testing.T) {
+	for _, c := range []struct {
+		key, value string
+		auth       bool
+		want       bool
+	}{
+		{"password", "pass1", false, true},
+		{"password", "********", false, false},
+		{"password", "", false, false},
+		{"password_changed_at", "2024-01-01", false, false},
+		{"db_password", "x1", false, true},
+		{"hash", "5f4dcc3b5aa765d61d8327deb882cf99", false, true},
+		{"anything", "$2b$12$KIXQJ6b1b8dY0bB0P5y0Ve8Jq0d1Zl0m9bC0aYh1sQ2dE3fG4hI5K", false, true},
+		{"digest", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", false, true},
+		{"auth_token", "abc.def.ghi", true, false}, // a login answer
+		{"auth_token", "abc.def.ghi", false, true},
+		{"next_token", "page-2", false, false}, // pagination
+		{"secret", "a user's note", false, false},
+		{"name", "5f4dcc3b5aa765d61d8327deb882cf99", false, false},
+	} {
+		if got := secretKind(c.key, c.value, c.auth, nil) != ""; got != c.want {
+			t.Errorf("secretKind(%q, %q, auth=%v) = %v, want %v", c.key, c.value, c.auth, got, c.want)
+		}
+	}
+}
