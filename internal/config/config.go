@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting
@@ -71,6 +72,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 	boundedDuration(f, "shared_state_timeout", &cfg.SharedStateTimeout, time.Millisecond, 10*time.Second)
 	if f.has("lockout") {
 		cfg.Lockout = p.lockout(f)
+	}
+	if f.has("tracing") {
+		cfg.Tracing = &tracing.Config{}
+		p.decode(f.section("tracing", "tracing", keysOf[tracing.Config]()), cfg.Tracing)
 	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/owner"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/tracing"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// Lockout locks out clients after repeated authentication failures. Unset
 	// means no lockout.
 	Lockout *lockout.Config `yaml:"lockout"`
+	// Tracing exports OpenTelemetry traces of requests over OTLP/HTTP
+	// (docs/tracing.md). Unset means no tracing.
+	Tracing *tracing.Config `yaml:"tracing"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`

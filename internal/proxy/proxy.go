@@ -85,6 +85,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/spool"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 // Config is one upstream (an entry of upstreams: in the config file).
@@ -113,6 +114,9 @@ type Config struct {
 	// Spool is the body budget response buffering draws on (set by the
 	// gateway).
 	Spool *spool.Budget `yaml:"-"`
+	// Tracer, when set, wraps each forwarded request in an upstream span
+	// and sends its traceparent (set by the gateway; nil: tracing off).
+	Tracer *tracing.Tracer `yaml:"-"`
 	// DownFor is how long a failed target is skipped. 0 means 10s.
 	DownFor time.Duration `yaml:"-"`
 	// TLS, when set, is the base client TLS configuration for https targets
@@ -135,6 +139,7 @@ type Upstream struct {
 	// bufferMax is buffer_response_bytes with buffer_response, else 0.
 	bufferMax int64
 	spool     *spool.Budget
+	tracer    *tracing.Tracer
 	closed    atomic.Bool
 }
 
@@ -159,7 +164,7 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 	if cfg.DownFor <= 0 {
 		cfg.DownFor = 10 * time.Second
 	}
-	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout}
+	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout, tracer: cfg.Tracer}
 	if cfg.BufferResponse {
 		if cfg.Spool == nil || cfg.BufferResponseBytes <= 0 {
 			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": buffer_response needs a body budget and a positive buffer_response_bytes")
