@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,7 +32,9 @@ const (
 // target, with server settings and more tracing keys.
 func tracingGateway(t *testing.T, target, endpoint, server, tracingExtra string) *gt.Gateway {
 	t.Helper()
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20") // export every 20 ms, not 5 s
+	if os.Getenv("OTEL_BSP_SCHEDULE_DELAY") == "" {
+		t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20") // export every 20 ms, not 5 s
+	}
 	extra := fmt.Sprintf(`%sauthenticators:
   sso: { type: jwt, issuer: %q, audiences: [items], algorithms: [HS256], secret: %q }
 tracing:
@@ -238,6 +241,21 @@ func TestSampleRatioZeroExportsNothingButPropagates(t *testing.T) {
 	g.Stop(t) // shutting down flushes whatever was queued
 	if n := len(rc.Spans()); n != 0 {
 		t.Errorf("%d spans exported with sample_ratio 0", n)
+	}
+}
+
+func TestStopFlushesQueuedSpans(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000") // no export but the one on shutdown
+	rc := otlptest.Start(t)
+	up := gt.NewUpstream(t, nil)
+	g := tracingGateway(t, up.URL, rc.Endpoint(), "", "")
+	if resp, body := g.Get(t, "/public"); resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
+	}
+	g.Stop(t)
+	traceID, _, _ := upstreamTraceparent(t, up)
+	if got := len(rc.Trace(traceID)); got != 2 {
+		t.Errorf("%d spans exported by the time the gateway stopped, want 2", got)
 	}
 }
 
