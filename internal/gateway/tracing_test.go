@@ -181,18 +181,30 @@ func waitRequest(t *testing.T, rc *otlptest.Receiver, id string) otlptest.Span {
 	return otlptest.Span{}
 }
 
+// peers are the two sides of the trace context trust rule: the test
+// client (127.0.0.1) as a trusted proxy, and as an untrusted peer.
+var peers = []struct {
+	name, trustedProxies string
+	trusted              bool
+}{
+	{"trusted proxy", "127.0.0.1", true},
+	{"untrusted peer", "10.0.0.0/8", false},
+}
+
+// trustConfig is the server section trusting trustedProxies.
+func trustConfig(trustedProxies string) string {
+	return "server: { trusted_proxies: [\"" + trustedProxies + "\"] }\n"
+}
+
+// TestTraceContextOnlyFromTrustedProxies: a trusted proxy's trace is
+// continued; an untrusted peer's request starts a new trace and its
+// traceparent is not forwarded.
 func TestTraceContextOnlyFromTrustedProxies(t *testing.T) {
-	for _, tc := range []struct {
-		name, trusted string
-		continued     bool
-	}{
-		{"trusted proxy: its trace is continued", "127.0.0.1", true},
-		{"untrusted peer: a new trace, its traceparent not forwarded", "10.0.0.0/8", false},
-	} {
+	for _, tc := range peers {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := otlptest.Start(t)
 			up := gt.NewUpstream(t, nil)
-			g := tracingGateway(t, up.URL, rc.Endpoint(), "server: { trusted_proxies: [\""+tc.trusted+"\"] }\n", "")
+			g := tracingGateway(t, up.URL, rc.Endpoint(), trustConfig(tc.trustedProxies), "")
 			req, _ := http.NewRequest("GET", g.URL+"/public", nil)
 			req.Header.Set("Traceparent", proxyTraceparen)
 			req.Header.Set("Tracestate", "proxy=abc")
@@ -200,14 +212,14 @@ func TestTraceContextOnlyFromTrustedProxies(t *testing.T) {
 				t.Fatalf("status %d %s", resp.StatusCode, body)
 			}
 			traceID, parentID, _ := upstreamTraceparent(t, up)
-			if got := traceID == proxyTraceID; got != tc.continued {
-				t.Errorf("upstream trace id %s continues the proxy's = %v, want %v", traceID, got, tc.continued)
+			if got := traceID == proxyTraceID; got != tc.trusted {
+				t.Errorf("upstream trace id %s continues the proxy's = %v, want %v", traceID, got, tc.trusted)
 			}
 			if parentID == proxySpanID {
 				t.Errorf("upstream's parent is the proxy's span: the client's traceparent was forwarded as is")
 			}
 			wantState := ""
-			if tc.continued {
+			if tc.trusted {
 				wantState = "proxy=abc"
 			}
 			if got := up.Seen()[0].Header.Get("Tracestate"); got != wantState {
@@ -216,7 +228,7 @@ func TestTraceContextOnlyFromTrustedProxies(t *testing.T) {
 			spans := rc.WaitTrace(t, traceID, 2)
 			server := otlptest.ByKind(t, spans, otlptrace.Span_SPAN_KIND_SERVER)
 			wantParent := ""
-			if tc.continued {
+			if tc.trusted {
 				wantParent = proxySpanID
 			}
 			if server.ParentSpanID != wantParent {
@@ -328,17 +340,14 @@ func TestDeadCollectorDoesNotAffectRequests(t *testing.T) {
 	}
 }
 
+// TestTracingOffForwardsOnlyTrustedTraceContext: without tracing, a
+// trusted proxy's trace context is passed on unchanged and an untrusted
+// peer's removed.
 func TestTracingOffForwardsOnlyTrustedTraceContext(t *testing.T) {
-	for _, tc := range []struct {
-		name, trusted string
-		forwarded     bool
-	}{
-		{"trusted proxy: passed on unchanged", "127.0.0.1", true},
-		{"untrusted peer: removed", "10.0.0.0/8", false},
-	} {
+	for _, tc := range peers {
 		t.Run(tc.name, func(t *testing.T) {
 			up := gt.NewUpstream(t, nil)
-			g := gt.Start(t, gt.Config(up.URL, "server: { trusted_proxies: [\""+tc.trusted+"\"] }\n",
+			g := gt.Start(t, gt.Config(up.URL, trustConfig(tc.trustedProxies),
 				"  - { name: public, path: /public, methods: [GET], upstream: app, auth: none }\n"), nil)
 			req, _ := http.NewRequest("GET", g.URL+"/public", nil)
 			req.Header.Set("Traceparent", proxyTraceparen)
@@ -348,14 +357,14 @@ func TestTracingOffForwardsOnlyTrustedTraceContext(t *testing.T) {
 			}
 			h := up.Seen()[0].Header
 			want := ""
-			if tc.forwarded {
+			if tc.trusted {
 				want = proxyTraceparen
 			}
 			if got := h.Get("Traceparent"); got != want {
 				t.Errorf("upstream traceparent %q, want %q", got, want)
 			}
-			if got := h.Get("Tracestate") != ""; got != tc.forwarded {
-				t.Errorf("upstream tracestate present = %v, want %v", got, tc.forwarded)
+			if got := h.Get("Tracestate") != ""; got != tc.trusted {
+				t.Errorf("upstream tracestate present = %v, want %v", got, tc.trusted)
 			}
 		})
 	}
