@@ -271,6 +271,32 @@ func TestStopFlushesQueuedSpans(t *testing.T) {
 	}
 }
 
+// TestTracingChangeOnReloadNeedsRestart: the exporter outlives reloads; a
+// changed tracing: section is reported and applied at the next restart,
+// while the rest of the new config is applied.
+func TestTracingChangeOnReloadNeedsRestart(t *testing.T) {
+	rc := otlptest.Start(t)
+	up := gt.NewUpstream(t, nil)
+	g := tracingGateway(t, up.URL, rc.Endpoint(), "", "")
+	next := gt.Config(up.URL, fmt.Sprintf("tracing: { endpoint: %q, sample_ratio: 0 }\n", rc.Endpoint()),
+		"  - { name: renamed, path: /public, methods: [GET], upstream: app, auth: none }\n")
+	if err := g.ReloadYAML(t, next); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, g, "tracing changed: restart rampart to apply it")
+	if resp, body := g.Get(t, "/public"); resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
+	}
+	traceID, _, flags := upstreamTraceparent(t, up)
+	if flags != "01" {
+		t.Errorf("flags %s after the reload: the running exporter's sample_ratio (1) must still apply", flags)
+	}
+	server := otlptest.ByKind(t, rc.WaitTrace(t, traceID, 2), otlptrace.Span_SPAN_KIND_SERVER)
+	if server.Attrs["rampart.route"] != "renamed" {
+		t.Errorf("span route %v, want the reloaded config's route", server.Attrs["rampart.route"])
+	}
+}
+
 func TestUpstreamFailuresMarkSpansAsErrors(t *testing.T) {
 	rc := otlptest.Start(t)
 	up := gt.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
