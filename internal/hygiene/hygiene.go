@@ -13,7 +13,8 @@
 //     X-Rampart-* headers are removed so an upstream can trust ours. Method
 //     override headers are removed: the method that was authorized is the
 //     method that is forwarded. Header names with underscores are removed
-//     (see Scrub).
+//     (see Scrub). W3C trace context (traceparent, tracestate) is kept only
+//     from trusted proxies.
 package hygiene
 
 import (

@@ -16,8 +16,9 @@
 // hop-by-hop ones, those the client's Connection header names, Expect (the
 // body is already buffered) and the ones the gateway sets — X-Forwarded-For,
 // -Proto, -Host, X-Real-Ip, X-Request-Id — which are written after that
-// removal, so a client can neither supply nor strip them. No User-Agent is
-// added. The body goes with Content-Length (chunked if its length is ever
+// removal, so a client can neither supply nor strip them. With tracing on,
+// the request's upstream span's traceparent (and tracestate) replace the
+// client's, likewise (package tracing). No User-Agent is added. The body goes with Content-Length (chunked if its length is ever
 // unknown). A header, method or target that would put CR, LF, NUL or another
 // control byte on the wire is refused with a 400 problem (bad-header) before
 // anything is sent.
