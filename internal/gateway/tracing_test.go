@@ -425,3 +425,25 @@ func metric(t *testing.T, g *gt.Gateway, series string) float64 {
 	}
 	return 0
 }
+
+// TestWebSocketHandshakeCarriesTheServerSpan: a WebSocket route's upstream
+// gets the server span's traceparent with the upgrade (a relay has no
+// upstream span), and the server span reports the 101.
+func TestWebSocketHandshakeCarriesTheServerSpan(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+	rc := otlptest.Start(t)
+	up, _ := goEcho(t)
+	g := gt.Start(t, gt.Config(up.URL, wsAuth()+fmt.Sprintf("tracing: { endpoint: %q }\n", rc.Endpoint()),
+		wsRoutes(`{ origins: ["`+appOrigin+`"] }`)), nil)
+	c, _, err := dialWS(t, g, appOrigin, wsToken(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traceID, parentID, _ := upstreamTraceparent(t, up)
+	_ = c.CloseNow() // the access line, and the span, end with the relay
+	server := otlptest.ByKind(t, rc.WaitTrace(t, traceID, 1), otlptrace.Span_SPAN_KIND_SERVER)
+	if server.SpanID != parentID {
+		t.Errorf("upstream's traceparent names parent %s, want the server span %s", parentID, server.SpanID)
+	}
+	checkAttrs(t, "server span", server, map[string]any{"http.response.status_code": int64(101), "rampart.principal.kind": "jwt"})
+}
