@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting
@@ -78,6 +79,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 	if f.has("alerts") {
 		cfg.Alerts = &sinks.Config{}
 		p.decode(f.section("alerts", "alerts", keysOf[sinks.Config]()), cfg.Alerts)
+	}
+	if f.has("tracing") {
+		cfg.Tracing = &tracing.Config{}
+		p.decode(f.section("tracing", "tracing", keysOf[tracing.Config]()), cfg.Tracing)
 	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")

@@ -303,7 +303,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "version must be 1", src: "version: 2\nadmin: {listen: \"off\"}\n", want: []string{"1:10: version must be 1"}},
 		{name: "version must be an integer", src: "version: one\nadmin: {listen: \"off\"}\n", want: []string{`1:10: version must be an integer, got "one"`}},
 		{name: "unknown top-level key lists known keys", src: base + "frobnicate: 1\n", want: []string{
-			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, alerts, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
+			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, alerts, tracing, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
 			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,

@@ -21,7 +21,7 @@ import (
 //	nonempty        a present string or list must not be empty
 //	unique          a list must not repeat an entry (unique=fold: ignoring case)
 //	oneof=a|b       a string must be one of these ("" among them allows empty)
-//	min=X, max=Y    bounds of an integer, duration or size (sizes with units)
+//	min=X, max=Y    bounds of an integer, number, duration or size (sizes with units)
 //	positive        a duration must be greater than 0
 //	size            an int field holds a size (see isSize)
 //	weburl          an https URL (http for loopback hosts; see webURLProblem)
@@ -224,6 +224,10 @@ func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c co
 		n, ok := f.integer(key)
 		fv.SetInt(int64(n))
 		return ok && inBounds(f, key, c, n, strconv.Atoi)
+	case reflect.Float64:
+		x, ok := f.number(key)
+		fv.SetFloat(x)
+		return ok && inBounds(f, key, c, x, parseFloat)
 	case reflect.Slice:
 		if n := f.vals[key]; c.orNone && n != nil && n.Kind == yaml.ScalarNode && n.Value == AuthNone {
 			fv.Set(reflect.ValueOf([]string{AuthNone}))
@@ -380,7 +384,7 @@ func sizeOf(s string) (int64, error) {
 
 // inBounds checks v against the min and max of c; false when it reported a
 // problem.
-func inBounds[T int | time.Duration](f *fields, key string, c constraints, v T, parse func(string) (T, error)) bool {
+func inBounds[T int | float64 | time.Duration](f *fields, key string, c constraints, v T, parse func(string) (T, error)) bool {
 	lo, hi := bound(c.min, parse), bound(c.max, parse)
 	var zero T
 	switch {
@@ -397,6 +401,8 @@ func inBounds[T int | time.Duration](f *fields, key string, c constraints, v T, 
 	}
 	return false
 }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 func nonEmpty(list []string) []string {
 	var out []string

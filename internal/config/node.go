@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -378,6 +379,25 @@ func (f *fields) boolean(key string, dst *bool) bool {
 		return false
 	}
 	return true
+}
+
+// number returns key's numeric value (an integer or a decimal such as 0.25);
+// ok is false when absent or invalid (reported).
+func (f *fields) number(key string) (float64, bool) {
+	n := f.vals[key]
+	if n == nil {
+		return 0, false
+	}
+	v, ok := f.p.scalar(n, f.subject(key), "a number")
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(v.s, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		f.errf(key, "must be a number such as 0.25, got %s", v.show())
+		return 0, false
+	}
+	return x, true
 }
 
 // integer returns key's integer value; ok is false when absent or invalid (reported).

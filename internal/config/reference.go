@@ -111,6 +111,8 @@ func typeName(f reflect.StructField) string {
 		return "boolean"
 	case reflect.Int:
 		return "integer"
+	case reflect.Float64:
+		return "number"
 	case reflect.Slice:
 		return "list of strings"
 	case reflect.Map:
@@ -339,6 +341,15 @@ func (g *schemaGen) value(f reflect.StructField, c constraints) map[string]any {
 			n["maximum"] = *hi
 		}
 		return map[string]any{"anyOf": []any{n, env}}
+	case reflect.Float64:
+		n := map[string]any{"type": "number"}
+		if lo := bound(c.min, parseFloat); lo != nil {
+			n["minimum"] = *lo
+		}
+		if hi := bound(c.max, parseFloat); hi != nil {
+			n["maximum"] = *hi
+		}
+		return map[string]any{"anyOf": []any{n, env}}
 	case reflect.Slice:
 		return strs
 	case reflect.Map:
@@ -361,6 +372,9 @@ func defaultValue(f reflect.StructField, d string) any {
 		var n int
 		fmt.Sscan(d, &n)
 		return n
+	case f.Type.Kind() == reflect.Float64:
+		x, _ := parseFloat(d)
+		return x
 	}
 	return d
 }

@@ -122,6 +122,10 @@ func setScalar(v reflect.Value, s string, size bool) error {
 		n, err := strconv.Atoi(s)
 		v.SetInt(int64(n))
 		return err
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		v.SetFloat(x)
+		return err
 	default:
 		return fmt.Errorf("no default for %s", v.Type())
 	}

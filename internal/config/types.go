@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/owner"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/tracing"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	// (signed JSON, Slack-compatible) and syslog for a SIEM (every audit
 	// event as RFC 5424). Read at start: a change needs a restart.
 	Alerts *sinks.Config `yaml:"alerts"`
+	// Tracing exports OpenTelemetry traces of requests over OTLP/HTTP
+	// (docs/tracing.md). Unset means no tracing.
+	Tracing *tracing.Config `yaml:"tracing"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/clientip"
@@ -52,6 +54,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/spool"
 	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/tracing"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -88,6 +91,10 @@ type Deps struct {
 	// refuse every token) and no remote OpenAPI document (Unfetched names
 	// them). A gateway built offline is for checking, not serving.
 	Offline bool
+	// Tracer, when set, gives each request a server span and each upstream
+	// call a child span; it outlives reloads. nil: tracing off (one nil
+	// check per request).
+	Tracer *tracing.Tracer
 }
 
 // AccessLogger writes the access log.
@@ -119,10 +126,13 @@ type Gateway struct {
 	ipFilter       *ipfilter.Filter // the top-level ip_filter; nil: none
 	ipFiles        *ipfilter.Files  // list files of every ip_filter, polled while the gateway serves
 	shadows        []error          // see Shadows
+	tracer         *tracing.Tracer
+	authKinds      map[string]string // authenticator name → type (jwt, api_key...), for spans
 }
 
 type compiledRoute struct {
 	name    string
+	path    string         // the path template, for span names
 	metrics *metrics.Route // nil without metrics
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
@@ -149,6 +159,11 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		jwts:           map[string]*jwt.Authenticator{},
 		hosts:          map[string]bool{},
 		hostsOnly:      len(cfg.Routes) > 0,
+		tracer:         deps.Tracer,
+		authKinds:      map[string]string{},
+	}
+	for name, a := range cfg.Authenticators {
+		g.authKinds[name] = a.Type
 	}
 	b := &builder{g: g, cfg: cfg, deps: deps}
 	bodies, err := bodyBudget(cfg.Server, deps)
@@ -176,7 +191,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		if rt.Deny {
 			// A deny route only takes requests away: it adds no host to
 			// those the gateway serves.
-			g.routes = append(g.routes, compiledRoute{name: rt.Name, deny: rt.DenyStatus})
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, path: rt.Path, deny: rt.DenyStatus})
 			continue
 		}
 		if rt.Host == "" {
@@ -185,7 +200,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			g.hosts[strings.ToLower(rt.Host)] = true
 		}
 		if h, ok := b.route(rt); ok {
-			g.routes = append(g.routes, compiledRoute{name: rt.Name, handler: h, cors: rt.CORS != ""})
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, path: rt.Path, handler: h, cors: rt.CORS != ""})
 		}
 	}
 	secure, err := headers.New(overrides)
@@ -333,8 +348,9 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		info.Scheme = "https"
 	}
 	peer, _ := clientip.Peer(r.RemoteAddr)
+	trusted := g.ips.Trusted(peer)
 	info.Peer = peerString(r.RemoteAddr, peer)
-	if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 && g.ips.Trusted(peer) {
+	if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 && trusted {
 		client, chain := g.ips.Client(peer, xff)
 		info.ClientIP, info.Client = client.String(), client.Unmap()
 		info.ForwardedFor = proxy.ForwardedFor(chain)
@@ -342,19 +358,24 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		// The common case: the peer is the client and the whole chain.
 		info.ClientIP, info.ForwardedFor, info.Client = info.Peer, info.Peer, peer.Unmap()
 	}
-	propagated := hygiene.Scrub(r.Header)
-	if propagated != "" && g.ips.Trusted(peer) && hygiene.ValidRequestID(propagated) {
+	propagated := hygiene.Scrub(r.Header, trusted)
+	if propagated != "" && trusted && hygiene.ValidRequestID(propagated) {
 		info.ID = propagated
 	} else {
 		info.ID = newRequestID()
 	}
 	st.idValue[0] = info.ID
 	w.Header()["X-Request-Id"] = st.idValue[:] // len == cap: an append copies
+	if g.tracer != nil {
+		var ctx context.Context
+		ctx, st.span = g.tracer.StartServer(r.Context(), r.Header, trusted, info.Start)
+		r = r.WithContext(ctx)
+	}
 	r = pipeline.WithInfo(r, info)
 	if g.metrics != nil {
 		g.metrics.Begin()
 	}
-	defer g.finish(w, r, info)
+	defer g.finish(st, r)
 	defer g.recoverPanic(r)
 	g.secure.ServeHTTP(w, r)
 }
@@ -428,7 +449,8 @@ func denial(status int) *pipeline.Rejection {
 type requestState struct {
 	info    pipeline.Info
 	rec     recorder
-	idValue [1]string // the X-Request-Id response header's value slice
+	idValue [1]string  // the X-Request-Id response header's value slice
+	span    trace.Span // the server span; nil with tracing off
 }
 
 // peerString is peer as text. For an IPv4 peer it is the host part of
@@ -446,8 +468,9 @@ func peerString(remoteAddr string, peer netip.Addr) string {
 	return peer.String()
 }
 
-// finish records the access line and metrics of a request.
-func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
+// finish records the access line, metrics and span of a request.
+func (g *Gateway) finish(st *requestState, r *http.Request) {
+	w, info := &st.rec, &st.info
 	elapsed := time.Since(info.Start)
 	status := w.status
 	if status == 0 && info.WebSocket != nil {
@@ -469,6 +492,22 @@ func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)
 	}
+	if st.span != nil {
+		g.endSpan(st.span, r, info, status)
+	}
+}
+
+// endSpan ends a request's server span with what was decided.
+func (g *Gateway) endSpan(span trace.Span, r *http.Request, info *pipeline.Info, status int) {
+	s := tracing.Server{Method: r.Method, Scheme: info.Scheme, Route: info.Route, Status: status,
+		Refusal: info.Refusal, Forwarded: info.Target != "", RequestID: info.ID, Client: info.ClientIP}
+	if i := info.RouteIndex; i > 0 {
+		s.Template = g.routes[i-1].path
+	}
+	if p := info.Principal; p != nil {
+		s.Principal = g.authKinds[p.Authenticator]
+	}
+	g.tracer.EndServer(span, s)
 }
 
 // recorder notes the status and size of a response for the access log.

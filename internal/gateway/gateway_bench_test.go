@@ -28,7 +28,9 @@ func BenchmarkSmallPOST(b *testing.B) {
 	benchPipeline(b, "POST", `{"name":"Hex bolt M8x40, zinc plated DIN","qty":120,"price_cents":35,"tags":["fastener","steel"]}`)
 }
 
-func benchPipeline(b *testing.B, method, body string) {
+func benchPipeline(b *testing.B, method, body string) { benchDeps(b, method, body, Deps{}) }
+
+func benchDeps(b *testing.B, method, body string, deps Deps) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -47,7 +49,8 @@ routes:
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	gw, err := New(cfg, deps)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -125,6 +125,7 @@ func (b *builder) upstreams() {
 	for name, u := range b.cfg.Upstreams {
 		uc := *u
 		uc.Spool = b.g.bodies
+		uc.Tracer = b.deps.Tracer
 		up, err := proxy.New(uc, b.deps.Observer)
 		if err != nil {
 			b.fail(fmt.Errorf("upstream %q: %w", name, err), "upstreams", name)

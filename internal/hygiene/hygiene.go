@@ -13,7 +13,8 @@
 //     X-Rampart-* headers are removed so an upstream can trust ours. Method
 //     override headers are removed: the method that was authorized is the
 //     method that is forwarded. Header names with underscores are removed
-//     (see Scrub).
+//     (see Scrub). W3C trace context (traceparent, tracestate) is kept only
+//     from trusted proxies.
 package hygiene
 
 import (
@@ -90,9 +91,18 @@ var spoofableSet = func() map[string]struct{} {
 
 // Scrub removes spoofable headers and every X-Rampart-* header. It returns the
 // client's X-Request-Id (before removal) so that a trusted proxy's id can be kept.
-func Scrub(h http.Header) (requestID string) {
+//
+// The W3C Trace Context headers (traceparent, tracestate) are kept only when
+// trustedPeer (the peer is a trusted proxy): from anyone else they would let a
+// client pick the trace ids an upstream's spans join, and force its sampling.
+// With tracing on, the forwarder replaces them with its own; with tracing
+// off, a trusted proxy's go upstream unchanged.
+func Scrub(h http.Header, trustedPeer bool) (requestID string) {
 	for k, v := range h {
 		_, spoof := spoofableSet[k]
+		if !trustedPeer && (k == "Traceparent" || k == "Tracestate") {
+			spoof = true
+		}
 		if spoof && k == "Upgrade" && len(v) == 1 && strings.EqualFold(v[0], "websocket") {
 			// Kept for websocket: routes; every other route's forwarder
 			// drops it (hop-by-hop), so it never reaches an upstream there.

@@ -36,7 +36,7 @@ func TestScrub(t *testing.T) {
 		"X-Request-Id": {"abc"}, "Authorization": {"Bearer t"}, "X-Http-Method-Override": {"DELETE"}, "Accept": {"*/*"},
 	}
 	h["x-rampart-raw"] = []string{"non-canonical key"}
-	id := Scrub(h)
+	id := Scrub(h, false)
 	if id != "abc" {
 		t.Errorf("request id = %q", id)
 	}
@@ -62,10 +62,34 @@ func TestScrubKeepsOnlyWebSocketUpgrade(t *testing.T) {
 		{[]string{"websocket", "websocket"}, false},
 	} {
 		h := http.Header{"Upgrade": tc.upgrade}
-		Scrub(h)
+		Scrub(h, false)
 		if _, got := h["Upgrade"]; got != tc.kept {
 			t.Errorf("Upgrade: %q kept = %v, want %v", tc.upgrade, got, tc.kept)
 		}
+	}
+}
+
+func TestScrubTraceContextOnlyFromTrustedPeers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted bool
+	}{
+		{"untrusted peer: removed, the request starts a new trace", false},
+		{"trusted proxy: kept, to be continued", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+				"Tracestate": {"vendor=x"}, "Accept": {"*/*"}}
+			Scrub(h, tc.trusted)
+			_, tp := h["Traceparent"]
+			_, ts := h["Tracestate"]
+			if tp != tc.trusted || ts != tc.trusted {
+				t.Errorf("traceparent kept = %v, tracestate kept = %v; want %v", tp, ts, tc.trusted)
+			}
+			if h.Get("Accept") != "*/*" {
+				t.Errorf("Accept removed")
+			}
+		})
 	}
 }
 
@@ -90,7 +114,7 @@ func BenchmarkScrub(b *testing.B) {
 		for k, v := range base {
 			h[k] = v
 		}
-		if Scrub(h) != "abc" || len(h) != 4 {
+		if Scrub(h, false) != "abc" || len(h) != 4 {
 			b.Fatal("scrub went wrong")
 		}
 	}

@@ -256,6 +256,22 @@ func (m *Metrics) Syslog(state func() (up bool, sent, dropped uint64)) {
 			func() float64 { _, _, n := state(); return float64(n) }))
 }
 
+// Tracing exports the trace exporter's outcomes as
+// rampart_trace_spans_total{outcome}: exported, failed (in batches the
+// collector refused or did not take in time) and dropped (ended while the
+// export queue was full). stats reports the three counts.
+func (m *Metrics) Tracing(stats func() (exported, failed, dropped uint64)) {
+	for i, outcome := range []string{"exported", "failed", "dropped"} {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_trace_spans_total",
+			Help:        "Spans by export outcome: exported, failed (the collector refused them or did not answer in time), dropped (the export queue was full).",
+			ConstLabels: prometheus.Labels{"outcome": outcome}},
+			func() float64 {
+				e, f, d := stats()
+				return float64([3]uint64{e, f, d}[i])
+			}))
+	}
+}
+
 // Reloaded counts a reload attempt.
 func (m *Metrics) Reloaded(err error) {
 	if err != nil {

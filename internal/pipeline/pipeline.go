@@ -107,6 +107,9 @@ type Info struct {
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string
+	// Refusal is the problem type of the first refusal answered (set by
+	// Refuse), "" when none: what a trace reports as the decision.
+	Refusal string
 }
 
 // WebSocket sums up a relayed WebSocket connection.
@@ -165,6 +168,9 @@ func Refuse(w http.ResponseWriter, r *http.Request, step string, obs Observer, e
 	if !errors.As(err, &rej) {
 		rej = &Rejection{Status: http.StatusInternalServerError, Type: "internal-error",
 			Detail: "The gateway failed to process the request.", Err: err}
+	}
+	if info := InfoFrom(r.Context()); info != nil && info.Refusal == "" {
+		info.Refusal = rej.Type
 	}
 	if obs != nil {
 		obs.Rejected(r, step, rej)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 const (
@@ -77,8 +81,10 @@ var errBadRequestHeader = errors.New("request header not representable on the wi
 var errBodyLength = errors.New("request body length differs from Content-Length")
 
 // buildRequest writes the request head (and a small body) into x.req.
-// inline reports whether the body is in x.req.
-func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target) (inline bool, err error) {
+// inline reports whether the body is in x.req. A valid sc replaces the
+// request's trace context headers with its own.
+func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target, sc trace.SpanContext) (inline bool, err error) {
+	traced := sc.IsValid()
 	b := x.req[:0]
 	if !framing.ValidToken(r.Method) {
 		return false, errBadRequestHeader
@@ -110,7 +116,7 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 	b = append(b, "\r\n"...)
 	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
-		if skipRequestHeader(k, info != nil) || namedIn(conn, k) {
+		if skipRequestHeader(k, info != nil) || namedIn(conn, k) || traced && tracing.IsTraceHeader(k) {
 			continue
 		}
 		if !framing.ValidToken(k) {
@@ -133,6 +139,9 @@ func (x *exchange) buildRequest(r *http.Request, info *pipeline.Info, t *target)
 			}
 			b = appendField(b, kv[0], kv[1])
 		}
+	}
+	if traced {
+		b = tracing.AppendTraceparent(b, sc)
 	}
 	if r.Host != "" {
 		if !framing.ValidValue(r.Host) {
@@ -286,6 +295,35 @@ type attemptError struct {
 
 // serve forwards r (see the package documentation).
 func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
+	if u.tracer != nil {
+		if info := pipeline.InfoFrom(r.Context()); info != nil {
+			u.serveTraced(w, r, info)
+			return
+		}
+	}
+	u.forward(w, r, trace.SpanContext{})
+}
+
+// serveTraced forwards r within an upstream span, whose traceparent the
+// upstream gets.
+func (u *Upstream) serveTraced(w http.ResponseWriter, r *http.Request, info *pipeline.Info) {
+	span := u.tracer.StartUpstream(r.Context())
+	defer func() { // also when a broken response body aborts the handler
+		up := tracing.Upstream{Name: u.name, Method: r.Method, Target: info.Target,
+			Status: info.UpstreamStatus, Elapsed: info.UpstreamTime}
+		switch {
+		case info.UpstreamStatus == 0:
+			up.Error = cmp.Or(info.Refusal, "no-response")
+		case info.UpstreamAborted:
+			up.Error = "upstream-aborted"
+		}
+		u.tracer.EndUpstream(span, up)
+	}()
+	u.forward(w, r, span.SpanContext())
+}
+
+// forward forwards r; sc, when valid, is sent as the traceparent.
+func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, sc trace.SpanContext) {
 	ctx := r.Context()
 	if ctx.Err() != nil {
 		w.WriteHeader(499) // the client went away: do not even dial
@@ -295,7 +333,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	x := exchanges.Get().(*exchange)
 	defer putExchange(x)
 	t := u.pick(time.Now().UnixNano(), nil)
-	inline, err := x.buildRequest(r, info, t)
+	inline, err := x.buildRequest(r, info, t, sc)
 	if err != nil {
 		u.refuseRequest(w, r, err)
 		return

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -498,7 +500,7 @@ func TestSetHostKeepsTheRestOfTheRequest(t *testing.T) {
 	for _, host := range []string{"a:1", "127.0.0.1:8080", "a-much-longer-host-name.internal.example:65535"} {
 		x := &exchange{}
 		r := httptest.NewRequest("POST", "http://gw.test/p?q=1", strings.NewReader("inline body"))
-		inline, err := x.buildRequest(r, nil, &target{url: mustURL(t, "http://first.example:80")})
+		inline, err := x.buildRequest(r, nil, &target{url: mustURL(t, "http://first.example:80")}, trace.SpanContext{})
 		if err != nil || !inline {
 			t.Fatalf("build: %v %v", inline, err)
 		}

@@ -16,8 +16,9 @@
 // hop-by-hop ones, those the client's Connection header names, Expect (the
 // body is already buffered) and the ones the gateway sets — X-Forwarded-For,
 // -Proto, -Host, X-Real-Ip, X-Request-Id — which are written after that
-// removal, so a client can neither supply nor strip them. No User-Agent is
-// added. The body goes with Content-Length (chunked if its length is ever
+// removal, so a client can neither supply nor strip them. With tracing on,
+// the request's upstream span's traceparent (and tracestate) replace the
+// client's, likewise (package tracing). No User-Agent is added. The body goes with Content-Length (chunked if its length is ever
 // unknown). A header, method or target that would put CR, LF, NUL or another
 // control byte on the wire is refused with a 400 problem (bad-header) before
 // anything is sent.
@@ -85,6 +86,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/spool"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 // Config is one upstream (an entry of upstreams: in the config file).
@@ -113,6 +115,9 @@ type Config struct {
 	// Spool is the body budget response buffering draws on (set by the
 	// gateway).
 	Spool *spool.Budget `yaml:"-"`
+	// Tracer, when set, wraps each forwarded request in an upstream span
+	// and sends its traceparent (set by the gateway; nil: tracing off).
+	Tracer *tracing.Tracer `yaml:"-"`
 	// DownFor is how long a failed target is skipped. 0 means 10s.
 	DownFor time.Duration `yaml:"-"`
 	// TLS, when set, is the base client TLS configuration for https targets
@@ -135,6 +140,7 @@ type Upstream struct {
 	// bufferMax is buffer_response_bytes with buffer_response, else 0.
 	bufferMax int64
 	spool     *spool.Budget
+	tracer    *tracing.Tracer
 	closed    atomic.Bool
 }
 
@@ -159,7 +165,7 @@ func New(cfg Config, obs pipeline.Observer) (*Upstream, error) {
 	if cfg.DownFor <= 0 {
 		cfg.DownFor = 10 * time.Second
 	}
-	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout}
+	u := &Upstream{name: cfg.Name, downFor: cfg.DownFor, mask: cfg.MaskErrors, obs: obs, timeout: cfg.Timeout, tracer: cfg.Tracer}
 	if cfg.BufferResponse {
 		if cfg.Spool == nil || cfg.BufferResponseBytes <= 0 {
 			return nil, errors.New("upstream " + strconv.Quote(cfg.Name) + ": buffer_response needs a body budget and a positive buffer_response_bytes")

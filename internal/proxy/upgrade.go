@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -35,7 +37,11 @@ func (u *Upstream) Upgrade(ctx context.Context, r *http.Request, proto string) (
 	t := u.pick(time.Now().UnixNano(), nil)
 	x := exchanges.Get().(*exchange)
 	defer putExchange(x)
-	if _, err := x.buildRequest(r, info, t); err != nil {
+	var sc trace.SpanContext
+	if u.tracer != nil {
+		sc = trace.SpanContextFromContext(ctx) // the server span's: a relay has no upstream span
+	}
+	if _, err := x.buildRequest(r, info, t, sc); err != nil {
 		return nil, err
 	}
 	// buildRequest ended the head with an empty line and, for a GET

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
+	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
 // Options are Run's collaborators; all optional.
@@ -161,8 +163,15 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	if err != nil {
 		return nil, err
 	}
+	tracer, err := openTracing(cfg, logger, res)
+	if err != nil {
+		return nil, err
+	}
+	if tracer != nil {
+		s.metrics.Tracing(func() (uint64, uint64, uint64) { st := tracer.Stats(); return st.Exported, st.Failed, st.Dropped })
+	}
 	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
-		Keys: keys, KeyStandby: standby, Lockout: lockouts}
+		Keys: keys, KeyStandby: standby, Lockout: lockouts, Tracer: tracer}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
 		return nil, err
@@ -243,6 +252,22 @@ func openLockout(cfg *config.Config, res *resources) (lockout.Backend, error) {
 		return lockout.WithFallback(lr, lockouts), nil
 	}
 	return lr, nil
+}
+
+// openTracing starts the trace exporter when tracing: is configured (nil
+// otherwise). It outlives reloads; on stop it flushes what is queued,
+// within tracing.timeout, after the gateway (and its last spans) closed.
+func openTracing(cfg *config.Config, logger *slog.Logger, res *resources) (*tracing.Tracer, error) {
+	tracer, err := tracing.New(cfg.Tracing, logger)
+	if err != nil || tracer == nil {
+		return nil, err
+	}
+	res.add("tracing", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Tracing.Timeout)
+		defer cancel()
+		return tracer.Shutdown(ctx)
+	})
+	return tracer, nil
 }
 
 // listenOn returns given, or a new listener on addr that res will close.
@@ -471,6 +496,9 @@ func (s *running) reload() {
 		}
 		if !sinks.Same(next.Alerts, s.cfg.Alerts) {
 			s.logger.Warn("alerts changed: restart rampart to apply them; alerts keep going to the running destinations")
+		}
+		if !reflect.DeepEqual(next.Tracing, s.cfg.Tracing) {
+			s.logger.Warn("tracing changed: restart rampart to apply it; traces keep using the running exporter")
 		}
 		if listenerSettings(next) != listenerSettings(s.cfg) {
 			s.logger.Warn("listener settings changed (addresses, TLS, limits or timeouts): restart rampart to apply them; routes and policies were reloaded")
