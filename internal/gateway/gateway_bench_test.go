@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/auth/authtest"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/stats"
 )
 
 // BenchmarkCorePipeline is one request through the whole core pipeline —
@@ -28,7 +29,10 @@ func BenchmarkSmallPOST(b *testing.B) {
 	benchPipeline(b, "POST", `{"name":"Hex bolt M8x40, zinc plated DIN","qty":120,"price_cents":35,"tags":["fastener","steel"]}`)
 }
 
-func benchPipeline(b *testing.B, method, body string) {
+func benchPipeline(b *testing.B, method, body string) { benchPipelineWith(b, method, body, nil) }
+
+// benchPipelineWith is benchPipeline with the dashboard's aggregates st (nil: none).
+func benchPipelineWith(b *testing.B, method, body string, st *stats.Stats) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -47,7 +51,7 @@ routes:
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stats: st})
 	if err != nil {
 		b.Fatal(err)
 	}
