@@ -236,16 +236,23 @@ func (h *Handler) withSession(next func(http.ResponseWriter, *http.Request, *ses
 	})
 }
 
-// sameOrigin reports whether r's Origin names this listener. Browsers send
-// Origin on every POST; a request without one is refused too, since the
-// dashboard's own pages always have one.
+// sameOrigin reports whether r comes from a page of this listener. Origin
+// decides when it names an origin; under Referrer-Policy: no-referrer
+// browsers send "Origin: null" for same-origin posts, and then the
+// browser's own Sec-Fetch-Site (which no page can set) must say
+// same-origin. A request with neither is refused: the dashboard's pages
+// always send them.
 func sameOrigin(r *http.Request, tls bool) bool {
-	origin := r.Header.Get("Origin")
 	scheme := "http://"
 	if tls {
 		scheme = "https://"
 	}
-	return origin != "" && origin == scheme+r.Host
+	switch origin := r.Header.Get("Origin"); origin {
+	case "", "null":
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	default:
+		return origin == scheme+r.Host
+	}
 }
 
 func (h *Handler) csrfOK(r *http.Request, s *session, token string) bool {

@@ -321,6 +321,8 @@ func TestBlockNeedsCSRF(t *testing.T) {
 		{"forged CSRF token → 403", map[string]string{"Origin": f.srv.URL, "X-CSRF-Token": strings.Repeat("A", len(csrf))}, 403},
 		{"cross-site origin → 403", map[string]string{"Origin": "https://evil.example", "X-CSRF-Token": csrf}, 403},
 		{"no origin → 403", map[string]string{"X-CSRF-Token": csrf}, 403},
+		{"null origin, cross-site fetch → 403", map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site", "X-CSRF-Token": csrf}, 403},
+		{"null origin, same-origin fetch, no token → 403", map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}, 403},
 		{"token and origin → 204", map[string]string{"Origin": f.srv.URL, "X-CSRF-Token": csrf}, 204},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
