@@ -12,9 +12,9 @@
 //
 //   - per second, for one hour (3600 slots): requests, upstream errors,
 //     refusals by reason (MaxReasons slots) and a latency histogram
-//     (Buckets) — 4 bytes each, about 1.3 MB in all;
+//     (Buckets) — 4 bytes each, about 1.5 MB in all;
 //   - per route (at most MaxRoutes, then "(other)"), one slot per minute
-//     for RouteMinutes minutes: about 3.7 KB a route;
+//     for RouteMinutes minutes: about 3.6 KB a route;
 //   - the last EventCap security events;
 //   - per offender kind (client, principal, API key), OffenderCap entries
 //     counted with the Space-Saving algorithm (a newcomer replaces the
