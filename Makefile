@@ -45,15 +45,15 @@ bench-compare: ## Rampart vs nginx vs bare Go proxy under wrk; writes bench/RESU
 	@bash bench/run
 
 # The dashboard's front end: uPlot from npm at the version pinned in
-# web/package-lock.json, and our own scripts and styles from web/src, copied
-# into the embedded assets (committed, so building needs no node).
+# web/package-lock.json, copied beside the dashboard's own scripts and styles
+# (written in place, unbuilt) in the embedded assets; committed, so building
+# needs no node.
 DASH_ASSETS := internal/dashboard/assets
 
 dashboard-assets: ## rebuild the dashboard's embedded assets from web/ (needs npm)
 	cd web && npm ci --no-audit --no-fund
 	mkdir -p $(DASH_ASSETS)/vendor
 	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css web/node_modules/uplot/LICENSE $(DASH_ASSETS)/vendor/
-	cp web/src/dashboard.js web/src/login.js web/src/dashboard.css $(DASH_ASSETS)/
 
 clean:
 	rm -rf bin

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,49 +17,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/dashboard"
 	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/server"
 )
-
-// blockTable is the test's block table: an in-memory map.
-type blockTable struct {
-	mu    sync.Mutex
-	m     map[string]dashboard.Block
-	added atomic.Int32
-}
-
-func (b *blockTable) List(context.Context) ([]dashboard.Block, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := []dashboard.Block{}
-	for _, x := range b.m {
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-func (b *blockTable) Add(_ context.Context, subject string, d time.Duration, reason string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m[subject] = dashboard.Block{Subject: subject, Until: time.Now().Add(d), Reason: reason, Source: "dashboard"}
-	b.added.Add(1)
-	return nil
-}
-
-func (b *blockTable) Remove(_ context.Context, subject string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.m, subject)
-	return nil
-}
-
-func (b *blockTable) has(subject string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_, ok := b.m[subject]
-	return ok
-}
 
 // chromium finds the browser, or skips the test (fails under CI, where
 // .ci/run installs it).
@@ -86,7 +45,7 @@ func chromium(t *testing.T) string {
 func TestDashboardInBrowser(t *testing.T) {
 	bin := chromium(t)
 	up := gt.NewUpstream(t, nil)
-	blocks := &blockTable{m: map[string]dashboard.Block{}}
+	blocks := newMemBlocks()
 	g := gt.StartConfig(t, parse(t, gt.Config(up.URL, "", `  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
   - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: none }
 `)), func(o *server.Options) { o.Blocks = blocks; o.Replica = "test-replica" })
@@ -213,8 +172,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#off-clients button.block[data-subject="127.0.0.1"]:enabled`, chromedp.ByQuery))
 	run("block 127.0.0.1", chromedp.Click(`#off-clients button.block[data-subject="127.0.0.1"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#blocks button.unblock[data-subject="127.0.0.1"]`, chromedp.ByQuery))
-	if !blocks.has("127.0.0.1") || blocks.added.Load() != 1 {
-		t.Fatalf("the block table did not get the block (adds: %d)", blocks.added.Load())
+	if !blocks.Blocked("127.0.0.1") || blocks.adds() != 1 {
+		t.Fatalf("the block table did not get the block (adds: %d)", blocks.adds())
 	}
 	if !strings.Contains(g.Logs.String(), `"event":"dashboard-block"`) {
 		t.Error("the block was not audited")

@@ -1,4 +1,4 @@
-package dashboard
+package dashboard_test
 
 import (
 	"bufio"
@@ -17,36 +17,42 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dashboard"
+	gt "github.com/rampart-gw/rampart/internal/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/stats"
 )
 
 const token = "dashboard-test-admin-token-0123456789abcdef"
 
+// wantCSP is the policy the brief asks for, word for word.
+const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 // memBlocks is an in-memory block table.
 type memBlocks struct {
 	mu    sync.Mutex
 	now   func() time.Time
-	m     map[string]Block
+	m     map[string]dashboard.Block
 	added []string
 }
 
-func newMemBlocks() *memBlocks { return &memBlocks{m: map[string]Block{}, now: time.Now} }
+func newMemBlocks() *memBlocks { return &memBlocks{m: map[string]dashboard.Block{}, now: time.Now} }
 
-func (b *memBlocks) List(context.Context) ([]Block, error) {
+func (b *memBlocks) List(context.Context) ([]dashboard.Block, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := []Block{}
+	out := []dashboard.Block{}
 	for _, x := range b.m {
 		out = append(out, x)
 	}
-	slices.SortFunc(out, func(a, b Block) int { return strings.Compare(a.Subject, b.Subject) })
+	slices.SortFunc(out, func(a, b dashboard.Block) int { return strings.Compare(a.Subject, b.Subject) })
 	return out, nil
 }
 
 func (b *memBlocks) Add(_ context.Context, subject string, d time.Duration, reason string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.m[subject] = Block{Subject: subject, Until: b.now().Add(d), Reason: reason, Source: "dashboard"}
+	b.m[subject] = dashboard.Block{Subject: subject, Until: b.now().Add(d), Reason: reason, Source: "dashboard"}
 	b.added = append(b.added, subject)
 	return nil
 }
@@ -65,41 +71,29 @@ func (b *memBlocks) Blocked(subject string) bool {
 	return ok
 }
 
-// syncBuffer is a log buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (b *memBlocks) adds() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.added)
 }
 
 type fixture struct {
 	srv    *httptest.Server
-	h      *Handler
+	h      *dashboard.Handler
 	blocks *memBlocks
-	logs   *syncBuffer
+	logs   *gt.SyncBuffer
 	done   chan struct{}
 }
 
-func start(t *testing.T, tweak func(*Options)) *fixture {
+func start(t *testing.T, tweak func(*dashboard.Options)) *fixture {
 	t.Helper()
-	f := &fixture{blocks: newMemBlocks(), logs: &syncBuffer{}, done: make(chan struct{})}
-	opts := Options{Token: token, Stats: stats.New(), Replica: "replica-a", Blocks: f.blocks,
+	f := &fixture{blocks: newMemBlocks(), logs: &gt.SyncBuffer{}, done: make(chan struct{})}
+	opts := dashboard.Options{Token: token, Stats: stats.New(), Replica: "replica-a", Blocks: f.blocks,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), Done: f.done, StreamEvery: 100 * time.Millisecond}
 	if tweak != nil {
 		tweak(&opts)
 	}
-	f.h = New(opts)
+	f.h = dashboard.New(opts)
 	f.srv = httptest.NewServer(f.h)
 	t.Cleanup(func() {
 		select {
@@ -198,7 +192,7 @@ func TestNothingBeforeLogin(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
-		if got := resp.Header.Get("Content-Security-Policy"); got != csp {
+		if got := resp.Header.Get("Content-Security-Policy"); got != wantCSP {
 			t.Errorf("%s: CSP %q", p, got)
 		}
 		if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
@@ -259,7 +253,7 @@ func TestLoginSessionAndLogout(t *testing.T) {
 }
 
 func TestSecureCookieOverTLS(t *testing.T) {
-	f := start(t, func(o *Options) { o.TLS = true })
+	f := start(t, func(o *dashboard.Options) { o.TLS = true })
 	req, _ := http.NewRequest("POST", f.srv.URL+"/dashboard/login", strings.NewReader("token="+token))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://"+strings.TrimPrefix(f.srv.URL, "http://"))
@@ -363,10 +357,10 @@ func TestBearerScrapesWithoutCSRF(t *testing.T) {
 }
 
 func TestBlocksNotConfigured(t *testing.T) {
-	f := start(t, func(o *Options) { o.Blocks = nil })
+	f := start(t, func(o *dashboard.Options) { o.Blocks = nil })
 	hdr := http.Header{"Authorization": {"Bearer " + token}}
 	_, body := get(t, http.DefaultClient, f.srv.URL+"/dashboard/api/blocks", hdr)
-	var ans blocksAnswer
+	var ans struct{ Configured bool }
 	if err := json.Unmarshal([]byte(body), &ans); err != nil || ans.Configured {
 		t.Errorf("blocks without a table: %s", body)
 	}
@@ -387,7 +381,7 @@ func TestInvalidBlockRequests(t *testing.T) {
 }
 
 func TestSessionCap(t *testing.T) {
-	f := start(t, func(o *Options) { o.MaxSessions = 2 })
+	f := start(t, func(o *dashboard.Options) { o.MaxSessions = 2 })
 	first := f.client()
 	f.login(t, first, token)
 	f.login(t, f.client(), token)
@@ -400,7 +394,7 @@ func TestSessionCap(t *testing.T) {
 func TestSessionExpires(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	var mu sync.Mutex
-	f := start(t, func(o *Options) {
+	f := start(t, func(o *dashboard.Options) {
 		o.SessionTTL = time.Hour
 		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	})
@@ -418,7 +412,7 @@ func TestSessionExpires(t *testing.T) {
 }
 
 func TestStreamUpdatesAndEndsOnShutdown(t *testing.T) {
-	f := start(t, func(o *Options) { o.MaxStreams = 1 })
+	f := start(t, func(o *dashboard.Options) { o.MaxStreams = 1 })
 	hdr := http.Header{"Authorization": {"Bearer " + token}}
 	req, _ := http.NewRequest("GET", f.srv.URL+"/dashboard/api/stream", nil)
 	req.Header = hdr
@@ -438,7 +432,7 @@ func TestStreamUpdatesAndEndsOnShutdown(t *testing.T) {
 	updates := 0
 	for updates < 2 && sc.Scan() {
 		if line := sc.Text(); strings.HasPrefix(line, "data: ") {
-			var u update
+			var u struct{ Replica string }
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &u); err != nil || u.Replica != "replica-a" {
 				t.Fatalf("update %q: %v", line, err)
 			}
@@ -476,7 +470,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := json.Marshal(Mask(cfg))
+	out, _ := json.Marshal(dashboard.Mask(cfg))
 	text := string(out)
 	for _, secret := range []string{token, env["JWT_SECRET"], env["INTRO"], "hunter2-db-password"} {
 		if strings.Contains(text, secret) {
@@ -496,7 +490,7 @@ func TestConfigsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Unix(1_800_000_000, 0)
-	c := NewConfigs(cfg, t0)
+	c := dashboard.NewConfigs(cfg, t0)
 	_, loadErr := config.Parse("rampart.yaml", []byte("version: 1\nbogus: 1\n"), nil)
 	c.Reloaded(nil, loadErr, t0.Add(time.Minute))
 	c.Reloaded(cfg, nil, t0.Add(2*time.Minute))
