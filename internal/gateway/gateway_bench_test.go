@@ -47,15 +47,7 @@ routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
   - { name: item, path: "/api/items/{id}", methods: [GET, POST], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stats: st})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer gw.Close()
+	gw := compile(b, yaml, Deps{Stats: st})
 	req := httptest.NewRequest(method, "http://example.test/api/items/42", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	req.RequestURI = "/api/items/42"
@@ -72,6 +64,25 @@ routes:
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
+}
+
+// compile builds a gateway from yaml (no environment) with deps, logging
+// nowhere unless deps say otherwise; it is closed when tb ends.
+func compile(tb testing.TB, yaml string, deps Deps) *Gateway {
+	tb.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	gw, err := New(cfg, deps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(gw.Close)
+	return gw
 }
 
 // BenchmarkRejectNotFound is the cost of refusing an unknown path.

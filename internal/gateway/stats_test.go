@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/stats"
 )
 
@@ -32,17 +31,9 @@ routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
   - { name: boom, path: /api/boom, methods: [GET], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("stats.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := stats.New()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gw, err := New(cfg, Deps{Logger: logger, Stats: st, Observer: &stats.Observer{Stats: st, Next: LogObserver{Logger: logger}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
+	gw := compile(t, yaml, Deps{Logger: logger, Stats: st, Observer: &stats.Observer{Stats: st, Next: LogObserver{Logger: logger}}})
 	for _, c := range []struct {
 		method, path string
 		status       int

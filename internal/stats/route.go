@@ -28,18 +28,13 @@ type minute struct {
 func (rt *Route) record(sec int64, status, b int, upstreamErr bool) {
 	m := sec / 60
 	slot := &rt.mins[uint64(m)%RouteMinutes]
-	if slot.at.Load() != m {
-		slot.reset.Lock()
-		if slot.at.Load() != m {
+	if slot.at.Load() != m { // the slot holds an older period: rare
+		claim(&slot.reset, &slot.at, m, func() {
 			slot.requests.Store(0)
 			slot.refusals.Store(0)
 			slot.upstreamErrors.Store(0)
-			for i := range slot.latency {
-				slot.latency[i].Store(0)
-			}
-			slot.at.Store(m)
-		}
-		slot.reset.Unlock()
+			zero(slot.latency[:])
+		})
 	}
 	slot.requests.Add(1)
 	slot.latency[b].Add(1)

@@ -142,22 +142,37 @@ func (s *Stats) refused(reason string, now time.Time) {
 // second.
 func (s *Stats) slot(sec int64) *second {
 	slot := &s.secs[uint64(sec)%Seconds]
-	if slot.at.Load() != sec {
-		slot.reset.Lock()
-		if slot.at.Load() != sec {
+	if slot.at.Load() != sec { // the slot holds an older period: rare
+		claim(&slot.reset, &slot.at, sec, func() {
 			slot.requests.Store(0)
 			slot.upstreamErrors.Store(0)
-			for i := range slot.refusals {
-				slot.refusals[i].Store(0)
-			}
-			for i := range slot.latency {
-				slot.latency[i].Store(0)
-			}
-			slot.at.Store(sec)
-		}
-		slot.reset.Unlock()
+			zero(slot.refusals[:])
+			zero(slot.latency[:])
+		})
 	}
 	return slot
+}
+
+// claim makes a ring slot hold period p: the first writer of a new period
+// resets it, under mu, before storing p, so no count of p is lost to the
+// reset. (A writer still counting the old period as it is recycled may land
+// in the new one: one count, at a period's edge.)
+func claim(mu *sync.Mutex, at *atomic.Int64, p int64, reset func()) {
+	if at.Load() == p {
+		return
+	}
+	mu.Lock()
+	if at.Load() != p {
+		reset()
+		at.Store(p)
+	}
+	mu.Unlock()
+}
+
+func zero(counts []atomic.Uint32) {
+	for i := range counts {
+		counts[i].Store(0)
+	}
 }
 
 // bucket is elapsed's latency histogram bucket: two per power of two of
