@@ -502,3 +502,47 @@ func TestConfigsHistory(t *testing.T) {
 		t.Errorf("last failure: %+v", v.LastFailure)
 	}
 }
+
+// FuzzRequest sends arbitrary methods, targets, cookies and bodies to the
+// dashboard, with the admin token or without: never a panic or a 500, and
+// never API data without a credential.
+func FuzzRequest(f *testing.F) {
+	for _, seed := range []struct {
+		method, target, cookie, body string
+		bearer                       bool
+	}{
+		{"GET", "/dashboard/api/events?after=18446744073709551615&limit=-1", "", "", true},
+		{"GET", "/dashboard/api/series?window=99999999999999999999&step=0", "", "", true},
+		{"GET", "/dashboard/api/offenders?kind=../../etc", "", "", true},
+		{"POST", "/dashboard/api/blocks", "", `{"subject":"x","duration":"1h"}`, true},
+		{"POST", "/dashboard/api/unblock", "", `{"subject":`, true},
+		{"POST", "/dashboard/login", "", "token=x&token=y", false},
+		{"GET", "/dashboard/api/stream", "rampart_dashboard=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", false},
+		{"GET", "/dashboard/assets/../../dashboard.go", "", "", false},
+		{"GET", "/dashboard/%2e%2e/api/summary", "", "", false},
+	} {
+		f.Add(seed.method, seed.target, seed.cookie, seed.body, seed.bearer)
+	}
+	done := make(chan struct{})
+	close(done) // live streams send one update and end
+	h := dashboard.New(dashboard.Options{Token: token, Stats: stats.New(), Blocks: newMemBlocks(), Done: done,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	f.Fuzz(func(t *testing.T, method, target, cookie, body string, bearer bool) {
+		req, err := http.NewRequest(method, "http://admin.test"+target, strings.NewReader(body))
+		if err != nil || !strings.HasPrefix(req.URL.Path, "/dashboard/") {
+			return
+		}
+		req.Header.Set("Cookie", cookie)
+		if bearer {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s %q: %d", method, target, rec.Code)
+		}
+		if !bearer && rec.Code == 200 && strings.Contains(rec.Body.String(), `"replica"`) {
+			t.Fatalf("%s %q answered data without a credential", method, target)
+		}
+	})
+}
