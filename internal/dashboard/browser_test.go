@@ -85,7 +85,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 180*time.Second)
 	defer cancelTimeout()
 
 	// Any script error (a CSP refusal included) fails the test.
@@ -163,8 +163,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		return s, strings.Contains(s, id)
 	})
 	t.Logf("refused request shown after %v", time.Since(sent).Round(time.Millisecond))
+	// Paused, the table stops re-rendering under the click.
 	run("filter the events and open one", chromedp.SendKeys("#filter", "route-not-found", chromedp.ByID),
-		chromedp.Click(`tr.event`, chromedp.ByQuery), chromedp.WaitVisible("#event-details", chromedp.ByID))
+		chromedp.Click("#pause", chromedp.ByID), chromedp.Click(`tr.event`, chromedp.ByQuery),
+		chromedp.WaitVisible("#event-details", chromedp.ByID))
 	run("screenshot the events page", shot("events"))
 
 	// Block the offending client from the offenders page.
