@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus
+.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus dashboard-assets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,17 @@ openapi-corpus: build ## run the request cases of $(CORPUS) through bin/rampart 
 
 bench-compare: ## Rampart vs nginx vs bare Go proxy under wrk; writes bench/RESULTS.md
 	@bash bench/run
+
+# The dashboard's front end: uPlot from npm at the version pinned in
+# web/package-lock.json, copied beside the dashboard's own scripts and styles
+# (written in place, unbuilt) in the embedded assets; committed, so building
+# needs no node.
+DASH_ASSETS := internal/dashboard/assets
+
+dashboard-assets: ## rebuild the dashboard's embedded assets from web/ (needs npm)
+	cd web && npm ci --no-audit --no-fund
+	mkdir -p $(DASH_ASSETS)/vendor
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css web/node_modules/uplot/LICENSE $(DASH_ASSETS)/vendor/
 
 clean:
 	rm -rf bin

@@ -20,6 +20,15 @@ type Handler struct {
 	tokenSum  [32]byte
 	readiness func() Readiness
 	mux       *http.ServeMux
+	// own are handlers under a path prefix that authenticate callers
+	// themselves (the dashboard: its login page is open, the rest takes a
+	// session or the token).
+	own []ownHandler
+}
+
+type ownHandler struct {
+	prefix  string
+	handler http.Handler
 }
 
 // Readiness is the /readyz answer. Ready alone decides the status (200 or
@@ -57,6 +66,12 @@ func New(token string, readiness func() Readiness) *Handler {
 // Handle registers a token-protected endpoint.
 func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
 
+// Mount hands every path under prefix (ending in "/") to handler, which
+// must authenticate its callers itself.
+func (h *Handler) Mount(prefix string, handler http.Handler) {
+	h.own = append(h.own, ownHandler{prefix, handler})
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -77,6 +92,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.serveReadiness(w, r)
 		return
+	}
+	for _, o := range h.own {
+		if strings.HasPrefix(r.URL.Path, o.prefix) {
+			o.handler.ServeHTTP(w, r)
+			return
+		}
 	}
 	if !h.authorized(r) {
 		rej := pipeline.Reject(http.StatusUnauthorized, "admin-unauthorized", "The admin API requires Authorization: Bearer <admin token>.")

@@ -31,6 +31,8 @@ var demoIntro = template.Must(template.New("intro").Parse(`
   gateway   http://{{.Addr}}      (config: the embedded demo.yaml, shown with: rampart demo --print-config)
   upstream  http://{{.Upstream}}      (an example inventory API, reachable only through the gateway in real life)
   admin     http://{{.Admin}}      (token: {{.Token}})
+  dashboard http://{{.Admin}}/dashboard/login#token={{.Token}}
+            (open it in a browser: the link logs you in; the token after # never leaves the browser)
 
   Try these in another terminal:
 

@@ -92,6 +92,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	cfg.OpenAPI = decodeDefinitions[openapi.Config](p, f, "openapi", "openapi")
 	cfg.Routes = p.routes(f, cfg)
 	cfg.pos = p.pos
+	cfg.FromEnv = p.fromEnv
 	return cfg
 }
 

@@ -130,7 +130,9 @@ func TestDesignExampleLoads(t *testing.T) {
 		return u
 	}
 	want := &Config{
-		File:    "testdata/design.yaml",
+		File: "testdata/design.yaml",
+		// The values interpolated from ${VAR}s, for displays to mask.
+		FromEnv: []string{testEnv["RAMPART_ADMIN_TOKEN"], testEnv["INTROSPECT_SECRET"]},
 		Version: 1,
 		Server: Server{
 			Listen:            ":8443",

@@ -24,6 +24,8 @@ type parser struct {
 	// a control's Validate findings about them are not reported. One problem gives one
 	// error.
 	refused map[*yaml.Node]bool
+	// fromEnv are the scalars that took text from ${VAR}s (see Config.FromEnv).
+	fromEnv []string
 	// suggestSpent is the edit-distance work done so far (see suggestBudget).
 	suggestSpent int
 	// pos records where each key, definition and list entry was read, for
@@ -159,6 +161,9 @@ func (p *parser) scalar(n *yaml.Node, subject, want string) (value, bool) {
 		return value{}, false
 	}
 	s, env, ok := p.interpolate(n, subject)
+	if env && s != "" {
+		p.fromEnv = append(p.fromEnv, s)
+	}
 	return value{s: s, node: n, env: env}, ok
 }
 

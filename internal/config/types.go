@@ -29,6 +29,10 @@ import (
 // docs/config.md and the JSON Schema are generated from the same types.
 type Config struct {
 	File string `yaml:"-"` // path the config was loaded from (for messages)
+	// FromEnv are the values that took text from ${VAR}s, after
+	// interpolation: displays of the running config (the dashboard) mask
+	// them, since environment values are where secrets live.
+	FromEnv []string `yaml:"-"`
 	// Version is the config format; required, and 1 is the only version.
 	Version int `yaml:"version"`
 

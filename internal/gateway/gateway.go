@@ -53,6 +53,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/spool"
+	"github.com/rampart-gw/rampart/internal/stats"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tracing"
 	"github.com/rampart-gw/rampart/internal/websocket"
@@ -68,6 +69,10 @@ type Deps struct {
 	Access AccessLogger
 	// Metrics, when set, counts requests and upstream latency.
 	Metrics *metrics.Metrics
+	// Stats, when set, receives one Request call per request (the
+	// dashboard's aggregates; refusals reach it through Observer). It
+	// outlives reloads.
+	Stats *stats.Stats
 	// Keys is the API-key store (nil when no api_key authenticator is
 	// configured; a gateway that needs one without it refuses to build).
 	Keys store.Store
@@ -112,6 +117,7 @@ type Gateway struct {
 	logger         *slog.Logger
 	access         AccessLogger
 	metrics        *metrics.Metrics
+	stats          *stats.Stats
 	noRoute        *metrics.Route // metrics of requests refused before routing
 	maxQueryParams int
 	secure         http.Handler                  // security headers around precheck, routing and the route
@@ -134,6 +140,7 @@ type compiledRoute struct {
 	name    string
 	path    string         // the path template, for span names
 	metrics *metrics.Route // nil without metrics
+	stats   *stats.Route   // nil without stats
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
 	deny    int  // a deny route's status (404 or 403); handler is then nil
@@ -154,6 +161,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		logger:         deps.Logger,
 		access:         deps.Access,
 		metrics:        deps.Metrics,
+		stats:          deps.Stats,
 		maxQueryParams: cfg.Server.MaxQueryParams,
 		docs:           map[string]*openapi.Document{},
 		jwts:           map[string]*jwt.Authenticator{},
@@ -225,6 +233,11 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		g.noRoute = g.metrics.Route("")
 		for i := range g.routes {
 			g.routes[i].metrics = g.metrics.Route(g.routes[i].name)
+		}
+	}
+	if g.stats != nil {
+		for i := range g.routes {
+			g.routes[i].stats = g.stats.Route(g.routes[i].name)
 		}
 	}
 	return g, nil
@@ -488,6 +501,15 @@ func (g *Gateway) finish(st *requestState, r *http.Request) {
 			rm.Upstream(info.UpstreamTime)
 		}
 		rm.Done(r.Method, status, elapsed) // last: it ends "in flight"
+	}
+	if g.stats != nil {
+		var rs *stats.Route
+		if i := info.RouteIndex; i > 0 {
+			rs = g.routes[i-1].stats
+		}
+		// An upstream error: forwarded, and no answer, a 5xx or a broken body.
+		upstreamErr := info.Target != "" && (info.UpstreamStatus == 0 || info.UpstreamStatus >= 500 || info.UpstreamAborted)
+		g.stats.Request(rs, status, elapsed, upstreamErr, info.Start.Add(elapsed))
 	}
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)

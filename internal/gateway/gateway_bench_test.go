@@ -30,6 +30,8 @@ func BenchmarkSmallPOST(b *testing.B) {
 
 func benchPipeline(b *testing.B, method, body string) { benchDeps(b, method, body, Deps{}) }
 
+// benchDeps is benchPipeline with the given collaborators (tracer, the
+// dashboard's aggregates).
 func benchDeps(b *testing.B, method, body string, deps Deps) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -45,16 +47,7 @@ routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
   - { name: item, path: "/api/items/{id}", methods: [GET, POST], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	gw, err := New(cfg, deps)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer gw.Close()
+	gw := compile(b, yaml, deps)
 	req := httptest.NewRequest(method, "http://example.test/api/items/42", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	req.RequestURI = "/api/items/42"
@@ -71,6 +64,25 @@ routes:
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
+}
+
+// compile builds a gateway from yaml (no environment) with deps, logging
+// nowhere unless deps say otherwise; it is closed when tb ends.
+func compile(tb testing.TB, yaml string, deps Deps) *Gateway {
+	tb.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	gw, err := New(cfg, deps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(gw.Close)
+	return gw
 }
 
 // BenchmarkRejectNotFound is the cost of refusing an unknown path.

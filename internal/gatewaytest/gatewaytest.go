@@ -131,8 +131,9 @@ func Start(t testing.TB, yamlText string, env map[string]string) *Gateway {
 	return StartConfig(t, cfg)
 }
 
-// StartConfig runs an already-parsed config.
-func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
+// StartConfig runs an already-parsed config; each of with may set more
+// server options (a dashboard's block table, for one).
+func StartConfig(t testing.TB, cfg *config.Config, with ...func(*server.Options)) *Gateway {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -146,16 +147,18 @@ func StartConfig(t testing.TB, cfg *config.Config) *Gateway {
 	g := &Gateway{Logs: &SyncBuffer{}, stop: cancel, done: make(chan error, 1), reload: make(chan struct{}), reloaded: make(chan error, 1), AdminToken: cfg.Admin.Token}
 	ready := make(chan struct{})
 	logger := slog.New(slog.NewJSONHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() {
-		g.done <- server.Run(ctx, cfg, server.Options{Logger: logger, Listener: ln, AdminListener: adminLn, Reload: g.reload, Load: g.load,
-			Reloaded: func(err error) { g.reloaded <- err },
-			Ready: func(addr, adminAddr net.Addr) {
-				g.Addr = addr.String()
-				g.URL = "http://" + g.Addr
-				g.AdminURL = "http://" + adminAddr.String()
-				close(ready)
-			}})
-	}()
+	opts := server.Options{Logger: logger, Listener: ln, AdminListener: adminLn, Reload: g.reload, Load: g.load,
+		Reloaded: func(err error) { g.reloaded <- err },
+		Ready: func(addr, adminAddr net.Addr) {
+			g.Addr = addr.String()
+			g.URL = "http://" + g.Addr
+			g.AdminURL = "http://" + adminAddr.String()
+			close(ready)
+		}}
+	for _, f := range with {
+		f(&opts)
+	}
+	go func() { g.done <- server.Run(ctx, cfg, opts) }()
 	select {
 	case <-ready:
 	case err := <-g.done:

@@ -27,6 +27,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dashboard"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
@@ -35,6 +36,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/ratelimit/backend"
+	"github.com/rampart-gw/rampart/internal/stats"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 	"github.com/rampart-gw/rampart/internal/tracing"
@@ -65,6 +67,11 @@ type Options struct {
 	Load   func() (*config.Config, error)
 	// Reloaded, when set, is called after each reload attempt with its outcome.
 	Reloaded func(error)
+	// Blocks is the block table the dashboard's offenders page lists and
+	// changes; nil shows "detection not configured".
+	Blocks dashboard.Blocks
+	// Replica names this replica on the dashboard (default: the host name).
+	Replica string
 }
 
 // Run serves until ctx is done, then drains in-flight requests for up to
@@ -119,6 +126,9 @@ type running struct {
 	rl      *backend.Backend
 	keys    *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
 	deps    gateway.Deps    // for reloads
+	stats   *stats.Stats    // the dashboard's aggregates; outlive reloads
+	configs *dashboard.Configs
+	done    chan struct{} // closed when draining starts: ends the dashboard's live streams
 	// alerts is where detections go: the audit log always, plus the
 	// webhooks and syslog of the alerts: section. Opened at start, it
 	// outlives reloads (queues and the syslog connection are kept; a changed
@@ -142,8 +152,11 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		}
 	}
 	logger := opts.Logger
-	s := &running{cfg: cfg, opts: opts, logger: logger, metrics: metrics.New()}
+	s := &running{cfg: cfg, opts: opts, logger: logger, metrics: metrics.New(), stats: stats.New(),
+		configs: dashboard.NewConfigs(cfg, time.Now()), done: make(chan struct{})}
 	aud := audit.NewWithSink(logger, opts.LogSink, s.metrics)
+	// Refusals reach the dashboard's aggregates after the audit log.
+	obs := &stats.Observer{Stats: s.stats, Next: aud}
 	var err error
 	if s.alerts, err = s.openAlerts(aud, res); err != nil {
 		return nil, err
@@ -170,7 +183,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	if tracer != nil {
 		s.metrics.Tracing(func() (uint64, uint64, uint64) { st := tracer.Stats(); return st.Exported, st.Failed, st.Dropped })
 	}
-	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
+	s.deps = gateway.Deps{Logger: logger, Observer: obs, Access: aud, Metrics: s.metrics, Stats: s.stats, RateLimit: s.rl,
 		Keys: keys, KeyStandby: standby, Lockout: lockouts, Tracer: tracer}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
@@ -358,8 +371,8 @@ func (s *running) redirect(res *resources) error {
 	return nil
 }
 
-// admin opens the admin listener (metrics, health, the keys API), when one
-// is configured.
+// admin opens the admin listener (metrics, health, the keys API, the
+// dashboard), when one is configured.
 func (s *running) admin(keys store.Store, res *resources) error {
 	if s.cfg.Admin.Listen == "" && s.opts.AdminListener == nil {
 		return nil
@@ -377,6 +390,8 @@ func (s *running) admin(keys store.Store, res *resources) error {
 		}
 		api.Mount(ah)
 	}
+	ah.Mount(dashboard.Prefix, dashboard.New(dashboard.Options{Token: s.cfg.Admin.Token, Stats: s.stats,
+		Replica: s.opts.Replica, Blocks: s.opts.Blocks, Config: s.configs.View, Logger: s.logger, Done: s.done}))
 	s.adminLn = limitAdmin(ln)
 	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
@@ -480,6 +495,7 @@ func (s *running) reload() {
 		ngw, err = gateway.New(next, deps)
 	}
 	s.metrics.Reloaded(err)
+	s.configs.Reloaded(next, err, time.Now())
 	if err != nil {
 		s.logger.Error("reload refused; keeping the running config", "error", err.Error())
 	} else {
@@ -513,6 +529,7 @@ func (s *running) reload() {
 // in-flight requests; /readyz says "not ready" from the start.
 func (s *running) drain() error {
 	s.draining.Store(true)
+	close(s.done)
 	timeout := s.cfg.Server.ShutdownTimeout
 	s.logger.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
