@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -71,6 +72,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 	boundedDuration(f, "shared_state_timeout", &cfg.SharedStateTimeout, time.Millisecond, 10*time.Second)
 	if f.has("lockout") {
 		cfg.Lockout = p.lockout(f)
+	}
+	if f.has("detect") {
+		cfg.Detect = &detect.Config{}
+		p.decode(f.section("detect", "detect", keysOf[detect.Config]()), cfg.Detect)
 	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")

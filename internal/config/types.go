@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
@@ -62,6 +63,12 @@ type Config struct {
 	// Lockout locks out clients after repeated authentication failures. Unset
 	// means no lockout.
 	Lockout *lockout.Config `yaml:"lockout"`
+	// Detect watches the traffic for attacks (credential stuffing,
+	// scanning, token sharing, abnormal volume, contract violations) and
+	// alerts or blocks. Unset means no detection (blocks added through the
+	// admin API are still enforced); {} turns every detector on with its
+	// defaults.
+	Detect *detect.Config `yaml:"detect"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`
@@ -269,6 +276,11 @@ type Route struct {
 	// a field that must equal a principal value (docs/auth.md, "Response
 	// ownership"). Not with auth: none or websocket.
 	ResponseOwner *owner.Config `yaml:"response_owner"`
+	// Login marks the application's login endpoint: its upstream's 401
+	// and 403 answers count as failed logins of the username its request
+	// body names (credential-stuffing detection; needs detect). The body is
+	// then buffered, within max_body_bytes.
+	Login *detect.Login `yaml:"login"`
 
 	Pos     conf.Pos `yaml:"-"` // position of the route
 	PathPos conf.Pos `yaml:"-"` // position of the path value

@@ -56,23 +56,33 @@ type Config struct {
 // refusals of a presented credential, lockout refusals) and failed logins
 // (the upstream's 401/403 on a route with login:).
 type CredentialStuffing struct {
-	Enabled  bool          `yaml:"enabled" default:"true"`
-	Action   string        `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// Enabled turns the detector off when false.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Action is log (alert only) or block (alert, and refuse the subject
+	// for block_for).
+	Action string `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// BlockFor is how long a block lasts, and the quiet period between two
+	// alerts about one subject; between 1s and 7 days.
 	BlockFor time.Duration `yaml:"block_for" default:"15m" conf:"min=1s,max=168h"`
 	// Failures from one client within window fire the detector; between 2
 	// and 10000.
-	Failures int           `yaml:"failures" default:"20" conf:"min=2,max=10000"`
-	Window   time.Duration `yaml:"window" default:"1m" conf:"min=1s,max=24h"`
+	Failures int `yaml:"failures" default:"20" conf:"min=2,max=10000"`
+	// Window is how far back failures count; between 1s and 24h.
+	Window time.Duration `yaml:"window" default:"1m" conf:"min=1s,max=24h"`
 	// DistinctUsernames failed by one client within usernames_window fire it
 	// too (password spraying); between 2 and 10000.
-	DistinctUsernames int           `yaml:"distinct_usernames" default:"10" conf:"min=2,max=10000"`
-	UsernamesWindow   time.Duration `yaml:"usernames_window" default:"5m" conf:"min=1s,max=24h"`
+	DistinctUsernames int `yaml:"distinct_usernames" default:"10" conf:"min=2,max=10000"`
+	// UsernamesWindow is how far back distinct usernames count; between 1s
+	// and 24h.
+	UsernamesWindow time.Duration `yaml:"usernames_window" default:"5m" conf:"min=1s,max=24h"`
 	// ClientsPerUsername: one username failing from this many client
 	// addresses within clients_window (a distributed attack on one account);
 	// between 2 and 10000. Its subject is the username, so its action is
 	// username_action.
-	ClientsPerUsername int           `yaml:"clients_per_username" default:"10" conf:"min=2,max=10000"`
-	ClientsWindow      time.Duration `yaml:"clients_window" default:"10m" conf:"min=1s,max=24h"`
+	ClientsPerUsername int `yaml:"clients_per_username" default:"10" conf:"min=2,max=10000"`
+	// ClientsWindow is how far back the clients of one username count;
+	// between 1s and 24h.
+	ClientsWindow time.Duration `yaml:"clients_window" default:"10m" conf:"min=1s,max=24h"`
 	// UsernameAction is log: blocking a username would lock its owner out,
 	// which is what the attacker may want. block refuses the principal of
 	// that name after authentication.
@@ -81,11 +91,17 @@ type CredentialStuffing struct {
 
 // Scanning: 400, 404 and 405 answers to requests no route took.
 type Scanning struct {
-	Enabled  bool          `yaml:"enabled" default:"true"`
-	Action   string        `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// Enabled turns the detector off when false.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Action is log (alert only) or block (alert, and refuse the subject
+	// for block_for).
+	Action string `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// BlockFor is how long a block lasts, and the quiet period between two
+	// alerts about one subject; between 1s and 7 days.
 	BlockFor time.Duration `yaml:"block_for" default:"15m" conf:"min=1s,max=168h"`
 	// Misses from one client within window fire it; between 2 and 100000.
-	Misses int           `yaml:"misses" default:"30" conf:"min=2,max=100000"`
+	Misses int `yaml:"misses" default:"30" conf:"min=2,max=100000"`
+	// Window is how far back misses count; between 1s and 24h.
 	Window time.Duration `yaml:"window" default:"1m" conf:"min=1s,max=24h"`
 	// SensitiveWeight is what a miss on a well-known sensitive path (/.env,
 	// /.git/, /wp-admin, ...; docs/detect.md lists them) counts for;
@@ -95,13 +111,19 @@ type Scanning struct {
 
 // TokenSharing: one principal seen from many client addresses.
 type TokenSharing struct {
-	Enabled  bool          `yaml:"enabled" default:"true"`
-	Action   string        `yaml:"action" default:"log" conf:"oneof=log|block"`
+	// Enabled turns the detector off when false.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Action is log (alert only) or block (alert, and refuse the subject
+	// for block_for).
+	Action string `yaml:"action" default:"log" conf:"oneof=log|block"`
+	// BlockFor is how long a block lasts, and the quiet period between two
+	// alerts about one subject; between 1s and 7 days.
 	BlockFor time.Duration `yaml:"block_for" default:"1h" conf:"min=1s,max=168h"`
 	// Addresses: distinct client addresses (IPv6 by /64) of one principal
 	// within window that fire it; between 2 and 10000.
-	Addresses int           `yaml:"addresses" default:"20" conf:"min=2,max=10000"`
-	Window    time.Duration `yaml:"window" default:"10m" conf:"min=1s,max=24h"`
+	Addresses int `yaml:"addresses" default:"20" conf:"min=2,max=10000"`
+	// Window is how far back addresses count; between 1s and 24h.
+	Window time.Duration `yaml:"window" default:"10m" conf:"min=1s,max=24h"`
 }
 
 // Volume: requests per interval of a client or principal against an
@@ -110,8 +132,13 @@ type TokenSharing struct {
 // until warm_up has passed since a key was first seen, the limit is
 // factor × floor.
 type Volume struct {
-	Enabled  bool          `yaml:"enabled" default:"true"`
-	Action   string        `yaml:"action" default:"log" conf:"oneof=log|block"`
+	// Enabled turns the detector off when false.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Action is log (alert only) or block (alert, and refuse the subject
+	// for block_for).
+	Action string `yaml:"action" default:"log" conf:"oneof=log|block"`
+	// BlockFor is how long a block lasts, and the quiet period between two
+	// alerts about one subject; between 1s and 7 days.
 	BlockFor time.Duration `yaml:"block_for" default:"5m" conf:"min=1s,max=168h"`
 	// Interval is the bucket requests are counted in; between 1s and 1h.
 	Interval time.Duration `yaml:"interval" default:"10s" conf:"min=1s,max=1h"`
@@ -129,13 +156,19 @@ type Volume struct {
 // mass-assignment attempts; undocumented operations), deny-route hits,
 // ownership refusals and WAF refusals (request-blocked) from one client.
 type ContractViolations struct {
-	Enabled  bool          `yaml:"enabled" default:"true"`
-	Action   string        `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// Enabled turns the detector off when false.
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Action is log (alert only) or block (alert, and refuse the subject
+	// for block_for).
+	Action string `yaml:"action" default:"block" conf:"oneof=log|block"`
+	// BlockFor is how long a block lasts, and the quiet period between two
+	// alerts about one subject; between 1s and 7 days.
 	BlockFor time.Duration `yaml:"block_for" default:"15m" conf:"min=1s,max=168h"`
 	// Violations from one client within window fire it; between 2 and
 	// 100000.
-	Violations int           `yaml:"violations" default:"30" conf:"min=2,max=100000"`
-	Window     time.Duration `yaml:"window" default:"1m" conf:"min=1s,max=24h"`
+	Violations int `yaml:"violations" default:"30" conf:"min=2,max=100000"`
+	// Window is how far back violations count; between 1s and 24h.
+	Window time.Duration `yaml:"window" default:"1m" conf:"min=1s,max=24h"`
 }
 
 // Validate checks never_block and block_status.

@@ -107,6 +107,13 @@ type Info struct {
 	// ForwardedFor is the X-Forwarded-For value to send upstream: the hops we
 	// believe (trusted proxies only) followed by the immediate peer.
 	ForwardedFor string
+	// Refusal is the problem type of the request's refusal ("" when it was
+	// not refused), set by Refuse: the detectors read it (internal/detect).
+	Refusal string
+	// LoginUser is the username a login: route's request body names,
+	// bounded and sanitised ("" elsewhere), for credential-stuffing
+	// detection. Never a password.
+	LoginUser string
 }
 
 // WebSocket sums up a relayed WebSocket connection.
@@ -165,6 +172,9 @@ func Refuse(w http.ResponseWriter, r *http.Request, step string, obs Observer, e
 	if !errors.As(err, &rej) {
 		rej = &Rejection{Status: http.StatusInternalServerError, Type: "internal-error",
 			Detail: "The gateway failed to process the request.", Err: err}
+	}
+	if info := InfoFrom(r.Context()); info != nil {
+		info.Refusal = rej.Type
 	}
 	if obs != nil {
 		obs.Rejected(r, step, rej)
