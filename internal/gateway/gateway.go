@@ -37,6 +37,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
@@ -81,6 +82,10 @@ type Deps struct {
 	// reloads (counters must not reset). nil: an in-memory one owned by this
 	// gateway (used by `rampart check`).
 	RateLimit *backend.Backend
+	// Detect is the attack-detection engine and block table; it outlives
+	// reloads (windows and blocks must not reset). nil: one owned by this
+	// gateway when the config has detect: (blocks in memory).
+	Detect *detect.Engine
 	// Offline compiles without the network (`rampart check` without
 	// --online): no OIDC discovery or JWKS fetch (such authenticators then
 	// refuse every token) and no remote OpenAPI document (Unfetched names
@@ -113,8 +118,10 @@ type Gateway struct {
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
 	websockets     []*websocket.Handler
-	bodies         *spool.Budget // buffered request and response bodies
-	shadows        []error       // see Shadows
+	bodies         *spool.Budget  // buffered request and response bodies
+	shadows        []error        // see Shadows
+	detect         *detect.Engine // blocks enforced; events fed when feed
+	feed           bool           // the config has detect:
 }
 
 type compiledRoute struct {
@@ -123,6 +130,7 @@ type compiledRoute struct {
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
 	deny    int  // a deny route's status (404 or 403); handler is then nil
+	login   bool // the application's login route (login:)
 }
 
 // New compiles cfg. Every problem is returned at once.
@@ -160,6 +168,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.lockout()
 	b.corsPolicies()
 	b.rateLimiter()
+	b.detector()
 
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	specs := make([]route.Spec, len(routes))
@@ -180,7 +189,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			g.hosts[strings.ToLower(rt.Host)] = true
 		}
 		if h, ok := b.route(rt); ok {
-			g.routes = append(g.routes, compiledRoute{name: rt.Name, handler: h, cors: rt.CORS != ""})
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, handler: h, cors: rt.CORS != "", login: rt.Login != nil})
 		}
 	}
 	secure, err := headers.New(overrides)
@@ -360,6 +369,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, "request", g.obs, rej)
 		return
 	}
+	if g.refuseBlocked(w, r, info) {
+		return
+	}
 	// A CORS preflight is routed by the method it asks about: no route
 	// lists OPTIONS for it, and the route's policy answers it.
 	method, preflight := r.Method, cors.IsPreflight(r)
@@ -455,6 +467,9 @@ func (g *Gateway) finish(w *recorder, r *http.Request, info *pipeline.Info) {
 	}
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)
+	}
+	if g.feed {
+		g.feedDetectors(info, status)
 	}
 }
 

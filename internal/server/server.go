@@ -19,10 +19,12 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/alert"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/auth/apikey"
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
@@ -109,6 +111,7 @@ type running struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	rl       *backend.Backend
+	detect   *detect.Engine // blocks and detectors; outlive reloads
 	keys     *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
 	deps     gateway.Deps    // for reloads
 	current  atomic.Pointer[gateway.Gateway]
@@ -147,8 +150,11 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	if err != nil {
 		return nil, err
 	}
+	if s.detect, err = openDetect(cfg, logger, s.metrics, res); err != nil {
+		return nil, err
+	}
 	s.deps = gateway.Deps{Logger: logger, Observer: aud, Access: aud, Metrics: s.metrics, RateLimit: s.rl,
-		Keys: keys, KeyStandby: standby, Lockout: lockouts}
+		Keys: keys, KeyStandby: standby, Lockout: lockouts, Detect: s.detect}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
 		return nil, err
@@ -210,6 +216,52 @@ func openLockout(cfg *config.Config, res *resources) (lockout.Backend, error) {
 		return lockout.WithFallback(lr, lockouts), nil
 	}
 	return lr, nil
+}
+
+// openDetect opens the block table (shared through Redis when shared_state
+// is Redis, so every replica enforces every block) and the detectors. Both
+// outlive reloads: windows, baselines and blocks must not reset.
+func openDetect(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics, res *resources) (*detect.Engine, error) {
+	table := detect.NewTable()
+	if strings.HasPrefix(cfg.SharedState, "redis://") || strings.HasPrefix(cfg.SharedState, "rediss://") {
+		var err error
+		if table, err = detect.OpenShared(cfg.SharedState, detect.SharedOptions{Timeout: cfg.SharedStateTimeout, Logger: logger}); err != nil {
+			return nil, err
+		}
+	}
+	res.add("blocks", table.Close)
+	queue := 0
+	if cfg.Detect != nil {
+		queue = cfg.Detect.QueueSize
+	}
+	var e *detect.Engine
+	detected := m.Detect(metrics.DetectSource{
+		Dropped:   func() uint64 { return e.Dropped() },
+		Evictions: func() uint64 { return e.Evictions() },
+		Active:    table.Active,
+		SharedUp:  func() bool { st, _ := table.Status(); return st != "down" },
+	})
+	e, err := detect.New(cfg.Detect, queue, detect.Deps{Table: table, Notifier: auditAlerts(logger), Detected: detected, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	res.add("detect", func() error { e.Close(); return nil })
+	return e, nil
+}
+
+// auditAlerts writes each detection to the audit log.
+// TODO(merge): replaced by internal/alert's audit-log notifier (with
+// webhooks and syslog beside it).
+func auditAlerts(logger *slog.Logger) alert.Notifier {
+	return alert.Func(func(a alert.Alert) {
+		attrs := []slog.Attr{slog.String("event", "detection"), slog.String("detector", a.Detector),
+			slog.String("subject_kind", a.SubjectKind), slog.String("subject", a.Subject), slog.String("action", a.Action),
+			slog.Any("evidence", a.Evidence), slog.String("replica", a.Replica), slog.String("summary", a.Summary)}
+		if a.BlockFor > 0 {
+			attrs = append(attrs, slog.String("block_for", a.BlockFor.String()))
+		}
+		logger.LogAttrs(context.Background(), slog.LevelWarn, "audit", attrs...)
+	})
 }
 
 // listenOn returns given, or a new listener on addr that res will close.
@@ -319,6 +371,7 @@ func (s *running) admin(keys store.Store, res *resources) error {
 		}
 		api.Mount(ah)
 	}
+	(&admin.BlocksAPI{Table: s.detect.Table(), Audit: s.logger, Replica: s.detect.Replica()}).Mount(ah)
 	s.adminLn = limitAdmin(ln)
 	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
@@ -425,6 +478,10 @@ func (s *running) reload() {
 	if err != nil {
 		s.logger.Error("reload refused; keeping the running config", "error", err.Error())
 	} else {
+		_ = s.detect.Configure(next.Detect) // validated by the config loader
+		if next.Detect != nil && s.cfg.Detect != nil && next.Detect.QueueSize != s.cfg.Detect.QueueSize {
+			s.logger.Warn("detect.queue_size changed: restart rampart to apply it; the detectors keep the running queue")
+		}
 		old := s.current.Swap(ngw)
 		// Requests already on the old gateway keep its upstream pools;
 		// idle connections are closed now, busy ones when they finish.
