@@ -138,4 +138,3 @@ func (api *BlocksAPI) remove(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-

@@ -111,7 +111,7 @@ type running struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	rl       *backend.Backend
-	detect   *detect.Engine // blocks and detectors; outlive reloads
+	detect   *detect.Engine  // blocks and detectors; outlive reloads
 	keys     *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
 	deps     gateway.Deps    // for reloads
 	current  atomic.Pointer[gateway.Gateway]
