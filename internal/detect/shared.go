@@ -83,9 +83,15 @@ func NewShared(client *goredis.Client, o SharedOptions) *Table {
 	sh := &shared{t: t, client: client, prefix: o.Prefix, timeout: o.Timeout, every: o.Resync, logger: o.Logger, stop: cancel,
 		pendingAdd: map[string]Block{}, pendingDel: map[string]bool{}, touched: map[string]time.Time{}}
 	t.shared = sh
+	// Subscribed first (confirmed, when Redis answers), then read: a change
+	// made in between is not missed.
+	ps := client.Subscribe(ctx, sh.prefix+"changes")
+	wait, cancelWait := context.WithTimeout(ctx, 4*o.Timeout)
+	_, _ = ps.Receive(wait)
+	cancelWait()
 	sh.resync(ctx) // at start: a restarted replica enforces what the others do
 	sh.done.Add(2)
-	go sh.subscribe(ctx)
+	go sh.subscribe(ctx, ps)
 	go sh.loop(ctx)
 	return t
 }
@@ -208,9 +214,8 @@ func (s *shared) status() (string, error) {
 // subscribe applies other replicas' changes as they are published.
 // go-redis re-subscribes by itself after a lost connection; what was
 // missed meanwhile, the next resync brings.
-func (s *shared) subscribe(ctx context.Context) {
+func (s *shared) subscribe(ctx context.Context, ps *goredis.PubSub) {
 	defer s.done.Done()
-	ps := s.client.Subscribe(ctx, s.prefix+"changes")
 	defer ps.Close()
 	ch := ps.Channel(goredis.WithChannelHealthCheckInterval(time.Second))
 	for {
