@@ -72,20 +72,8 @@ routes:
 `, listen, adminListen, upstream.URL)
 	srv := serveBinary(t, cfg, "APP_SECRET="+secret)
 
+	waitServing(t, srv, adminListen)
 	client := gt.Client()
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		srv.alive(t, "starting")
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 60s\n%s", srv.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	// Tokens as Flask-JWT-Extended issues them: no iss, no aud, type access.
 	key := &authtest.Key{Alg: "HS256", Signer: []byte(secret)}

@@ -17,25 +17,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/ratelimit/redistest"
 )
 
-// waitServing waits until the binary's admin listener says ready.
-func waitServing(t *testing.T, srv *served, adminListen string) {
-	t.Helper()
-	client := gt.Client()
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		srv.alive(t, "starting")
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 60s\n%s", srv.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func detectConfig(listen, adminListen, upstream, extra string) string {
 	return fmt.Sprintf(`version: 1
 server: { listen: %q }

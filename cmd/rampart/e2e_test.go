@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,5 +65,24 @@ func (s *served) alive(t *testing.T, while string) {
 		s.exited <- err // for Cleanup
 		t.Fatalf("rampart serve exited (%v) while %s\n%s", err, while, s.logs.String())
 	default:
+	}
+}
+
+// waitServing waits until the binary's admin listener says ready.
+func waitServing(t *testing.T, srv *served, adminListen string) {
+	t.Helper()
+	client := gt.Client()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if resp, err := client.Get("http://" + adminListen + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		srv.alive(t, "starting")
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 60s\n%s", srv.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

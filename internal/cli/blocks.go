@@ -70,28 +70,35 @@ func blocks(ctx context.Context, args []string, env Env, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "rampart blocks: %v\n", err)
 		return 1
 	}
+	// call sends one request and prints its answer: the JSON as received
+	// with --json, else what text writes.
+	call := func(method, path string, body []byte, out any, text func()) int {
+		raw, err := c.do(ctx, method, path, body, out)
+		if err != nil {
+			fmt.Fprintf(stderr, "rampart blocks: %v\n", err)
+			return 1
+		}
+		if *asJSON && out != nil {
+			_, _ = stdout.Write(raw)
+			return 0
+		}
+		text()
+		return 0
+	}
 	switch sub {
 	case "list", "ls":
 		var out struct {
 			Blocks []blockRow `json:"blocks"`
 		}
-		raw, err := c.do(ctx, "GET", "/admin/v1/blocks", nil, &out)
-		if err != nil {
-			fmt.Fprintf(stderr, "rampart blocks: %v\n", err)
-			return 1
-		}
-		if *asJSON {
-			_, _ = stdout.Write(raw)
-			return 0
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SUBJECT\tDETECTOR\tREASON\tCREATED\tEXPIRES\tSOURCE")
-		for _, b := range out.Blocks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Detector, dash(b.Reason), b.Created.UTC().Format(time.RFC3339),
-				b.Expires.UTC().Format(time.RFC3339), b.Source)
-		}
-		_ = tw.Flush()
-		return 0
+		return call("GET", "/admin/v1/blocks", nil, &out, func() {
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUBJECT\tDETECTOR\tREASON\tCREATED\tEXPIRES\tSOURCE")
+			for _, b := range out.Blocks {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Detector, dash(b.Reason), b.Created.UTC().Format(time.RFC3339),
+					b.Expires.UTC().Format(time.RFC3339), b.Source)
+			}
+			_ = tw.Flush()
+		})
 	case "add":
 		if dur <= 0 {
 			fmt.Fprintln(stderr, "rampart blocks add: --for is required (e.g. --for 1h)")
@@ -99,24 +106,13 @@ func blocks(ctx context.Context, args []string, env Env, stdout, stderr io.Write
 		}
 		body, _ := json.Marshal(map[string]string{"subject": pos[0], "duration": dur.String(), "reason": reason})
 		var b blockRow
-		raw, err := c.do(ctx, "POST", "/admin/v1/blocks", body, &b)
-		if err != nil {
-			fmt.Fprintf(stderr, "rampart blocks: %v\n", err)
-			return 1
-		}
-		if *asJSON {
-			_, _ = stdout.Write(raw)
-			return 0
-		}
-		fmt.Fprintf(stdout, "blocked %s until %s\n", b.ID, b.Expires.UTC().Format(time.RFC3339))
-		return 0
+		return call("POST", "/admin/v1/blocks", body, &b, func() {
+			fmt.Fprintf(stdout, "blocked %s until %s\n", b.ID, b.Expires.UTC().Format(time.RFC3339))
+		})
 	default: // remove
-		if _, err := c.do(ctx, "DELETE", "/admin/v1/blocks/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-			fmt.Fprintf(stderr, "rampart blocks: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "removed the block on %s\n", pos[0])
-		return 0
+		return call("DELETE", "/admin/v1/blocks/"+url.PathEscape(pos[0]), nil, nil, func() {
+			fmt.Fprintf(stdout, "removed the block on %s\n", pos[0])
+		})
 	}
 }
 

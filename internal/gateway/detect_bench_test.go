@@ -1,13 +1,10 @@
 package gateway
 
 import (
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
@@ -24,14 +21,7 @@ detect: { queue_size: 1048576 }
 routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := benchGateway(b, yaml)
 	defer gw.Close()
 	// A table that is not empty: the lookup does real work.
 	now := time.Now()

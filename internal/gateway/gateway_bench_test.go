@@ -43,14 +43,7 @@ routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
   - { name: item, path: "/api/items/{id}", methods: [GET, POST], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := benchGateway(b, yaml)
 	defer gw.Close()
 	req := httptest.NewRequest(method, "http://example.test/api/items/42", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
@@ -79,14 +72,7 @@ upstreams:
 routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := benchGateway(b, yaml)
 	req := httptest.NewRequest("GET", "http://example.test/admin", nil)
 	req.RequestURI = "/admin"
 	b.ReportAllocs()
@@ -135,14 +121,7 @@ openapi:
 routes:
   - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: [bench_jwt], require: { scopes: ["items:read"] }, rate_limit: [per_client], openapi: items }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := benchGateway(b, yaml)
 	defer gw.Close()
 	tok := authtest.Mint(b, key, jwtlib.MapClaims{"iss": "https://bench.rampart.invalid/", "aud": "bench-api",
 		"sub": "bench", "scope": "items:read", "exp": time.Now().Add(time.Hour).Unix()}, nil)
@@ -159,4 +138,18 @@ routes:
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
+}
+
+// benchGateway compiles yaml into a gateway that logs nowhere.
+func benchGateway(b *testing.B, yaml string) *Gateway {
+	b.Helper()
+	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return gw
 }
