@@ -108,8 +108,11 @@ func (s *shared) add(b Block) {
 	s.touched[b.ID()] = time.Now()
 	delete(s.pendingDel, b.ID())
 	s.pendingAdd[b.ID()] = b
+	down := s.err != nil
 	s.mu.Unlock()
-	s.flush(context.Background())
+	if !down { // while Redis is down the resync loop retries: a detection must not wait on it
+		s.flush(context.Background())
+	}
 }
 
 func (s *shared) remove(id string) {
@@ -117,8 +120,11 @@ func (s *shared) remove(id string) {
 	s.touched[id] = time.Now()
 	delete(s.pendingAdd, id)
 	s.pendingDel[id] = true
+	down := s.err != nil
 	s.mu.Unlock()
-	s.flush(context.Background())
+	if !down {
+		s.flush(context.Background())
+	}
 }
 
 // flush writes the pending changes; those that fail stay pending.

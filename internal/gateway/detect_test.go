@@ -177,3 +177,40 @@ func TestDetectOperatorBlock(t *testing.T) {
 		}
 	}
 }
+
+// A blocked principal is refused right after authentication, whatever its
+// address; blocks survive a reload.
+func TestDetectPrincipalBlockAndReload(t *testing.T) {
+	up := gt.NewUpstream(t, nil)
+	extra := fmt.Sprintf("detect: {}\nauthenticators:\n  shared: { type: jwt, issuer: %q, audiences: [inventory-api], algorithms: [HS256], secret: %q }\n", testIssuer, testSecret)
+	routes := "  - { name: items, path: /api/items, methods: [GET], upstream: app, auth: [shared] }\n"
+	cfg := gt.Config(up.URL, extra, routes)
+	g := gt.Start(t, cfg, nil)
+	key := &authtest.Key{Alg: "HS256", Signer: []byte(testSecret)}
+	alice, bob := authtest.Mint(t, key, claims(testIssuer, "alice", nil), nil), authtest.Mint(t, key, claims(testIssuer, "bob", nil), nil)
+	get := func(tok string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", g.URL+"/api/items", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return g.Do(t, req)
+	}
+	req, _ := http.NewRequest("POST", g.AdminURL+"/admin/v1/blocks", strings.NewReader(`{"subject":"principal:shared:alice","duration":"1h"}`))
+	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := gt.Client().Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("add: %v %v", err, resp)
+	}
+	if err := g.ReloadYAML(t, strings.Replace(cfg, "detect: {}", "detect: { block_status: 429 }", 1)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(alice)
+	gt.CheckProblem(t, resp, body, http.StatusTooManyRequests, "principal-blocked")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if up.Count() != 0 {
+		t.Fatal("a blocked principal reached the upstream")
+	}
+	if resp, body := get(bob); resp.StatusCode != 200 {
+		t.Fatalf("another principal from the same address: %d %s", resp.StatusCode, body)
+	}
+}
