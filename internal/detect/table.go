@@ -173,8 +173,7 @@ func (t *Table) Add(b Block) error {
 	if !b.Expires.After(b.Created) {
 		return errors.New("a block must expire after it is created")
 	}
-	t.apply(b)
-	if t.shared != nil {
+	if t.apply(b) && t.shared != nil {
 		t.shared.add(b)
 	}
 	return nil
@@ -207,15 +206,17 @@ func (t *Table) Remove(id string) (bool, error) {
 	return found, nil
 }
 
-// apply puts b in the local table.
-func (t *Table) apply(b Block) {
+// apply puts b in the local table; false when a longer block on the same
+// subject stands (and stays).
+func (t *Table) apply(b Block) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := t.blocks[b.ID()]; ok && old.Expires.After(b.Expires) {
-		return // a longer block on the same subject stands
+	if old, ok := t.blocks[b.ID()]; ok && old.Expires.After(b.Expires) && t.now().Before(old.Expires) {
+		return false
 	}
 	t.blocks[b.ID()] = b
 	t.rebuild()
+	return true
 }
 
 func (t *Table) unapply(id string) bool {

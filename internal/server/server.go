@@ -392,6 +392,8 @@ func (s *running) readiness() admin.Readiness {
 	}
 	state, mode, err := s.rl.Status()
 	rd.SharedState = &admin.Dependency{State: state, Mode: mode, Error: errText(err)}
+	bstate, berr := s.detect.Table().Status()
+	rd.Blocks = &admin.Dependency{State: bstate, Error: errText(berr)}
 	if s.keys != nil {
 		// A key store outage does not make the replica unready: keys it
 		// confirmed recently keep working (store_outage_grace), others get 503.
