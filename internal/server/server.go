@@ -229,6 +229,9 @@ func openDetect(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics, res
 			return nil, err
 		}
 	}
+	if strings.HasPrefix(cfg.SharedState, "redis+cluster://") {
+		logger.Warn("blocks are not shared through a Redis cluster yet: each replica enforces its own detectors' and operators' blocks")
+	}
 	res.add("blocks", table.Close)
 	queue := 0
 	if cfg.Detect != nil {
