@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,6 +70,20 @@ func TestDetectCredentialStuffingBlocked(t *testing.T) {
 	}
 	if !strings.Contains(g.Logs.String(), `"event":"detection","detector":"credential_stuffing"`) {
 		t.Errorf("no detection audit event in the logs")
+	}
+	req, _ := http.NewRequest("GET", g.AdminURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
+	mresp, err := gt.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, m := range []string{`rampart_detections_total{action="block",detector="credential_stuffing"} 1`,
+		`rampart_blocks_active{detector="credential_stuffing"} 1`, "rampart_detect_events_dropped_total 0", "rampart_blocks_shared_up 1"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("metrics lack %s", m)
+		}
 	}
 }
 
