@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/detect"
 )
 
 const blocksUsage = `Usage:
@@ -116,13 +117,10 @@ func blocks(ctx context.Context, args []string, env Env, stdout, stderr io.Write
 	}
 }
 
+// blockRow is one block as the admin API lists it.
 type blockRow struct {
-	ID       string    `json:"id"`
-	Detector string    `json:"detector"`
-	Reason   string    `json:"reason"`
-	Created  time.Time `json:"created"`
-	Expires  time.Time `json:"expires"`
-	Source   string    `json:"source"`
+	ID string `json:"id"`
+	detect.Block
 }
 
 // parseInterleaved parses flags and positional arguments in any order.
