@@ -43,6 +43,9 @@ type Readiness struct {
 	SharedState *Dependency `json:"shared_state,omitempty"`
 	// KeyStore is the API-key store; nil when no api_key authenticator is used.
 	KeyStore *Dependency `json:"key_store,omitempty"`
+	// Blocks is how blocks are shared: "memory", or the shared state's
+	// "up" or "down" (local blocks are enforced meanwhile).
+	Blocks *Dependency `json:"blocks,omitempty"`
 	// Authenticators are those that fetch keys (jwt with jwks_url or
 	// discovery), by name.
 	Authenticators map[string]Dependency `json:"authenticators,omitempty"`
@@ -135,6 +138,9 @@ func (h *Handler) serveReadiness(w http.ResponseWriter, r *http.Request) {
 		}
 		if rd.KeyStore != nil {
 			rd.KeyStore.Error = ""
+		}
+		if rd.Blocks != nil {
+			rd.Blocks.Error = ""
 		}
 		for name, d := range rd.Authenticators {
 			d.Error = ""

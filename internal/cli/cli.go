@@ -27,6 +27,7 @@ Usage:
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
   rampart keys create|list|rotate|revoke -c rampart.yaml   manage API keys in the store
+  rampart blocks list|add|remove -c rampart.yaml   manage blocks through the admin API
   rampart version                 print the version
 
 Run 'rampart <command> -h' for a command's flags.
@@ -54,6 +55,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return cert(rest, stdout, stderr)
 	case "keys":
 		return keys(ctx, rest, env, stdout, stderr)
+	case "blocks":
+		return blocks(ctx, rest, env, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "rampart %s\n", Version)
 		return 0

@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/alert/sinks"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/ipfilter"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
@@ -83,6 +84,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 	if f.has("tracing") {
 		cfg.Tracing = &tracing.Config{}
 		p.decode(f.section("tracing", "tracing", keysOf[tracing.Config]()), cfg.Tracing)
+	}
+	if f.has("detect") {
+		cfg.Detect = &detect.Config{}
+		p.decode(f.section("detect", "detect", keysOf[detect.Config]()), cfg.Detect)
 	}
 
 	cfg.Upstreams = decodeDefinitions[proxy.Config](p, f, "upstreams", "upstream")

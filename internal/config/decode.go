@@ -80,7 +80,7 @@ type validator interface {
 // problems at the keys they name. It is how a control's config type is read
 // without the loader knowing its keys.
 func (p *parser) decode(f *fields, v any) {
-	setDefaults(v)
+	setNestedDefaults(v)
 	if f.bad { // not a mapping (reported): nothing to read or relate
 		return
 	}
@@ -149,6 +149,11 @@ func (p *parser) fieldError(f *fields, err error, failed map[string]bool) {
 // decodeField reads key into fv; false when it reported a problem.
 func (p *parser) decodeField(f *fields, key string, sf reflect.StructField, c constraints, fv reflect.Value) bool {
 	switch {
+	case sf.Type.Kind() == reflect.Struct:
+		// A section of its own (detect: credential_stuffing:).
+		reported := len(p.errs)
+		p.decode(f.section(key, f.ctx+" "+key, keys(sf.Type)), fv.Addr().Interface())
+		return len(p.errs) == reported
 	case sf.Type == durationType:
 		d, ok := f.duration(key)
 		if !ok {

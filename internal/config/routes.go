@@ -12,6 +12,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/owner"
 	"github.com/rampart-gw/rampart/internal/websocket"
@@ -201,6 +202,13 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 			p.errAt(f.keys["response_owner"], "%s: response_owner is not allowed with auth: none (there is no principal to own anything)", ctx)
 		case r.WebSocket != nil:
 			p.errAt(f.keys["response_owner"], "%s: response_owner cannot check WebSocket messages; remove it from this websocket route", ctx)
+		}
+	}
+	if f.has("login") {
+		r.Login = &detect.Login{}
+		p.decode(f.section("login", ctx+" login", keysOf[detect.Login]()), r.Login)
+		if r.WebSocket != nil {
+			p.errAt(f.keys["login"], "%s: login cannot be used on a websocket route", ctx)
 		}
 	}
 	return info

@@ -84,6 +84,20 @@ func unionKeys(t reflect.Type) map[string][]string {
 // setDefaults sets every field of the struct *v that has a `default:` tag.
 // A tag that does not parse is a programming error (TestEveryKeyParses
 // decodes every type).
+// setNestedDefaults is setDefaults, also applied to the fields that are
+// sections of their own (structs with a config key), so that an absent
+// section has its defaults too.
+func setNestedDefaults(v any) {
+	setDefaults(v)
+	rv := reflect.ValueOf(v).Elem()
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		if f.Type.Kind() == reflect.Struct && yamlKey(f) != "" {
+			setNestedDefaults(rv.Field(i).Addr().Interface())
+		}
+	}
+}
+
 func setDefaults(v any) {
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {

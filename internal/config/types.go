@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/ipfilter"
 	"github.com/rampart-gw/rampart/internal/lockout"
@@ -80,6 +81,12 @@ type Config struct {
 	// Tracing exports OpenTelemetry traces of requests over OTLP/HTTP
 	// (docs/tracing.md). Unset means no tracing.
 	Tracing *tracing.Config `yaml:"tracing"`
+	// Detect watches the traffic for attacks (credential stuffing,
+	// scanning, token sharing, abnormal volume, contract violations) and
+	// alerts or blocks. Unset means no detection (blocks added through the
+	// admin API are still enforced); {} turns every detector on with its
+	// defaults.
+	Detect *detect.Config `yaml:"detect"`
 
 	// Upstreams are the named pools of servers routes forward to.
 	Upstreams map[string]*proxy.Config `yaml:"upstreams"`
@@ -291,6 +298,11 @@ type Route struct {
 	// a field that must equal a principal value (docs/auth.md, "Response
 	// ownership"). Not with auth: none or websocket.
 	ResponseOwner *owner.Config `yaml:"response_owner"`
+	// Login marks the application's login endpoint: its upstream's 401
+	// and 403 answers count as failed logins of the username its request
+	// body names (credential-stuffing detection; needs detect). The body is
+	// then buffered, within max_body_bytes.
+	Login *detect.Login `yaml:"login"`
 
 	Pos     conf.Pos `yaml:"-"` // position of the route
 	PathPos conf.Pos `yaml:"-"` // position of the path value

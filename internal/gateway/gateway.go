@@ -40,6 +40,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/config/conf"
 	"github.com/rampart-gw/rampart/internal/cors"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/hygiene"
@@ -91,6 +92,10 @@ type Deps struct {
 	// reloads (counters must not reset). nil: an in-memory one owned by this
 	// gateway (used by `rampart check`).
 	RateLimit *backend.Backend
+	// Detect is the attack-detection engine and block table; it outlives
+	// reloads (windows and blocks must not reset). nil: one owned by this
+	// gateway when the config has detect: (blocks in memory).
+	Detect *detect.Engine
 	// Offline compiles without the network (`rampart check` without
 	// --online): no OIDC discovery or JWKS fetch (such authenticators then
 	// refuse every token) and no remote OpenAPI document (Unfetched names
@@ -134,6 +139,8 @@ type Gateway struct {
 	shadows        []error          // see Shadows
 	tracer         *tracing.Tracer
 	authKinds      map[string]string // authenticator name → type (jwt, api_key...), for spans
+	detect         *detect.Engine    // blocks enforced; events fed when feed
+	feed           bool              // the config has detect:
 }
 
 type compiledRoute struct {
@@ -144,6 +151,7 @@ type compiledRoute struct {
 	handler http.Handler
 	cors    bool // the route has a CORS policy (and so answers preflights)
 	deny    int  // a deny route's status (404 or 403); handler is then nil
+	login   bool // the application's login route (login:)
 }
 
 // New compiles cfg. Every problem is returned at once.
@@ -188,6 +196,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.corsPolicies()
 	b.rateLimiter()
 	b.ipFilters()
+	b.detector()
 
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}
 	specs := make([]route.Spec, len(routes))
@@ -208,7 +217,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			g.hosts[strings.ToLower(rt.Host)] = true
 		}
 		if h, ok := b.route(rt); ok {
-			g.routes = append(g.routes, compiledRoute{name: rt.Name, path: rt.Path, handler: h, cors: rt.CORS != ""})
+			g.routes = append(g.routes, compiledRoute{name: rt.Name, path: rt.Path, handler: h, cors: rt.CORS != "", login: rt.Login != nil})
 		}
 	}
 	secure, err := headers.New(overrides)
@@ -407,6 +416,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		pipeline.Refuse(w, r, ipfilter.Step, g.obs, ipfilter.Denied())
 		return
 	}
+	if g.refuseBlocked(w, r, info) {
+		return
+	}
 	// A CORS preflight is routed by the method it asks about: no route
 	// lists OPTIONS for it, and the route's policy answers it.
 	method, preflight := r.Method, cors.IsPreflight(r)
@@ -513,6 +525,9 @@ func (g *Gateway) finish(st *requestState, r *http.Request) {
 	}
 	if g.access != nil {
 		g.access.Access(r, status, w.bytes, elapsed)
+	}
+	if g.feed {
+		g.feedDetectors(info, status)
 	}
 	if st.span != nil {
 		g.endSpan(st.span, r, info, status)

@@ -94,14 +94,7 @@ upstreams:
 routes:
   - { name: items, path: /api/items, methods: [GET], upstream: app, auth: none }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := compile(b, yaml, Deps{})
 	req := httptest.NewRequest("GET", "http://example.test/admin", nil)
 	req.RequestURI = "/admin"
 	b.ReportAllocs()
@@ -150,15 +143,7 @@ openapi:
 routes:
   - { name: item, path: "/api/items/{id}", methods: [GET], upstream: app, auth: [bench_jwt], require: { scopes: ["items:read"] }, rate_limit: [per_client], openapi: items }
 `
-	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer gw.Close()
+	gw := compile(b, yaml, Deps{})
 	tok := authtest.Mint(b, key, jwtlib.MapClaims{"iss": "https://bench.rampart.invalid/", "aud": "bench-api",
 		"sub": "bench", "scope": "items:read", "exp": time.Now().Add(time.Hour).Unix()}, nil)
 	req := httptest.NewRequest("GET", "http://example.test/api/items/42", nil)
@@ -175,3 +160,4 @@ routes:
 		}
 	}
 }
+

@@ -77,11 +77,13 @@ func (b *builder) route(rt *config.Route) (http.Handler, bool) {
 		b.ipFilter,     // first: a refused client gets no preflight answer either
 		b.cors,         // then preflights are answered before anything else looks at them
 		b.authenticate, // any of the route's authenticators, behind the lockout
-		b.authorize,    // the route's require
+		b.principalBlock,
+		b.authorize, // the route's require
 		b.rateLimit,
 		b.responseOwner, // outside contract: it checks the response contract filtered (owner.go)
 		b.bodyLimit,     // bodies are read only for requests every earlier step accepted
 		b.ownBody,       // require.match rules on the JSON body, which only now is buffered
+		b.loginUser,     // the username of a login route's body, for the detectors
 		b.contract,      // it validates the buffered body and filters the response
 		b.tokenHint,     // last: it watches the upstream's own answer (hint.go)
 	} {
@@ -556,8 +558,8 @@ func (b *builder) ownBody(rt *config.Route) (pipeline.Middleware, error) {
 
 // bodyLimit is the route's body step (see the function bodyLimit).
 func (b *builder) bodyLimit(rt *config.Route) (pipeline.Middleware, error) {
-	p := bodyPolicy{max: int64(b.cfg.Server.MaxBodyBytes), budget: b.g.bodies, obs: b.g.obs, stream: !rt.BufferRequest}
-	if o := b.cfg.OpenAPI[rt.OpenAPI]; o != nil && o.ValidateRequests || authz.BodyRules(rt.Require) {
+	p := bodyPolicy{max: int64(b.cfg.Server.MaxBodyBytes), budget: b.g.bodies, obs: b.g.obs, stream: !rt.BufferRequest && rt.Login == nil}
+	if o := b.cfg.OpenAPI[rt.OpenAPI]; o != nil && o.ValidateRequests || authz.BodyRules(rt.Require) || rt.Login != nil {
 		p.inMemory = true // parsed whole, from the buffer itself: within the memory budget, never spilled
 	}
 	return bodyLimit(p), nil

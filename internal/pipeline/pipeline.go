@@ -110,6 +110,10 @@ type Info struct {
 	// Refusal is the problem type of the first refusal answered (set by
 	// Refuse), "" when none: what a trace reports as the decision.
 	Refusal string
+	// LoginUser is the username a login: route's request body names,
+	// bounded and sanitised ("" elsewhere), for credential-stuffing
+	// detection. Never a password.
+	LoginUser string
 }
 
 // WebSocket sums up a relayed WebSocket connection.

@@ -28,6 +28,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/auth/jwt"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dashboard"
+	"github.com/rampart-gw/rampart/internal/detect"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
@@ -124,11 +125,14 @@ type running struct {
 	logger  *slog.Logger
 	metrics *metrics.Metrics
 	rl      *backend.Backend
-	keys    *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
-	deps    gateway.Deps    // for reloads
-	stats   *stats.Stats    // the dashboard's aggregates; outlive reloads
-	configs *dashboard.Configs
-	done    chan struct{} // closed when draining starts: ends the dashboard's live streams
+	detect  *detect.Engine // blocks and detectors; outlive reloads
+	// detections are the last ones, for the dashboard.
+	detections *recentDetections
+	keys       *apikey.Standby // nil without api_key authenticators; its Err is the key store's health
+	deps       gateway.Deps    // for reloads
+	stats      *stats.Stats    // the dashboard's aggregates; outlive reloads
+	configs    *dashboard.Configs
+	done       chan struct{} // closed when draining starts: ends the dashboard's live streams
 	// alerts is where detections go: the audit log always, plus the
 	// webhooks and syslog of the alerts: section. Opened at start, it
 	// outlives reloads (queues and the syslog connection are kept; a changed
@@ -176,6 +180,10 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 	if err != nil {
 		return nil, err
 	}
+	s.detections = &recentDetections{}
+	if s.detect, err = openDetect(cfg, logger, s.metrics, alert.Multi{s.alerts, s.detections}, res); err != nil {
+		return nil, err
+	}
 	tracer, err := openTracing(cfg, logger, res)
 	if err != nil {
 		return nil, err
@@ -184,7 +192,7 @@ func start(ctx context.Context, cfg *config.Config, opts Options, res *resources
 		s.metrics.Tracing(func() (uint64, uint64, uint64) { st := tracer.Stats(); return st.Exported, st.Failed, st.Dropped })
 	}
 	s.deps = gateway.Deps{Logger: logger, Observer: obs, Access: aud, Metrics: s.metrics, Stats: s.stats, RateLimit: s.rl,
-		Keys: keys, KeyStandby: standby, Lockout: lockouts, Tracer: tracer}
+		Keys: keys, KeyStandby: standby, Lockout: lockouts, Tracer: tracer, Detect: s.detect}
 	gw, err := gateway.New(cfg, s.deps)
 	if err != nil {
 		return nil, err
@@ -281,6 +289,40 @@ func openTracing(cfg *config.Config, logger *slog.Logger, res *resources) (*trac
 		return tracer.Shutdown(ctx)
 	})
 	return tracer, nil
+}
+
+// openDetect opens the block table (shared through Redis when shared_state
+// is Redis, so every replica enforces every block) and the detectors. Both
+// outlive reloads: windows, baselines and blocks must not reset.
+func openDetect(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics, alerts alert.Notifier, res *resources) (*detect.Engine, error) {
+	table := detect.NewTable()
+	if strings.HasPrefix(cfg.SharedState, "redis://") || strings.HasPrefix(cfg.SharedState, "rediss://") {
+		var err error
+		if table, err = detect.OpenShared(cfg.SharedState, detect.SharedOptions{Timeout: cfg.SharedStateTimeout, Logger: logger}); err != nil {
+			return nil, err
+		}
+	}
+	if strings.HasPrefix(cfg.SharedState, "redis+cluster://") {
+		logger.Warn("blocks are not shared through a Redis cluster yet: each replica enforces its own detectors' and operators' blocks")
+	}
+	res.add("blocks", table.Close)
+	queue := 0
+	if cfg.Detect != nil {
+		queue = cfg.Detect.QueueSize
+	}
+	var e *detect.Engine
+	detected := m.Detect(metrics.DetectSource{
+		Dropped:   func() uint64 { return e.Dropped() },
+		Evictions: func() uint64 { return e.Evictions() },
+		Active:    table.Active,
+		SharedUp:  func() bool { st, _ := table.Status(); return st != "down" },
+	})
+	e, err := detect.New(cfg.Detect, queue, detect.Deps{Table: table, Notifier: alerts, Detected: detected, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	res.add("detect", func() error { e.Close(); return nil })
+	return e, nil
 }
 
 // listenOn returns given, or a new listener on addr that res will close.
@@ -390,8 +432,13 @@ func (s *running) admin(keys store.Store, res *resources) error {
 		}
 		api.Mount(ah)
 	}
+	(&admin.BlocksAPI{Table: s.detect.Table(), Audit: s.logger, Replica: s.detect.Replica()}).Mount(ah)
+	blocks := s.opts.Blocks
+	if blocks == nil {
+		blocks = dashboardBlocks{table: s.detect.Table(), replica: s.detect.Replica}
+	}
 	ah.Mount(dashboard.Prefix, dashboard.New(dashboard.Options{Token: s.cfg.Admin.Token, Stats: s.stats,
-		Replica: s.opts.Replica, Blocks: s.opts.Blocks, Config: s.configs.View, Logger: s.logger, Done: s.done}))
+		Replica: s.opts.Replica, Blocks: blocks, Detections: s.detections, Config: s.configs.View, Logger: s.logger, Done: s.done}))
 	s.adminLn = limitAdmin(ln)
 	s.adminSrv = &http.Server{Handler: ah, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: s.errorLog()}
@@ -412,6 +459,8 @@ func (s *running) readiness() admin.Readiness {
 	}
 	state, mode, err := s.rl.Status()
 	rd.SharedState = &admin.Dependency{State: state, Mode: mode, Error: errText(err)}
+	bstate, berr := s.detect.Table().Status()
+	rd.Blocks = &admin.Dependency{State: bstate, Error: errText(berr)}
 	if s.keys != nil {
 		// A key store outage does not make the replica unready: keys it
 		// confirmed recently keep working (store_outage_grace), others get 503.
@@ -499,6 +548,10 @@ func (s *running) reload() {
 	if err != nil {
 		s.logger.Error("reload refused; keeping the running config", "error", err.Error())
 	} else {
+		_ = s.detect.Configure(next.Detect) // validated by the config loader
+		if next.Detect != nil && s.cfg.Detect != nil && next.Detect.QueueSize != s.cfg.Detect.QueueSize {
+			s.logger.Warn("detect.queue_size changed: restart rampart to apply it; the detectors keep the running queue")
+		}
 		old := s.current.Swap(ngw)
 		// Requests already on the old gateway keep its upstream pools;
 		// idle connections are closed now, busy ones when they finish.
