@@ -68,7 +68,7 @@ func TestDetectCredentialStuffingBlocked(t *testing.T) {
 	if err != nil || ra < 50 || ra > 60 {
 		t.Errorf("Retry-After %q, want the block's remaining ~60 seconds", resp.Header.Get("Retry-After"))
 	}
-	if !strings.Contains(g.Logs.String(), `"event":"detection","detector":"credential_stuffing"`) {
+	if !strings.Contains(g.Logs.String(), `"event":"alert","detector":"credential_stuffing"`) {
 		t.Errorf("no detection audit event in the logs")
 	}
 	req, _ := http.NewRequest("GET", g.AdminURL+"/metrics", nil)
