@@ -27,7 +27,7 @@ Usage:
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
   rampart keys create|list|rotate|revoke -c rampart.yaml   manage API keys in the store
-  rampart version                 print the version
+  rampart version                 print the version, commit, build date and Go version
 
 Run 'rampart <command> -h' for a command's flags.
 `
@@ -55,7 +55,7 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 	case "keys":
 		return keys(ctx, rest, env, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "rampart %s\n", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
