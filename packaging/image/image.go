@@ -90,9 +90,9 @@ func Build(o Options) (v1.Image, error) {
 	cf.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}, "9901/tcp": {}}
 	cf.Config.Volumes = map[string]struct{}{StateDir: {}}
 	cf.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":   "rampart",
-		"org.opencontainers.image.version": o.Version,
-		"org.opencontainers.image.source":  "https://github.com/rampart-gw/rampart",
+		"org.opencontainers.image.title":    "rampart",
+		"org.opencontainers.image.version":  o.Version,
+		"org.opencontainers.image.source":   "https://github.com/rampart-gw/rampart",
 		"org.opencontainers.image.licenses": "Apache-2.0",
 	}
 	return mutate.ConfigFile(img, cf)
