@@ -172,6 +172,14 @@ func TestReplicas(t *testing.T) {
 				}
 			}()
 		}
+		// The roll starts under load and the load goes on after it.
+		waitSent := func(n int64) {
+			deadline := time.Now().Add(30 * time.Second)
+			for sent.Load() < n && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		waitSent(60)
 		newConfig := []byte(replicaConfig + "  - { name: added, path: /added, methods: [GET], upstream: app, auth: none }\n")
 		for i, r := range rs {
 			if err := os.WriteFile(r.config, newConfig, 0o600); err != nil {
@@ -188,12 +196,13 @@ func TestReplicas(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
+		waitSent(sent.Load() + 60)
 		stop.Store(true)
 		wg.Wait()
 		if failed.Load() != 0 {
 			t.Errorf("%d of %d requests failed during the rolling reload; first: %v", failed.Load(), sent.Load(), firstFailure.Load())
 		}
-		if sent.Load() < 100 {
+		if sent.Load() < 120 {
 			t.Errorf("only %d requests sent: no load during the reload", sent.Load())
 		}
 		t.Logf("%d requests during the rolling reload, %d failed", sent.Load(), failed.Load())
