@@ -95,31 +95,13 @@ func TestServeReloadsOnConfigMapSwap(t *testing.T) {
 			t.Errorf("serve exit %d\n%s", code, logs.String())
 		}
 	}()
-	status := func(p string) int {
-		resp, err := http.Get("http://" + addr + p)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	waitFor := func(p string, want int) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for status(p) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never answered %d; logs:\n%s", p, want, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitFor("/a", 200)
+	waitStatus(t, addr, "/a", 200, logs)
 	cm.swap(t, config("/b"), first.ModTime())
 	if again, _ := os.Stat(filepath.Join(cm.root, "rampart.yaml")); again.Size() != first.Size() || !again.ModTime().Equal(first.ModTime()) {
 		t.Fatal("the swapped file should keep the old size and time")
 	}
-	waitFor("/b", 200)
-	if s := status("/a"); s != 404 {
+	waitStatus(t, addr, "/b", 200, logs)
+	if s := statusOf(addr, "/a"); s != 404 {
 		t.Errorf("/a after the swap: %d, want 404", s)
 	}
 }

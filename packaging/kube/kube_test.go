@@ -40,6 +40,17 @@ type objects struct {
 	netpol     *networkingv1.NetworkPolicy
 }
 
+// kinds allocates the field of objects that an apiVersion and kind decode into.
+var kinds = map[string]func(o *objects) any{
+	"apps/v1 Deployment":                     func(o *objects) any { o.deployment = &appsv1.Deployment{}; return o.deployment },
+	"v1 ConfigMap":                           func(o *objects) any { o.configMap = &corev1.ConfigMap{}; return o.configMap },
+	"v1 Secret":                              func(o *objects) any { o.secret = &corev1.Secret{}; return o.secret },
+	"v1 Service":                             func(o *objects) any { o.service = &corev1.Service{}; return o.service },
+	"policy/v1 PodDisruptionBudget":          func(o *objects) any { o.pdb = &policyv1.PodDisruptionBudget{}; return o.pdb },
+	"autoscaling/v2 HorizontalPodAutoscaler": func(o *objects) any { o.hpa = &autoscalingv2.HorizontalPodAutoscaler{}; return o.hpa },
+	"networking.k8s.io/v1 NetworkPolicy":     func(o *objects) any { o.netpol = &networkingv1.NetworkPolicy{}; return o.netpol },
+}
+
 // decode splits YAML documents and decodes each strictly into its type.
 func decode(t *testing.T, source string, docs []string) objects {
 	t.Helper()
@@ -52,32 +63,11 @@ func decode(t *testing.T, source string, docs []string) objects {
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
 			t.Fatalf("%s: %v", source, err)
 		}
-		var into any
-		switch meta.APIVersion + " " + meta.Kind {
-		case "apps/v1 Deployment":
-			o.deployment = &appsv1.Deployment{}
-			into = o.deployment
-		case "v1 ConfigMap":
-			o.configMap = &corev1.ConfigMap{}
-			into = o.configMap
-		case "v1 Secret":
-			o.secret = &corev1.Secret{}
-			into = o.secret
-		case "v1 Service":
-			o.service = &corev1.Service{}
-			into = o.service
-		case "policy/v1 PodDisruptionBudget":
-			o.pdb = &policyv1.PodDisruptionBudget{}
-			into = o.pdb
-		case "autoscaling/v2 HorizontalPodAutoscaler":
-			o.hpa = &autoscalingv2.HorizontalPodAutoscaler{}
-			into = o.hpa
-		case "networking.k8s.io/v1 NetworkPolicy":
-			o.netpol = &networkingv1.NetworkPolicy{}
-			into = o.netpol
-		default:
+		newObject, ok := kinds[meta.APIVersion+" "+meta.Kind]
+		if !ok {
 			t.Fatalf("%s: unexpected object %s %s", source, meta.APIVersion, meta.Kind)
 		}
+		into := newObject(&o)
 		if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
 			t.Fatalf("%s: %s %s does not decode strictly: %v\n%s", source, meta.APIVersion, meta.Kind, err, doc)
 		}
