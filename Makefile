@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus dashboard-assets
+.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus release deb image package-test dashboard-assets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,21 @@ bench: ## benchmarks with allocation counts
 
 build: ## build bin/rampart
 	$(GO) build -trimpath -o bin/rampart ./cmd/rampart
+
+release: ## static binaries for linux/amd64, linux/arm64, darwin/arm64, SHA256SUMS and an SBOM in dist/
+	@GO=$(GO) scripts/release
+
+deb: ## the .deb (amd64) in dist/, built with nfpm from packaging/
+	@GO=$(GO) PLATFORMS=linux/amd64 scripts/release
+	@scripts/package deb
+
+image: ## the OCI image in dist/ (load tarball and OCI layout), built with go-containerregistry
+	@GO=$(GO) PLATFORMS=linux/amd64 scripts/release
+	@scripts/package image
+
+package-test: ## packaging tests (.deb install, image, Helm chart and manifests) and the reproducibility check
+	@GO=$(GO) scripts/reproducible
+	cd packaging && RAMPART_BINARY=$(CURDIR)/dist/repro/rampart $(GO) test -count=1 ./...
 
 demo: ## run the demo
 	$(GO) run ./cmd/rampart demo
@@ -56,4 +71,4 @@ dashboard-assets: ## rebuild the dashboard's embedded assets from web/ (needs np
 	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css web/node_modules/uplot/LICENSE $(DASH_ASSETS)/vendor/
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

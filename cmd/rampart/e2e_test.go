@@ -17,7 +17,9 @@ const e2eAdminToken = "e2e-admin-token-0123456789abcdef0123456789"
 // served is a `rampart serve` process run by an end-to-end test.
 type served struct {
 	logs   gt.SyncBuffer
-	exited chan error // receives cmd.Wait's result once
+	exited chan error  // receives cmd.Wait's result once
+	config string      // the config file's path (tests edit it to reload)
+	proc   *os.Process // for signals (SIGHUP reloads)
 }
 
 // serveBinary builds the real binary and runs `rampart serve -c cfg` with
@@ -34,13 +36,14 @@ func serveBinary(t *testing.T, cfg string, env ...string) *served {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{exited: make(chan error, 1)}
+	s := &served{exited: make(chan error, 1), config: cfgPath}
 	cmd := exec.Command(bin, "serve", "-c", cfgPath)
 	cmd.Env = append(append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken), env...)
 	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.proc = cmd.Process
 	go func() { s.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)

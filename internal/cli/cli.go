@@ -28,7 +28,7 @@ Usage:
   rampart cert dev                self-signed certificate for local TLS
   rampart keys create|list|rotate|revoke -c rampart.yaml   manage API keys in the store
   rampart blocks list|add|remove -c rampart.yaml   manage blocks through the admin API
-  rampart version                 print the version
+  rampart version                 print the version, commit, build date and Go version
 
 Run 'rampart <command> -h' for a command's flags.
 `
@@ -58,7 +58,7 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 	case "blocks":
 		return blocks(ctx, rest, env, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "rampart %s\n", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -268,24 +268,8 @@ func TestServeReloadsOnFileChange(t *testing.T) {
 			t.Errorf("serve exit %d", code)
 		}
 	}()
-	status := func(p string) int {
-		resp, err := http.Get("http://" + addr + p)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	waitFor := func(p string, want int) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for status(p) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never answered %d", p, want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	status := func(p string) int { return statusOf(addr, p) }
+	waitFor := func(p string, want int) { t.Helper(); waitStatus(t, addr, p, want, logs) }
 	waitFor("/a", 200)
 	if err := os.WriteFile(path, []byte(base+"  - { name: b, path: /b, methods: [GET], upstream: app, auth: none }\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -308,6 +292,28 @@ func TestServeReloadsOnFileChange(t *testing.T) {
 	}
 	if status("/b") != 200 || status("/c") != 404 {
 		t.Fatalf("after a broken edit: /b %d /c %d", status("/b"), status("/c"))
+	}
+}
+
+// statusOf is the status of GET http://addr+path, 0 when it fails.
+func statusOf(addr, path string) int {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitStatus polls GET path until it answers want (15 s at most).
+func waitStatus(t *testing.T, addr, path string, want int, logs *syncBuf) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for statusOf(addr, path) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d; logs:\n%s", path, want, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -82,19 +82,16 @@ func jsonLogger(w io.Writer) (*slog.Logger, *audit.Sink) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// watchFile calls changed when path's size or modification time changes and
-// then stays unchanged for one more interval (debounce: editors and
-// ConfigMap updates write in several steps). Polling keeps the dependency
-// list short and works on every filesystem, symlink swaps included.
+// watchFile calls changed when the file at path changes (another file, as
+// when Kubernetes swaps a ConfigMap's ..data symlink, or a new size or
+// modification time) and then stays unchanged for one more interval
+// (debounce: editors and ConfigMap updates write in several steps). Polling
+// keeps the dependency list short and works on every filesystem, symlink
+// swaps included.
 func watchFile(ctx context.Context, path string, every time.Duration, changed func()) {
-	stat := func() (time.Time, int64) {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return time.Time{}, -1
-		}
-		return fi.ModTime(), fi.Size()
-	}
-	lastMod, lastSize := stat()
+	// os.Stat follows the symlinks: a swap yields another file (inode), even
+	// when the new one has the same size and time as the old.
+	last, _ := os.Stat(path)
 	pending := false
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -104,13 +101,22 @@ func watchFile(ctx context.Context, path string, every time.Duration, changed fu
 			return
 		case <-t.C:
 		}
-		mod, size := stat()
+		fi, _ := os.Stat(path)
 		switch {
-		case mod != lastMod || size != lastSize:
-			lastMod, lastSize, pending = mod, size, true
-		case pending && size >= 0:
+		case !sameVersion(last, fi):
+			last, pending = fi, true
+		case pending && fi != nil:
 			pending = false
 			changed()
 		}
 	}
+}
+
+// sameVersion reports whether two stats (nil: the file was missing) show
+// the same file with the same content size and modification time.
+func sameVersion(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
