@@ -117,6 +117,9 @@ func TestTraceOfAForwardedRequest(t *testing.T) {
 			t.Errorf("span %q has an error status on a 200", s.Name)
 		}
 		for k, v := range s.Attrs {
+			if k == "rampart.request_id" {
+				continue // random hex, checked above: may hold "42" by chance
+			}
 			if str, _ := v.(string); strings.Contains(str, "alice") || strings.Contains(str, "42") {
 				t.Errorf("span %q attribute %s = %q carries the principal or the path's id", s.Name, k, str)
 			}
