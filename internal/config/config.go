@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 )
@@ -78,6 +79,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	cfg.RateLimits = decodeDefinitions[ratelimit.Config](p, f, "rate_limits", "rate limit")
 	cfg.CORS = decodeDefinitions[cors.Config](p, f, "cors", "cors")
 	cfg.OpenAPI = decodeDefinitions[openapi.Config](p, f, "openapi", "openapi")
+	cfg.WAF = decodeDefinitions[waf.Config](p, f, "waf", "waf policy")
 	cfg.Routes = p.routes(f, cfg)
 	cfg.pos = p.pos
 	return cfg
