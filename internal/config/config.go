@@ -13,9 +13,9 @@ import (
 	"github.com/rampart-gw/rampart/internal/cors"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
-	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/waf"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting

@@ -24,9 +24,9 @@ import (
 	"github.com/rampart-gw/rampart/internal/headers"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/openapi"
-	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
