@@ -109,6 +109,7 @@ type Gateway struct {
 	closers        []func()                      // background work to stop on Close (JWKS refresh)
 	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
+	wafs           map[string]*wafPolicy // compiled waf: policies; reused by a reload that keeps them
 	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
 	hosts          map[string]bool // route hosts; used for absolute-form and 421
 	hostsOnly      bool            // every route names a host
@@ -159,6 +160,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.authenticators(routes)
 	b.lockout()
 	b.corsPolicies()
+	b.wafPolicies()
 	b.rateLimiter()
 
 	overrides := headers.Config{Routes: map[string]headers.Overrides{}}

@@ -25,6 +25,8 @@ type Metrics struct {
 	rejections *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	limited    *prometheus.CounterVec
+	wafDecide  *prometheus.CounterVec
+	wafMatches *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 	websockets prometheus.Gauge
 
@@ -52,7 +54,12 @@ func New() *Metrics {
 		Help: "WebSocket connections being relayed."})
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_rate_limited_total",
 		Help: "Requests refused by a rate-limit policy, by policy name."}, []string{"policy"})
+	m.wafDecide = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_decisions_total",
+		Help: "Requests inspected by a WAF policy, by policy, mode and decision (pass, match, block, detect, oversize)."}, []string{"policy", "mode", "decision"})
+	m.wafMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_matches_total",
+		Help: "WAF rule matches, by policy and rule id (bounded by the loaded rule set)."}, []string{"policy", "rule"})
 	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited,
+		m.wafDecide, m.wafMatches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -138,6 +145,15 @@ func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason)
 
 // RateLimited counts a refusal by a rate-limit policy (a config name).
 func (m *Metrics) RateLimited(policy string) { m.limited.WithLabelValues(policy).Inc() }
+
+// WAF counts one WAF decision and the rules that matched. Labels are
+// bounded: policies by their config name, rules by the loaded rule set.
+func (m *Metrics) WAF(policy, mode, decision string, rules []int) {
+	m.wafDecide.WithLabelValues(policy, mode, decision).Inc()
+	for _, id := range rules {
+		m.wafMatches.WithLabelValues(policy, strconv.Itoa(id)).Inc()
+	}
+}
 
 // SharedState exports whether the shared-state backend (Redis) is reachable:
 // up reports 1 when it is, 0 during an outage.
