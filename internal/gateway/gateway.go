@@ -110,9 +110,9 @@ type Gateway struct {
 	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
 	wafs           map[string]*wafPolicy // compiled waf: policies; reused by a reload that keeps them
-	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
-	hosts          map[string]bool // route hosts; used for absolute-form and 421
-	hostsOnly      bool            // every route names a host
+	unfetched      []string              // remote OpenAPI documents not loaded (Deps.Offline)
+	hosts          map[string]bool       // route hosts; used for absolute-form and 421
+	hostsOnly      bool                  // every route names a host
 	websockets     []*websocket.Handler
 	bodies         *spool.Budget // buffered request and response bodies
 	shadows        []error       // see Shadows

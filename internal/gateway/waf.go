@@ -164,5 +164,3 @@ func (g *Gateway) wafEvent(r *http.Request, res *waf.Result, mode string) {
 	}
 	g.logger.LogAttrs(r.Context(), level, "audit", attrs...)
 }
-
-
