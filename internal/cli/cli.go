@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
@@ -27,6 +28,7 @@ Usage:
   rampart scan URL [--openapi F]  API security scan (text, json or sarif); exit 1 on findings
   rampart cert dev                self-signed certificate for local TLS
   rampart keys create|list|rotate|revoke -c rampart.yaml   manage API keys in the store
+  rampart waf report [FILE]       rules the WAF fired, from the audit log, with suggested exclusions
   rampart version                 print the version
 
 Run 'rampart <command> -h' for a command's flags.
@@ -54,6 +56,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return cert(rest, stdout, stderr)
 	case "keys":
 		return keys(ctx, rest, env, stdout, stderr)
+	case "waf":
+		return wafCmd(rest, os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "rampart %s\n", Version)
 		return 0

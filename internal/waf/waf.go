@@ -41,12 +41,29 @@ import (
 type Policy struct {
 	cfg  Config
 	waf  coraza.WAF
-	ids  map[int]bool    // every loaded rule id, for exclusions
-	tags map[string]bool // every loaded tag
+	ids  map[int][]string // every loaded rule id and its tags, for exclusions
+	tags map[string]bool  // every loaded tag
 }
 
 // Config is the policy's configuration (with defaults applied).
 func (p *Policy) Config() Config { return p.cfg }
+
+// ParanoiaLevel is the CRS paranoia level of a loaded rule (its
+// paranoia-level/N tag), 0 for a rule without one, -1 for an unknown id.
+func (p *Policy) ParanoiaLevel(id int) int {
+	tags, ok := p.ids[id]
+	if !ok {
+		return -1
+	}
+	for _, t := range tags {
+		if n, ok := strings.CutPrefix(t, "paranoia-level/"); ok {
+			if pl, err := strconv.Atoi(n); err == nil {
+				return pl
+			}
+		}
+	}
+	return 0
+}
 
 // Detect reports whether the policy only reports (mode: detect).
 func (p *Policy) Detect() bool { return p.cfg.Mode == "detect" }
@@ -86,9 +103,9 @@ func New(c Config) (*Policy, error) {
 		}
 		extra = string(b)
 	}
-	p := &Policy{cfg: c, ids: map[int]bool{}, tags: map[string]bool{}}
+	p := &Policy{cfg: c, ids: map[int][]string{}, tags: map[string]bool{}}
 	observe := func(r types.RuleMetadata) {
-		p.ids[r.ID()] = true
+		p.ids[r.ID()] = r.Tags()
 		for _, t := range r.Tags() {
 			p.tags[t] = true
 		}
@@ -179,14 +196,14 @@ func (p *Policy) exclusions() (string, []error) {
 	var errs []error
 	if !c.NoDefaultExclusions {
 		for _, d := range defaultExclusions {
-			if p.ids[d.id] {
+			if _, ok := p.ids[d.id]; ok {
 				fmt.Fprintf(&b, "%s\n", d.directive)
 			}
 		}
 	}
 	for i, s := range c.ExcludeRules {
 		id, err := strconv.Atoi(s)
-		if err != nil || !p.ids[id] {
+		if _, ok := p.ids[id]; err != nil || !ok {
 			errs = append(errs, &conf.FieldError{Field: "exclude_rules", Index: i, Entry: "rule", Got: true, Msg: "is not a rule of the loaded rule set"})
 			continue
 		}
@@ -201,7 +218,7 @@ func (p *Policy) exclusions() (string, []error) {
 	}
 	for i, t := range c.ExcludeTargets {
 		if id, err := strconv.Atoi(t.Rule); err == nil {
-			if !p.ids[id] {
+			if _, ok := p.ids[id]; !ok {
 				errs = append(errs, &conf.FieldError{Field: "exclude_targets", Index: i, Msg: fmt.Sprintf("rule %d is not a rule of the loaded rule set", id)})
 				continue
 			}
