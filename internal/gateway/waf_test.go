@@ -232,3 +232,78 @@ func sharedDir(t testing.TB, name string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// TestWAFCorpusLegitimateRequestsPass sends the legitimate request cases of
+// the OpenAPI corpus (real public APIs' own examples) through a PL1 policy
+// with the default exclusions: none may be refused.
+func TestWAFCorpusLegitimateRequestsPass(t *testing.T) {
+	dir := sharedDir(t, "openapi-corpus")
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "cases.json"))
+	if len(files) == 0 {
+		t.Fatalf("no cases.json under %s", dir)
+	}
+	g, up := startWAF(t, "{ paranoia_level: 1 }")
+	sent := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Cases []struct {
+				ID, Kind, Method, Path string
+				Query                  [][2]string
+				Headers                map[string]string
+				ContentType            string          `json:"content_type"`
+				Body                   json.RawMessage `json:"body"`
+				RawBody                *string         `json:"raw_body"`
+			}
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range doc.Cases {
+			if c.Kind != "legit" {
+				continue
+			}
+			q := url.Values{}
+			for _, kv := range c.Query {
+				q.Add(kv[0], kv[1])
+			}
+			target := g.URL + c.Path
+			if len(q) > 0 {
+				target += "?" + q.Encode()
+			}
+			var body string
+			switch {
+			case c.RawBody != nil:
+				body = *c.RawBody
+			case len(c.Body) > 0 && c.ContentType != "" && !strings.Contains(c.ContentType, "json"):
+				_ = json.Unmarshal(c.Body, &body) // a form body is a string
+			case len(c.Body) > 0:
+				body = string(c.Body)
+			}
+			req, err := http.NewRequest(c.Method, target, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("User-Agent", "rampart-corpus/1.0")
+			req.Header.Set("Accept", "application/json")
+			for k, v := range c.Headers {
+				req.Header.Set(k, v)
+			}
+			if c.ContentType != "" {
+				req.Header.Set("Content-Type", c.ContentType)
+			}
+			before := up.Count()
+			resp, answer := g.Do(t, req)
+			sent++
+			if resp.StatusCode == http.StatusForbidden || up.Count() != before+1 {
+				t.Errorf("%s %s: %s %s refused: %d %s", filepath.Base(filepath.Dir(f)), c.ID, c.Method, c.Path, resp.StatusCode, answer)
+			}
+		}
+	}
+	if sent < 50 {
+		t.Fatalf("only %d legitimate cases sent; the corpus changed?", sent)
+	}
+}

@@ -349,4 +349,3 @@ func crsMarkdown(results map[int]map[string]*tally) string {
 	}
 	return b.String()
 }
-

@@ -184,6 +184,12 @@ func (p *Policy) setup() string {
 	b.WriteString(`SecDefaultAction "phase:2,log,auditlog,pass"` + "\n")
 	fmt.Fprintf(&b, `SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d"`+"\n", c.ParanoiaLevel)
 	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=%d"`+"\n", c.InboundThreshold, outbound)
+	if !c.NoDefaultExclusions {
+		// REST APIs use PUT, PATCH and DELETE; the CRS default allows only
+		// GET HEAD POST OPTIONS (rule 911100). Routes still list their own
+		// methods: the router refuses the others before the WAF.
+		b.WriteString(`SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'"` + "\n")
+	}
 	b.WriteString(`SecAction "id:900990,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',ver:'OWASP_CRS/4.25.0',setvar:tx.crs_setup_version=4250"` + "\n")
 	return b.String()
 }
