@@ -19,10 +19,6 @@ type Config struct {
 	// InboundThreshold is the CRS inbound anomaly score at which a request
 	// is refused (a critical match scores 5, error 4, warning 3, notice 2).
 	InboundThreshold int `yaml:"inbound_threshold" default:"5" conf:"min=1,max=1000"`
-	// OutboundThreshold is the outbound anomaly score at which a response
-	// is refused; only with inspect_responses. Unset means the CRS default
-	// of 4.
-	OutboundThreshold int `yaml:"outbound_threshold" conf:"min=0,max=1000"`
 	// Mode is block (refuse with 403 request-blocked) or detect (never
 	// refuse: log a waf_detected audit event and count it, for rollout).
 	Mode string `yaml:"mode" default:"block" conf:"oneof=block|detect"`
@@ -42,19 +38,6 @@ type Config struct {
 	// loaded after the CRS; relative to the config file. Include is not
 	// supported in it.
 	RulesFile string `yaml:"rules_file"`
-	// InspectResponses runs the CRS response rules on response headers and
-	// on bodies up to max_response_bytes. Off: responses are not inspected
-	// at all (APIs rarely need it, and it costs a buffered response).
-	InspectResponses bool `yaml:"inspect_responses"`
-	// MaxResponseBytes bounds the response body buffered for inspection;
-	// only with inspect_responses. A longer body is handled by
-	// oversize_response.
-	MaxResponseBytes conf.Size `yaml:"max_response_bytes" default:"1MiB" conf:"size,min=1KiB,max=64MiB"`
-	// OversizeResponse is what happens to a response longer than
-	// max_response_bytes: pass (sent uninspected and counted) or refuse
-	// (502, fail closed).
-	OversizeResponse string `yaml:"oversize_response" default:"pass" conf:"oneof=pass|refuse"`
-
 	// BaseDir resolves a relative rules_file (set by the gateway: the
 	// config file's directory).
 	BaseDir string `yaml:"-"`
@@ -88,9 +71,6 @@ func (c *Config) Validate() []error {
 		if prob := targetProblem(t); prob != "" {
 			errs = append(errs, &conf.FieldError{Field: "exclude_targets", Index: i, Msg: prob})
 		}
-	}
-	if c.OutboundThreshold != 0 && !c.InspectResponses {
-		errs = append(errs, conf.Errorf("outbound_threshold", "applies to inspected responses: set inspect_responses: true"))
 	}
 	return errs
 }

@@ -13,7 +13,7 @@
 //
 // Tuned for JSON APIs: request bodies are parsed by Coraza's JSON body
 // processor (fields become ARGS:json.a.b), responses are not looked at
-// unless inspect_responses, Coraza's own audit and debug logs are off (the
+// (the response phases never run), Coraza's own audit and debug logs are off (the
 // gateway writes its own audit event), and the request body limit is the
 // gateway's max_body_bytes.
 package waf
@@ -69,11 +69,8 @@ func (p *Policy) ParanoiaLevel(id int) int {
 func (p *Policy) Detect() bool { return p.cfg.Mode == "detect" }
 
 // blockingRule is the CRS rule that refuses a request whose inbound anomaly
-// score reached the threshold; outboundRule the same for responses.
-const (
-	blockingRule = 949110
-	outboundRule = 959100
-)
+// score reached the threshold.
+const blockingRule = 949110
 
 // New compiles c. Its problems are *conf.FieldError at the key they are
 // about: exclusions naming rules or tags the rule set does not have, and
@@ -87,9 +84,6 @@ func New(c Config) (*Policy, error) {
 	}
 	if c.Mode == "" {
 		c.Mode = "block"
-	}
-	if c.MaxResponseBytes == 0 {
-		c.MaxResponseBytes = 1 << 20
 	}
 	var extra string
 	if c.RulesFile != "" {
@@ -155,22 +149,14 @@ func (p *Policy) setup() string {
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	respAccess := "Off"
-	if c.InspectResponses {
-		respAccess = "On"
-	}
-	outbound := c.OutboundThreshold
-	if outbound == 0 {
-		outbound = 4
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "SecRuleEngine %s\n", engine)
 	b.WriteString("SecRequestBodyAccess On\n")
 	// The gateway has already refused larger bodies (413); the in-memory
 	// limit keeps Coraza from spilling bodies to its own temp files.
 	fmt.Fprintf(&b, "SecRequestBodyLimit %d\nSecRequestBodyInMemoryLimit %d\nSecRequestBodyLimitAction Reject\n", limit, limit)
-	fmt.Fprintf(&b, "SecResponseBodyAccess %s\nSecResponseBodyLimit %d\nSecResponseBodyLimitAction ProcessPartial\n", respAccess, int64(c.MaxResponseBytes))
-	b.WriteString("SecResponseBodyMimeType application/json text/plain text/html text/xml application/xml\n")
+	// Responses are not inspected: the response phases never run.
+	b.WriteString("SecResponseBodyAccess Off\n")
 	b.WriteString("SecAuditEngine Off\nSecDebugLogLevel 0\nSecArgumentSeparator &\nSecCookieFormat 0\n")
 	// JSON (and +json) bodies through the JSON body processor; XML
 	// through the XML one. URL-encoded and multipart are chosen by Coraza.
@@ -183,7 +169,7 @@ func (p *Policy) setup() string {
 	b.WriteString(`SecDefaultAction "phase:1,log,auditlog,pass"` + "\n")
 	b.WriteString(`SecDefaultAction "phase:2,log,auditlog,pass"` + "\n")
 	fmt.Fprintf(&b, `SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d"`+"\n", c.ParanoiaLevel)
-	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=%d"`+"\n", c.InboundThreshold, outbound)
+	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4"`+"\n", c.InboundThreshold)
 	if !c.NoDefaultExclusions {
 		// REST APIs use PUT, PATCH and DELETE; the CRS default allows only
 		// GET HEAD POST OPTIONS (rule 911100). Routes still list their own
