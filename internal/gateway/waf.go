@@ -39,12 +39,22 @@ func (b *builder) wafPolicies() {
 		start := time.Now()
 		p, err := waf.New(c)
 		if err != nil {
-			b.fail(fmt.Errorf("waf %q: %w", name, err), "waf", name)
+			for _, e := range splitErrors(err) { // each at its own key
+				b.fail(fmt.Errorf("waf %q: %w", name, e), "waf", name)
+			}
 			continue
 		}
 		b.deps.Logger.Debug("waf policy compiled", "waf", name, "ms", time.Since(start).Milliseconds())
 		b.g.wafs[name] = &wafPolicy{key: key, policy: p}
 	}
+}
+
+// splitErrors undoes errors.Join.
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // wafKey identifies what a policy compiles from: its settings and the

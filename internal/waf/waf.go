@@ -196,14 +196,14 @@ func (p *Policy) exclusions() (string, []error) {
 	for i, s := range c.ExcludeRules {
 		id, err := strconv.Atoi(s)
 		if _, ok := p.ids[id]; err != nil || !ok {
-			errs = append(errs, &conf.FieldError{Field: "exclude_rules", Index: i, Entry: "rule", Got: true, Msg: "is not a rule of the loaded rule set"})
+			errs = append(errs, &conf.FieldError{Field: "exclude_rules", Index: i, Msg: fmt.Sprintf("rule %q is not a rule of the loaded rule set", s)})
 			continue
 		}
 		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
 	}
 	for i, t := range c.ExcludeTags {
 		if !p.tags[t] || strings.ContainsAny(t, " \t\"'\\") {
-			errs = append(errs, &conf.FieldError{Field: "exclude_tags", Index: i, Entry: "tag", Got: true, Msg: "tags no rule of the loaded rule set"})
+			errs = append(errs, &conf.FieldError{Field: "exclude_tags", Index: i, Msg: fmt.Sprintf("tag %q tags no rule of the loaded rule set", t)})
 			continue
 		}
 		fmt.Fprintf(&b, "SecRuleRemoveByTag %q\n", t)

@@ -2,11 +2,11 @@ package waf
 
 import (
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,14 +82,14 @@ func TestAttacksInJSONAndQueryAreBlocked(t *testing.T) {
 
 func TestJSONFieldNamesAreVariables(t *testing.T) {
 	res := inspect(t, pl1(t), "POST", "/users", "application/json", `{"user": {"name": "x' UNION SELECT password FROM users--"}}`)
-	if res == nil || !contains(res.Variables, "ARGS:json.user.name") {
+	if res == nil || !slices.Contains(res.Variables, "ARGS:json.user.name") {
 		t.Fatalf("variables = %+v, want ARGS:json.user.name (the JSON body processor ran)", res)
 	}
 }
 
 func TestMalformedJSONIsRefused(t *testing.T) {
 	res := inspect(t, pl1(t), "POST", "/users", "application/json", `{"name": "x' UNION SELECT`)
-	if res == nil || !res.Blocked || !containsInt(res.Rules, 10003) {
+	if res == nil || !res.Blocked || !slices.Contains(res.Rules, 10003) {
 		t.Fatalf("a body the JSON processor cannot parse passed: %+v", res)
 	}
 }
@@ -164,7 +164,7 @@ func TestRulesFileRulesRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := inspect(t, p, "POST", "/orders", "application/json", `{"coupon": "FREE"}`)
-	if res == nil || !res.Blocked || !containsInt(res.Rules, 20001) {
+	if res == nil || !res.Blocked || !slices.Contains(res.Rules, 20001) {
 		t.Fatalf("the extra rule did not refuse: %+v", res)
 	}
 }
@@ -189,24 +189,6 @@ func TestExcerptIsShortAndRedacted(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsInt(list []int, n int) bool {
-	for _, v := range list {
-		if v == n {
-			return true
-		}
-	}
-	return false
-}
-
 func unwrapAll(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
@@ -217,7 +199,6 @@ func unwrapAll(err error) []error {
 	return []error{err}
 }
 
-var _ = http.MethodGet
 
 // BenchmarkInspect is the WAF alone at PL1: one Coraza transaction per
 // request.
