@@ -199,7 +199,6 @@ func unwrapAll(err error) []error {
 	return []error{err}
 }
 
-
 // BenchmarkInspect is the WAF alone at PL1: one Coraza transaction per
 // request.
 func BenchmarkInspect(b *testing.B) {
