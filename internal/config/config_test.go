@@ -866,6 +866,11 @@ func TestRoutes(t *testing.T) {
 			`15:11: route "r": cors policy "webb" is not defined (defined in cors: web); did you mean "web"?`,
 			`16:14: route "r": openapi document "spec" is not defined (defined in openapi: api)`,
 		}},
+		{name: "undefined waf policy refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    waf: crs\n"), want: []string{
+			`14:10: route "r": waf policy "crs" is not defined (nothing is defined in waf)`}},
+		{name: "waf with buffer_request false refused", src: defs + "waf: {crs: {paranoia_level: 5, mode: bloc}}\nroutes:\n  - name: r\n    path: /r\n    methods: [POST]\n    upstream: app\n    auth: none\n    waf: crs\n    buffer_request: false\n", want: []string{
+			`8:29: waf policy "crs": paranoia_level must be between 1 and 4, got 5`, `8:38: waf policy "crs": mode must be one of block, detect; got "bloc"`,
+			`16:21: route "r": buffer_request false cannot be used with waf: its rules read the whole buffered body`}},
 		{name: "route failure mode typo suggests", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    rate_limit: [rl]\n    shared_state_failure: fail_opn\n"), want: []string{
 			`15:27: route "r": shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "route failure mode without rate_limit refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    shared_state_failure: fail_open\n"), want: []string{
