@@ -94,6 +94,16 @@ func TestWAFDetectModeForwardsAndReports(t *testing.T) {
 	if len(vars) == 0 || !strings.Contains(fmt.Sprint(vars), "ARGS:json.name") {
 		t.Errorf("event does not name the matched field: %v", ev)
 	}
+	// The decision is counted before the request is forwarded, so the
+	// counter is there once the response is.
+	req, _ := http.NewRequest("GET", g.AdminURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
+	_, metrics := g.Do(t, req)
+	for _, want := range []string{`rampart_waf_decisions_total{decision="detect",mode="detect",policy="crs"} 1`, `rampart_waf_matches_total{policy="crs",rule="942100"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // legitimate are realistic JSON requests that must pass PL1 with the
