@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus release deb image package-test dashboard-assets
+.PHONY: help test vet unit fuzz vuln bench build demo clean openapi-corpus release deb image package-test dashboard-assets waf-crs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ CORPUS    ?= $(firstword $(wildcard ../shared/openapi-corpus /work/shared/openap
 openapi-corpus: build ## run the request cases of $(CORPUS) through bin/rampart (skipped when absent)
 	@if [ -d "$(CORPUS)" ]; then $(GO) run ./bench/cmd/corpus -rampart bin/rampart -corpus "$(CORPUS)"; \
 	  else echo "openapi-corpus: $(CORPUS) is absent; skipped"; fi
+
+# The CRS project's regression tests (v4.25.0), beside the project like the
+# corpus; the test finds ../shared/crs-tests or /work/shared/crs-tests itself
+# and fails when absent under CI=true or RAMPART_REQUIRE_SERVICES=1.
+waf-crs: ## CRS regression tests through the gateway at PL1 and PL2; fails when a family's pass rate drops
+	$(GO) test -tags wafcrs -run '^TestCRSRegression$$' -count=1 -timeout 40m ./internal/gateway/ $(WAFCRS_FLAGS)
 
 bench-compare: ## Rampart vs nginx vs bare Go proxy under wrk; writes bench/RESULTS.md
 	@bash bench/run

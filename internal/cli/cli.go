@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
@@ -28,6 +29,7 @@ Usage:
   rampart cert dev                self-signed certificate for local TLS
   rampart keys create|list|rotate|revoke -c rampart.yaml   manage API keys in the store
   rampart blocks list|add|remove -c rampart.yaml   manage blocks through the admin API
+  rampart waf report [FILE]       rules the WAF fired, from the audit log, with suggested exclusions
   rampart version                 print the version, commit, build date and Go version
 
 Run 'rampart <command> -h' for a command's flags.
@@ -57,6 +59,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return keys(ctx, rest, env, stdout, stderr)
 	case "blocks":
 		return blocks(ctx, rest, env, stdout, stderr)
+	case "waf":
+		return wafCmd(rest, os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -332,4 +333,22 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestWAFReport(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "audit.log")
+	line := `{"msg":"audit","event":"waf_detected","waf":"api","mode":"detect","would_block":true,"score":5,"rules":[942100],"variables":["ARGS:json.bio"],"route":"users"}` + "\n"
+	if err := os.WriteFile(log, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"waf", "report", log}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `- { rule: "942100", target: "ARGS:json.bio" }`) {
+		t.Errorf("report:\n%s", stdout.String())
+	}
+	if code := Run(context.Background(), []string{"waf"}, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("rampart waf without report: exit %d, want 2", code)
+	}
 }

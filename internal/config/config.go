@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/tracing"
+	"github.com/rampart-gw/rampart/internal/waf"
 )
 
 // section returns the fields of the mapping under key, or empty fields (reporting
@@ -95,6 +96,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	cfg.RateLimits = decodeDefinitions[ratelimit.Config](p, f, "rate_limits", "rate limit")
 	cfg.CORS = decodeDefinitions[cors.Config](p, f, "cors", "cors")
 	cfg.OpenAPI = decodeDefinitions[openapi.Config](p, f, "openapi", "openapi")
+	cfg.WAF = decodeDefinitions[waf.Config](p, f, "waf", "waf policy")
 	cfg.Routes = p.routes(f, cfg)
 	cfg.pos = p.pos
 	cfg.FromEnv = p.fromEnv

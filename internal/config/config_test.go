@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
+	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -181,6 +182,7 @@ func TestDesignExampleLoads(t *testing.T) {
 		OpenAPI: map[string]*openapi.Config{
 			"inventory": {Name: "inventory", Spec: "./openapi.json", ValidateRequests: true, FilterResponses: "strip", RejectUndocumented: true},
 		},
+		WAF: map[string]*waf.Config{},
 		Routes: []*Route{
 			{Name: "items", Path: "/api/items/{id}", PathPos: conf.Pos{Line: 37, Col: 11}, Methods: []string{"GET"}, Upstream: "inventory",
 				Auth: []string{"corp_sso", "partners"}, Require: authz.Require{Scopes: []string{"items:read"}},
@@ -305,7 +307,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "version must be 1", src: "version: 2\nadmin: {listen: \"off\"}\n", want: []string{"1:10: version must be 1"}},
 		{name: "version must be an integer", src: "version: one\nadmin: {listen: \"off\"}\n", want: []string{`1:10: version must be an integer, got "one"`}},
 		{name: "unknown top-level key lists known keys", src: base + "frobnicate: 1\n", want: []string{
-			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, alerts, tracing, detect, upstreams, authenticators, rate_limits, cors, openapi, routes)`,
+			`5:1: unknown key "frobnicate" in the top level (known: version, server, admin, store, store_timeout, store_outage_grace, shared_state, shared_state_failure, shared_state_timeout, lockout, ip_filter, alerts, tracing, detect, upstreams, authenticators, rate_limits, cors, openapi, waf, routes)`,
 		}},
 		{name: "unknown key suggests closest", src: base + "server: {max_body_byte: 10MB}\n", want: []string{
 			`5:10: unknown key "max_body_byte" in server (known: listen, tls, http_redirect, trusted_proxies, max_header_bytes, max_body_bytes, body_buffer_bytes, body_memory_budget, body_spill_dir, body_spill_budget, max_query_params, read_header_timeout, read_timeout, write_timeout, response_timeout, idle_timeout, max_connections, shutdown_timeout); did you mean "max_body_bytes"?`,
@@ -315,7 +317,7 @@ func TestVersionAndKeys(t *testing.T) {
 		{name: "memory budget below the per-body threshold", src: base + "server: {body_buffer_bytes: 1MiB, body_memory_budget: 512KiB}\n", want: []string{
 			`5:55: server: body_memory_budget must be at least body_buffer_bytes (1048576 bytes), got 524288 bytes`,
 		}},
-		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, ip_filter, require, rate_limit, shared_state_failure, cors, openapi, buffer_request, websocket, headers, response_owner, login)`}},
+		{name: "unknown key deep in a route", src: base + baseRoute + "    timeout: 5s\n", want: []string{`11:5: unknown key "timeout" in route "r" (known: name, host, path, methods, deny, deny_status, upstream, auth, auth_optional, ip_filter, require, rate_limit, shared_state_failure, cors, openapi, waf, buffer_request, websocket, headers, response_owner, login)`}},
 		{name: "duplicate key refused", src: base + "server:\n  listen: \":1\"\n  listen: \":2\"\n", want: []string{`7:3: duplicate key "listen" in server (first at line 6)`}},
 		{name: "duplicate top-level key refused", src: base + "version: 1\n", want: []string{`5:1: duplicate key "version" in the top level (first at line 1)`}},
 		{name: "duplicate definition name refused", src: base + "cors:\n  a: {allow_origins: [\"https://a.test\"]}\n  a: {allow_origins: [\"https://b.test\"]}\n", want: []string{`7:3: duplicate key "a" in cors (first at line 6)`}},
@@ -894,6 +896,11 @@ func TestRoutes(t *testing.T) {
 			`15:11: route "r": cors policy "webb" is not defined (defined in cors: web); did you mean "web"?`,
 			`16:14: route "r": openapi document "spec" is not defined (defined in openapi: api)`,
 		}},
+		{name: "undefined waf policy refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    waf: crs\n"), want: []string{
+			`14:10: route "r": waf policy "crs" is not defined (nothing is defined in waf)`}},
+		{name: "waf with buffer_request false refused", src: defs + "waf: {crs: {paranoia_level: 5, mode: bloc}}\nroutes:\n  - name: r\n    path: /r\n    methods: [POST]\n    upstream: app\n    auth: none\n    waf: crs\n    buffer_request: false\n", want: []string{
+			`8:29: waf policy "crs": paranoia_level must be between 1 and 4, got 5`, `8:38: waf policy "crs": mode must be one of block, detect; got "bloc"`,
+			`16:21: route "r": buffer_request false cannot be used with waf: its rules read the whole buffered body`}},
 		{name: "route failure mode typo suggests", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    rate_limit: [rl]\n    shared_state_failure: fail_opn\n"), want: []string{
 			`15:27: route "r": shared_state_failure must be one of fail_closed, fail_open, local; got "fail_opn"; did you mean "fail_open"?`}},
 		{name: "route failure mode without rate_limit refused", src: r("    methods: [GET]\n    upstream: app\n    auth: none\n    shared_state_failure: fail_open\n"), want: []string{

@@ -42,6 +42,7 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 		rateLimits:     newNameSet("rate limit", "rate_limits", cfg.RateLimits),
 		cors:           newNameSet("cors policy", "cors", cfg.CORS),
 		openAPI:        newNameSet("openapi document", "openapi", cfg.OpenAPI),
+		waf:            newNameSet("waf policy", "waf", cfg.WAF),
 	}
 	for i, n := range items {
 		p.record(join("routes", strconv.Itoa(i)), n)
@@ -58,7 +59,7 @@ func (p *parser) routes(top *fields, cfg *Config) []*Route {
 
 // routeRefs are the names routes may refer to.
 type routeRefs struct {
-	upstreams, authenticators, rateLimits, cors, openAPI *nameSet
+	upstreams, authenticators, rateLimits, cors, openAPI, waf *nameSet
 }
 
 func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string]*yaml.Node) routeInfo {
@@ -184,9 +185,15 @@ func (p *parser) route(n *yaml.Node, index int, refs *routeRefs, seen map[string
 	if v, ok := f.str("openapi"); ok && p.defined(f, "openapi", v, refs.openAPI) {
 		r.OpenAPI = v.s
 	}
+	if v, ok := f.str("waf"); ok && p.defined(f, "waf", v, refs.waf) {
+		r.WAF = v.s
+	}
 	p.routeWebSocket(f, r)
 	if f.boolean("buffer_request", &r.BufferRequest) && !r.BufferRequest && r.OpenAPI != "" {
 		f.errf("buffer_request", "false cannot be used with openapi: validation reads the whole buffered body")
+	}
+	if !r.BufferRequest && r.WAF != "" {
+		f.errf("buffer_request", "false cannot be used with waf: its rules read the whole buffered body")
 	}
 	if !r.BufferRequest && authz.BodyRules(r.Require) {
 		f.errf("buffer_request", "false cannot be used with a require.match rule on json: it reads the whole buffered body")

@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/ratelimit"
 	"github.com/rampart-gw/rampart/internal/tracing"
+	"github.com/rampart-gw/rampart/internal/waf"
 	"github.com/rampart-gw/rampart/internal/websocket"
 )
 
@@ -98,6 +99,8 @@ type Config struct {
 	CORS map[string]*cors.Config `yaml:"cors"`
 	// OpenAPI are the named documents routes name under openapi.
 	OpenAPI map[string]*openapi.Config `yaml:"openapi"`
+	// WAF are the named OWASP Core Rule Set policies routes name under waf.
+	WAF map[string]*waf.Config `yaml:"waf"`
 	// Routes are matched by host, method and path; paths may not overlap.
 	Routes []*Route `yaml:"routes"`
 
@@ -276,6 +279,9 @@ type Route struct {
 	// OpenAPI names the entry of openapi: that validates requests and filters
 	// responses.
 	OpenAPI string `yaml:"openapi"`
+	// WAF names the entry of waf: that inspects requests (after the
+	// OpenAPI step) with the OWASP Core Rule Set.
+	WAF string `yaml:"waf"`
 	// BufferRequest reads the whole request body (within the body budget)
 	// before it is forwarded. false streams it to the upstream as it
 	// arrives: authentication and every other check still happen before

@@ -129,9 +129,10 @@ type Gateway struct {
 	closers        []func()                      // background work to stop on Close (JWKS refresh)
 	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
-	unfetched      []string        // remote OpenAPI documents not loaded (Deps.Offline)
-	hosts          map[string]bool // route hosts; used for absolute-form and 421
-	hostsOnly      bool            // every route names a host
+	wafs           map[string]*wafPolicy // compiled waf: policies; reused by a reload that keeps them
+	unfetched      []string              // remote OpenAPI documents not loaded (Deps.Offline)
+	hosts          map[string]bool       // route hosts; used for absolute-form and 421
+	hostsOnly      bool                  // every route names a host
 	websockets     []*websocket.Handler
 	bodies         *spool.Budget    // buffered request and response bodies
 	ipFilter       *ipfilter.Filter // the top-level ip_filter; nil: none
@@ -194,6 +195,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	b.authenticators(routes)
 	b.lockout()
 	b.corsPolicies()
+	b.wafPolicies()
 	b.rateLimiter()
 	b.ipFilters()
 	b.detector()

@@ -85,6 +85,7 @@ func (b *builder) route(rt *config.Route) (http.Handler, bool) {
 		b.ownBody,       // require.match rules on the JSON body, which only now is buffered
 		b.loginUser,     // the username of a login route's body, for the detectors
 		b.contract,      // it validates the buffered body and filters the response
+		b.waf,           // the OWASP CRS on what the contract let through, before the upstream
 		b.tokenHint,     // last: it watches the upstream's own answer (hint.go)
 	} {
 		mw, err := step(rt)

@@ -28,6 +28,8 @@ type Metrics struct {
 	ipLists    *prometheus.CounterVec
 	alertsSent *prometheus.CounterVec
 	alertsLost *prometheus.CounterVec
+	wafDecide  *prometheus.CounterVec
+	wafMatches *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 	websockets prometheus.Gauge
 
@@ -61,8 +63,12 @@ func New() *Metrics {
 		Help: "Alerts handed to a destination, by sink (webhook:NAME) and result (delivered, failed after its attempts)."}, []string{"sink", "result"})
 	m.alertsLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_alert_dropped_total",
 		Help: "Alerts dropped because a destination's queue was full or shutdown ended its drain, by sink."}, []string{"sink"})
+	m.wafDecide = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_decisions_total",
+		Help: "Requests inspected by a WAF policy, by policy, mode and decision (pass, match, block, detect, oversize)."}, []string{"policy", "mode", "decision"})
+	m.wafMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_matches_total",
+		Help: "WAF rule matches, by policy and rule id (bounded by the loaded rule set)."}, []string{"policy", "rule"})
 	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited, m.ipLists,
-		m.alertsSent, m.alertsLost,
+		m.alertsSent, m.alertsLost, m.wafDecide, m.wafMatches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -152,6 +158,15 @@ func (m *Metrics) RateLimited(policy string) { m.limited.WithLabelValues(policy)
 // IPListReloadFailed counts a change of an ip_filter list file (a path from
 // the config) that could not be loaded.
 func (m *Metrics) IPListReloadFailed(list string) { m.ipLists.WithLabelValues(list).Inc() }
+
+// WAF counts one WAF decision and the rules that matched. Labels are
+// bounded: policies by their config name, rules by the loaded rule set.
+func (m *Metrics) WAF(policy, mode, decision string, rules []int) {
+	m.wafDecide.WithLabelValues(policy, mode, decision).Inc()
+	for _, id := range rules {
+		m.wafMatches.WithLabelValues(policy, strconv.Itoa(id)).Inc()
+	}
+}
 
 // SharedState exports whether the shared-state backend (Redis) is reachable:
 // up reports 1 when it is, 0 during an outage.
