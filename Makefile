@@ -27,8 +27,15 @@ vuln: ## govulncheck against the offline vulnerability database
 bench: ## benchmarks with allocation counts
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
-build: ## build bin/rampart
-	$(GO) build -trimpath -o bin/rampart ./cmd/rampart
+# What `rampart version` prints for a checkout build (release builds set the
+# same through scripts/release).
+CLIPKG    := github.com/rampart-gw/rampart/internal/cli
+LDFLAGS   := -X $(CLIPKG).Version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
+             -X $(CLIPKG).Commit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+             -X $(CLIPKG).BuildDate=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+
+build: ## build bin/rampart (version, commit and date from git)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rampart ./cmd/rampart
 
 release: ## static binaries for linux/amd64, linux/arm64, darwin/arm64, SHA256SUMS and an SBOM in dist/
 	@GO=$(GO) scripts/release
