@@ -286,6 +286,10 @@ func sendRaw(addr string, raw []byte) (int, bool) {
 		return 0, false
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
+	// The rest only until the gateway closes or 5 s pass: a kept-alive
+	// connection stays open, and waiting the whole answer deadline for it
+	// made a run take far longer than the answers did.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, _ = io.Copy(io.Discard, c)
 	f := strings.Fields(line)
 	if err != nil || len(f) < 2 {
