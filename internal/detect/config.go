@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config/conf"
+	"github.com/rampart-gw/rampart/internal/ipfilter"
 )
 
 // Actions.
@@ -177,7 +178,7 @@ func (c *Config) Validate() []error {
 	for i, s := range c.NeverBlock {
 		if _, err := parsePrefix(s); err != nil {
 			errs = append(errs, &conf.FieldError{Field: "never_block", Index: i, Entry: "entry", Got: true,
-				Msg: "is not an IP address or CIDR prefix"})
+				Msg: err.Error()})
 		}
 	}
 	if c.BlockStatus != 403 && c.BlockStatus != 429 {
@@ -186,28 +187,9 @@ func (c *Config) Validate() []error {
 	return errs
 }
 
-// parsePrefix reads an address or a CIDR prefix (an address is its /32 or
-// /128), masked.
-// TODO(merge): switch to the internal/ipfilter list type.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return p, err
-	}
-	if p.Addr().Is4In6() {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p.Masked(), nil
-}
+// parsePrefix reads an address or a canonical CIDR prefix: the rule of
+// every address entry in the config (ipfilter.ParseEntry).
+func parsePrefix(s string) (netip.Prefix, error) { return ipfilter.ParseEntry(strings.TrimSpace(s)) }
 
 // Login is a route's login: key: the route is the application's login
 // endpoint, whose 401/403 answers count as failed logins of the username
