@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
@@ -105,6 +107,15 @@ func (b *builder) waf(rt *config.Route) (pipeline.Middleware, error) {
 				req.ID, req.Client = info.ID, info.Client
 			}
 			if r.GetBody != nil && r.ContentLength != 0 {
+				// Coraza copies the body into its transaction: that copy
+				// counts against the body memory budget like the buffer.
+				if n := r.ContentLength; n > 0 {
+					if err := g.bodies.Reserve(n); err != nil {
+						pipeline.Refuse(w, r, "waf", g.obs, noRoom(err))
+						return
+					}
+					defer g.bodies.Release(n)
+				}
 				body, err := r.GetBody()
 				if err != nil {
 					pipeline.Refuse(w, r, "waf", g.obs, err)
@@ -113,7 +124,8 @@ func (b *builder) waf(rt *config.Route) (pipeline.Middleware, error) {
 				defer body.Close()
 				req.Body = body
 			}
-			res, err := p.Inspect(req)
+			res, x, err := p.Begin(req)
+			defer x.Close()
 			if err != nil {
 				pipeline.Refuse(w, r, "waf", g.obs, err) // fail closed: 500
 				return
@@ -124,7 +136,7 @@ func (b *builder) waf(rt *config.Route) (pipeline.Middleware, error) {
 				if res != nil {
 					rules = res.Rules
 				}
-				g.metrics.WAF(p.Config().Name, mode, decision, rules)
+				g.metrics.WAF(p.Config().Name, mode, "request", decision, rules)
 			}
 			switch decision {
 			case "pass":
@@ -136,7 +148,17 @@ func (b *builder) waf(rt *config.Route) (pipeline.Middleware, error) {
 			default:
 				g.wafEvent(r, res, mode)
 			}
-			next.ServeHTTP(w, r)
+			if !x.Inspects() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// A compressed answer could not be read: ask for identity (the
+			// client still gets a correct answer).
+			r.Header.Del("Accept-Encoding")
+			ww := &wafWriter{ResponseWriter: w, x: x, g: g, r: r, p: p, before: slices.Collect(maps.Keys(w.Header()))}
+			defer func() { x.Close(); ww.releaseHeld() }() // Coraza's copy is gone first
+			next.ServeHTTP(ww, r)
+			ww.finish()
 		})
 	}, nil
 }
@@ -156,11 +178,19 @@ func wafDecision(res *waf.Result, detect bool) string {
 	return "block"
 }
 
+// side is request or response: which half of the exchange res is about.
+func side(res *waf.Result) string {
+	if res.Response {
+		return "response"
+	}
+	return "request"
+}
+
 // wafEvent writes the waf_detected audit event of a request that matched
 // rules and was let through.
 func (g *Gateway) wafEvent(r *http.Request, res *waf.Result, mode string) {
 	attrs := []slog.Attr{slog.String("event", "waf_detected"), slog.String("waf", res.Policy), slog.String("mode", mode),
-		slog.Bool("would_block", res.Blocked), slog.Int("score", res.Score), slog.Any("rules", res.Rules),
+		slog.String("side", side(res)), slog.Bool("would_block", res.Blocked), slog.Int("score", res.Score), slog.Any("rules", res.Rules),
 		slog.Any("variables", res.Variables)}
 	if res.Excerpt != "" {
 		attrs = append(attrs, slog.String("excerpt", res.Excerpt))

@@ -99,7 +99,7 @@ func TestWAFDetectModeForwardsAndReports(t *testing.T) {
 	req, _ := http.NewRequest("GET", g.AdminURL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+g.AdminToken)
 	_, metrics := g.Do(t, req)
-	for _, want := range []string{`rampart_waf_decisions_total{decision="detect",mode="detect",policy="crs"} 1`, `rampart_waf_matches_total{policy="crs",rule="942100"} 1`} {
+	for _, want := range []string{`rampart_waf_decisions_total{decision="detect",mode="detect",policy="crs",side="request"} 1`, `rampart_waf_matches_total{policy="crs",rule="942100"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -187,7 +188,11 @@ func runCRS(t *testing.T, pl int, files map[string][]ftwFile, methods map[string
 		for _, f := range fs {
 			rulePL := meta.ParanoiaLevel(f.RuleID)
 			for _, tc := range f.Tests {
-				tl[judge(t, g, tc, rulePL, pl)]++
+				o := judge(t, g, tc, rulePL, pl)
+				if o == failed {
+					t.Logf("PL%d %s: test %d-%d failed", pl, fam, f.RuleID, tc.ID)
+				}
+				tl[o]++
 			}
 		}
 	}
@@ -285,18 +290,19 @@ func sendRaw(addr string, raw []byte) (int, bool) {
 	if _, err := c.Write(raw); err != nil {
 		return 0, false
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	// The rest only until the gateway closes or 5 s pass: a kept-alive
-	// connection stays open, and waiting the whole answer deadline for it
-	// made a run take far longer than the answers did.
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.Copy(io.Discard, c)
-	f := strings.Fields(line)
-	if err != nil || len(f) < 2 {
+	// The answer is read by its framing (a kept-alive connection stays
+	// open: waiting for the close cost seconds per test); one that cannot
+	// be framed is read until the gateway closes or 5 s pass.
+	br := bufio.NewReader(c)
+	method, _, _ := strings.Cut(string(raw), " ")
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
 		return 0, true
 	}
-	n, _ := strconv.Atoi(f[1])
-	return n, true
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, true
 }
 
 // wafIDs reads the rule ids of the waf_detected events in logs, and

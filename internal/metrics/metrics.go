@@ -64,7 +64,7 @@ func New() *Metrics {
 	m.alertsLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_alert_dropped_total",
 		Help: "Alerts dropped because a destination's queue was full or shutdown ended its drain, by sink."}, []string{"sink"})
 	m.wafDecide = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_decisions_total",
-		Help: "Requests inspected by a WAF policy, by policy, mode and decision (pass, match, block, detect, oversize)."}, []string{"policy", "mode", "decision"})
+		Help: "Requests (side request) and upstream answers (side response, inspect_responses) inspected by a WAF policy, by policy, mode and decision (pass, match, block, detect)."}, []string{"policy", "mode", "side", "decision"})
 	m.wafMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_waf_matches_total",
 		Help: "WAF rule matches, by policy and rule id (bounded by the loaded rule set)."}, []string{"policy", "rule"})
 	m.registry.MustRegister(m.requests, m.duration, m.upstream, m.rejections, m.reloads, m.inFlight, m.websockets, m.limited, m.ipLists,
@@ -161,8 +161,8 @@ func (m *Metrics) IPListReloadFailed(list string) { m.ipLists.WithLabelValues(li
 
 // WAF counts one WAF decision and the rules that matched. Labels are
 // bounded: policies by their config name, rules by the loaded rule set.
-func (m *Metrics) WAF(policy, mode, decision string, rules []int) {
-	m.wafDecide.WithLabelValues(policy, mode, decision).Inc()
+func (m *Metrics) WAF(policy, mode, side, decision string, rules []int) {
+	m.wafDecide.WithLabelValues(policy, mode, side, decision).Inc()
 	for _, id := range rules {
 		m.wafMatches.WithLabelValues(policy, strconv.Itoa(id)).Inc()
 	}

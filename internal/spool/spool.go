@@ -139,6 +139,24 @@ func (b *Budget) Dir() string {
 // InUse reports the bytes held in memory and on disk.
 func (b *Budget) InUse() (memory, disk int64) { return b.mem.Load(), b.disk.Load() }
 
+// Reserve accounts for n bytes of body held in memory by someone else (the
+// WAF engine keeps its own copy of what it inspects), so that the memory
+// budget bounds those copies too. It fails with ErrNoRoom when the budget
+// cannot take them; what it reserved is given back with Release.
+func (b *Budget) Reserve(n int64) error {
+	if n > 0 && !reserve(&b.mem, n, b.cfg.MemoryBudget) {
+		return fmt.Errorf("%w: memory budget exhausted", ErrNoRoom)
+	}
+	return nil
+}
+
+// Release gives back n bytes taken with Reserve.
+func (b *Budget) Release(n int64) {
+	if n > 0 {
+		b.mem.Add(-n)
+	}
+}
+
 func reserve(n *atomic.Int64, k, limit int64) bool {
 	if n.Add(k) > limit {
 		n.Add(-k)

@@ -34,6 +34,21 @@ type Config struct {
 	// NoDefaultExclusions turns off the built-in exclusions for JSON APIs
 	// (see docs/waf.md).
 	NoDefaultExclusions bool `yaml:"no_default_exclusions"`
+	// InspectResponses runs the CRS's response rules (data leakage: SQL,
+	// Java, PHP and IIS errors, web shells, directory listings) on the
+	// upstream's answers. A textual body (JSON, XML, text) without a
+	// Content-Encoding is held back until it is complete or reaches
+	// max_response_bytes, so the client sees nothing of a refused answer;
+	// other bodies are inspected by their status and headers only.
+	InspectResponses bool `yaml:"inspect_responses"`
+	// OutboundThreshold is the CRS outbound anomaly score at which an
+	// answer is withheld (502 response-blocked), with inspect_responses.
+	OutboundThreshold int `yaml:"outbound_threshold" default:"4" conf:"min=1,max=1000"`
+	// MaxResponseBytes is the most of an answer's body held back and
+	// inspected; the rest of a larger body is not inspected and streams
+	// once its first max_response_bytes passed (as ModSecurity's
+	// ProcessPartial). It bounds the memory of each inspected answer.
+	MaxResponseBytes conf.Size `yaml:"max_response_bytes" default:"512KiB" conf:"min=1,max=64MiB"`
 	// RulesFile is a file of extra SecLang directives (rules, exclusions),
 	// loaded after the CRS; relative to the config file. Include is not
 	// supported in it.

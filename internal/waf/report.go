@@ -24,8 +24,8 @@ const maxSamples = 5
 
 // Report reads an audit log (JSON lines, as the gateway writes them) and
 // lists the rules that fired, most frequent first: waf_detected events
-// (detect mode, or matches under the threshold) and request-blocked
-// rejections. Lines that are not such events are skipped; so are lines
+// (detect mode, or matches under the threshold) and request-blocked and
+// response-blocked rejections. Lines that are not such events are skipped; so are lines
 // longer than 1 MiB.
 func Report(r io.Reader) ([]*RuleReport, int, error) {
 	byRule := map[int]*RuleReport{}
@@ -45,7 +45,7 @@ func Report(r io.Reader) ([]*RuleReport, int, error) {
 		}
 		switch {
 		case ev.Event == "waf_detected":
-		case ev.Event == "rejected" && ev.Reason == "request-blocked":
+		case ev.Event == "rejected" && (ev.Reason == "request-blocked" || ev.Reason == "response-blocked"):
 			res, ok := ParseResult(ev.Error)
 			if !ok {
 				continue
@@ -111,6 +111,9 @@ func ParseResult(s string) (*Result, bool) {
 		return nil, false
 	}
 	res := &Result{Policy: name, Blocked: true}
+	if n, ok := strings.CutSuffix(name, " (response)"); ok {
+		res.Policy, res.Response = n, true
+	}
 	for _, part := range strings.Split(rest, "; ") {
 		key, val, _ := strings.Cut(part, " ")
 		switch key {

@@ -85,6 +85,12 @@ func New(c Config) (*Policy, error) {
 	if c.Mode == "" {
 		c.Mode = "block"
 	}
+	if c.OutboundThreshold == 0 {
+		c.OutboundThreshold = 4
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 512 << 10
+	}
 	var extra string
 	if c.RulesFile != "" {
 		path := c.RulesFile
@@ -155,8 +161,17 @@ func (p *Policy) setup() string {
 	// The gateway has already refused larger bodies (413); the in-memory
 	// limit keeps Coraza from spilling bodies to its own temp files.
 	fmt.Fprintf(&b, "SecRequestBodyLimit %d\nSecRequestBodyInMemoryLimit %d\nSecRequestBodyLimitAction Reject\n", limit, limit)
-	// Responses are not inspected: the response phases never run.
-	b.WriteString("SecResponseBodyAccess Off\n")
+	if c.InspectResponses {
+		// The gateway holds back at most MaxResponseBytes of a body and
+		// inspects that much (the rest streams uninspected). Rule 10004
+		// picks the bodies worth reading: textual and not compressed.
+		fmt.Fprintf(&b, "SecResponseBodyAccess On\nSecResponseBodyLimit %d\nSecResponseBodyLimitAction ProcessPartial\n", c.MaxResponseBytes)
+		b.WriteString(`SecRule RESPONSE_HEADERS:Content-Type "@rx (?i)^(?:text/|application/(?:[a-z0-9.-]+\+)?(?:json|xml)\b)" "id:10004,phase:3,t:none,pass,nolog,chain"` + "\n")
+		b.WriteString(`SecRule &RESPONSE_HEADERS:Content-Encoding "@eq 0" "t:none,ctl:forceResponseBodyVariable=On"` + "\n")
+	} else {
+		// Responses are not inspected: the response phases never run.
+		b.WriteString("SecResponseBodyAccess Off\n")
+	}
 	b.WriteString("SecAuditEngine Off\nSecDebugLogLevel 0\nSecArgumentSeparator &\nSecCookieFormat 0\n")
 	// JSON (and +json) bodies through the JSON body processor; XML
 	// through the XML one. URL-encoded and multipart are chosen by Coraza.
@@ -168,8 +183,10 @@ func (p *Policy) setup() string {
 	// crs-setup.conf, the parts that matter here.
 	b.WriteString(`SecDefaultAction "phase:1,log,auditlog,pass"` + "\n")
 	b.WriteString(`SecDefaultAction "phase:2,log,auditlog,pass"` + "\n")
+	b.WriteString(`SecDefaultAction "phase:3,log,auditlog,pass"` + "\n")
+	b.WriteString(`SecDefaultAction "phase:4,log,auditlog,pass"` + "\n")
 	fmt.Fprintf(&b, `SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d"`+"\n", c.ParanoiaLevel)
-	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4"`+"\n", c.InboundThreshold)
+	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=%d"`+"\n", c.InboundThreshold, c.OutboundThreshold)
 	if !c.NoDefaultExclusions {
 		// REST APIs use PUT, PATCH and DELETE; the CRS default allows only
 		// GET HEAD POST OPTIONS (rule 911100). Routes still list their own
@@ -237,7 +254,10 @@ type Result struct {
 	Score     int
 	Rules     []int    // matched rule ids, sorted, without the blocking rule
 	Variables []string // matched variables (ARGS:json.name), at most maxVariables
-	Excerpt   string   // a short redacted excerpt of the first matched value
+	Excerpt   string   // a short redacted excerpt of the first matched value (requests only)
+	// Response: found in the upstream's answer (inspect_responses), whose
+	// score is the outbound one.
+	Response bool
 }
 
 const maxVariables = 8
@@ -246,7 +266,11 @@ const maxVariables = 8
 // request-blocked rejection. Report parses it back (see ParseEvent).
 func (r *Result) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "waf %s: score %d; rules %s; variables %s", r.Policy, r.Score, joinInts(r.Rules), strings.Join(r.Variables, ","))
+	side := ""
+	if r.Response {
+		side = " (response)"
+	}
+	fmt.Fprintf(&b, "waf %s%s: score %d; rules %s; variables %s", r.Policy, side, r.Score, joinInts(r.Rules), strings.Join(r.Variables, ","))
 	if r.Excerpt != "" {
 		fmt.Fprintf(&b, "; excerpt %q", r.Excerpt)
 	}
@@ -275,9 +299,18 @@ type Request struct {
 // Result means nothing matched. The error is an engine failure: the caller
 // refuses the request (fail closed).
 func (p *Policy) Inspect(req Request) (*Result, error) {
+	res, x, err := p.Begin(req)
+	x.Close()
+	return res, err
+}
+
+// Begin is Inspect that, when the policy inspects responses and the request
+// was not refused, keeps the transaction open for the answer: the Exchange
+// (never nil) takes the response's header and body, and must be closed.
+func (p *Policy) Begin(req Request) (*Result, *Exchange, error) {
 	r := req.HTTP
-	tx := p.waf.NewTransactionWithID(req.ID)
-	defer tx.Close()
+	x := &Exchange{p: p, tx: p.waf.NewTransactionWithID(req.ID)}
+	tx := x.tx
 	client := ""
 	if req.Client.IsValid() {
 		client = req.Client.String()
@@ -304,22 +337,112 @@ func (p *Policy) Inspect(req Request) (*Result, error) {
 	if it == nil && req.Body != nil {
 		var err error
 		if it, _, err = tx.ReadRequestBodyFrom(req.Body); err != nil {
-			return nil, fmt.Errorf("waf %q: reading the body: %w", p.cfg.Name, err)
+			return nil, x, fmt.Errorf("waf %q: reading the body: %w", p.cfg.Name, err)
 		}
 	}
 	if it == nil {
 		var err error
 		if it, err = tx.ProcessRequestBody(); err != nil {
-			return nil, fmt.Errorf("waf %q: %w", p.cfg.Name, err)
+			return nil, x, fmt.Errorf("waf %q: %w", p.cfg.Name, err)
 		}
 	}
-	return p.result(tx.MatchedRules(), it != nil, blockingRule), nil
+	matched := tx.MatchedRules()
+	x.seen = len(matched)
+	res := p.result(matched, it != nil, blockingRule, false)
+	if p.cfg.InspectResponses && (res == nil || !res.Blocked || p.Detect()) {
+		x.open = true
+	}
+	return res, x, nil
 }
+
+// Exchange is one request's Coraza transaction, kept open for the response
+// phases (3 and 4) when the policy inspects responses.
+type Exchange struct {
+	p    *Policy
+	tx   types.Transaction
+	seen int  // rules matched by the request phases, already reported
+	open bool // the response is to be inspected
+	body bool // Headers chose to read the body
+	held int64
+}
+
+// Inspects reports whether the answer is to be inspected (Headers, Write,
+// Finish); false for a policy without inspect_responses.
+func (x *Exchange) Inspects() bool { return x != nil && x.open }
+
+// Headers runs phase 3 on the answer's status and header. It reports
+// whether the body is to be held back and inspected (textual, not
+// compressed: rule 10004) and a Result when the header alone was refused.
+func (x *Exchange) Headers(status int, proto string, h http.Header) (readBody bool, res *Result) {
+	tx := x.tx
+	for k, vs := range h {
+		for _, v := range vs {
+			tx.AddResponseHeader(k, v)
+		}
+	}
+	if it := tx.ProcessResponseHeaders(status, proto); it != nil {
+		return false, x.result(true)
+	}
+	x.body = tx.IsResponseBodyAccessible() && tx.IsResponseBodyProcessable()
+	return x.body, nil
+}
+
+// Write adds p to the held-back body, as much of it as the limit allows:
+// n < len(p) (or full) means the limit is reached and the rest of the body
+// is not inspected.
+func (x *Exchange) Write(p []byte) (n int, full bool, err error) {
+	limit := int64(x.p.cfg.MaxResponseBytes)
+	room := limit - x.held
+	if room <= 0 {
+		return 0, true, nil
+	}
+	if int64(len(p)) < room {
+		room = int64(len(p))
+	}
+	// WriteResponseBody runs phase 4 itself when the write reaches the
+	// limit (ProcessPartial); Finish then finds the phase done.
+	if _, n, err = x.tx.WriteResponseBody(p[:room]); err != nil {
+		return n, false, fmt.Errorf("waf %q: %w", x.p.cfg.Name, err)
+	}
+	x.held += int64(n)
+	return n, x.held >= limit, nil
+}
+
+// Held is the body as written so far (what was inspected), to be sent on.
+func (x *Exchange) Held() (io.Reader, error) { return x.tx.ResponseBodyReader() }
+
+// Finish runs phase 4 on the held-back body (or on none) and reports what
+// the response rules found: nil when nothing matched.
+func (x *Exchange) Finish() (*Result, error) {
+	it, err := x.tx.ProcessResponseBody()
+	if err != nil {
+		return nil, fmt.Errorf("waf %q: %w", x.p.cfg.Name, err)
+	}
+	return x.result(it != nil), nil
+}
+
+func (x *Exchange) result(interrupted bool) *Result {
+	matched := x.tx.MatchedRules()
+	res := x.p.result(matched[min(x.seen, len(matched)):], interrupted, outboundBlockingRule, true)
+	return res
+}
+
+// Close ends the transaction. It is safe on a nil Exchange and twice.
+func (x *Exchange) Close() {
+	if x != nil && x.tx != nil {
+		_ = x.tx.Close()
+		x.tx = nil
+	}
+}
+
+// outboundBlockingRule is the CRS rule that withholds an answer whose
+// outbound anomaly score reached the threshold.
+const outboundBlockingRule = 959100
 
 // result summarizes the matched rules; nil when none of the detection rules
 // matched.
-func (p *Policy) result(matched []types.MatchedRule, interrupted bool, blocking int) *Result {
-	res := &Result{Policy: p.cfg.Name, Blocked: interrupted}
+func (p *Policy) result(matched []types.MatchedRule, interrupted bool, blocking int, response bool) *Result {
+	res := &Result{Policy: p.cfg.Name, Blocked: interrupted, Response: response}
 	seenVar := map[string]bool{}
 	sum := 0
 	for _, m := range matched {
@@ -346,7 +469,7 @@ func (p *Policy) result(matched []types.MatchedRule, interrupted bool, blocking 
 			}
 			seenVar[name] = true
 			res.Variables = append(res.Variables, boundName(name))
-			if res.Excerpt == "" {
+			if res.Excerpt == "" && !response { // an answer's data is what leaked: none of it is logged
 				res.Excerpt = excerpt(name, d.Value())
 			}
 		}
