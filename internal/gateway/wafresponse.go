@@ -3,9 +3,9 @@ package gateway
 import (
 	"errors"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
-	"net/http"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/waf"
