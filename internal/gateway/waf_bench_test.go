@@ -32,6 +32,7 @@ func BenchmarkWAF(b *testing.B) {
 		{"GET/PL1", "GET", "", "crs"},
 		{"POST-1KiB-JSON/none", "POST", kibJSON, ""},
 		{"POST-1KiB-JSON/PL1", "POST", kibJSON, "crs"},
+		{"GET/PL1+responses", "GET", "", "crs-responses"},
 	} {
 		b.Run(tc.name, func(b *testing.B) { benchWAF(b, tc.method, tc.body, tc.policy) })
 	}
@@ -46,9 +47,9 @@ func benchWAF(b *testing.B, method, body, policy string) {
 	defer up.Close()
 	route := `  - { name: item, path: "/api/items/{id}", methods: [GET, POST], upstream: app, auth: none }` + "\n"
 	if policy != "" {
-		route = strings.Replace(route, " }", ", waf: crs }", 1)
+		route = strings.Replace(route, " }", ", waf: "+policy+" }", 1)
 	}
-	yaml := "version: 1\nadmin: { listen: \"off\" }\nwaf:\n  crs: { paranoia_level: 1 }\nupstreams:\n  app: { targets: [\"" + up.URL + "\"] }\nroutes:\n" + route
+	yaml := "version: 1\nadmin: { listen: \"off\" }\nwaf:\n  crs: { paranoia_level: 1 }\n  crs-responses: { inspect_responses: true }\nupstreams:\n  app: { targets: [\"" + up.URL + "\"] }\nroutes:\n" + route
 	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)
