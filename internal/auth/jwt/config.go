@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/rampart-gw/rampart/internal/framing"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -231,18 +230,10 @@ func checkFetchURL(s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if conf.LoopbackHost(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("%q: http is allowed only to a loopback address; use https", s)
 	}
 	return fmt.Errorf("%q: scheme must be https", s)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
