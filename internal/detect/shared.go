@@ -24,7 +24,7 @@ import (
 // until Redis takes them; Status reports "down" meanwhile.
 type shared struct {
 	t       *Table
-	client  *goredis.Client
+	client  goredis.UniversalClient
 	prefix  string
 	timeout time.Duration
 	every   time.Duration
@@ -50,24 +50,48 @@ type SharedOptions struct {
 	Logger *slog.Logger
 }
 
-// OpenShared returns a table shared through the Redis at url.
+// OpenShared returns a table shared through the Redis at url: redis://,
+// rediss://, or a Redis Cluster (redis+cluster://, rediss+cluster://:
+// the host and addr= parameters are seed nodes).
 func OpenShared(url string, o SharedOptions) (*Table, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 250 * time.Millisecond
+	}
+	if cu, ok := strings.CutPrefix(url, "redis+cluster://"); ok || strings.HasPrefix(url, "rediss+cluster://") {
+		if !ok {
+			cu = "rediss://" + strings.TrimPrefix(url, "rediss+cluster://")
+		} else {
+			cu = "redis://" + cu
+		}
+		opt, err := goredis.ParseClusterURL(cu)
+		if err != nil {
+			return nil, fmt.Errorf("blocks: shared_state: %w", err)
+		}
+		opt.MaxRetries = -1
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
+		return NewShared(goredis.NewClusterClient(opt), o), nil
+	}
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("blocks: shared_state: %w", err)
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 250 * time.Millisecond
 	}
 	opt.MaxRetries = -1
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
 	return NewShared(goredis.NewClient(opt), o), nil
 }
 
-// NewShared returns a table shared through client, which it closes on Close.
-func NewShared(client *goredis.Client, o SharedOptions) *Table {
+// NewShared returns a table shared through client (a *goredis.Client or,
+// for a Redis Cluster, a *goredis.ClusterClient), which it closes on
+// Close.
+func NewShared(client goredis.UniversalClient, o SharedOptions) *Table {
 	if o.Prefix == "" {
 		o.Prefix = "rampart:blocks:"
+	}
+	if _, ok := client.(*goredis.ClusterClient); ok && !strings.Contains(o.Prefix, "{") {
+		// A hash tag puts every block key in one slot, so one node holds
+		// them: MGET and the write transaction stay single-slot, and the
+		// resync scans that node alone.
+		o.Prefix = "{" + strings.TrimSuffix(o.Prefix, ":") + "}:"
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 250 * time.Millisecond
@@ -312,13 +336,23 @@ func (s *shared) readAll(ctx context.Context) (map[string]Block, error) {
 	out := map[string]Block{}
 	var cursor uint64
 	keyPrefix := s.prefix + "b:"
+	var node goredis.Cmdable = s.client
+	if cc, ok := s.client.(*goredis.ClusterClient); ok {
+		// SCAN walks one node's keys: ask the node serving the hash
+		// tag's slot, where every block key is.
+		master, err := cc.MasterForKey(ctx, keyPrefix)
+		if err != nil {
+			return nil, err
+		}
+		node = master
+	}
 	for {
-		keys, next, err := s.client.Scan(ctx, cursor, escapeGlob(keyPrefix)+"*", 500).Result()
+		keys, next, err := node.Scan(ctx, cursor, escapeGlob(keyPrefix)+"*", 500).Result()
 		if err != nil {
 			return nil, err
 		}
 		if len(keys) > 0 {
-			vals, err := s.client.MGet(ctx, keys...).Result()
+			vals, err := node.MGet(ctx, keys...).Result()
 			if err != nil {
 				return nil, err
 			}

@@ -117,3 +117,30 @@ func TestSharedTableRedisPaused(t *testing.T) {
 	eventually(t, 5*time.Second, "B converges once Redis is back", func() bool { _, ok := b.Client(fresh, time.Now()); return ok })
 	eventually(t, 3*time.Second, "A reports Redis up", func() bool { st, _ := a.Status(); return st == "up" })
 }
+
+// On a Redis Cluster (three real masters) the blocks are shared the same
+// way: pub/sub across nodes, and a replica that starts later reads them
+// from the node serving their hash tag.
+func TestSharedTableOnRedisCluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	ts := openTables(t, cl.URL, "", time.Minute, 2)
+	ip := netip.MustParseAddr("203.0.113.9")
+	if err := ts[0].Add(blockOn("203.0.113.9", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "B enforces A's block through the cluster", func() bool { _, ok := ts[1].Client(ip, time.Now()); return ok })
+	if st, err := ts[1].Status(); st != "up" || err != nil {
+		t.Fatalf("status %s %v", st, err)
+	}
+	// Started later: its first resync must find the block.
+	for i := 0; i < 3; i++ {
+		late := openTables(t, cl.URL, "", time.Minute, 1)[0]
+		if _, ok := late.Client(ip, time.Now()); !ok {
+			t.Fatalf("a replica started later does not enforce the block (attempt %d)", i+1)
+		}
+	}
+	if found, err := ts[1].Remove("203.0.113.9"); err != nil || !found {
+		t.Fatalf("remove: %v %v", found, err)
+	}
+	eventually(t, 2*time.Second, "the removal reaches A", func() bool { _, ok := ts[0].Client(ip, time.Now()); return !ok })
+}

@@ -296,14 +296,11 @@ func openTracing(cfg *config.Config, logger *slog.Logger, res *resources) (*trac
 // outlive reloads: windows, baselines and blocks must not reset.
 func openDetect(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics, alerts alert.Notifier, res *resources) (*detect.Engine, error) {
 	table := detect.NewTable()
-	if strings.HasPrefix(cfg.SharedState, "redis://") || strings.HasPrefix(cfg.SharedState, "rediss://") {
+	if strings.HasPrefix(cfg.SharedState, "redis") { // redis://, rediss://, redis+cluster://, rediss+cluster://
 		var err error
 		if table, err = detect.OpenShared(cfg.SharedState, detect.SharedOptions{Timeout: cfg.SharedStateTimeout, Logger: logger}); err != nil {
 			return nil, err
 		}
-	}
-	if strings.HasPrefix(cfg.SharedState, "redis+cluster://") {
-		logger.Warn("blocks are not shared through a Redis cluster yet: each replica enforces its own detectors' and operators' blocks")
 	}
 	res.add("blocks", table.Close)
 	queue := 0

@@ -315,3 +315,19 @@ func TestOpenRejectsOtherURLs(t *testing.T) {
 		}
 	}
 }
+
+// On a real Redis Cluster (three masters), three replicas admit exactly the
+// limit in total too: each key's counters live in one slot (hash tag), and
+// keys spread over the nodes.
+func TestRedisClusterReplicasShareExactly(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	var replicas []*redis.Limiter
+	for range 3 {
+		replicas = append(replicas, newLimiter(t, cl.URL, "rl:", redis.Config{}))
+	}
+	for i, key := range []string{"alpha", "bravo", "charlie", "delta"} { // several keys: several slots, several nodes
+		if got := burst(t, replicas, key, limits(t, "20/minute", "1/hour burst 99"), 120); got != 20 {
+			t.Fatalf("key %d: three replicas admitted %d of 120 over the cluster, want 20", i, got)
+		}
+	}
+}

@@ -130,6 +130,7 @@ type Process struct {
 	port int
 	dir  string
 	bin  string
+	args []string // extra redis-server arguments (cluster mode)
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 }
@@ -150,7 +151,7 @@ func Start(t testing.TB) *Process {
 	return p
 }
 
-func startProcess() (*Process, error) {
+func startProcess(args ...string) (*Process, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server is not installed")
@@ -165,7 +166,7 @@ func startProcess() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: dir, bin: bin}
+	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: dir, bin: bin, args: args}
 	p.URL = "redis://" + p.Addr
 	if err := p.start(); err != nil {
 		os.RemoveAll(dir)
@@ -180,8 +181,8 @@ func (p *Process) start() error {
 	if p.cmd != nil {
 		return nil
 	}
-	cmd := exec.Command(p.bin, "--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", p.dir, "--protected-mode", "yes")
+	cmd := exec.Command(p.bin, append([]string{"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", p.dir, "--protected-mode", "yes"}, p.args...)...)
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
@@ -256,4 +257,98 @@ func (p *Process) Restart(t testing.TB) {
 	if err := p.start(); err != nil {
 		t.Fatalf("restarting redis-server: %v", err)
 	}
+}
+
+// Cluster is a private Redis Cluster of three masters (no replicas), each a
+// redis-server this package started, with the 16384 slots split between
+// them.
+type Cluster struct {
+	Nodes []*Process
+	// URL is the gateway's form: redis+cluster://first?addr=second&addr=third.
+	URL string
+}
+
+// StartCluster starts a Redis Cluster for t, stopped when t ends. It skips
+// (or fails under RAMPART_REQUIRE_SERVICES=1) when redis-server cannot be
+// started.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	t.Cleanup(func() {
+		for _, p := range c.Nodes {
+			p.Stop()
+			os.RemoveAll(p.dir)
+		}
+	})
+	for i := 0; i < 3; i++ {
+		p, err := startProcess("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		if err != nil {
+			unavailable(t, err.Error())
+		}
+		c.Nodes = append(c.Nodes, p)
+	}
+	if err := c.form(); err != nil {
+		t.Fatalf("redistest: forming the cluster: %v", err)
+	}
+	c.URL = "redis+cluster://" + c.Nodes[0].Addr + "?addr=" + c.Nodes[1].Addr + "&addr=" + c.Nodes[2].Addr
+	return c
+}
+
+// form assigns each node a third of the slots, introduces them, and waits
+// until every node reports the cluster ok (what redis-cli --cluster create
+// does, without needing redis-cli).
+func (c *Cluster) form() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clients := make([]*goredis.Client, len(c.Nodes))
+	for i, p := range c.Nodes {
+		clients[i] = goredis.NewClient(&goredis.Options{Addr: p.Addr, MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	per := 16384 / len(c.Nodes)
+	for i, cl := range clients {
+		lo, hi := i*per, (i+1)*per-1
+		if i == len(clients)-1 {
+			hi = 16383
+		}
+		if err := cl.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			return fmt.Errorf("ADDSLOTSRANGE on %s: %w", c.Nodes[i].Addr, err)
+		}
+	}
+	for i := 1; i < len(clients); i++ {
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.Nodes[i].port).Err(); err != nil {
+			return fmt.Errorf("MEET %s: %w", c.Nodes[i].Addr, err)
+		}
+	}
+	for _, cl := range clients {
+		for {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(len(c.Nodes))) {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("cluster not ok within 30s: %v %s", err, info)
+			}
+			time.Sleep(50 * time.Millisecond) // gossip has no event to wait on
+		}
+	}
+	return nil
+}
+
+// NodeFor is the node serving key's slot.
+func (c *Cluster) NodeFor(t testing.TB, key string) *Process {
+	t.Helper()
+	cl := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{c.Nodes[0].Addr}})
+	defer cl.Close()
+	m, err := cl.MasterForKey(context.Background(), key)
+	if err != nil {
+		t.Fatalf("redistest: the node for %q: %v", key, err)
+	}
+	for _, p := range c.Nodes {
+		if p.Addr == m.Options().Addr {
+			return p
+		}
+	}
+	t.Fatalf("redistest: %q is served by %s, not one of ours", key, m.Options().Addr)
+	return nil
 }
