@@ -3,6 +3,7 @@ package waf
 import (
 	"bytes"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -64,4 +65,25 @@ func FuzzReport(f *testing.F) {
 		var out bytes.Buffer
 		WriteReport(&out, rules, 0)
 	})
+}
+
+// Withheld answers (inspect_responses) are read back too, as response
+// results, and suggest excluding the rule (RESPONSE_BODY is no request
+// field to exclude).
+func TestReportReadsWithheldAnswers(t *testing.T) {
+	in := &Result{Policy: "api", Blocked: true, Response: true, Score: 5, Rules: []int{951230}, Variables: []string{"RESPONSE_BODY"}}
+	out, ok := ParseResult(in.Error())
+	if !ok || out.Policy != "api" || !out.Response || !reflect.DeepEqual(out.Rules, in.Rules) {
+		t.Fatalf("ParseResult(%q) = %+v, %v", in.Error(), out, ok)
+	}
+	line := `{"msg":"audit","event":"rejected","reason":"response-blocked","status":502,"step":"waf","route":"users","error":` + strconv.Quote(in.Error()) + "}\n"
+	rules, events, err := Report(strings.NewReader(line))
+	if err != nil || events != 1 || len(rules) != 1 || rules[0].Rule != 951230 || rules[0].Blocked != 1 || rules[0].Policies[0] != "api" {
+		t.Fatalf("report = %+v (%d events, %v)", rules, events, err)
+	}
+	var w bytes.Buffer
+	WriteReport(&w, rules, events)
+	if !strings.Contains(w.String(), `exclude_rules: ["951230"]`) {
+		t.Errorf("report:\n%s", w.String())
+	}
 }
