@@ -13,7 +13,13 @@ import (
 )
 
 const (
-	maxIdlePerTarget = 256
+	// maxIdlePerTarget: HTTP/2 clients multiplex; 8 connections with 100
+	// streams each keep ~800 upstream requests in flight, and a cap of 256
+	// closed the connections coming back over it and dialled again (one
+	// request in three opened a connection under h2load -c8 -m100, issue 21).
+	// Idle connections cost a file descriptor and a few hundred bytes each;
+	// they exist only after that many requests were in flight at once.
+	maxIdlePerTarget = 1024
 	idleTimeout      = 90 * time.Second
 )
 
