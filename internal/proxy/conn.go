@@ -13,7 +13,13 @@ import (
 )
 
 const (
-	maxIdlePerTarget = 256
+	// maxIdlePerTarget: HTTP/2 clients multiplex; 8 connections with 100
+	// streams each keep ~800 upstream requests in flight, and a cap of 256
+	// closed the connections coming back over it and dialled again (one
+	// request in three opened a connection under h2load -c8 -m100, issue 21).
+	// Idle connections cost a file descriptor and a few hundred bytes each;
+	// they exist only after that many requests were in flight at once.
+	maxIdlePerTarget = 1024
 	idleTimeout      = 90 * time.Second
 )
 
@@ -41,6 +47,7 @@ type pconn struct {
 	conn    net.Conn
 	raw     net.Conn     // the TCP connection under TLS (conn itself for http)
 	probe   *peek.Prober // checks raw before reuse
+	send    *sender      // sends requests on a plain TCP connection (nil: through conn)
 	pool    *connPool
 	idleAt  int64 // unix nanos when it went idle
 	reused  bool  // served a request before this one
@@ -50,6 +57,9 @@ type pconn struct {
 
 func newPconn(c, raw net.Conn, p *connPool) *pconn {
 	pc := &pconn{conn: c, raw: raw, probe: peek.New(raw), pool: p}
+	if c == raw {
+		pc.send = newSender(c)
+	}
 	pc.abortFn = pc.abort
 	return pc
 }
@@ -82,10 +92,6 @@ func (p *connPool) get(now int64) *pconn {
 	p.idle = p.idle[:n-1]
 	if now-pc.idleAt <= int64(idleTimeout) {
 		p.mu.Unlock()
-		if now-pc.idleAt >= int64(probeIdleAfter) && pc.probe.Check() != peek.Empty {
-			_ = pc.conn.Close()
-			return p.get(now) // the next one down is older still: probed too
-		}
 		return pc
 	}
 	// LIFO: everything below the top is older still.
@@ -98,6 +104,29 @@ func (p *connPool) get(now int64) *pconn {
 		_ = s.conn.Close()
 	}
 	return nil
+}
+
+// reuse returns an idle connection that passed the reuse probe, or nil.
+// With deferProbe, a connection that has a sender is returned unprobed and
+// probe reports that its sender must run the probe (see sender): the
+// request's first read then does it, where it costs no extra wait.
+func (p *connPool) reuse(now int64, deferProbe bool) (pc *pconn, probe bool) {
+	for {
+		pc := p.get(now)
+		if pc == nil {
+			return nil, false
+		}
+		if now-pc.idleAt < int64(probeIdleAfter) {
+			return pc, false
+		}
+		if deferProbe && pc.send != nil {
+			return pc, true
+		}
+		if pc.probe.Check() == peek.Empty {
+			return pc, false
+		}
+		_ = pc.conn.Close() // the next one down is older still: probed too
+	}
 }
 
 // put returns a healthy connection to the pool (or closes it).

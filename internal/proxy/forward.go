@@ -391,9 +391,13 @@ func (u *Upstream) refuseRequest(w http.ResponseWriter, r *http.Request, err err
 // attempt sends the request once and reads the response head into x.head.
 // fresh forces a new connection.
 func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t *target, start time.Time, inline bool, bodyUsed *bool, fresh bool) (*pconn, *attemptError) {
+	// The request is x.req alone (no body to stream): a sender can carry it.
+	whole := inline || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+again:
 	var pc *pconn
+	probe := false
 	if !fresh {
-		pc = t.pool.get(start.UnixNano())
+		pc, probe = t.pool.reuse(start.UnixNano(), whole)
 	}
 	if pc == nil {
 		var err error
@@ -420,28 +424,39 @@ func (u *Upstream) attempt(ctx context.Context, x *exchange, r *http.Request, t 
 	x.wait = patience{ctx: ctx, pc: pc, final: start.Add(u.timeout)}
 	wait := &x.wait
 	_ = pc.conn.SetDeadline(wait.first(start))
-	if err := wait.write(x.req); err != nil {
-		return fail(err, !isTimeout(err) && err != errClientGone)
-	}
-	if !inline && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		body := r.Body
-		if *bodyUsed {
-			if r.GetBody == nil {
-				return fail(errBodyLength, false)
-			}
-			b, err := r.GetBody()
-			if err != nil {
-				return fail(err, false)
-			}
-			body = b
+	if s := pc.send; s != nil && whole {
+		// Sent by the first read below, which then waits for the answer
+		// without a failed read first (see sender).
+		s.probe, s.pending = probe, x.req
+		wait.send = s
+	} else {
+		if err := wait.write(x.req); err != nil {
+			return fail(err, !isTimeout(err) && err != errClientGone)
 		}
-		*bodyUsed = true
-		if err := writeBody(wait, body, r.ContentLength); err != nil {
-			return fail(err, err != errBodyLength && !isTimeout(err))
+		if !whole {
+			body := r.Body
+			if *bodyUsed {
+				if r.GetBody == nil {
+					return fail(errBodyLength, false)
+				}
+				b, err := r.GetBody()
+				if err != nil {
+					return fail(err, false)
+				}
+				body = b
+			}
+			*bodyUsed = true
+			if err := writeBody(wait, body, r.ContentLength); err != nil {
+				return fail(err, err != errBodyLength && !isTimeout(err))
+			}
 		}
 	}
 	x.br.Reset(wait)
 	if _, err := x.br.Peek(1); err != nil {
+		if err == errProbe {
+			fail(err, false) // nothing was sent on it
+			goto again
+		}
 		return fail(err, !isTimeout(err) && err != errClientGone)
 	}
 	if err := x.head.read(x.br); err != nil {
@@ -486,6 +501,7 @@ type patience struct {
 	deadline time.Time // the current slice's end
 	gone     bool      // the client left
 	sliced   bool      // the body is read in slices: a read deadline is set
+	send     *sender   // the request is still to be sent, by the first Read
 }
 
 // first returns the deadline of the first slice.
@@ -534,7 +550,13 @@ func (p *patience) write(b []byte) error {
 // the timeout, or errClientGone when the client left.
 func (p *patience) Read(b []byte) (int, error) {
 	for {
-		n, err := p.pc.conn.Read(b)
+		var n int
+		var err error
+		if s := p.send; s != nil {
+			n, err = p.sendAndRead(s, b)
+		} else {
+			n, err = p.pc.conn.Read(b)
+		}
 		if n > 0 || err == nil || !isTimeout(err) || !p.more() {
 			if n == 0 && p.gone {
 				err = errClientGone

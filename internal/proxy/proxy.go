@@ -2,7 +2,7 @@
 //
 // The forwarder is a synchronous HTTP/1.1 client run entirely on the
 // handler's goroutine (no http.Transport, no httputil.ReverseProxy): it takes
-// an idle connection to the chosen target from a per-target LIFO pool (256
+// an idle connection to the chosen target from a per-target LIFO pool (1024
 // idle at most, idle for 90 s at most) or dials one, writes the request head
 // and a buffered body in one write, parses the response head strictly, copies
 // the filtered headers and the body to the client and returns the connection

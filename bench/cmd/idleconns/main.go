@@ -6,6 +6,15 @@
 //
 //	go build -o /tmp/rampart ./cmd/rampart
 //	go run ./bench/cmd/idleconns -bin /tmp/rampart -n 5000
+//
+// With -addr it measures a server that is already running instead (nginx or
+// Rampart, as bench/run does): -pids lists the processes whose VmRSS is
+// summed (nginx: master and worker), -path and -header shape the one
+// request each connection makes. -hold keeps the connections open that
+// long after the measurement, for a load generator to measure the server
+// meanwhile; "READY" is printed when they are all open and measured.
+//
+//	idleconns -addr 127.0.0.1:8080 -pids 1234,1235 -n 10000 -path /api/items/42 -hold 20s
 package main
 
 import (
@@ -29,8 +38,24 @@ func main() {
 	bin := flag.String("bin", "rampart", "rampart binary")
 	n := flag.Int("n", 5000, "idle connections")
 	settle := flag.Duration("settle", 5*time.Second, "wait before the second measurement")
+	addr := flag.String("addr", "", "measure the server already listening here (no -bin)")
+	pids := flag.String("pids", "", "with -addr: comma-separated processes whose VmRSS is summed")
+	path := flag.String("path", "/a", "with -addr: the path each connection requests once")
+	header := flag.String("header", "", `with -addr: one extra request header ("Name: value")`)
+	hold := flag.Duration("hold", 0, "keep the connections open this long after measuring")
 	flag.Parse()
-	if err := run(*bin, *n, *settle); err != nil {
+	reqLine = "GET " + *path + " HTTP/1.1\r\nHost: bench\r\n"
+	if *header != "" {
+		reqLine += *header + "\r\n"
+	}
+	reqLine += "\r\n"
+	var err error
+	if *addr != "" {
+		err = measure(*addr, *pids, *n, *settle, *hold)
+	} else {
+		err = run(*bin, *n, *settle)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "idleconns:", err)
 		os.Exit(1)
 	}
@@ -147,6 +172,90 @@ routes:
 	return nil
 }
 
+// reqLine is the request each connection makes once.
+var reqLine = "GET /a HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+// measure opens n connections to a running server (see the package
+// documentation) and prints the summed VmRSS of pids before and after.
+func measure(addr, pidList string, n int, settle, hold time.Duration) error {
+	var pids []int
+	for f := range strings.SplitSeq(pidList, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("-pids: %w", err)
+		}
+		pids = append(pids, pid)
+	}
+	total := func() (int, error) {
+		sum := 0
+		for _, pid := range pids {
+			kb, err := rss(pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += kb
+		}
+		return sum, nil
+	}
+	base, err := total()
+	if err != nil {
+		return err
+	}
+	conns, err := openAll(addr, n)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	time.Sleep(settle)
+	idle, err := total()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("RESULT conns=%d rss_before_kb=%d rss_idle_kb=%d per_conn_kb=%.2f\n", n, base, idle, float64(idle-base)/float64(n))
+	fmt.Println("READY")
+	time.Sleep(hold)
+	return nil
+}
+
+// openAll opens n connections with 64 dialers; on an error it returns those
+// opened so far (for the caller to close) and the first error.
+func openAll(addr string, n int) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	work := make(chan int)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				c, err := open(addr)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return conns, <-errs
+}
+
 // open connects, sends one proxied request, reads the answer and leaves the
 // connection open.
 func open(addr string) (net.Conn, error) {
@@ -155,7 +264,7 @@ func open(addr string) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET /a HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, reqLine); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -13,15 +13,16 @@
 //
 // runs.tsv has a header line and these tab-separated columns:
 //
-//	round target requests duration_us bytes p50_us p99_us max_us status_errors socket_errors cpu_ticks clk_tck core_other_ticks io_syscalls
+//	round target requests duration_us bytes p50_us p99_us max_us status_errors socket_errors cpu_ticks clk_tck core_other_ticks io_syscalls [peak_rss_kb]
 //
 // cpu_ticks is -1 when no proxy process is measured (the bare upstream row).
 // core_other_ticks is the CPU time other processes took on the proxy's core
 // during the run (-1 when the proxy was not pinned). io_syscalls is the
 // proxy's read-like + write-like system calls over the run (-1: not measured).
+// peak_rss_kb is the proxy's VmHWM over the run (-1 or absent: not measured).
 // meta.txt has "key<TAB>value" lines shown in order; keys starting with
 // "note" are printed as bullet notes, keys starting with "_" are settings the
-// report uses but does not print (_connections).
+// report uses but does not print (_connections, _upload_bytes).
 package main
 
 import (
@@ -36,14 +37,40 @@ import (
 	"strings"
 )
 
-// targets, in table order, with their descriptions. Unknown target names in
-// the raw file are shown after these, under their own name.
-var targets = []struct{ key, label string }{
-	{"upstream", "bare upstream (wrk → upstream, no proxy)"},
-	{"nginx", "nginx `proxy_pass`, upstream keepalive"},
-	{"bare", "bare Go `httputil.ReverseProxy` (tuned, buffer pool)"},
-	{"rampart-none", "Rampart, `auth: none`"},
-	{"rampart-full", "Rampart, full policy"},
+// targets, in table order, with their descriptions and the target each is
+// compared with ("× nginx"; empty: nginx itself). Unknown target names in the
+// raw file are shown after these, under their own name, against nginx.
+var targets = []struct{ key, label, base string }{
+	{"upstream", "bare upstream (wrk → upstream, no proxy)", ""},
+	{"nginx", "nginx `proxy_pass`, upstream keepalive", ""},
+	{"bare", "bare Go `httputil.ReverseProxy` (tuned, buffer pool)", "nginx"},
+	{"rampart-none", "Rampart, `auth: none`", "nginx"},
+	{"rampart-full", "Rampart, full policy", "nginx"},
+	{"rampart-full-detect", "Rampart, full policy + `detect: {}`", "nginx"},
+	{"rampart-full-waf", "Rampart, full policy + WAF (CRS, paranoia 1)", "nginx"},
+	{"nginx-tls", "nginx, TLS 1.3 (ECDSA P-256), keep-alive", ""},
+	{"rampart-tls", "Rampart full policy, TLS 1.3, keep-alive", "nginx-tls"},
+	{"nginx-tls-close", "nginx, TLS 1.3, new handshake per request", ""},
+	{"rampart-tls-close", "Rampart full policy, TLS 1.3, new handshake per request", "nginx-tls-close"},
+	{"nginx-h2", "nginx `http2` (TLS), h2load", ""},
+	{"rampart-h2", "Rampart full policy, HTTP/2 (TLS), h2load", "nginx-h2"},
+	{"nginx-up1m", "nginx, 1 MiB uploads", ""},
+	{"rampart-up1m", "Rampart full policy, 1 MiB uploads", "nginx-up1m"},
+	{"nginx-down10m", "nginx, 10 MiB downloads", ""},
+	{"rampart-down10m", "Rampart full policy, 10 MiB downloads", "nginx-down10m"},
+}
+
+// baseOf is the target key's "× nginx" baseline (empty for baselines).
+func baseOf(key string) string {
+	for _, t := range targets {
+		if t.key == key {
+			return t.base
+		}
+	}
+	if strings.HasPrefix(key, "nginx") {
+		return ""
+	}
+	return "nginx"
 }
 
 type run struct {
@@ -60,6 +87,15 @@ type run struct {
 	clkTck       int64
 	otherTicks   int64 // other processes on the proxy core; -1: not measured
 	ioSyscalls   int64 // proxy's read+write system calls; -1: not measured
+	peakRSSKB    int64 // proxy's VmHWM during the run; -1: not measured
+}
+
+// peakMB is the proxy's peak RSS in MB, NaN when not measured.
+func (r run) peakMB() float64 {
+	if r.peakRSSKB <= 0 {
+		return math.NaN()
+	}
+	return float64(r.peakRSSKB) / 1024
 }
 
 func (r run) rps() float64 { return float64(r.requests) / (float64(r.durationUS) / 1e6) }
@@ -150,10 +186,11 @@ func readRuns(path string) ([]run, error) {
 			continue // header
 		}
 		fs := strings.Split(sc.Text(), "\t")
-		if len(fs) != 14 {
-			return nil, fmt.Errorf("%s:%d: want 14 fields, got %d", path, line, len(fs))
+		if len(fs) != 14 && len(fs) != 15 {
+			return nil, fmt.Errorf("%s:%d: want 14 or 15 fields, got %d", path, line, len(fs))
 		}
-		n := make([]int64, 14)
+		n := make([]int64, 15)
+		n[14] = -1
 		for i, s := range fs {
 			if i == 1 {
 				continue
@@ -166,6 +203,7 @@ func readRuns(path string) ([]run, error) {
 			round: int(n[0]), target: fs[1], requests: n[2], durationUS: n[3], bytes: n[4],
 			p50: float64(n[5]), p99: float64(n[6]), maxLat: float64(n[7]),
 			statusErrors: n[8], socketErrors: n[9], cpuTicks: n[10], clkTck: n[11], otherTicks: n[12], ioSyscalls: n[13],
+			peakRSSKB: n[14],
 		})
 	}
 	return runs, sc.Err()
@@ -249,7 +287,8 @@ func render(runs []run, meta []kv) string {
 		}
 		return m
 	}
-	nginxCPU, bareCPU := baseline("nginx"), baseline("bare")
+	bareCPU := baseline("bare")
+	nginxCPU := baseline("nginx")
 	ratio := func(rs []run, base map[int]float64) stats {
 		var vs []float64
 		for _, r := range rs {
@@ -301,8 +340,28 @@ func render(runs []run, meta []kv) string {
 		"write-like system calls (/proc/PID/io syscr + syscw) per request: unlike CPU time, they do not depend " +
 		"on what else the machine is doing. They compare the Go proxies exactly (all use read/write); nginx " +
 		"reads with recv(2), which the kernel does not count there, so its figure is its writev(2) calls only.\n\n")
-	b.WriteString("| target | req/s | p50 µs | p99 µs | proxy CPU µs/req | × nginx | × bare Go | proxy core busy % | I/O syscalls/req | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	upload := 0.0
+	for _, m := range meta {
+		if m.k == "_upload_bytes" {
+			upload, _ = strconv.ParseFloat(m.v, 64)
+		}
+	}
+	// throughput is the bytes a body target moves per second of proxy CPU,
+	// in MB (uploads: the request bodies; downloads: what wrk read).
+	throughput := func(key string) func(run) float64 {
+		return func(r run) float64 {
+			cpu := r.cpuPerReq()
+			switch {
+			case strings.HasSuffix(key, "-up1m") && upload > 0:
+				return upload / cpu // bytes per µs = MB/s
+			case strings.HasSuffix(key, "-down10m") && r.requests > 0:
+				return float64(r.bytes) / float64(r.requests) / cpu
+			}
+			return math.NaN()
+		}
+	}
+	b.WriteString("| target | req/s | p50 µs | p99 µs | proxy CPU µs/req | × nginx | × bare Go | proxy core busy % | I/O syscalls/req | peak RSS MB | MB per proxy CPU s | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, key := range order {
 		rs := byTarget[key]
 		if len(rs) == 0 {
@@ -312,11 +371,20 @@ func render(runs []run, meta []kv) string {
 		for _, r := range rs {
 			errs += r.statusErrors + r.socketErrors
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", label(key),
+		base := baseOf(key)
+		vsBase := ratio(rs, baseline(key)) // a baseline: 1.00
+		if base != "" {
+			vsBase = ratio(rs, baseline(base))
+		}
+		vsBare := stats{}
+		if base == "nginx" || key == "nginx" {
+			vsBare = ratio(rs, bareCPU)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", label(key),
 			field(rs, run.rps).format(0), field(rs, func(r run) float64 { return r.p50 }).format(0),
 			field(rs, func(r run) float64 { return r.p99 }).format(0), field(rs, run.cpuPerReq).format(1),
-			ratio(rs, nginxCPU).format(2), ratio(rs, bareCPU).format(2), field(rs, run.busy).format(0),
-			field(rs, run.ioPerReq).format(1), errs)
+			vsBase.format(2), vsBare.format(2), field(rs, run.busy).format(0),
+			field(rs, run.ioPerReq).format(1), field(rs, run.peakMB).format(0), field(rs, throughput(key)).format(0), errs)
 	}
 	b.WriteString("\n")
 	worst, worstRun := 0.0, run{}
@@ -367,6 +435,59 @@ func render(runs []run, meta []kv) string {
 	goal(name, p99, 1.5)
 	b.WriteString("\n")
 
+	// Issue 21's goals: CPU per request against the matching nginx row.
+	if len(byTarget["nginx"]) > 0 {
+		pair := func(key string) stats {
+			if len(byTarget[key]) == 0 || len(byTarget[baseOf(key)]) == 0 {
+				return stats{}
+			}
+			return ratio(byTarget[key], baseline(baseOf(key)))
+		}
+		// inverse turns a CPU ratio into a throughput-per-core ratio.
+		inverse := func(s stats) stats {
+			if s.n == 0 {
+				return s
+			}
+			return stats{1 / s.med, 1 / s.hi, 1 / s.lo, s.n}
+		}
+		atLeast := func(name string, s stats, limit float64) {
+			if s.n == 0 {
+				fmt.Fprintf(&b, "- %s ≥ %.1f: not measured in this run\n", name, limit)
+				return
+			}
+			got := fmt.Sprintf("%.2f", s.med)
+			if s.n > 1 {
+				got += fmt.Sprintf(", rounds %.2f–%.2f", s.lo, s.hi)
+			}
+			verdict := "**met**"
+			if s.med < limit {
+				verdict = "**not met**"
+			}
+			fmt.Fprintf(&b, "- %s ≥ %.1f: %s (%s)\n", name, limit, verdict, got)
+		}
+		at := fmt.Sprintf(" (%s connections)", conns)
+		b.WriteString("Issue 21 goals (proxy CPU per request × the matching nginx row, median of the per-round ratios):\n\n")
+		goal("1. Rampart full policy × nginx"+at, ratio(byTarget["rampart-full"], nginxCPU), 1.5)
+		goal("1. Rampart `auth: none` × nginx"+at, ratio(byTarget["rampart-none"], nginxCPU), 1.2)
+		goal("2a. TLS 1.3 keep-alive, Rampart full policy × nginx", pair("rampart-tls"), 1.5)
+		goal("2b. TLS 1.3, new handshake per request, Rampart full policy × nginx", pair("rampart-tls-close"), 1.3)
+		goal("3. HTTP/2, Rampart full policy × nginx", pair("rampart-h2"), 1.5)
+		atLeast("4. 1 MiB uploads, throughput per proxy core × nginx", inverse(pair("rampart-up1m")), 0.8)
+		atLeast("4. 10 MiB downloads, throughput per proxy core × nginx", inverse(pair("rampart-down10m")), 0.8)
+		for _, k := range []string{"rampart-down10m", "nginx-down10m"} {
+			if rs := byTarget[k]; len(rs) > 0 {
+				fmt.Fprintf(&b, "- 4. peak RSS during 10 MiB downloads, %s: %s MB\n", k, field(rs, run.peakMB).format(0))
+			}
+		}
+		for _, k := range []string{"rampart-full-detect", "rampart-full-waf"} {
+			if rs := byTarget[k]; len(rs) > 0 {
+				fmt.Fprintf(&b, "- 6. %s × nginx: %s (no goal stated; × Rampart full policy: %s)\n", label(k),
+					ratio(rs, nginxCPU).format(2), ratio(rs, baseline("rampart-full")).format(2))
+			}
+		}
+		b.WriteString("\n")
+	}
+
 	var notes []string
 	for _, m := range meta {
 		if strings.HasPrefix(m.k, "note") {
@@ -382,8 +503,8 @@ func render(runs []run, meta []kv) string {
 	}
 
 	b.WriteString("<details><summary>Every measured run</summary>\n\n")
-	b.WriteString("| round | target | requests | req/s | p50 µs | p99 µs | max µs | proxy CPU µs/req | busy % | other on core % | I/O syscalls/req | bytes/resp | errors |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| round | target | requests | req/s | p50 µs | p99 µs | max µs | proxy CPU µs/req | busy % | other on core % | I/O syscalls/req | peak RSS MB | bytes/resp | errors |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range runs {
 		one := func(v float64, prec int) string { return stats{v, v, v, 1}.format(prec) }
 		per := math.NaN()
@@ -401,8 +522,12 @@ func render(runs []run, meta []kv) string {
 		if !math.IsNaN(r.ioPerReq()) {
 			io = one(r.ioPerReq(), 2)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n", r.round, r.target, r.requests,
-			one(r.rps(), 0), r.p50, r.p99, r.maxLat, cpu, busy, other, io, one(per, 0), r.statusErrors+r.socketErrors)
+		peak := "—"
+		if !math.IsNaN(r.peakMB()) {
+			peak = one(r.peakMB(), 0)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", r.round, r.target, r.requests,
+			one(r.rps(), 0), r.p50, r.p99, r.maxLat, cpu, busy, other, io, peak, one(per, 0), r.statusErrors+r.socketErrors)
 	}
 	b.WriteString("\n</details>\n")
 	return b.String()

@@ -120,3 +120,41 @@ func TestReadRunsAndRender(t *testing.T) {
 		t.Error("hidden meta keys must not be printed")
 	}
 }
+
+// Issue 21 pairs: rampart-X is compared with nginx-X of the same round, the
+// body rows as throughput per proxy core (the inverse CPU ratio), and the
+// 15th column is the peak RSS.
+func TestPairsAndBodies(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "runs.tsv")
+	rows := "header\n" +
+		// nginx 20 µs/req; nginx-tls 30; rampart-tls 60 (2.00×); 1 MiB uploads:
+		// nginx-up1m 1000 µs/req, rampart-up1m 800 (throughput 1.25× nginx's).
+		"1\tnginx\t100000\t10000000\t0\t500\t900\t1000\t0\t0\t200\t100\t0\t200000\t20480\n" +
+		"1\tnginx-tls\t100000\t10000000\t0\t500\t900\t1000\t0\t0\t300\t100\t0\t200000\t20480\n" +
+		"1\trampart-tls\t100000\t10000000\t0\t500\t900\t1000\t0\t0\t600\t100\t0\t200000\t65536\n" +
+		"1\tnginx-up1m\t1000\t10000000\t0\t500\t900\t1000\t0\t0\t100\t100\t0\t2000\t40960\n" +
+		"1\trampart-up1m\t1000\t10000000\t0\t500\t900\t1000\t0\t0\t80\t100\t0\t2000\t-1\n"
+	if err := os.WriteFile(raw, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := readRuns(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs[2].peakMB() != 64 || !math.IsNaN(runs[4].peakMB()) {
+		t.Fatalf("peak RSS: %v, %v", runs[2].peakMB(), runs[4].peakMB())
+	}
+	md := render(runs, []kv{{"date", "D"}, {"_connections", "8"}, {"_upload_bytes", "1048576"}})
+	for _, want := range []string{
+		"| Rampart full policy, TLS 1.3, keep-alive | 10000 | 500 | 900 | 60.0 | 2.00 | — |",
+		"2a. TLS 1.3 keep-alive, Rampart full policy × nginx ≤ 1.5: **not met** (2.00; 33% over)",
+		"4. 1 MiB uploads, throughput per proxy core × nginx ≥ 0.8: **met** (1.25)",
+		"4. 10 MiB downloads, throughput per proxy core × nginx ≥ 0.8: not measured",
+		"| 1311 |", // MB per proxy CPU s of rampart-up1m: 1048576 B / 800 µs
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in:\n%s", want, md)
+		}
+	}
+}
