@@ -48,6 +48,7 @@ var targets = []struct{ key, label, base string }{
 	{"rampart-full", "Rampart, full policy", "nginx"},
 	{"rampart-full-detect", "Rampart, full policy + `detect: {}`", "nginx"},
 	{"rampart-full-waf", "Rampart, full policy + WAF (CRS, paranoia 1)", "nginx"},
+	{"nginx-modsec", "nginx + ModSecurity v3 + the same CRS (paranoia 1)", "nginx"},
 	{"nginx-tls", "nginx, TLS 1.3 (ECDSA P-256), keep-alive", ""},
 	{"rampart-tls", "Rampart full policy, TLS 1.3, keep-alive", "nginx-tls"},
 	{"nginx-tls-close", "nginx, TLS 1.3, new handshake per request", ""},
@@ -485,6 +486,11 @@ func render(runs []run, meta []kv) string {
 					ratio(rs, nginxCPU).format(2), ratio(rs, baseline("rampart-full")).format(2))
 			}
 		}
+		b.WriteString("\n")
+	}
+	if len(byTarget["rampart-full-waf"]) > 0 && len(byTarget["nginx-modsec"]) > 0 {
+		b.WriteString("Issue 18 goal (proxy CPU per request, median of the per-round ratios):\n\n")
+		goal("Rampart full policy + WAF × nginx + ModSecurity v3 (same CRS, paranoia 1)", ratio(byTarget["rampart-full-waf"], baseline("nginx-modsec")), 1.0)
 		b.WriteString("\n")
 	}
 
