@@ -69,7 +69,7 @@ openapi-corpus: build ## run the request cases of $(CORPUS) through bin/rampart 
 waf-crs: ## CRS regression tests through the gateway at PL1 and PL2; fails when a family's pass rate drops
 	$(GO) test -tags wafcrs -run '^TestCRSRegression$$' -count=1 -timeout 40m ./internal/gateway/ $(WAFCRS_FLAGS)
 
-bench-compare: ## Rampart vs nginx vs bare Go proxy: plain, TLS, HTTP/2, bodies, idle conns (~25 min); writes bench/RESULTS.md
+bench-compare: ## Rampart vs nginx vs bare Go proxy: plain, TLS, HTTP/2, bodies, idle conns (~20 min); writes bench/RESULTS.md
 	@TARGETS="$${TARGETS:-all}" bash bench/run
 
 # The dashboard's front end: uPlot from npm at the version pinned in
