@@ -119,38 +119,17 @@ routes:
 		return err
 	}
 
-	conns := make([]net.Conn, n)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	work := make(chan int)
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				c, err := open(addr)
-				if err != nil {
-					errs <- err
-					continue
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
+	conns, err := openAll(addr, n)
 	defer func() {
 		for _, c := range conns {
-			c.Close()
+			if c != nil {
+				c.Close()
+			}
 		}
 	}()
+	if err != nil {
+		return err
+	}
 	time.Sleep(500 * time.Millisecond)
 	busy, err := rss(pid)
 	if err != nil {
