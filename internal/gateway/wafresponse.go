@@ -165,7 +165,7 @@ func (w *wafWriter) decide(res *waf.Result) {
 		return
 	}
 	w.state = wafPass
-	if w.x.Inspects() && w.status != 0 {
+	if w.status != 0 {
 		w.ResponseWriter.WriteHeader(w.status)
 	}
 }
