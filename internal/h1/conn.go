@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -293,6 +294,12 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 			hdrDeadlineSet = true
 		} else {
 			c.setReadDeadline(c.after(c.srv.idleTimeout(), now))
+			// Let the other runnable connections go first: a keep-alive
+			// client sends its next request only once it has read this
+			// response, and reading now would mostly find nothing (a read
+			// that fails with EAGAIN, then a park and a wake through the
+			// poller). When nothing else is runnable this returns at once.
+			runtime.Gosched()
 		}
 		if err := c.waitRequest(now); err != nil {
 			return 0, "", err
