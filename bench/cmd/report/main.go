@@ -46,6 +46,8 @@ var targets = []struct{ key, label, base string }{
 	{"bare", "bare Go `httputil.ReverseProxy` (tuned, buffer pool)", "nginx"},
 	{"rampart-none", "Rampart, `auth: none`", "nginx"},
 	{"rampart-full", "Rampart, full policy", "nginx"},
+	{"rampart-none-b", "Rampart B (RAMPART_B), `auth: none`", "nginx"},
+	{"rampart-full-b", "Rampart B (RAMPART_B), full policy", "nginx"},
 	{"rampart-full-detect", "Rampart, full policy + `detect: {}`", "nginx"},
 	{"rampart-full-waf", "Rampart, full policy + WAF (CRS, paranoia 1)", "nginx"},
 	{"nginx-modsec", "nginx + ModSecurity v3 + the same CRS (paranoia 1)", "nginx"},
