@@ -3,7 +3,6 @@ package server
 import (
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -44,103 +43,37 @@ func limitAdmin(ln net.Listener) net.Listener { return netutil.LimitListener(ln,
 // reading), the stream's last bytes after the handler too, and total, when
 // set, caps the stream from its start. x/net/http2's own stream deadline
 // (http.Server.WriteTimeout) would cap the whole stream instead.
-//
-// While the handler runs, the deadlines are kept on a timer of our own:
-// moving x/net/http2's deadline is a message to the connection's serve
-// goroutine (a channel round trip and a timer there) and a stream moved it
-// four times per request. When the timer fires, the stream is reset exactly
-// as x/net/http2's own deadline would (a deadline in the past resets it at
-// once). Only the final flush, after the handler, uses x/net/http2's
-// deadline: the stream's writer must not be touched once the handler
-// returned.
 func h2Deadlines(h http.Handler, write, total time.Duration) http.Handler {
-	if write <= 0 && total <= 0 {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pw := &progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), write: write}
 		if total > 0 {
 			pw.end = time.Now().Add(total)
 		}
 		pw.idle()
-		defer pw.finish()
 		h.ServeHTTP(pw, r)
+		pw.busy() // the final flush
 	})
 }
 
 type progressWriter struct {
 	http.ResponseWriter
 	rc    *http.ResponseController
-	write time.Duration // <= 0: no bound per write
-	end   time.Time     // zero: no cap
-
-	mu    sync.Mutex
-	timer *time.Timer
-	due   time.Time // when the stream is cut; zero: never
-	done  bool      // the handler returned: the writer is x/net/http2's again
-}
-
-// arm sets when the stream is cut (zero: never).
-func (w *progressWriter) arm(due time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.due = due
-	switch {
-	case due.IsZero():
-		if w.timer != nil {
-			w.timer.Stop()
-		}
-	case w.timer == nil:
-		w.timer = time.AfterFunc(time.Until(due), w.expire)
-	default:
-		w.timer.Reset(time.Until(due))
-	}
-}
-
-// expire resets the stream if its deadline has passed and the handler is
-// still running (a timer that fired late, after the deadline moved on, does
-// nothing).
-func (w *progressWriter) expire() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done || w.due.IsZero() || time.Now().Before(w.due) {
-		return
-	}
-	_ = w.rc.SetWriteDeadline(time.Unix(0, 1)) // in the past: reset now
-}
-
-// busyUntil is the deadline of a write about to start.
-func (w *progressWriter) busyUntil() time.Time {
-	if w.write <= 0 {
-		return w.end
-	}
-	t := time.Now().Add(w.write)
-	if !w.end.IsZero() && t.After(w.end) {
-		t = w.end
-	}
-	return t
+	write time.Duration
+	end   time.Time // zero: no cap
 }
 
 // busy arms the deadline for a write about to start; idle keeps only the
 // total cap while the handler does something else (an upstream that
 // pauses a stream is not the client's fault).
-func (w *progressWriter) busy() { w.arm(w.busyUntil()) }
-
-func (w *progressWriter) idle() { w.arm(w.end) }
-
-// finish hands the deadline back to x/net/http2 for the final flush, which
-// runs after the handler returns.
-func (w *progressWriter) finish() {
-	w.mu.Lock()
-	w.done = true
-	if w.timer != nil {
-		w.timer.Stop()
+func (w *progressWriter) busy() {
+	t := time.Now().Add(w.write)
+	if !w.end.IsZero() && t.After(w.end) {
+		t = w.end
 	}
-	w.mu.Unlock()
-	if t := w.busyUntil(); !t.IsZero() {
-		_ = w.rc.SetWriteDeadline(t)
-	}
+	_ = w.rc.SetWriteDeadline(t)
 }
+
+func (w *progressWriter) idle() { _ = w.rc.SetWriteDeadline(w.end) }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
 	w.busy()
