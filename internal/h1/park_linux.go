@@ -67,6 +67,10 @@ type poller struct {
 	lists  [2]parkList // by kind: keep-alive, first request
 	timer  *time.Timer // expires the fronts of lists
 	timeAt int64       // when timer fires (unix nanos); 0: stopped
+
+	// Since the start, for tests: connections parked, woken, and closed
+	// by their deadline while parked.
+	parks, wakes, expired int64
 }
 
 // parkList is an intrusive list of parked connections, in the order they
@@ -165,6 +169,7 @@ func (c *conn) park(now time.Time, first bool) bool {
 	}
 	c.parkID, c.parkFirst = id, first
 	p.conns[id] = c
+	p.parks++
 	kind := kindKeepAlive
 	if first {
 		kind = kindFirst
@@ -283,6 +288,7 @@ func (p *poller) run() {
 				continue // stale, or a closer has it
 			}
 			p.removeLocked(c)
+			p.wakes++
 			woken = append(woken, c)
 		}
 		p.mu.Unlock()
@@ -311,6 +317,7 @@ func (p *poller) expire() {
 			nc := c.parkNext
 			if c.state.CompareAndSwap(stateParked, stateClosed) {
 				p.removeLocked(c)
+				p.expired++
 				dead = append(dead, c)
 			}
 			c = nc
