@@ -17,7 +17,8 @@ import (
 // BenchmarkIdleConnMemory opens 2000 keep-alive connections to an
 // in-process server, each served one request, and reports what they cost
 // the process once idle: Go heap and goroutine stacks per connection
-// (runtime.MemStats after GC), and goroutines per connection. Parked is
+// (runtime.MemStats after GC: live heap, heap spans in use, stacks, and the
+// runtime's off-heap structures), and goroutines per connection. Parked is
 // the default (idle connections parked); goroutine is ParkAfter < 0, the
 // behaviour before parking. The clients are raw blocking sockets, outside
 // Go's runtime, so only the server's side is counted.
@@ -90,7 +91,10 @@ func idleConnMemory(b *testing.B, n int, parkAfter time.Duration) {
 	settled(n + 1)
 	after, g1 := memNow()
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(n), "heap-B/conn")
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n), "heapinuse-B/conn")
 	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(n), "stack-B/conn")
+	// The runtime's off-heap structures: a pollDesc per socket, mostly.
+	b.ReportMetric(float64(int64(after.OtherSys)-int64(before.OtherSys))/float64(n), "othersys-B/conn")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/conn")
 }
 
