@@ -85,6 +85,7 @@ type conn struct {
 	parkPrev, parkNext *conn
 	parkID             uint64
 	parkFirst          bool // parked before its first request
+	parkReg            bool // its descriptor is in the epoll set (maybe disarmed)
 }
 
 // work is what a connection needs while it has a goroutine: its context,
@@ -118,7 +119,7 @@ type work struct {
 
 	bodyErr bool // a request body failed: the stream is out of sync
 	linger  bool // close with a lingering half-close
-	resumed bool // woken from parking: the wait began at idleSince
+	resumed bool // woken from parking: the wait began at idleSince, and bytes are ready
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}
@@ -241,6 +242,7 @@ func (c *conn) releaseBufs() {
 // close closes the connection, lingering if the client may still be
 // sending.
 func (c *conn) close() {
+	c.unregister()
 	if c.linger || c.r < c.w {
 		scratch := c.idle[:]
 		if len(c.buf) > len(scratch) {
@@ -355,9 +357,15 @@ func (c *conn) waitRequest(now time.Time, first bool) error {
 	}
 	c.releaseBufs()
 	// The wait before parking is bounded by the idle (or header) deadline
-	// too: a connection whose deadline comes first is not parked.
+	// too: a connection whose deadline comes first is not parked. One just
+	// woken from parking has bytes (or an EOF) to read: it reads them
+	// without the park delay, which, short enough, could pass before the
+	// read is even tried (Read checks the deadline first) and park it
+	// again, and again.
 	var parkAt time.Time
-	if d := c.srv.parkAfter(); d > 0 && c.resumable() {
+	resumed := c.resumed
+	c.resumed = false
+	if d := c.srv.parkAfter(); d > 0 && !resumed && c.resumable() {
 		if t := time.Now().Add(d); c.rdl.IsZero() || t.Before(c.rdl) {
 			parkAt = t
 			_ = c.rwc.SetReadDeadline(parkAt)
@@ -406,7 +414,6 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 		if c.resumed {
 			// Woken from parking: the wait began earlier, and its deadline
 			// still holds.
-			c.resumed = false
 			now = time.Unix(0, c.idleSince.Load())
 		}
 		if first {

@@ -295,3 +295,22 @@ func TestParkChurn(t *testing.T) {
 		t.Fatal("nothing was parked")
 	}
 }
+
+// With a park delay shorter than the time it takes to start a read, every
+// wait parks; a woken connection still reads what woke it (Read checks
+// its deadline before reading, so it must not wait with the park delay
+// again, or it would park forever without reading).
+func TestParkAfterTiny(t *testing.T) {
+	srv := parkingServer(okHandler)
+	srv.ParkAfter = time.Nanosecond
+	addr := serve(t, srv)
+	c, br := dial(t, addr)
+	for i := range 20 {
+		if status := get(t, c, br, "/"); status != 200 {
+			t.Fatalf("request %d: status %d", i, status)
+		}
+	}
+	if parks(srv) == 0 {
+		t.Fatal("nothing was parked")
+	}
+}
