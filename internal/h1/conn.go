@@ -79,9 +79,9 @@ type conn struct {
 
 	*work // nil while parked
 
-	// Parking (Linux, plain TCP), guarded by the poller's mutex: the
-	// connection's place in the park order, and the token its epoll
-	// registration carries.
+	// Parking (Linux, plain TCP), written under the poller's mutex (and
+	// read by whoever owns the connection): its place in the park order,
+	// and the token its epoll registration carries.
 	parkPrev, parkNext *conn
 	parkID             uint64
 	parkFirst          bool // parked before its first request
