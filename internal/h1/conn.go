@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -39,12 +40,16 @@ const (
 	writeChunk = 64 << 10
 )
 
-// Connection states, for Shutdown and MaxConns.
+// Connection states, for Shutdown and MaxConns. Exactly one party moves a
+// connection out of stateIdle or stateParked (compare-and-swap): its own
+// goroutine, or the poller waking it, or whoever closes it (Shutdown,
+// Close, MaxConns, EMFILE, the idle timeout of a parked connection).
 const (
 	stateActive int32 = iota // from accept (a TLS handshake, say) until the first wait
-	stateIdle                // waiting for the first byte of a request
+	stateIdle                // waiting, on its goroutine, for the first byte of a request
 	stateClosed
 	stateHijacked
+	stateParked // waiting without a goroutine (see park_linux.go)
 )
 
 // bufs are what a busy connection needs and an idle one does not: the
@@ -63,15 +68,35 @@ var bufPool = sync.Pool{New: func() any {
 	return &bufs{bw: bufio.NewWriterSize(nil, writeBuf)}
 }}
 
+// conn is one connection. While it is parked it holds only these fields:
+// work, what serving it needs besides, goes back to a pool then.
 type conn struct {
-	srv        *Server
-	rwc        net.Conn
+	srv       *Server
+	rwc       net.Conn
+	state     atomic.Int32
+	timed     bool         // some timeout is configured
+	hijacked  bool         // the handler took the connection
+	idleSince atomic.Int64 // unix nanos when it began waiting for a request
+
+	*work // nil while parked
+
+	// Parking (Linux, plain TCP), written under the poller's mutex (and
+	// read by whoever owns the connection): its place in the park order,
+	// and the token its epoll registration carries.
+	parkPrev, parkNext *conn
+	parkID             uint64
+	parkFirst          bool // parked before its first request
+	parkReg            bool // its descriptor is in the epoll set (maybe disarmed)
+}
+
+// work is what a connection needs while it has a goroutine: its context,
+// the parser's state and per-request scratch. A parked connection has none
+// (it is rebuilt when the connection wakes).
+type work struct {
 	scanner    framing.HeadScanner // the head being read; each byte scanned once
 	remoteAddr string
 	tlsState   *tls.ConnectionState
 	ctx        context.Context
-	state      atomic.Int32
-	idleSince  atomic.Int64 // unix nanos when it began waiting for a request
 
 	bufs *bufs
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
@@ -89,15 +114,21 @@ type conn struct {
 	until time.Time    // while discarding a body: the end of the discard
 	t0    time.Time    // when the current request's head began
 	end   time.Time    // ResponseTimeout's deadline for this exchange
-	timed bool         // some timeout is configured
 	// handlerDeadline: the handler set a write deadline (through
 	// http.ResponseController), which then holds for the response.
 	handlerDeadline bool
 
-	hijacked bool
-	bodyErr  bool // a request body failed: the stream is out of sync
-	linger   bool // close with a lingering half-close
+	bodyErr bool // a request body failed: the stream is out of sync
+	linger  bool // close with a lingering half-close
+	resumed bool // woken from parking: the wait began at idleSince, and bytes are ready
 }
+
+var workPool = sync.Pool{New: func() any { return new(work) }}
+
+// unknownDeadline is what rdl and wdl hold on a connection resumed from
+// parking: the socket's deadlines are not known, so the next ones are set
+// whatever they are.
+var unknownDeadline = time.Unix(1, 0)
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc}
@@ -105,21 +136,41 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	return c
 }
 
-var errClosing = errors.New("h1: server closing")
+var (
+	errClosing = errors.New("h1: server closing")
+	errParked  = errors.New("h1: connection parked")
+)
 
+// serve serves a new connection on its goroutine.
 func (c *conn) serve() {
-	defer func() {
-		if !c.hijacked {
-			c.close()
-		}
-		c.srv.forget(c)
-	}()
+	c.acquireWork()
+	c.setRemoteAddr()
+	if tc, ok := c.rwc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
+		c.finish()
+		return
+	}
+	c.newContext()
+	c.run(true)
+}
+
+// resume serves a connection that was parked, on a new goroutine, once it
+// has bytes to read (or the peer closed). ConnContext is called again.
+func (c *conn) resume() {
+	c.acquireWork()
+	c.rdl, c.wdl = unknownDeadline, unknownDeadline
+	c.resumed = true
+	c.setRemoteAddr()
+	c.newContext()
+	c.run(c.parkFirst)
+}
+
+func (c *conn) setRemoteAddr() {
 	if ra := c.rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
 	}
-	if tc, ok := c.rwc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
-		return
-	}
+}
+
+func (c *conn) newContext() {
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, c.rwc.LocalAddr())
 	if cc := c.srv.ConnContext; cc != nil {
 		if nctx := cc(ctx, c.rwc); nctx != nil {
@@ -127,8 +178,45 @@ func (c *conn) serve() {
 		}
 	}
 	c.ctx = ctx
-	for first := true; c.serveOne(first); first = false {
+}
+
+// run serves requests until the connection ends, or parks: a parked
+// connection is no longer this goroutine's, which must not touch it.
+func (c *conn) run(first bool) {
+	for ; ; first = false {
+		switch c.serveOne(first) {
+		case parked:
+			return
+		case closeConn:
+			c.finish()
+			return
+		}
 	}
+}
+
+// finish ends a connection served by a goroutine.
+func (c *conn) finish() {
+	if !c.hijacked {
+		c.close()
+	}
+	c.srv.forget(c)
+}
+
+func (c *conn) acquireWork() {
+	c.work = workPool.Get().(*work)
+}
+
+// releaseWork returns the work to its pool, cleared (keeping the capacity
+// of its scratch slice).
+func (c *conn) releaseWork() {
+	wk := c.work
+	if wk == nil {
+		return
+	}
+	c.work = nil
+	keys := wk.keys[:0]
+	*wk = work{keys: keys}
+	workPool.Put(wk)
 }
 
 func (c *conn) acquireBufs() {
@@ -155,6 +243,7 @@ func (c *conn) releaseBufs() {
 // close closes the connection, lingering if the client may still be
 // sending.
 func (c *conn) close() {
+	c.unregister()
 	if c.linger || c.r < c.w {
 		scratch := c.idle[:]
 		if len(c.buf) > len(scratch) {
@@ -166,6 +255,7 @@ func (c *conn) close() {
 	}
 	c.state.Store(stateClosed)
 	c.releaseBufs()
+	c.releaseWork()
 }
 
 func (c *conn) setReadDeadline(t time.Time) {
@@ -253,8 +343,11 @@ func (c *conn) fill(limit int) error {
 
 // waitRequest waits, since now, for the first bytes of the next request on
 // an empty buffer, as an idle connection that Shutdown, or a new connection
-// over MaxConns, may close.
-func (c *conn) waitRequest(now time.Time) error {
+// over MaxConns, may close. A connection that can be parked (plain TCP on
+// Linux) waits on its goroutine only for Server.ParkAfter: then it is
+// parked, and waitRequest returns errParked; the connection is no longer
+// the caller's.
+func (c *conn) waitRequest(now time.Time, first bool, deadline time.Time) error {
 	if c.srv.closing.Load() {
 		return errClosing
 	}
@@ -264,10 +357,47 @@ func (c *conn) waitRequest(now time.Time) error {
 		c.buf = c.bufs.rd[:] // drop a grown buffer
 	}
 	c.releaseBufs()
+	// The socket's deadline is the park delay's when that comes before
+	// deadline (the idle or header one), so the wait costs one deadline, as
+	// without parking; a connection whose deadline comes first is not
+	// parked. Once bytes arrived, the park deadline may stay: what reads
+	// next sets its own. One just woken from parking has bytes (or an EOF)
+	// to read: it reads them without the park delay, which, short enough,
+	// could pass before the read is even tried (Read checks the deadline
+	// first) and park it again, and again.
+	var parkAt time.Time
+	resumed := c.resumed
+	c.resumed = false
+	if d := c.srv.parkAfter(); d > 0 && !resumed && c.resumable() {
+		if t := now.Add(d); deadline.IsZero() || t.Before(deadline) {
+			parkAt = t
+		}
+	}
+	if parkAt.IsZero() {
+		c.setReadDeadline(deadline)
+	} else {
+		c.setReadDeadline(parkAt)
+	}
 	var n int
 	var err error
-	for n == 0 && err == nil {
-		n, err = c.rwc.Read(c.idle[:])
+	for {
+		for n == 0 && err == nil {
+			n, err = c.rwc.Read(c.idle[:])
+		}
+		if parkAt.IsZero() || n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		parkAt = time.Time{}
+		c.setReadDeadline(deadline)
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			break
+		}
+		if c.park(now, first) {
+			return errParked
+		}
+		// Not parked: wait on, to the deadline (on a socket a closer
+		// closed meanwhile, the read fails).
+		err = nil
 	}
 	if n > 0 {
 		c.acquireBufs()
@@ -288,12 +418,17 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 		now := time.Now()
+		if c.resumed {
+			// Woken from parking: the wait began earlier, and its deadline
+			// still holds.
+			now = time.Unix(0, c.idleSince.Load())
+		}
+		var deadline time.Time
 		if first {
 			c.t0 = now
-			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0))
-			hdrDeadlineSet = true
+			deadline = c.after(c.srv.headerTimeout(), c.t0)
 		} else {
-			c.setReadDeadline(c.after(c.srv.idleTimeout(), now))
+			deadline = c.after(c.srv.idleTimeout(), now)
 			// Let the other runnable connections go first: a keep-alive
 			// client sends its next request only once it has read this
 			// response, and reading now would mostly find nothing (a read
@@ -301,9 +436,11 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 			// poller). When nothing else is runnable this returns at once.
 			runtime.Gosched()
 		}
-		if err := c.waitRequest(now); err != nil {
+		if err := c.waitRequest(now, first, deadline); err != nil {
 			return 0, "", err
 		}
+		// The socket may still have the park delay's deadline.
+		hdrDeadlineSet = first && c.rdl.Equal(deadline)
 		if !first && c.timed {
 			c.t0 = time.Now()
 		}
@@ -394,12 +531,24 @@ type exchange struct {
 	body body
 }
 
-// serveOne reads and answers one request. It reports whether the
-// connection stays open for another.
-func (c *conn) serveOne(first bool) bool {
+// What serveOne leaves a connection to.
+type next int
+
+const (
+	keepConn  next = iota // serve another request
+	closeConn             // close it
+	parked                // nothing: it was parked, and is no longer the goroutine's
+)
+
+// serveOne reads and answers one request, and says what is next for the
+// connection.
+func (c *conn) serveOne(first bool) next {
 	n, reason, err := c.readHead(first)
+	if err == errParked {
+		return parked
+	}
 	if err != nil {
-		return false
+		return closeConn
 	}
 	ex := &exchange{}
 	r := &c.tmpl
@@ -457,7 +606,7 @@ func (c *conn) serveOne(first bool) bool {
 	cancel()
 	if c.hijacked {
 		c.bufs = nil // the write buffer is no longer ours
-		return false
+		return closeConn
 	}
 	if !ok {
 		// An aborted response (or a panic) is cut, not completed: what was
@@ -468,7 +617,7 @@ func (c *conn) serveOne(first bool) bool {
 		}
 		c.linger = true
 		c.r, c.w = 0, 0
-		return false
+		return closeConn
 	}
 	keep := w.finish()
 	if h := w.header; keep && len(h) <= 32 {
@@ -477,7 +626,10 @@ func (c *conn) serveOne(first bool) bool {
 		clear(h)
 		c.bufs.header = h
 	}
-	return keep && !c.linger && !c.srv.closing.Load()
+	if keep && !c.linger && !c.srv.closing.Load() {
+		return keepConn
+	}
+	return closeConn
 }
 
 // refusedRequest makes r the request handed to Server.Reject for a refused

@@ -241,13 +241,14 @@ func TestMaxConnsOrderIsIdleTime(t *testing.T) {
 	}
 }
 
-// idleConns counts the connections waiting for their next request.
+// idleConns counts the connections waiting for their next request, on
+// their goroutine or parked.
 func idleConns(s *Server) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for c := range s.conns {
-		if c.state.Load() == stateIdle {
+		if st := c.state.Load(); st == stateIdle || st == stateParked {
 			n++
 		}
 	}

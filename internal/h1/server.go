@@ -34,8 +34,23 @@
 // broken response, never a truncated one that looks complete. Nothing is
 // logged for that panic.
 //
-// One goroutine serves each connection, and no other goroutine runs per
-// request. There is no background read while the handler runs, so a client
+// One goroutine serves each connection while it is busy, and no other
+// goroutine runs per request. An idle keep-alive connection (or a new one
+// that has not sent a byte) waits for its next request on its goroutine for
+// [Server.ParkAfter] (1 s) only: then, on Linux and for plain TCP, it is
+// parked. Its goroutine ends, its descriptor waits in an epoll set that
+// one goroutine per server serves through Go's netpoller, and what it
+// needs only while served (its context, parser state, buffers) goes back
+// to pools; a parked connection costs about the kernel's and the runtime's
+// socket structures and ~80 bytes of its own. When bytes arrive (or the
+// client closes) a new goroutine resumes serving it, its context made
+// afresh (ConnContext is called again). Its idle or header deadline still
+// holds, and Shutdown, Close and MaxConns treat it as the idle connection
+// it is. TLS connections are not parked (a *tls.Conn may hold decrypted
+// bytes epoll cannot see): they keep their goroutine while idle, with
+// their 4 KiB buffers pooled meanwhile, as on other systems.
+//
+// There is no background read while the handler runs, so a client
 // that disconnects does not cancel the request's context; the context is
 // cancelled when the handler returns. (A handler that needs to notice a
 // disconnect early reads or writes, or, like Rampart's proxy, peeks at the
@@ -103,8 +118,14 @@ type Server struct {
 	// one is answered 503 (Retry-After: 1) and closed.
 	MaxConns int
 	// ConnContext, when set, derives the base context of a connection's
-	// requests.
+	// requests. It is called when a connection starts being served, and
+	// again each time it resumes after it was parked (see ParkAfter): what
+	// it returned before was dropped.
 	ConnContext func(context.Context, net.Conn) context.Context
+	// ParkAfter is how long an idle connection waits for its next request
+	// on its own goroutine before it is parked (Linux, plain TCP: see the
+	// package documentation). Zero means 1 s; negative, never park.
+	ParkAfter time.Duration
 	// Logger receives handler panics and server faults; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -117,6 +138,19 @@ type Server struct {
 	refusing  atomic.Int32 // refused connections lingering
 	refused   atomic.Int64
 	reclaimed atomic.Int64
+	park      parking // the parked connections (park_linux.go)
+}
+
+const defaultParkAfter = time.Second
+
+func (s *Server) parkAfter() time.Duration {
+	switch {
+	case s.ParkAfter == 0:
+		return defaultParkAfter
+	case s.ParkAfter < 0:
+		return 0
+	}
+	return s.ParkAfter
 }
 
 const defaultMaxHeaderBytes = 16 << 10
@@ -239,20 +273,33 @@ func (s *Server) closeIdlestLocked() bool {
 	var oldest *conn
 	var since int64
 	for c := range s.conns {
-		if c.state.Load() != stateIdle {
+		if st := c.state.Load(); st != stateIdle && st != stateParked {
 			continue
 		}
 		if t := c.idleSince.Load(); oldest == nil || t < since {
 			oldest, since = c, t
 		}
 	}
-	if oldest == nil || !oldest.state.CompareAndSwap(stateIdle, stateClosed) {
+	if oldest == nil || !s.closeIfIdleLocked(oldest) {
 		return false
 	}
-	// Its slot is free at once; its goroutine ends on the closed socket.
-	delete(s.conns, oldest)
-	_ = oldest.rwc.Close()
 	s.reclaimed.Add(1)
+	return true
+}
+
+// closeIfIdleLocked closes c if it is waiting for a request, on its
+// goroutine or parked, and reports whether it did. Its slot is free at
+// once (the goroutine of an idle one ends on the closed socket).
+func (s *Server) closeIfIdleLocked(c *conn) bool {
+	switch {
+	case c.state.CompareAndSwap(stateIdle, stateClosed):
+		_ = c.rwc.Close()
+	case c.state.CompareAndSwap(stateParked, stateClosed):
+		s.dropParked(c)
+	default:
+		return false
+	}
+	delete(s.conns, c)
 	return true
 }
 
@@ -285,12 +332,15 @@ func (s *Server) refuse(rwc net.Conn) {
 }
 
 // Conns reports the connections open now; Refused how many were refused at
-// MaxConns, and Reclaimed how many idle ones were closed to make room.
+// MaxConns, and Reclaimed how many idle ones were closed to make room;
+// Parked how many of those open are parked (see ParkAfter).
 func (s *Server) Conns() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return int64(len(s.conns))
 }
+
+func (s *Server) Parked() int64 { return int64(s.parked()) }
 
 func (s *Server) Refused() int64   { return s.refused.Load() }
 func (s *Server) Reclaimed() int64 { return s.reclaimed.Load() }
@@ -361,10 +411,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopParkingLocked()
 	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosed) {
-			_ = c.rwc.Close()
-		}
+		s.closeIfIdleLocked(c)
 	}
 	return len(s.conns) == 0
 }
@@ -375,8 +424,9 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.closeListenersLocked()
+	s.stopParkingLocked()
 	for c := range s.conns {
-		if c.state.Load() != stateHijacked {
+		if !s.closeIfIdleLocked(c) && c.state.Load() != stateHijacked {
 			_ = c.rwc.Close()
 		}
 	}

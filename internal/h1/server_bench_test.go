@@ -110,14 +110,18 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 		s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout = 10*time.Second, 30*time.Second, 30*time.Second, 60*time.Second
 	}
 	for _, tc := range []struct {
-		name  string
-		timed bool
+		name      string
+		timed     bool
+		parkAfter time.Duration
 	}{
-		{"h1", true},
-		{"h1-no-timeouts", false},
+		{"h1", true, 0},
+		{"h1-no-timeouts", false, 0},
+		// Parked between every two requests (where parking exists): the
+		// cost of a park and a wake-up.
+		{"h1-park-each", true, time.Nanosecond},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			srv := &Server{Handler: http.HandlerFunc(benchHandler), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			srv := &Server{Handler: http.HandlerFunc(benchHandler), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ParkAfter: tc.parkAfter}
 			if tc.timed {
 				timeouts(srv)
 			}

@@ -1,0 +1,431 @@
+//go:build linux
+
+package h1
+
+import (
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Parking. A keep-alive connection that waited Server.ParkAfter for its
+// next request without a byte arriving is parked: its file descriptor goes
+// into an epoll set of the server's (EPOLLIN|EPOLLRDHUP, one-shot), what it
+// needs only while served (its context, parser, scratch) goes back to a
+// pool, and its goroutine ends. It then costs its conn (~80 bytes), the
+// runtime's own socket structures, and no goroutine stack.
+//
+// One goroutine serves the epoll set, without holding an OS thread: the
+// epoll descriptor is non-blocking and wrapped in an os.File, so Go's own
+// netpoller says when it is readable, and epoll_wait never blocks. When a
+// parked connection has bytes (or its peer closed or failed), a new
+// goroutine resumes serving it.
+//
+// A parked connection keeps its idle (or, before its first request, header)
+// deadline: parked connections are kept in the order they began waiting,
+// in one list per kind (their timeouts are the same within a kind), and a
+// timer closes those whose deadline passed, as an idle connection is
+// closed: without a response.
+//
+// Who takes a connection out of stateParked (compare-and-swap) owns it: the
+// poller waking it, the timer expiring it, or Shutdown, Close, MaxConns
+// and EMFILE closing it. A connection woken stays in the epoll set,
+// disarmed (one-shot), and is re-armed (EPOLL_CTL_MOD) when it parks again:
+// one system call per park instead of two. It is removed from the set
+// (EPOLL_CTL_DEL) before it is closed (or hijacked), while its descriptor
+// is still open (RawConn.Control holds it open), so a descriptor number
+// reused by a newer connection is never removed by mistake. Each arming
+// carries a token that is never reused, looked up in a map: an event that
+// was already on its way for a connection no longer parked there is
+// ignored.
+//
+// Only *net.TCPConn is parked. TLS connections are not: a *tls.Conn may
+// hold records it has read but not yet returned, which epoll cannot see,
+// and its state would have to be kept anyway. Other net.Conn wrappers may
+// buffer too.
+
+// parking is the Server's parking state.
+type parking struct {
+	once sync.Once
+	p    atomic.Pointer[poller]
+}
+
+// poller serves one Server's parked connections.
+type poller struct {
+	srv  *Server
+	epfd int
+	file *os.File        // epfd, for the netpoller to wake run
+	rc   syscall.RawConn // file's
+	evs  []unix.EpollEvent
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[uint64]*conn // by token
+	nextID uint64
+	lists  [2]parkList // by kind: keep-alive, first request
+	timer  *time.Timer // expires the fronts of lists
+	timeAt int64       // when timer fires (unix nanos); 0: stopped
+
+	// Since the start, for tests: connections parked, woken, and closed
+	// by their deadline while parked.
+	parks, wakes, expired int64
+}
+
+// parkList is an intrusive list of parked connections, in the order they
+// began waiting, so in deadline order.
+type parkList struct{ head, tail *conn }
+
+const (
+	kindKeepAlive = 0
+	kindFirst     = 1
+)
+
+func (c *conn) resumable() bool {
+	_, ok := c.rwc.(*net.TCPConn)
+	return ok
+}
+
+func (s *Server) poller() *poller {
+	s.park.once.Do(func() {
+		p, err := newPoller(s)
+		if err != nil {
+			s.logger().Warn("h1: idle connections cannot be parked", "error", err.Error())
+			return
+		}
+		s.park.p.Store(p)
+	})
+	return s.park.p.Load()
+}
+
+func newPoller(s *Server) (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, os.NewSyscallError("setnonblock", err)
+	}
+	f := os.NewFile(uintptr(epfd), "h1-park")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	p := &poller{srv: s, epfd: epfd, file: f, rc: rc, evs: make([]unix.EpollEvent, 128), conns: make(map[uint64]*conn)}
+	p.timer = time.AfterFunc(time.Hour, p.expire)
+	p.timer.Stop()
+	go p.run()
+	return p, nil
+}
+
+// timeout is the deadline of a parked connection of the kind, after it
+// began waiting; 0 for none.
+func (p *poller) timeout(kind int) time.Duration {
+	if kind == kindFirst {
+		return p.srv.headerTimeout()
+	}
+	return p.srv.idleTimeout()
+}
+
+// park parks c, which has waited since now without a byte arriving, and
+// reports whether it did: then c is no longer the caller's, which must not
+// touch it. On false the caller goes on as if the wait had timed out
+// normally (a closer may have closed c meanwhile).
+func (c *conn) park(now time.Time, first bool) bool {
+	p := c.srv.poller()
+	if p == nil {
+		return false
+	}
+	sc, ok := c.rwc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || !c.state.CompareAndSwap(stateIdle, stateParked) {
+		return false
+	}
+	p.nextID++
+	id := p.nextID
+	var cerr error
+	err = rc.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+		if c.parkReg {
+			if cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev); cerr != unix.ENOENT {
+				return
+			}
+		}
+		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil && cerr == nil {
+		c.parkReg = true
+	}
+	if err != nil || cerr != nil {
+		if err == nil {
+			p.srv.logger().Debug("h1: parking a connection failed", "error", cerr.Error())
+		}
+		// Unless a closer took it meanwhile (it then closes and forgets
+		// it), the connection is the caller's again.
+		return !c.state.CompareAndSwap(stateParked, stateIdle)
+	}
+	c.parkID, c.parkFirst = id, first
+	p.conns[id] = c
+	p.parks++
+	kind := kindKeepAlive
+	if first {
+		kind = kindFirst
+	}
+	if d := p.timeout(kind); d > 0 {
+		p.lists[kind].insert(c)
+		if at := now.UnixNano() + int64(d); p.timeAt == 0 || at < p.timeAt {
+			p.armLocked(at)
+		}
+	}
+	// Nothing of the work survives: the poller may hand c to another
+	// goroutine as soon as the lock is released.
+	c.releaseWork()
+	return true
+}
+
+// insert adds c in the order of idleSince, from the back (where it almost
+// always goes).
+func (l *parkList) insert(c *conn) {
+	since := c.idleSince.Load()
+	at := l.tail
+	for at != nil && at.idleSince.Load() > since {
+		at = at.parkPrev
+	}
+	// c goes after at (at the front when at is nil).
+	c.parkPrev = at
+	if at == nil {
+		c.parkNext = l.head
+		l.head = c
+	} else {
+		c.parkNext = at.parkNext
+		at.parkNext = c
+	}
+	if c.parkNext == nil {
+		l.tail = c
+	} else {
+		c.parkNext.parkPrev = c
+	}
+}
+
+func (l *parkList) remove(c *conn) {
+	if c.parkPrev == nil && l.head != c {
+		return // not listed (no timeout)
+	}
+	if c.parkPrev == nil {
+		l.head = c.parkNext
+	} else {
+		c.parkPrev.parkNext = c.parkNext
+	}
+	if c.parkNext == nil {
+		l.tail = c.parkPrev
+	} else {
+		c.parkNext.parkPrev = c.parkPrev
+	}
+	c.parkPrev, c.parkNext = nil, nil
+}
+
+// removeLocked takes c out of the parked set, and with del its descriptor
+// out of the epoll set (a woken one stays there, disarmed, until it parks
+// again or ends).
+func (p *poller) removeLocked(c *conn, del bool) {
+	if c.parkID != 0 {
+		delete(p.conns, c.parkID)
+		c.parkID = 0
+		kind := kindKeepAlive
+		if c.parkFirst {
+			kind = kindFirst
+		}
+		p.lists[kind].remove(c)
+	}
+	if del {
+		p.unregisterLocked(c)
+	}
+}
+
+// unregisterLocked removes c's descriptor from the epoll set, unless it is
+// not there, or was closed already (epoll then dropped it itself), or the
+// set is gone.
+func (p *poller) unregisterLocked(c *conn) {
+	if !c.parkReg {
+		return
+	}
+	c.parkReg = false
+	if p.closed {
+		return
+	}
+	if sc, ok := c.rwc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+			})
+		}
+	}
+}
+
+// unregister removes c, which its goroutine is about to close or a handler
+// hijacked, from the epoll set if it was ever parked.
+func (c *conn) unregister() {
+	if !c.parkReg {
+		return
+	}
+	if p := c.srv.park.p.Load(); p != nil {
+		p.mu.Lock()
+		p.unregisterLocked(c)
+		p.mu.Unlock()
+	}
+}
+
+func (p *poller) armLocked(at int64) {
+	p.timeAt = at
+	p.timer.Reset(time.Duration(at - time.Now().UnixNano()))
+}
+
+// run wakes parked connections that became readable, until the poller is
+// closed.
+func (p *poller) run() {
+	var woken []*conn
+	for {
+		n := 0
+		var werr error
+		err := p.rc.Read(func(fd uintptr) bool {
+			k, err := unix.EpollWait(int(fd), p.evs, 0)
+			if err != nil {
+				werr = err
+				return err != unix.EINTR // EINTR: poll again at once
+			}
+			n = k
+			return k > 0 // none: wait until the epoll descriptor is readable
+		})
+		if err != nil {
+			return // closed
+		}
+		if werr != nil && werr != unix.EINTR {
+			p.srv.logger().Error("h1: epoll_wait failed; parked connections are no longer woken", "error", werr.Error())
+			return
+		}
+		p.mu.Lock()
+		for _, ev := range p.evs[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			c := p.conns[id]
+			if c == nil || !c.state.CompareAndSwap(stateParked, stateActive) {
+				continue // stale, or a closer has it
+			}
+			p.removeLocked(c, false) // one-shot: disarmed
+			p.wakes++
+			woken = append(woken, c)
+		}
+		p.mu.Unlock()
+		for i, c := range woken {
+			go c.resume()
+			woken[i] = nil
+		}
+		woken = woken[:0]
+	}
+}
+
+// expire closes the parked connections whose deadline passed.
+func (p *poller) expire() {
+	var dead []*conn
+	now := time.Now().UnixNano()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	var next int64
+	for kind := range p.lists {
+		d := int64(p.timeout(kind))
+		c := p.lists[kind].head
+		for c != nil && c.idleSince.Load()+d <= now {
+			nc := c.parkNext
+			if c.state.CompareAndSwap(stateParked, stateClosed) {
+				p.removeLocked(c, true)
+				p.expired++
+				dead = append(dead, c)
+			}
+			c = nc
+		}
+		if c != nil && (next == 0 || c.idleSince.Load()+d < next) {
+			next = c.idleSince.Load() + d
+		}
+	}
+	if next != 0 {
+		p.armLocked(next)
+	} else {
+		p.timeAt = 0
+	}
+	p.mu.Unlock()
+	for _, c := range dead {
+		_ = c.rwc.Close()
+		p.srv.forget(c)
+	}
+}
+
+// dropParked closes c, a parked connection whose state the caller moved to
+// stateClosed.
+func (s *Server) dropParked(c *conn) {
+	if p := s.park.p.Load(); p != nil {
+		p.mu.Lock()
+		p.removeLocked(c, true)
+		p.mu.Unlock()
+	}
+	_ = c.rwc.Close()
+}
+
+// stopParking closes the poller (for Close and Shutdown): the connections
+// still parked are closed, and no connection is parked from now on. The
+// caller holds s.mu and forgets them itself.
+func (s *Server) stopParkingLocked() {
+	s.park.once.Do(func() {}) // none is started from now on
+	p := s.park.p.Load()
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.timer.Stop()
+	var left []*conn
+	for _, c := range p.conns {
+		if c.state.CompareAndSwap(stateParked, stateClosed) {
+			left = append(left, c)
+		}
+	}
+	for _, c := range left {
+		p.removeLocked(c, true)
+	}
+	p.closed = true
+	p.mu.Unlock()
+	for _, c := range left {
+		_ = c.rwc.Close()
+		delete(s.conns, c)
+	}
+	_ = p.file.Close() // ends run
+}
+
+// parked reports how many connections are parked.
+func (s *Server) parked() int {
+	p := s.park.p.Load()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
