@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -146,6 +147,19 @@ func TestServeAtFileLimit(t *testing.T) {
 		metric(metrics, "rampart_connections_reclaimed_total"), metric(metrics, "rampart_connections_refused_total")
 	if open > 448 || reclaimed < clients+1-448 || refused != 0 {
 		t.Errorf("open %v, reclaimed %v, refused %v; want open <= 448, reclaimed >= %d, none refused", open, reclaimed, refused, clients+1-448)
+	}
+
+	// The idle ones are parked after a second without a byte (Linux).
+	if runtime.GOOS == "linux" {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, metrics = adminGet("/metrics")
+			if metric(metrics, "rampart_connections_parked") > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no idle connection parked within 10 s: rampart_connections_parked %v", metric(metrics, "rampart_connections_parked"))
+			}
+		}
 	}
 }
 

@@ -208,12 +208,16 @@ func (c *authenticatorsReady) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Connections exports the public listener's connection counts: open now,
-// refused at server.max_connections, and idle ones closed to make room.
-func (m *Metrics) Connections(open, refused, reclaimed func() int64) {
+// parked now (idle, held without a goroutine), refused at
+// server.max_connections, and idle ones closed to make room.
+func (m *Metrics) Connections(open, parked, refused, reclaimed func() int64) {
 	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_connections",
 			Help: "Open connections on the public listener (HTTP/1)."},
 			func() float64 { return float64(open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_connections_parked",
+			Help: "Open connections on the public listener idle long enough to be parked (no goroutine, no buffers; plain TCP on Linux)."},
+			func() float64 { return float64(parked()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rampart_connections_refused_total",
 			Help: "Connections answered 503 and closed at server.max_connections, none being idle."},
 			func() float64 { return float64(refused()) }),

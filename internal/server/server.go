@@ -362,7 +362,7 @@ func (s *running) listen(res *resources) error {
 		Logger:            s.logger,
 		ConnContext:       pipeline.WatchClient,
 	}
-	s.metrics.Connections(s.srv.Conns, s.srv.Refused, s.srv.Reclaimed)
+	s.metrics.Connections(s.srv.Conns, s.srv.Parked, s.srv.Refused, s.srv.Reclaimed)
 	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
 	// timeouts and handler, and its Shutdown tells h2 connections to go away).
 	// Its streams get write deadlines from h2Deadlines, not WriteTimeout.
