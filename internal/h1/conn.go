@@ -258,8 +258,25 @@ func (c *conn) close() {
 	c.releaseWork()
 }
 
+// lazyDeadline: a deadline still far off is not moved by less than this
+// (nginx's NGX_TIMER_LAZY_DELAY is the same 300 ms). Each move is a timer
+// update in the runtime, and a keep-alive connection would move its read
+// and write deadlines by a few milliseconds on every request; timeouts are
+// kept to within 300 ms instead. Short timeouts (under 300 ms away) are
+// always set exactly.
+const lazyDeadline = 300 * time.Millisecond
+
+// closeEnough reports whether the deadline cur may stay where t was asked.
+func closeEnough(cur, t time.Time) bool {
+	if cur.IsZero() || t.IsZero() {
+		return cur.Equal(t)
+	}
+	d := t.Sub(cur)
+	return d > -lazyDeadline && d < lazyDeadline && time.Until(cur) > lazyDeadline
+}
+
 func (c *conn) setReadDeadline(t time.Time) {
-	if t.Equal(c.rdl) {
+	if closeEnough(c.rdl, t) {
 		return
 	}
 	c.rdl = t
@@ -290,7 +307,7 @@ func (c *conn) setWriteDeadline() {
 	if !c.end.IsZero() && (t.IsZero() || t.After(c.end)) {
 		t = c.end
 	}
-	if t.Equal(c.wdl) {
+	if closeEnough(c.wdl, t) {
 		return
 	}
 	c.wdl = t
