@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,14 +91,6 @@ func benchServe(b *testing.B, serve func(net.Listener), stop func()) {
 	// CPU time of the whole process (server and client) per request: the
 	// loopback round trip dominates ns/op, not the server's work.
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkKeepAliveGET: one keep-alive loopback client sending GETs; the
