@@ -71,9 +71,9 @@ type poller struct {
 	timer  *time.Timer // expires the fronts of lists
 	timeAt int64       // when timer fires (unix nanos); 0: stopped
 
-	// Since the start, for tests: connections parked, woken, and closed
-	// by their deadline while parked.
-	parks, wakes, expired int64
+	// Since the start, by kind, for tests: connections parked, woken, and
+	// closed by their deadline while parked.
+	parks, wakes, expired [2]int64
 }
 
 // parkList is an intrusive list of parked connections, in the order they
@@ -180,11 +180,11 @@ func (c *conn) park(now time.Time, first bool) bool {
 	}
 	c.parkID, c.parkFirst = id, first
 	p.conns[id] = c
-	p.parks++
 	kind := kindKeepAlive
 	if first {
 		kind = kindFirst
 	}
+	p.parks[kind]++
 	if d := p.timeout(kind); d > 0 {
 		p.lists[kind].insert(c)
 		if at := now.UnixNano() + int64(d); p.timeAt == 0 || at < p.timeAt {
@@ -324,8 +324,12 @@ func (p *poller) run() {
 			if c == nil || !c.state.CompareAndSwap(stateParked, stateActive) {
 				continue // stale, or a closer has it
 			}
+			if c.parkFirst {
+				p.wakes[kindFirst]++
+			} else {
+				p.wakes[kindKeepAlive]++
+			}
 			p.removeLocked(c, false) // one-shot: disarmed
-			p.wakes++
 			woken = append(woken, c)
 		}
 		p.mu.Unlock()
@@ -354,7 +358,7 @@ func (p *poller) expire() {
 			nc := c.parkNext
 			if c.state.CompareAndSwap(stateParked, stateClosed) {
 				p.removeLocked(c, true)
-				p.expired++
+				p.expired[kind]++
 				dead = append(dead, c)
 			}
 			c = nc
