@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,23 +222,16 @@ func TestParkedClientCloses(t *testing.T) {
 // see) but is served as before. A plain connection that began waiting later
 // on the same server is parked meanwhile.
 func TestTLSConnNotParked(t *testing.T) {
-	ts := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate and client
-	defer ts.Close()
-	cfg := ts.TLS.Clone()
-	cfg.NextProtos = []string{"http/1.1"}
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, raw, client := tlsListener(t)
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := parkingServer(okHandler)
-	serve(t, srv, tls.NewListener(raw, cfg))
+	serve(t, srv, ln)
 	go srv.Serve(plain)
 
-	tc, err := tls.Dial("tcp", raw.Addr().String(), ts.Client().Transport.(*http.Transport).TLSClientConfig)
+	tc, err := tls.Dial("tcp", raw.Addr().String(), client.Transport.(*http.Transport).TLSClientConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

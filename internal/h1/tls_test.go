@@ -9,22 +9,31 @@ import (
 	"testing"
 )
 
-// TestTLSConnectionState: on a *tls.Conn the request carries its TLS state.
-func TestTLSConnectionState(t *testing.T) {
+// tlsListener returns a TLS listener offering HTTP/1.1 only, the raw
+// listener under it (for its address), and a client that trusts its
+// certificate (httptest's).
+func tlsListener(t *testing.T) (ln, raw net.Listener, client *http.Client) {
+	t.Helper()
 	ts := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate and client
-	defer ts.Close()
+	t.Cleanup(ts.Close)
 	cfg := ts.TLS.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tls.NewListener(raw, cfg), raw, ts.Client()
+}
+
+// TestTLSConnectionState: on a *tls.Conn the request carries its TLS state.
+func TestTLSConnectionState(t *testing.T) {
+	ln, raw, client := tlsListener(t)
 	states := make(chan *tls.ConnectionState, 1)
 	serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		states <- r.TLS
 		io.WriteString(w, "secure")
-	})}, tls.NewListener(raw, cfg))
-	resp, err := ts.Client().Get("https://" + raw.Addr().String() + "/")
+	})}, ln)
+	resp, err := client.Get("https://" + raw.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
