@@ -74,18 +74,22 @@ type Server struct {
 	closed bool      // workers exit instead of idling
 }
 
+// Variables, not constants, for the tests.
+var (
+	prefaceTimeout     = 10 * time.Second
+	settingsAckTimeout = 10 * time.Second
+	junkBudget         = 1000 // frames that make no work, per junkPeriod
+	junkPeriod         = 10 * time.Second
+)
+
 const (
 	defaultMaxStreams     = 100
 	defaultMaxHeaderBytes = 1 << 20
 	streamWindow          = 256 << 10 // advertised SETTINGS_INITIAL_WINDOW_SIZE
 	connWindow            = 1 << 20   // connection receive window
-	prefaceTimeout        = 10 * time.Second
-	settingsAckTimeout    = 10 * time.Second
-	junkBudget            = 1000 // frames that make no work, per junkPeriod
-	junkPeriod            = 10 * time.Second
-	maxBlockFrames        = 1000     // frames in one header block
-	outLimit              = 64 << 10 // handlers wait for the buffer to drain above this
-	controlLimit          = 1 << 20  // queued bytes past which the connection is closed
+	maxBlockFrames        = 1000      // frames in one header block
+	outLimit              = 64 << 10  // handlers wait for the buffer to drain above this
+	controlLimit          = 1 << 20   // queued bytes past which the connection is closed
 	maxIdleWorkers        = 512
 	lingerTime            = time.Second
 	lingerBytes           = 256 << 10
