@@ -159,3 +159,9 @@ func (rc *rawClient) expectResponse(id uint32) string {
 	}).(*http2.MetaHeadersFrame)
 	return f.PseudoValue("status")
 }
+
+func netDial(ts *testServer) (net.Conn, error) { return net.Dial("tcp", ts.addr) }
+
+func hpackField(name, value string) hpack.HeaderField {
+	return hpack.HeaderField{Name: name, Value: value}
+}
