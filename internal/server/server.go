@@ -41,6 +41,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 	"github.com/rampart-gw/rampart/internal/tracing"
+	"github.com/rampart-gw/rampart/internal/trim"
 )
 
 // Options are Run's collaborators; all optional.
@@ -511,6 +512,8 @@ func (s *running) serve(ctx context.Context) error {
 	if s.opts.Ready != nil {
 		s.opts.Ready(s.ln.Addr(), adminAddr)
 	}
+	// Memory a burst left behind goes back to the OS once it is over.
+	defer trim.Start(s.logger)()
 	var serveErr error
 loop:
 	for {

@@ -179,6 +179,11 @@ func measure(addr, pidList string, n int, settle, hold time.Duration) error {
 		}
 		return sum, nil
 	}
+	// Both figures are taken after the same settling time: the "before"
+	// follows the load bench/run just ran, and a process that gives the
+	// memory of that load back within seconds (Rampart trims it) would
+	// otherwise have its idle connections measured against that load.
+	time.Sleep(settle)
 	base, err := total()
 	if err != nil {
 		return err
