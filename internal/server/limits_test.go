@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/h1"
+	"github.com/rampart-gw/rampart/internal/h2"
 	"github.com/rampart-gw/rampart/internal/tlsconfig"
 )
 
@@ -123,11 +124,8 @@ func TestTLSConnectionsCountTowardsMaxConns(t *testing.T) {
 	})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := &h1.Server{Handler: ok, MaxConns: 2, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, Logger: logger}
-	acc, err := newTLSAcceptor(raw, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
-		5*time.Second, time.Minute, &http.Server{Handler: ok, IdleTimeout: time.Minute}, srv, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc := newTLSAcceptor(raw, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		5*time.Second, &h2.Server{Handler: ok, IdleTimeout: time.Minute}, srv, logger)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(acc) }()
 	t.Cleanup(func() {

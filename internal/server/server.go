@@ -32,6 +32,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/h1"
+	"github.com/rampart-gw/rampart/internal/h2"
 	"github.com/rampart-gw/rampart/internal/keystore"
 	"github.com/rampart-gw/rampart/internal/lockout"
 	"github.com/rampart-gw/rampart/internal/metrics"
@@ -144,7 +145,7 @@ type running struct {
 
 	ln, adminLn, redirectLn net.Listener
 	srv                     *h1.Server
-	h2base                  *http.Server // HTTP/2 over TLS settings; its Shutdown sends GOAWAY
+	h2srv                   *h2.Server   // HTTP/2 over TLS; its Shutdown sends GOAWAY
 	adminSrv, redirectSrv   *http.Server // nil when not configured
 }
 
@@ -364,16 +365,16 @@ func (s *running) listen(res *resources) error {
 		ConnContext:       pipeline.WatchClient,
 	}
 	s.metrics.Connections(s.srv.Conns, s.srv.Parked, s.srv.Refused, s.srv.Reclaimed)
-	// h2base only configures HTTP/2 over TLS (x/net/http2 takes its
-	// timeouts and handler, and its Shutdown tells h2 connections to go away).
-	// Its streams get write deadlines from h2Deadlines, not WriteTimeout.
-	s.h2base = &http.Server{
-		Handler:           h2Deadlines(handler, cfg.WriteTimeout, cfg.ResponseTimeout),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          s.errorLog(),
+	// HTTP/2 over TLS: a connection whose writes make no progress for
+	// write_timeout is closed, and each stream's writes get the same bound
+	// from h2Deadlines (flow control included).
+	s.h2srv = &h2.Server{
+		Handler:          h2Deadlines(handler, cfg.WriteTimeout, cfg.ResponseTimeout),
+		MaxReadFrameSize: 1 << 20,
+		MaxHeaderBytes:   cfg.MaxHeaderBytes,
+		IdleTimeout:      cfg.IdleTimeout,
+		WriteTimeout:     cfg.WriteTimeout,
+		Logger:           s.logger,
 	}
 	s.ln = ln
 	if cfg.TLS == nil {
@@ -383,10 +384,7 @@ func (s *running) listen(res *resources) error {
 	if err != nil {
 		return err
 	}
-	acc, err := newTLSAcceptor(ln, tlsCfg, cfg.ReadHeaderTimeout, cfg.WriteTimeout, s.h2base, s.srv, s.logger)
-	if err != nil {
-		return err
-	}
+	acc := newTLSAcceptor(ln, tlsCfg, cfg.ReadHeaderTimeout, s.h2srv, s.srv, s.logger)
 	res.add("tls acceptor", acc.Close) // stops its accept loop
 	s.ln = acc
 	return nil
@@ -590,8 +588,11 @@ func (s *running) drain() error {
 	// WebSockets never finish on their own: tell both sides the gateway
 	// is going away, so that their relays end within the drain.
 	s.current.Load().GoingAway()
+	// HTTP/2 connections get their GOAWAY now, not after HTTP/1's drain.
+	h2done := make(chan struct{})
+	go func() { _ = s.h2srv.Shutdown(ctx); close(h2done) }()
 	err := s.srv.Shutdown(ctx)
-	_ = s.h2base.Shutdown(ctx)
+	<-h2done
 	if s.adminSrv != nil {
 		_ = s.adminSrv.Shutdown(ctx)
 	}

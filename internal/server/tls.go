@@ -12,14 +12,14 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/rampart-gw/rampart/internal/h1"
+	"github.com/rampart-gw/rampart/internal/h2"
 )
 
 // tlsAcceptor terminates TLS itself so that the protocol ALPN chose decides
 // which server parses the connection. After the handshake an "h2" connection
-// goes to an HTTP/2 server (its framing has no request-smuggling shapes);
+// goes to Rampart's HTTP/2 server (internal/h2; its framing has no
+// request-smuggling shapes, and it refuses malformed requests itself);
 // anything else is handed, as a *tls.Conn, to Rampart's strict HTTP/1 server
 // (internal/h1) through a listener.
 //
@@ -31,8 +31,7 @@ type tlsAcceptor struct {
 	raw      net.Listener
 	cfg      *tls.Config
 	deadline time.Duration // handshake timeout
-	h2       *http2.Server
-	srv      *http.Server
+	h2       *h2.Server
 	h1       *h1.Server
 	logger   *slog.Logger
 	others   atomic.Int64 // connections handshaking or served by h2
@@ -42,19 +41,12 @@ type tlsAcceptor struct {
 	once   sync.Once
 }
 
-func newTLSAcceptor(raw net.Listener, cfg *tls.Config, handshake, writeTimeout time.Duration, srv *http.Server,
-	h1srv *h1.Server, logger *slog.Logger) (*tlsAcceptor, error) {
-	// WriteByteTimeout: a connection whose writes make no progress for
-	// write_timeout is closed (h2Deadlines bounds each stream).
-	h2 := &http2.Server{IdleTimeout: srv.IdleTimeout, MaxReadFrameSize: 1 << 20, WriteByteTimeout: writeTimeout}
-	// ConfigureServer hooks graceful shutdown of HTTP/2 connections into srv.
-	if err := http2.ConfigureServer(srv, h2); err != nil {
-		return nil, err
-	}
-	a := &tlsAcceptor{raw: raw, cfg: cfg, deadline: handshake, h2: h2, srv: srv, h1: h1srv, logger: logger,
+func newTLSAcceptor(raw net.Listener, cfg *tls.Config, handshake time.Duration, h2srv *h2.Server,
+	h1srv *h1.Server, logger *slog.Logger) *tlsAcceptor {
+	a := &tlsAcceptor{raw: raw, cfg: cfg, deadline: handshake, h2: h2srv, h1: h1srv, logger: logger,
 		conns: make(chan net.Conn), closed: make(chan struct{})}
 	go a.acceptLoop()
-	return a, nil
+	return a
 }
 
 func (a *tlsAcceptor) acceptLoop() {
@@ -112,12 +104,8 @@ func (a *tlsAcceptor) handshake(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	if tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-		a.h2.ServeConn(tc, &http2.ServeConnOpts{
-			Context:    context.WithValue(context.Background(), tlsStateKey{}, stateOf(tc)),
-			BaseConfig: a.srv,
-			Handler:    a.srv.Handler,
-		})
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		a.h2.ServeConn(context.Background(), tc) // it sets each request's TLS state
 		return
 	}
 	a.others.Add(-1) // the HTTP/1 server counts it from now on

@@ -41,6 +41,13 @@ func startTLS(t *testing.T, up *gt.Upstream, tlsExtra string) *tlsGateway {
 
 func startTLSWith(t *testing.T, up *gt.Upstream, tlsExtra, extra, routes string) *tlsGateway {
 	t.Helper()
+	return startTLSServer(t, up, tlsExtra, "", extra, routes)
+}
+
+// startTLSServer is startTLSWith with more lines of the server block
+// (indented by two spaces, each ending in a newline).
+func startTLSServer(t *testing.T, up *gt.Upstream, tlsExtra, serverLines, extra, routes string) *tlsGateway {
+	t.Helper()
 	dir := t.TempDir()
 	certPath, keyPath, err := tlsconfig.WriteDevCert(dir, []string{"localhost", "127.0.0.1"}, time.Now())
 	if err != nil {
@@ -50,11 +57,11 @@ func startTLSWith(t *testing.T, up *gt.Upstream, tlsExtra, extra, routes string)
 server:
   tls: { cert_file: %q, key_file: %q %s}
   http_redirect: "127.0.0.1:0"
-admin: { listen: "off" }
+%sadmin: { listen: "off" }
 upstreams:
   app: { targets: [%q] }
 %sroutes:
-%s`, certPath, keyPath, tlsExtra, up.URL, extra, routes)
+%s`, certPath, keyPath, tlsExtra, serverLines, up.URL, extra, routes)
 	cfg, err := config.Parse("tls.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
