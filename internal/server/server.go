@@ -346,7 +346,7 @@ func (s *running) listen(res *resources) error {
 	if err != nil {
 		return err
 	}
-	handler := withTLSState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) }))
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) })
 	// srv serves HTTP/1.x with Rampart's strict parser; the heads it refuses
 	// are answered by the gateway too (HTTP/2 has no such heads).
 	s.srv = &h1.Server{

@@ -137,25 +137,6 @@ func (a *tlsAcceptor) Close() error {
 
 func (a *tlsAcceptor) Addr() net.Addr { return a.raw.Addr() }
 
-type tlsStateKey struct{}
-
-func stateOf(tc *tls.Conn) *tls.ConnectionState {
-	st := tc.ConnectionState()
-	return &st
-}
-
-// withTLSState restores r.TLS from the connection context.
-func withTLSState(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil {
-			if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
-				r.TLS = st
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 // redirectHandler answers every plain-HTTP request with 308 to the same host
 // and path over https (nothing is proxied over plain HTTP when TLS is on).
 func redirectHandler(httpsPort string) http.Handler {

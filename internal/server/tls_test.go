@@ -347,4 +347,16 @@ func TestMTLSAuthenticator(t *testing.T) {
 	if got := up.Seen()[0].Header.Get("X-Rampart-Principal"); got != "partners:billing-service" {
 		t.Errorf("X-Rampart-Principal = %q", got)
 	}
+	// Over HTTP/2 the certificate reaches the authenticator too.
+	resp, err := g.client(&tls.Config{Certificates: []tls.Certificate{clientCert(t, partners, partnersKey, "ledger")}}, true).Get("https://" + g.addr + "/api/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("over HTTP/2: %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+	if got := up.Seen()[1].Header.Get("X-Rampart-Principal"); got != "partners:ledger" {
+		t.Errorf("over HTTP/2: X-Rampart-Principal = %q", got)
+	}
 }
