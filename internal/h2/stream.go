@@ -482,7 +482,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	c.returnConnLocked(int64(n))
 	if c.ctlPending {
-		c.flushLocked()
+		c.kickLocked()
 	}
 	if st.roff == 0 && st.rerr != nil && len(st.rbuf) == 0 && st.rerr == io.EOF {
 		return n, io.EOF
@@ -500,7 +500,7 @@ func (b *requestBody) Close() error {
 			st.rbuf, st.roff = st.rbuf[:0], 0
 			c.returnConnLocked(int64(unread))
 			if c.ctlPending {
-				c.flushLocked()
+				c.kickLocked()
 			}
 		}
 	}
@@ -575,7 +575,7 @@ func (c *conn) serveStream(st *stream) {
 			c.mu.Lock()
 			if !st.sendClosed {
 				c.resetLocked(st, http2.ErrCodeInternal)
-				c.flushLocked()
+				c.kickLocked()
 			}
 			c.mu.Unlock()
 		}
@@ -613,14 +613,14 @@ func (st *stream) WriteHeader(code int) {
 			c.srv.logger().Warn("h2: handler wrote 101 Switching Protocols; stream reset", "remote", c.remote)
 			if !st.sendClosed {
 				c.resetLocked(st, http2.ErrCodeInternal)
-				c.flushLocked()
+				c.kickLocked()
 			}
 			return
 		}
 		if st.writeErrLocked() == nil && !st.headersSent {
 			c.encodeHeaders(code, st.hdr, "", false)
 			c.appendHeaderBlock(st.id, false)
-			c.flushLocked()
+			c.kickLocked()
 		}
 		return
 	}
@@ -671,7 +671,7 @@ func (st *stream) Write(p []byte) (int, error) {
 	if err := st.sendDataLocked(p, false); err != nil {
 		return 0, err
 	}
-	c.flushLocked()
+	c.kickLocked()
 	st.written += int64(len(p))
 	return len(p), nil
 }
@@ -702,7 +702,7 @@ func (st *stream) FlushError() error {
 		return err
 	}
 	st.wbuf = st.wbuf[:0]
-	c.flushLocked()
+	c.kickLocked()
 	return st.writeErrLocked()
 }
 
@@ -817,7 +817,7 @@ func (st *stream) finish() {
 	}
 	if st.respCL >= 0 && st.written < st.respCL && !st.isHead {
 		c.resetLocked(st, http2.ErrCodeInternal)
-		c.flushLocked()
+		c.kickLocked()
 		return
 	}
 	if !st.headersSent {
@@ -831,7 +831,7 @@ func (st *stream) finish() {
 		c.appendHeaderBlock(st.id, end)
 		if end {
 			st.sendDoneLocked()
-			c.flushLocked()
+			c.kickLocked()
 			return
 		}
 	}
@@ -841,7 +841,7 @@ func (st *stream) finish() {
 		st.sendDoneLocked()
 	}
 	st.wbuf = st.wbuf[:0]
-	c.flushLocked()
+	c.kickLocked()
 }
 
 // trailers collects the response trailers: keys declared in Trailer and
