@@ -453,7 +453,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, errBodyClosed
 	}
 	for len(st.rbuf) == st.roff && st.rerr == nil {
-		if err := st.waitLocked(&st.rcond, st.rdeadline); err != nil {
+		if err := st.waitLocked(&st.rcond, st.rdeadline, false); err != nil {
 			return 0, err
 		}
 	}
@@ -508,15 +508,17 @@ func (b *requestBody) Close() error {
 	return nil
 }
 
-// waitLocked waits on cond until woken or until deadline, which resets
-// the stream (CANCEL).
-func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time) error {
+// waitLocked waits on cond until woken or until deadline; a write
+// deadline that passes resets the stream (CANCEL).
+func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time, reset bool) error {
 	c := st.c
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
 		if d <= 0 {
-			c.resetLocked(st, http2.ErrCodeCancel)
-			c.flushLocked()
+			if reset {
+				c.resetLocked(st, http2.ErrCodeCancel)
+				c.flushLocked()
+			}
 			return os.ErrDeadlineExceeded
 		}
 		t := time.AfterFunc(d, func() {
@@ -771,7 +773,7 @@ func (st *stream) sendDataLocked(p []byte, end bool) error {
 				c.flushLocked()
 				continue
 			}
-			if err := st.waitLocked(&c.wcond, st.wdeadline); err != nil {
+			if err := st.waitLocked(&c.wcond, st.wdeadline, true); err != nil {
 				return err
 			}
 			continue

@@ -1,0 +1,111 @@
+package h2
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+func TestContentLengthDeclared(t *testing.T) {
+	errs := make(chan error, 1)
+	ts := startTLS(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		switch r.URL.Path {
+		case "/long":
+			_, err := io.WriteString(w, "too long")
+			errs <- err
+			io.WriteString(w, "exact")
+		case "/short":
+			io.WriteString(w, "abc")
+		}
+	})})
+	c := h2Client(t)
+	resp, err := c.Get(ts.url("/long"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := <-errs; !errors.Is(err, http.ErrContentLength) || string(b) != "exact" {
+		t.Fatalf("%v %q", err, b)
+	}
+	resp, err = c.Get(ts.url("/short"))
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("short body read without error")
+	}
+}
+
+// TestPeerWindowSettings: a peer's SETTINGS_INITIAL_WINDOW_SIZE applies
+// to open streams, also when it makes their window negative (RFC 9113
+// §6.9.2).
+func TestPeerWindowSettings(t *testing.T) {
+	ts := startTCP(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Repeat("x", 10000)))
+	})})
+	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 6000})
+	rc.headers(1, true, getFields...)
+	got := 0
+	rc.until(func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+		}
+		return got == 6000
+	})
+	rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000}) // window -5000
+	rc.until(func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
+	rc.fr.WriteWindowUpdate(1, 5000) // back to 0: still nothing
+	rc.fr.WritePing(false, [8]byte{7})
+	rc.until(func(f http2.Frame) bool {
+		if _, ok := f.(*http2.DataFrame); ok {
+			t.Fatal("DATA sent on a window <= 0")
+		}
+		_, ok := f.(*http2.PingFrame)
+		return ok
+	})
+	rc.fr.WriteWindowUpdate(1, 4000)
+	rc.until(func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+			return d.StreamEnded()
+		}
+		return false
+	})
+	if got != 10000 {
+		t.Fatalf("got %d bytes", got)
+	}
+}
+
+func TestSwitchingProtocolsRefused(t *testing.T) {
+	ts := startTCP(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusSwitchingProtocols)
+	})})
+	rc := dialRaw(t, ts)
+	rc.headers(1, true, getFields...)
+	rc.expectRST(1, http2.ErrCodeInternal)
+}
+
+func TestBodyReadDeadline(t *testing.T) {
+	errs := make(chan error, 1)
+	ts := startTCP(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		_, err := r.Body.Read(make([]byte, 10))
+		errs <- err
+		io.WriteString(w, "after")
+	})})
+	rc := dialRaw(t, ts)
+	rc.headers(1, false, get(":method", "POST")[2:]...)
+	if err := <-errs; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal(err)
+	}
+	rc.expectResponse(1)
+}
