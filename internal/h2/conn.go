@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -193,6 +194,14 @@ func (c *conn) kickLocked() {
 	if !c.readerIdle {
 		c.ctlPending = true
 		return
+	}
+	if c.handlers > 1 && !c.flushing {
+		// Other handlers of this connection may be about to finish: let
+		// those that are runnable run first and append their frames, so
+		// that one write carries them all.
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
 	}
 	c.flushLocked()
 }
