@@ -109,3 +109,24 @@ func TestBodyReadDeadline(t *testing.T) {
 	}
 	rc.expectResponse(1)
 }
+
+// TestNotModifiedKeepsContentLength: a 304 may carry the representation's
+// Content-Length without a body.
+func TestNotModifiedKeepsContentLength(t *testing.T) {
+	ts := startTLS(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1234")
+		w.WriteHeader(http.StatusNotModified)
+		if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrBodyNotAllowed) {
+			t.Errorf("write on 304: %v", err)
+		}
+	})})
+	resp, err := h2Client(t).Get(ts.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || len(b) != 0 || resp.StatusCode != 304 || resp.Header.Get("Content-Length") != "1234" {
+		t.Fatalf("%d %q %v %v", resp.StatusCode, b, err, resp.Header)
+	}
+}

@@ -817,7 +817,7 @@ func (st *stream) finish() {
 	if st.writeErrLocked() != nil || !st.wroteHeader {
 		return
 	}
-	if st.respCL >= 0 && st.written < st.respCL && !st.isHead {
+	if st.respCL >= 0 && st.written < st.respCL && !st.isHead && bodyAllowed(st.status) {
 		c.resetLocked(st, http2.ErrCodeInternal)
 		c.kickLocked()
 		return
