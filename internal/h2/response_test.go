@@ -129,3 +129,54 @@ func TestNotModifiedKeepsContentLength(t *testing.T) {
 		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestResponseFraming: DATA frames respect the peer's max frame size, a
+// head larger than a frame continues in CONTINUATION frames, names are
+// lowercase, connection-specific fields are dropped, date is added.
+func TestResponseFraming(t *testing.T) {
+	big := strings.Repeat("v", 20000)
+	ts := startTCP(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", big)
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Transfer-Encoding", "chunked")
+		w.Header().Set("Keep-Alive", "5")
+		w.Header().Set("X-Bad", "a\r\nb")
+		w.Write(make([]byte, 100000))
+	})})
+	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	rc.fr.WriteWindowUpdate(0, 1<<20)
+	rc.headers(1, true, getFields...)
+	var head *http2.MetaHeadersFrame
+	got := 0
+	rc.until(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			head = f
+		case *http2.DataFrame:
+			if len(f.Data()) > 16384 {
+				t.Fatalf("DATA of %d bytes", len(f.Data()))
+			}
+			got += len(f.Data())
+			return f.StreamEnded()
+		}
+		return false
+	})
+	if got != 100000 || head == nil {
+		t.Fatalf("got %d, head %v", got, head)
+	}
+	seen := map[string]string{}
+	for _, hf := range head.Fields {
+		seen[hf.Name] = hf.Value
+		if strings.ToLower(hf.Name) != hf.Name {
+			t.Errorf("name %q", hf.Name)
+		}
+	}
+	for _, k := range []string{"connection", "transfer-encoding", "keep-alive", "x-bad"} {
+		if _, ok := seen[k]; ok {
+			t.Errorf("%s sent", k)
+		}
+	}
+	if seen["x-big"] != big || seen["date"] == "" || seen[":status"] != "200" {
+		t.Errorf("head %v", len(seen))
+	}
+}
