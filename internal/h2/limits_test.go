@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -331,4 +333,54 @@ func TestShutdownContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc.expectEOF()
+}
+
+// TestControlQueueBound: while the connection's writer is stuck (a client
+// that does not read), the control frames the reader answers are queued
+// up to a bound, then the connection is closed.
+func TestControlQueueBound(t *testing.T) {
+	old := junkBudget
+	junkBudget = 1 << 30 // the flood budget would stop the PINGs first
+	defer func() { junkBudget = old }()
+	s := &Server{}
+	cli, srv := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		s.ServeConn(context.Background(), srv)
+		close(done)
+	}()
+	buf := make([]byte, 1024)
+	if _, err := cli.Read(buf); err != nil { // our SETTINGS and WINDOW_UPDATE
+		t.Fatal(err)
+	}
+	// Stand for a handler stuck in a connection write (once the write of
+	// our SETTINGS is over).
+	s.mu.Lock()
+	for c := range s.conns {
+		for stuck := false; !stuck; {
+			c.mu.Lock()
+			if !c.flushing {
+				c.flushing, stuck = true, true
+			}
+			c.mu.Unlock()
+			runtime.Gosched()
+		}
+	}
+	s.mu.Unlock()
+	fr := http2.NewFramer(cli, cli)
+	io.WriteString(cli, http2.ClientPreface)
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	sent := 0
+	for fr.WritePing(false, [8]byte{}) == nil {
+		sent++
+		if sent > 10*controlLimit/17 {
+			t.Fatalf("%d PINGs queued without a bound", sent)
+		}
+	}
+	<-done
+	if min := controlLimit / 17; sent < min {
+		t.Fatalf("closed after %d PINGs, before the bound", sent)
+	}
+	s.Close()
 }
