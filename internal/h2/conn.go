@@ -365,11 +365,8 @@ func (c *conn) readError(err error) (http2.ErrCode, bool) {
 		return http2.ErrCodeFrameSize, true
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && c.endCode != 0 {
-		return c.endCode, false
-	}
-	if errors.As(err, &ne) && ne.Timeout() && c.endCode == 0 {
-		return http2.ErrCodeNo, false
+	if errors.As(err, &ne) && ne.Timeout() {
+		return c.endCode, false // set by onReadTimeout (ErrCodeNo: idle)
 	}
 	return errCodeNoClose, false
 }

@@ -384,3 +384,11 @@ func TestControlQueueBound(t *testing.T) {
 	}
 	s.Close()
 }
+
+func TestFrameTooLarge(t *testing.T) {
+	ts, _, _ := blockingServer(t, &Server{})
+	rc := dialRaw(t, ts)
+	rc.headers(1, false, get(":method", "POST")[2:]...)
+	rc.fr.WriteData(1, false, make([]byte, 16385))
+	rc.expectGoAway(http2.ErrCodeFrameSize)
+}
