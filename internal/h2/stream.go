@@ -537,7 +537,12 @@ func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time, reset bool) er
 // runHandler serves st, then returns the next queued stream of the
 // connection, if a handler slot is free for it.
 func (c *conn) runHandler(st *stream) (next *stream) {
-	c.serveStream(st)
+	c.mu.Lock()
+	gone := st.reset || c.dead // reset (or the connection lost) before it started
+	c.mu.Unlock()
+	if !gone {
+		c.serveStream(st)
+	}
 	c.mu.Lock()
 	st.cancel()
 	c.handlers--
