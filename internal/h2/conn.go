@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -54,7 +55,8 @@ type conn struct {
 	pending      []*stream
 	out, spare   []byte
 	flushing     bool
-	ctlPending   bool // control frames appended by the reader, not yet flushed
+	ctlPending   bool // frames appended for the reader to flush before it reads
+	readerIdle   bool // the reader waits for the client: it will not flush
 	final        bool // the last write: its deadline is set already
 	werr         error
 	wdl          time.Time
@@ -125,8 +127,12 @@ func (r netReader) Read(p []byte) (int, error) {
 		if c.ctlPending {
 			c.flushLocked()
 		}
+		c.readerIdle = true
 		c.mu.Unlock()
 		n, err := c.nc.Read(p)
+		c.mu.Lock()
+		c.readerIdle = false
+		c.mu.Unlock()
 		if n == 0 && err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && c.onReadTimeout() {
@@ -175,6 +181,29 @@ func (c *conn) onReadTimeout() bool {
 
 func (c *conn) idleLocked() bool {
 	return len(c.streams) == 0 && c.handlers == 0 && len(c.pending) == 0
+}
+
+// kickLocked gets what was appended written: by the reader before it next
+// waits for the client when it is busy with frames already read (so that
+// the responses to a burst of requests leave in one write), else now.
+func (c *conn) kickLocked() {
+	if c.dead {
+		c.flushLocked()
+		return
+	}
+	if !c.readerIdle {
+		c.ctlPending = true
+		return
+	}
+	if c.handlers > 1 && !c.flushing {
+		// Other handlers of this connection may be about to finish: let
+		// those that are runnable run first and append their frames, so
+		// that one write carries them all.
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+	}
+	c.flushLocked()
 }
 
 // becameIdleLocked is called when the last stream ended.
@@ -336,11 +365,8 @@ func (c *conn) readError(err error) (http2.ErrCode, bool) {
 		return http2.ErrCodeFrameSize, true
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && c.endCode != 0 {
-		return c.endCode, false
-	}
-	if errors.As(err, &ne) && ne.Timeout() && c.endCode == 0 {
-		return http2.ErrCodeNo, false
+	if errors.As(err, &ne) && ne.Timeout() {
+		return c.endCode, false // set by onReadTimeout (ErrCodeNo: idle)
 	}
 	return errCodeNoClose, false
 }

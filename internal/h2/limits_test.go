@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,8 +46,16 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	rc.headers(5, true, getFields...)
 	rc.expectRST(5, http2.ErrCodeRefusedStream)
 	close(release)
-	rc.expectResponse(1)
-	rc.expectResponse(3)
+	seen := map[uint32]bool{}
+	rc.until(func(f http2.Frame) bool {
+		if _, ok := f.(*http2.MetaHeadersFrame); ok {
+			seen[f.Header().StreamID] = true
+		}
+		return len(seen) == 2
+	})
+	if !seen[1] || !seen[3] {
+		t.Fatalf("responses %v", seen)
+	}
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("handler called %d times", n)
 	}
@@ -323,4 +333,62 @@ func TestShutdownContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc.expectEOF()
+}
+
+// TestControlQueueBound: while the connection's writer is stuck (a client
+// that does not read), the control frames the reader answers are queued
+// up to a bound, then the connection is closed.
+func TestControlQueueBound(t *testing.T) {
+	old := junkBudget
+	junkBudget = 1 << 30 // the flood budget would stop the PINGs first
+	defer func() { junkBudget = old }()
+	s := &Server{}
+	cli, srv := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		s.ServeConn(context.Background(), srv)
+		close(done)
+	}()
+	buf := make([]byte, 1024)
+	if _, err := cli.Read(buf); err != nil { // our SETTINGS and WINDOW_UPDATE
+		t.Fatal(err)
+	}
+	// Stand for a handler stuck in a connection write (once the write of
+	// our SETTINGS is over).
+	s.mu.Lock()
+	for c := range s.conns {
+		for stuck := false; !stuck; {
+			c.mu.Lock()
+			if !c.flushing {
+				c.flushing, stuck = true, true
+			}
+			c.mu.Unlock()
+			runtime.Gosched()
+		}
+	}
+	s.mu.Unlock()
+	fr := http2.NewFramer(cli, cli)
+	io.WriteString(cli, http2.ClientPreface)
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	sent := 0
+	for fr.WritePing(false, [8]byte{}) == nil {
+		sent++
+		if sent > 10*controlLimit/17 {
+			t.Fatalf("%d PINGs queued without a bound", sent)
+		}
+	}
+	<-done
+	if min := controlLimit / 17; sent < min {
+		t.Fatalf("closed after %d PINGs, before the bound", sent)
+	}
+	s.Close()
+}
+
+func TestFrameTooLarge(t *testing.T) {
+	ts, _, _ := blockingServer(t, &Server{})
+	rc := dialRaw(t, ts)
+	rc.headers(1, false, get(":method", "POST")[2:]...)
+	rc.fr.WriteData(1, false, make([]byte, 16385))
+	rc.expectGoAway(http2.ErrCodeFrameSize)
 }

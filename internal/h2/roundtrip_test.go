@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -340,4 +341,47 @@ func TestContextValues(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 	<-done
+}
+
+// TestShutdownTLS: over TLS (where the reader's deadline interrupts a
+// tls.Conn read) the open request finishes, later ones go elsewhere, and
+// Shutdown returns once the connection closed.
+func TestShutdownTLS(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s := &Server{IdleTimeout: time.Hour, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	})}
+	ts := startTLS(t, s)
+	c := h2Client(t)
+	got := make(chan string, 1)
+	go func() {
+		resp, err := c.Get(ts.url("/"))
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	// The request keeps working while the GOAWAY is handled: a second
+	// Shutdown interrupt must not break the TLS stream.
+	s.mu.Lock()
+	for c := range s.conns {
+		c.startShutdown()
+	}
+	s.mu.Unlock()
+	close(release)
+	if b := <-got; b != "done" {
+		t.Fatal(b)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

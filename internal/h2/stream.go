@@ -453,7 +453,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, errBodyClosed
 	}
 	for len(st.rbuf) == st.roff && st.rerr == nil {
-		if err := st.waitLocked(&st.rcond, st.rdeadline); err != nil {
+		if err := st.waitLocked(&st.rcond, st.rdeadline, false); err != nil {
 			return 0, err
 		}
 	}
@@ -482,7 +482,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	c.returnConnLocked(int64(n))
 	if c.ctlPending {
-		c.flushLocked()
+		c.kickLocked()
 	}
 	if st.roff == 0 && st.rerr != nil && len(st.rbuf) == 0 && st.rerr == io.EOF {
 		return n, io.EOF
@@ -500,7 +500,7 @@ func (b *requestBody) Close() error {
 			st.rbuf, st.roff = st.rbuf[:0], 0
 			c.returnConnLocked(int64(unread))
 			if c.ctlPending {
-				c.flushLocked()
+				c.kickLocked()
 			}
 		}
 	}
@@ -508,15 +508,17 @@ func (b *requestBody) Close() error {
 	return nil
 }
 
-// waitLocked waits on cond until woken or until deadline, which resets
-// the stream (CANCEL).
-func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time) error {
+// waitLocked waits on cond until woken or until deadline; a write
+// deadline that passes resets the stream (CANCEL).
+func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time, reset bool) error {
 	c := st.c
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
 		if d <= 0 {
-			c.resetLocked(st, http2.ErrCodeCancel)
-			c.flushLocked()
+			if reset {
+				c.resetLocked(st, http2.ErrCodeCancel)
+				c.flushLocked()
+			}
 			return os.ErrDeadlineExceeded
 		}
 		t := time.AfterFunc(d, func() {
@@ -535,7 +537,12 @@ func (st *stream) waitLocked(cond *sync.Cond, deadline time.Time) error {
 // runHandler serves st, then returns the next queued stream of the
 // connection, if a handler slot is free for it.
 func (c *conn) runHandler(st *stream) (next *stream) {
-	c.serveStream(st)
+	c.mu.Lock()
+	gone := st.reset || c.dead // reset (or the connection lost) before it started
+	c.mu.Unlock()
+	if !gone {
+		c.serveStream(st)
+	}
 	c.mu.Lock()
 	st.cancel()
 	c.handlers--
@@ -575,7 +582,7 @@ func (c *conn) serveStream(st *stream) {
 			c.mu.Lock()
 			if !st.sendClosed {
 				c.resetLocked(st, http2.ErrCodeInternal)
-				c.flushLocked()
+				c.kickLocked()
 			}
 			c.mu.Unlock()
 		}
@@ -613,14 +620,14 @@ func (st *stream) WriteHeader(code int) {
 			c.srv.logger().Warn("h2: handler wrote 101 Switching Protocols; stream reset", "remote", c.remote)
 			if !st.sendClosed {
 				c.resetLocked(st, http2.ErrCodeInternal)
-				c.flushLocked()
+				c.kickLocked()
 			}
 			return
 		}
 		if st.writeErrLocked() == nil && !st.headersSent {
 			c.encodeHeaders(code, st.hdr, "", false)
 			c.appendHeaderBlock(st.id, false)
-			c.flushLocked()
+			c.kickLocked()
 		}
 		return
 	}
@@ -671,7 +678,7 @@ func (st *stream) Write(p []byte) (int, error) {
 	if err := st.sendDataLocked(p, false); err != nil {
 		return 0, err
 	}
-	c.flushLocked()
+	c.kickLocked()
 	st.written += int64(len(p))
 	return len(p), nil
 }
@@ -702,7 +709,7 @@ func (st *stream) FlushError() error {
 		return err
 	}
 	st.wbuf = st.wbuf[:0]
-	c.flushLocked()
+	c.kickLocked()
 	return st.writeErrLocked()
 }
 
@@ -771,7 +778,7 @@ func (st *stream) sendDataLocked(p []byte, end bool) error {
 				c.flushLocked()
 				continue
 			}
-			if err := st.waitLocked(&c.wcond, st.wdeadline); err != nil {
+			if err := st.waitLocked(&c.wcond, st.wdeadline, true); err != nil {
 				return err
 			}
 			continue
@@ -815,9 +822,9 @@ func (st *stream) finish() {
 	if st.writeErrLocked() != nil || !st.wroteHeader {
 		return
 	}
-	if st.respCL >= 0 && st.written < st.respCL && !st.isHead {
+	if st.respCL >= 0 && st.written < st.respCL && !st.isHead && bodyAllowed(st.status) {
 		c.resetLocked(st, http2.ErrCodeInternal)
-		c.flushLocked()
+		c.kickLocked()
 		return
 	}
 	if !st.headersSent {
@@ -831,7 +838,7 @@ func (st *stream) finish() {
 		c.appendHeaderBlock(st.id, end)
 		if end {
 			st.sendDoneLocked()
-			c.flushLocked()
+			c.kickLocked()
 			return
 		}
 	}
@@ -841,7 +848,7 @@ func (st *stream) finish() {
 		st.sendDoneLocked()
 	}
 	st.wbuf = st.wbuf[:0]
-	c.flushLocked()
+	c.kickLocked()
 }
 
 // trailers collects the response trailers: keys declared in Trailer and
