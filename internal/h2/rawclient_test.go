@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -235,18 +236,31 @@ type response struct {
 
 // readResponse reads until streamID ends and returns its response. A reset
 // of the stream, a GOAWAY with an error or a closed conn fail the test.
+// Frames of other streams are dropped.
 func (rc *rawConn) readResponse(streamID uint32) *response {
 	rc.t.Helper()
-	var res *response
-	for {
+	return rc.readResponses(streamID)[streamID]
+}
+
+// readResponses reads until all of ids ended and returns their responses.
+func (rc *rawConn) readResponses(ids ...uint32) map[uint32]*response {
+	rc.t.Helper()
+	out := map[uint32]*response{}
+	open := map[uint32]bool{}
+	for _, id := range ids {
+		open[id] = true
+	}
+	for len(open) > 0 {
 		f, err := rc.readFrame()
 		if err != nil {
-			rc.failRead("response on stream "+itoa(streamID), err)
+			rc.failRead(fmt.Sprintf("responses on streams %v", ids), err)
 		}
+		var id uint32
 		end := false
 		switch f := f.(type) {
 		case *http2.MetaHeadersFrame:
-			if f.StreamID != streamID {
+			id = f.StreamID
+			if !open[id] {
 				continue
 			}
 			h := http.Header{}
@@ -255,38 +269,40 @@ func (rc *rawConn) readResponse(streamID uint32) *response {
 			}
 			st := f.PseudoValue("status")
 			switch {
-			case res == nil && strings.HasPrefix(st, "1"):
-			case res == nil:
-				res = &response{status: st, header: h}
+			case out[id] == nil && strings.HasPrefix(st, "1"):
+			case out[id] == nil:
+				out[id] = &response{status: st, header: h}
 			default:
-				res.trailer = h
+				out[id].trailer = h
 			}
 			end = f.StreamEnded()
 		case *dataFrame:
-			if f.StreamID != streamID {
+			id = f.StreamID
+			if !open[id] {
 				continue
 			}
-			if res == nil {
-				rc.t.Fatalf("DATA before HEADERS on stream %d", streamID)
+			if out[id] == nil {
+				rc.t.Fatalf("DATA before HEADERS on stream %d", id)
 			}
-			res.body = append(res.body, f.Data...)
+			out[id].body = append(out[id].body, f.Data...)
 			end = f.EndStream
 		case *http2.RSTStreamFrame:
-			if f.StreamID == streamID {
-				rc.t.Fatalf("stream %d reset (%v) instead of answered", streamID, f.ErrCode)
+			if open[f.StreamID] {
+				rc.t.Fatalf("stream %d reset (%v) instead of answered", f.StreamID, f.ErrCode)
 			}
 		case *http2.GoAwayFrame:
 			if f.ErrCode != http2.ErrCodeNo {
-				rc.t.Fatalf("GOAWAY %v (%q) while waiting for stream %d", f.ErrCode, f.DebugData(), streamID)
+				rc.t.Fatalf("GOAWAY %v (%q) while waiting for streams %v", f.ErrCode, f.DebugData(), ids)
 			}
 		}
 		if end {
-			if res == nil {
-				rc.t.Fatalf("stream %d ended without a response", streamID)
+			if out[id] == nil {
+				rc.t.Fatalf("stream %d ended without a response", id)
 			}
-			return res
+			delete(open, id)
 		}
 	}
+	return out
 }
 
 // expectRST reads until streamID is reset and returns the code. A response
