@@ -102,11 +102,11 @@ func malformedCases() []malformedCase {
 	}
 }
 
-// TestMalformedRequests sends each malformed request of RFC 9113 §8.1.1,
+// TestAttackMalformedRequests sends each malformed request of RFC 9113 §8.1.1,
 // §8.2 and §8.3 and requires RST_STREAM(PROTOCOL_ERROR) with the handler
 // never called (or, where the body is what is wrong, never given a clean
 // body), then a good request on the same connection.
-func TestMalformedRequests(t *testing.T) {
+func TestAttackMalformedRequests(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		var badCalls atomic.Int64
 		var bodyCalls atomic.Int64
@@ -252,12 +252,12 @@ func flood(t *testing.T, rc *rawConn, n int, send func(fr *http2.Framer, i int) 
 	return res
 }
 
-// TestFloods sends floods of cheap frames while reading the answers. A
+// TestAttackFloods sends floods of cheap frames while reading the answers. A
 // strict impl must end the connection with GOAWAY(ENHANCE_YOUR_CALM) (or
 // just close it) before the flood is over; every impl must keep the
 // number of running handlers within MaxConcurrentStreams, and its
 // goroutines must settle afterwards (serveTLS checks).
-func TestFloods(t *testing.T) {
+func TestAttackFloods(t *testing.T) {
 	const maxStreams = 8
 	cases := []struct {
 		name  string
@@ -368,10 +368,10 @@ func dialSmallBuf(t *testing.T, ts *testServer) *rawConn {
 	return dialRawConn(t, tc)
 }
 
-// TestControlFramesWithoutReading: a client that sends PINGs (or SETTINGS,
+// TestAttackControlFramesWithoutReading: a client that sends PINGs (or SETTINGS,
 // each needing an ACK) and never reads must be cut off: the server may not
 // queue answers without bound. Every impl.
-func TestControlFramesWithoutReading(t *testing.T) {
+func TestAttackControlFramesWithoutReading(t *testing.T) {
 	for _, kind := range []string{"ping", "settings"} {
 		t.Run(kind, func(t *testing.T) {
 			forEachImpl(t, func(t *testing.T, im impl) {
@@ -414,10 +414,10 @@ func TestControlFramesWithoutReading(t *testing.T) {
 	}
 }
 
-// TestContinuationWithoutEnd is CVE-2024-27316: HEADERS then CONTINUATION
+// TestAttackContinuationWithoutEnd is CVE-2024-27316: HEADERS then CONTINUATION
 // frames full of header bytes that never set END_HEADERS. The server must
 // end the connection once MaxHeaderBytes is exceeded, not buffer on.
-func TestContinuationWithoutEnd(t *testing.T) {
+func TestAttackContinuationWithoutEnd(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		const maxHeader = 64 << 10
 		var calls atomic.Int64
@@ -455,9 +455,9 @@ func TestContinuationWithoutEnd(t *testing.T) {
 	})
 }
 
-// TestOversizedHeaderList: a complete header list beyond MaxHeaderBytes is
+// TestAttackOversizedHeaderList: a complete header list beyond MaxHeaderBytes is
 // refused (431, RST_STREAM or GOAWAY) and the handler is never called.
-func TestOversizedHeaderList(t *testing.T) {
+func TestAttackOversizedHeaderList(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		var calls atomic.Int64
 		ts := im.start(t, serverConfig{MaxHeaderBytes: 16 << 10, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -481,10 +481,10 @@ func TestOversizedHeaderList(t *testing.T) {
 	})
 }
 
-// TestMaxConcurrentStreamsExceeded: one stream beyond the advertised limit
+// TestAttackMaxConcurrentStreamsExceeded: one stream beyond the advertised limit
 // (after the client ACKed the SETTINGS) is refused with RST_STREAM
 // REFUSED_STREAM or PROTOCOL_ERROR; the streams within the limit finish.
-func TestMaxConcurrentStreamsExceeded(t *testing.T) {
+func TestAttackMaxConcurrentStreamsExceeded(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		const limit = 3
 		var calls atomic.Int64
@@ -528,9 +528,9 @@ func TestMaxConcurrentStreamsExceeded(t *testing.T) {
 	})
 }
 
-// TestPrefaceDeadline: a TLS connection that never sends the client preface
+// TestAttackPrefaceDeadline: a TLS connection that never sends the client preface
 // is closed by the server within a deadline.
-func TestPrefaceDeadline(t *testing.T) {
+func TestAttackPrefaceDeadline(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
 		c := ts.dialTLS(t)
@@ -544,8 +544,8 @@ func TestPrefaceDeadline(t *testing.T) {
 	})
 }
 
-// TestFlowControlViolations: RFC 9113 §6.9 errors.
-func TestFlowControlViolations(t *testing.T) {
+// TestAttackFlowControlViolations: RFC 9113 §6.9 errors.
+func TestAttackFlowControlViolations(t *testing.T) {
 	type check func(t *testing.T, rc *rawConn)
 	streamData := func(rc *rawConn, id uint32, n int) error {
 		chunk := make([]byte, 16384)

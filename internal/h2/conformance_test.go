@@ -58,7 +58,7 @@ func randBytes(n int) []byte {
 // content-length is sent).
 type hiding struct{ io.Reader }
 
-func TestRoundTrips(t *testing.T) {
+func TestConfRoundTrips(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(echoHandler)})
 		c, dials := ts.client(t)
@@ -134,7 +134,7 @@ func TestRoundTrips(t *testing.T) {
 	})
 }
 
-func TestCookiesJoined(t *testing.T) {
+func TestConfCookiesJoined(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(echoHandler)})
 		rc := dialRaw(t, ts)
@@ -146,7 +146,7 @@ func TestCookiesJoined(t *testing.T) {
 	})
 }
 
-func TestConcurrentStreams(t *testing.T) {
+func TestConfConcurrentStreams(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		const n = 100
 		var inFlight, maxInFlight atomic.Int64
@@ -213,7 +213,7 @@ func TestConcurrentStreams(t *testing.T) {
 	})
 }
 
-func TestTrailers(t *testing.T) {
+func TestConfTrailers(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)
@@ -248,7 +248,7 @@ func TestTrailers(t *testing.T) {
 	})
 }
 
-func TestFullDuplexEcho(t *testing.T) {
+func TestConfFullDuplexEcho(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := http.NewResponseController(w)
@@ -303,7 +303,7 @@ func TestFullDuplexEcho(t *testing.T) {
 	})
 }
 
-func TestResponseControllerDeadlines(t *testing.T) {
+func TestConfResponseControllerDeadlines(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := http.NewResponseController(w)
@@ -341,7 +341,7 @@ func TestResponseControllerDeadlines(t *testing.T) {
 	})
 }
 
-func TestInformational1xx(t *testing.T) {
+func TestConfInformational1xx(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", "</style.css>; rel=preload")
@@ -372,7 +372,7 @@ func TestInformational1xx(t *testing.T) {
 	})
 }
 
-func TestLargeResponse(t *testing.T) {
+func TestConfLargeResponse(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		body := randBytes(5 << 20)
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -391,7 +391,7 @@ func TestLargeResponse(t *testing.T) {
 	})
 }
 
-func TestHandlerPanicResetsOnlyItsStream(t *testing.T) {
+func TestConfHandlerPanicResetsOnlyItsStream(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		slowIn := make(chan struct{})
 		release := make(chan struct{})
@@ -440,7 +440,7 @@ func TestHandlerPanicResetsOnlyItsStream(t *testing.T) {
 	})
 }
 
-func TestClientCancelCancelsHandlerContext(t *testing.T) {
+func TestConfClientCancelCancelsHandlerContext(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		in := make(chan struct{})
 		done := make(chan error, 1)
@@ -471,7 +471,7 @@ func TestClientCancelCancelsHandlerContext(t *testing.T) {
 	})
 }
 
-func TestHandlerContextDoneOnReturn(t *testing.T) {
+func TestConfHandlerContextDoneOnReturn(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ctxs := make(chan context.Context, 1)
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -492,7 +492,7 @@ func TestHandlerContextDoneOnReturn(t *testing.T) {
 	})
 }
 
-func TestShutdownGraceful(t *testing.T) {
+func TestConfShutdownGraceful(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		in := make(chan struct{})
 		release := make(chan struct{})
@@ -534,7 +534,7 @@ func TestShutdownGraceful(t *testing.T) {
 	})
 }
 
-func TestIdleTimeout(t *testing.T) {
+func TestConfIdleTimeout(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		ts := im.start(t, serverConfig{
 			Handler:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
@@ -551,7 +551,7 @@ func TestIdleTimeout(t *testing.T) {
 	})
 }
 
-func TestAdvertisedSettings(t *testing.T) {
+func TestConfAdvertisedSettings(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		for _, tc := range []struct {
 			cfg             serverConfig
