@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -528,20 +529,26 @@ func TestAttackMaxConcurrentStreamsExceeded(t *testing.T) {
 	})
 }
 
-// TestAttackPrefaceDeadline: a TLS connection that never sends the client preface
-// is closed by the server within a deadline.
+// TestAttackPrefaceDeadline: a TLS connection that never sends the client
+// preface is closed by the server within a deadline. All impls are waited
+// for at once (x/net's deadline is a fixed 10 s).
 func TestAttackPrefaceDeadline(t *testing.T) {
-	forEachImpl(t, func(t *testing.T, im impl) {
+	checkGoroutines(t)
+	var wg sync.WaitGroup
+	for _, im := range impls {
 		ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
 		c := ts.dialTLS(t)
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		c.SetDeadline(time.Now().Add(rawDeadline))
-		_, err := io.Copy(io.Discard, c)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("connection without a preface still open after %v", rawDeadline)
-		}
-	})
+		wg.Go(func() {
+			_, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Errorf("%s: connection without a preface still open after %v", im.name, rawDeadline)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestAttackFlowControlViolations: RFC 9113 §6.9 errors.
