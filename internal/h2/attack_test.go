@@ -351,8 +351,8 @@ var rapidBlock = func() []byte {
 	return buf.Bytes()
 }()
 
-// dialSmallBuf dials ts with a tiny TCP receive buffer, so a client that
-// does not read pushes back on the server quickly.
+// dialSmallBuf dials ts with a bounded TCP receive buffer, so a client
+// that does not read pushes back on the server soon.
 func dialSmallBuf(t *testing.T, ts *testServer) *rawConn {
 	t.Helper()
 	d := &net.Dialer{Timeout: 10 * time.Second}
@@ -360,7 +360,11 @@ func dialSmallBuf(t *testing.T, ts *testServer) *rawConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.(*net.TCPConn).SetReadBuffer(4096)
+	// Fixed, small-ish SO_RCVBUF (autotuning may grow it to tens of MiB).
+	// Not smaller: loopback segments are up to 64 KiB, and a receive
+	// buffer below that stalls the client's own sends at the TCP level,
+	// which looks like a server that stopped reading.
+	c.(*net.TCPConn).SetReadBuffer(256 << 10)
 	tc := tls.Client(c, ts.ClientTLS)
 	tc.SetDeadline(time.Now().Add(rawDeadline))
 	if err := tc.Handshake(); err != nil {
@@ -407,7 +411,7 @@ func TestAttackControlFramesWithoutReading(t *testing.T) {
 				case err == nil:
 					t.Fatalf("server took %d %s frames from a client that never reads", sent, kind)
 				case errors.As(err, &ne) && ne.Timeout():
-					t.Fatalf("after %d %s frames the server neither reads nor closes (write timed out)", sent, kind)
+					t.Fatalf("after %d %s frames the server neither reads nor closes (write timed out)\n%s", sent, kind, allStacks())
 				}
 				t.Logf("%s: cut off after %d frames: %v", im.name, sent, err)
 			})
