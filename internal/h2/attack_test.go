@@ -2,7 +2,6 @@ package h2_test
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -351,26 +350,15 @@ var rapidBlock = func() []byte {
 	return buf.Bytes()
 }()
 
-// dialSmallBuf dials ts with a bounded TCP receive buffer, so a client
-// that does not read pushes back on the server soon.
-func dialSmallBuf(t *testing.T, ts *testServer) *rawConn {
+// dialNoRead dials ts for a client that will never read. The socket keeps
+// the kernel's default receive buffer: shrinking SO_RCVBUF (to make the
+// server's writes block sooner) makes loopback TCP stall the client's own
+// sends now and then, which looks exactly like a server that stopped
+// reading; with the default, the kernel does not grow the buffer for a
+// reader that never reads, so the server still blocks soon enough.
+func dialNoRead(t *testing.T, ts *testServer) *rawConn {
 	t.Helper()
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.Dial("tcp", ts.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fixed, small-ish SO_RCVBUF (autotuning may grow it to tens of MiB).
-	// Not smaller: loopback segments are up to 64 KiB, and a receive
-	// buffer below that stalls the client's own sends at the TCP level,
-	// which looks like a server that stopped reading.
-	c.(*net.TCPConn).SetReadBuffer(256 << 10)
-	tc := tls.Client(c, ts.ClientTLS)
-	tc.SetDeadline(time.Now().Add(rawDeadline))
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	return dialRawConn(t, tc)
+	return dialRawConn(t, ts.dialTLS(t))
 }
 
 // TestAttackControlFramesWithoutReading: a client that sends PINGs (or SETTINGS,
@@ -387,10 +375,10 @@ func TestAttackControlFramesWithoutReading(t *testing.T) {
 					return
 				}
 				ts := im.start(t, serverConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
-				rc := dialSmallBuf(t, ts)
+				rc := dialNoRead(t, ts)
 				var buf bytes.Buffer
 				bf := http2.NewFramer(&buf, nil)
-				const batch, max = 1000, 2_000_000
+				const batch, max = 1000, 5_000_000
 				for range batch {
 					if kind == "ping" {
 						bf.WritePing(false, [8]byte{1})
