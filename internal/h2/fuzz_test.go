@@ -122,14 +122,32 @@ func fuzzOne(t *testing.T, in []byte) {
 			defer close(returned)
 			b.ServeConn(context.Background(), srv)
 		}()
-		// Drain whatever the server writes so it never blocks on us.
+		// Drain whatever the server writes so it never blocks on us, and
+		// note a GOAWAY: a server that sent one may stop reading (x/net
+		// lingers a second for the client to close), so the client then
+		// stops writing and closes at once.
 		drained := make(chan struct{})
+		goAway := make(chan struct{})
 		go func() {
 			defer close(drained)
+			fr := http2.NewFramer(nil, cli)
+			fr.SetMaxReadFrameSize(1<<24 - 1)
+			seen := false
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					if _, ok := err.(http2.StreamError); ok {
+						continue
+					}
+					break
+				}
+				if _, ok := f.(*http2.GoAwayFrame); ok && !seen {
+					seen = true
+					close(goAway)
+				}
+			}
 			io.Copy(io.Discard, cli)
 		}()
-		// Write in the background: a server that found a connection error
-		// stops reading (x/net flushes its GOAWAY and waits a second).
 		written := make(chan struct{})
 		go func() {
 			defer close(written)
@@ -142,6 +160,7 @@ func fuzzOne(t *testing.T, in []byte) {
 		select {
 		case <-written:
 		case <-returned:
+		case <-goAway:
 		}
 		cli.Close()
 		<-written
