@@ -583,3 +583,39 @@ func TestConfAdvertisedSettings(t *testing.T) {
 		}
 	})
 }
+
+func TestConfWriteTimeout(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		writeErr := make(chan error, 1)
+		ts := im.start(t, serverConfig{
+			WriteTimeout: 300 * time.Millisecond,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				chunk := make([]byte, 64<<10)
+				for range 1024 { // 64 MiB, far more than the socket buffers hold
+					if _, err := w.Write(chunk); err != nil {
+						writeErr <- err
+						return
+					}
+				}
+				writeErr <- nil
+			}),
+		})
+		rc := dialRaw(t, ts)
+		// Open every window wide so only TCP (a client that does not read)
+		// can stop the server's writes.
+		rc.write(func(fr *http2.Framer) error {
+			return fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+		})
+		rc.write(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(0, 1<<31-1-65535) })
+		rc.writeHeaders(1, true, get("/big")...)
+		select {
+		case err := <-writeErr:
+			if err == nil {
+				t.Fatal("handler wrote 64 MiB to a client that reads nothing")
+			}
+		case <-time.After(rawDeadline):
+			t.Fatalf("handler write still blocked %v after it stopped making progress", rawDeadline)
+		}
+		rc.expectClosed()
+	})
+}

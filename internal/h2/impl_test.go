@@ -1,3 +1,20 @@
+// Conformance and attack tests for internal/h2, written against the
+// specified h2.Server API and developed against golang.org/x/net/http2's
+// server as the reference implementation.
+//
+// Every test runs once per entry of impls: "xnet" (impl_xnet_test.go,
+// always built, strict=false) and "ours" (impl_ours_test.go, build tag
+// h2ours until the package lands; remove the tag at merge). Behaviour where
+// Rampart is deliberately stricter than x/net (see malformedCases and the
+// floods) is asserted only for strict impls; for x/net it is logged.
+//
+//	go test -race ./internal/h2                 # x/net reference only
+//	go test -race -tags h2ours ./internal/h2    # plus Rampart's server
+//
+// TestH2spec builds h2spec from the separate tools/h2spec module (cached in
+// the user cache dir); it skips loudly when that fails, and fails instead
+// under RAMPART_REQUIRE_SERVICES=1. Tests do not run in parallel: each
+// checks that the goroutine count settles back (checkGoroutines).
 package h2_test
 
 import (
