@@ -544,12 +544,30 @@ func TestConfIdleTimeout(t *testing.T) {
 		})
 		rc := dialRaw(t, ts)
 		rc.writeHeaders(1, true, get("/")...)
-		rc.readResponse(1)
-		ga := rc.expectGoAway()
-		if ga.ErrCode != http2.ErrCodeNo {
-			t.Errorf("idle GOAWAY %v, want NO_ERROR", ga.ErrCode)
+		// Read until the server closes. On a loaded machine the idle timer
+		// may fire before the request arrives: then stream 1 is simply not
+		// answered, which is fine; a GOAWAY with an error is not.
+		var ga *http2.GoAwayFrame
+		answered := false
+		for {
+			f, err := rc.readFrame()
+			if err != nil {
+				if !isClosed(err) {
+					t.Fatalf("idle connection still open after %v", rawDeadline)
+				}
+				break
+			}
+			switch f := f.(type) {
+			case *http2.GoAwayFrame:
+				ga = f
+			case *http2.MetaHeadersFrame:
+				answered = answered || f.StreamID == 1
+			}
 		}
-		rc.expectClosed()
+		if ga == nil || ga.ErrCode != http2.ErrCodeNo {
+			t.Errorf("idle connection closed with GOAWAY %v, want GOAWAY(NO_ERROR) first", ga)
+		}
+		t.Logf("%s: request answered before the idle close: %v", im.name, answered)
 	})
 }
 
