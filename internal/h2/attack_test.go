@@ -329,6 +329,11 @@ func TestAttackFloods(t *testing.T) {
 				if !res.ended {
 					t.Fatalf("connection survived a flood of %d %s frames", tc.n, tc.name)
 				}
+				// Work done for the flood is bounded too: a cut-off flood
+				// cannot have started a handler for most of its streams.
+				if c := calls.Load(); c > int64(tc.n)/10 {
+					t.Errorf("%d handler calls during a flood of %d frames", c, tc.n)
+				}
 				// Ended means the sentinel PING after the flood was never
 				// answered. (How many frames were written says little: a
 				// whole flood can sit in the kernel's socket buffers.)
