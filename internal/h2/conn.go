@@ -75,6 +75,8 @@ type conn struct {
 	idleAt       time.Time
 	rdlArmed     bool
 	ackTimer     *time.Timer
+	resetIDs     [64]uint32 // the streams we reset last (appendRST), a ring
+	resetNext    uint32
 }
 
 func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
@@ -449,7 +451,23 @@ func (c *conn) handle(f http2.Frame) error {
 		return nil
 	case *http2.PushPromiseFrame:
 		return http2.ConnectionError(http2.ErrCodeProtocol)
-	default: // PRIORITY, unknown types
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			// A stream cannot depend on itself (RFC 9113 §5.3.1).
+			c.mu.Lock()
+			if st := c.streams[f.StreamID]; st != nil {
+				c.resetLocked(st, http2.ErrCodeProtocol)
+			} else {
+				c.appendRST(f.StreamID, http2.ErrCodeProtocol)
+			}
+			err := c.controlLocked()
+			c.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+		return c.junkFrame()
+	default: // unknown types
 		return c.junkFrame()
 	}
 }
@@ -556,6 +574,19 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		if st == nil {
 			if f.StreamID > c.maxClientID {
 				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
+			if !c.weResetLocked(f.StreamID) {
+				// Closed by its END_STREAM or by the client's RST_STREAM:
+				// STREAM_CLOSED (RFC 9113 §5.1); later frames on it are then
+				// ignored as on any stream we reset.
+				c.appendRST(f.StreamID, http2.ErrCodeStreamClosed)
+				if err := c.controlLocked(); err != nil {
+					return err
+				}
+				return c.junkFrame()
+			}
+			if n == 0 {
+				return c.junkFrame()
 			}
 			return c.controlLocked()
 		}

@@ -3,13 +3,9 @@
 // server as the reference implementation.
 //
 // Every test runs once per entry of impls: "xnet" (impl_xnet_test.go,
-// always built, strict=false) and "ours" (impl_ours_test.go, build tag
-// h2ours until the package lands; remove the tag at merge). Behaviour where
-// Rampart is deliberately stricter than x/net (see malformedCases and the
-// floods) is asserted only for strict impls; for x/net it is logged.
-//
-//	go test -race ./internal/h2                 # x/net reference only
-//	go test -race -tags h2ours ./internal/h2    # plus Rampart's server
+// strict=false), the reference, and "ours" (impl_ours_test.go). Behaviour
+// where Rampart is deliberately stricter than x/net (see malformedCases and
+// the floods) is asserted only for strict impls; for x/net it is logged.
 //
 // TestH2spec builds h2spec from the separate tools/h2spec module (cached in
 // the user cache dir); it skips loudly when that fails, and fails instead
@@ -86,9 +82,8 @@ type testServer struct {
 	Accepted atomic.Int64
 }
 
-// impls lists the implementations built into this test binary. The x/net
-// reference is always there; impl_ours_test.go (build tag h2ours until the
-// package lands) appends Rampart's own.
+// impls lists the implementations built into this test binary: the x/net
+// reference, and Rampart's own (appended by impl_ours_test.go).
 var impls = []impl{xnetImpl}
 
 // forEachImpl runs f as a subtest per implementation.

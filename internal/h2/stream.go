@@ -127,10 +127,29 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	if id <= c.maxClientID {
-		// Trailers of a stream we reset, or a stream reused: ignore it.
-		return c.junkFrame()
+		c.mu.Lock()
+		ours := c.weResetLocked(id)
+		c.mu.Unlock()
+		if ours {
+			// Trailers the client sent before it saw our RST_STREAM.
+			return c.junkFrame()
+		}
+		// A closed stream, or an identifier lower than one already used
+		// (RFC 9113 §5.1, §5.1.1).
+		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxClientID = id
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		// A stream cannot depend on itself (RFC 9113 §5.3.1).
+		c.mu.Lock()
+		c.appendRST(id, http2.ErrCodeProtocol)
+		err := c.controlLocked()
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return c.junkFrame()
+	}
 	c.mu.Lock()
 	if c.goAway {
 		c.mu.Unlock()
@@ -247,11 +266,10 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 			host, hasHost = v, true
 			continue
 		case "content-length":
-			if !validCL(v) || hasCL && v != cl {
+			// One, as on HTTP/1 (internal/h1): even identical
+			// duplicates mean something upstream re-framed the request.
+			if !validCL(v) || hasCL {
 				return false
-			}
-			if hasCL {
-				continue
 			}
 			cl, hasCL = v, true
 		case "cookie":

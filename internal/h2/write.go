@@ -36,9 +36,24 @@ func (c *conn) appendPingAck(data [8]byte) {
 	c.out = append(c.out, data[:]...)
 }
 
+// appendRST resets a stream, and remembers that we did: the client may
+// have sent frames on it before it got the RST_STREAM, which are ignored
+// (RFC 9113 §5.1, "closed").
 func (c *conn) appendRST(sid uint32, code http2.ErrCode) {
 	c.out = appendFrameHeader(c.out, 4, http2.FrameRSTStream, 0, sid)
 	c.out = binary.BigEndian.AppendUint32(c.out, uint32(code))
+	c.resetIDs[c.resetNext%uint32(len(c.resetIDs))] = sid
+	c.resetNext++
+}
+
+// weResetLocked reports whether sid is one of the streams we reset last.
+func (c *conn) weResetLocked(sid uint32) bool {
+	for _, id := range c.resetIDs {
+		if id == sid {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conn) appendGoAway(last uint32, code http2.ErrCode) {
