@@ -917,6 +917,18 @@ func init() {
 var connSpecific = map[string]bool{"connection": true, "keep-alive": true, "proxy-connection": true,
 	"transfer-encoding": true, "upgrade": true, "te": true}
 
+// unindexed response fields change from one response to the next (or,
+// like set-cookie, are secrets a compression oracle could probe, RFC 7541
+// §7.1.3): they are sent as never-indexed literals. Entered in the HPACK
+// dynamic table they would only push out the fields that repeat (the
+// security headers), which then cost a literal again instead of one byte,
+// and the table's upkeep on every response.
+var unindexed = map[string]bool{"date": true, "content-length": true, "x-request-id": true,
+	"ratelimit": true, "ratelimit-remaining": true, "ratelimit-reset": true, "x-ratelimit-remaining": true,
+	"x-ratelimit-reset": true, "retry-after": true, "etag": true, "last-modified": true, "age": true,
+	"expires": true, "set-cookie": true, "location": true, "content-range": true,
+	"traceparent": true, "tracestate": true, "server-timing": true}
+
 // encodeHeaders HPACK-encodes a response head into c.hbuf. final adds
 // content-length (cl, when the handler set none) and date.
 func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
@@ -934,7 +946,7 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v})
+				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
 			}
 		}
 	}
@@ -942,10 +954,10 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 		return
 	}
 	if cl != "" {
-		c.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: cl})
+		c.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: cl, Sensitive: true})
 	}
 	if _, ok := h["Date"]; !ok {
-		c.henc.WriteField(hpack.HeaderField{Name: "date", Value: httpDate()})
+		c.henc.WriteField(hpack.HeaderField{Name: "date", Value: httpDate(), Sensitive: true})
 	}
 }
 
@@ -957,7 +969,7 @@ func (c *conn) encodeFields(h http.Header) {
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v})
+				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
 			}
 		}
 	}
