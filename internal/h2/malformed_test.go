@@ -64,6 +64,8 @@ func TestMalformed(t *testing.T) {
 		"host differs":              with("host", "other.example"),
 		"two hosts":                 append(without(":authority"), "host", "a.example", "host", "a.example"),
 		"bad authority":             append(without(":authority"), ":authority", "a b"),
+		"no authority nor host":     without(":authority"),
+		"empty authority":           append(without(":authority"), ":authority", ""),
 		"value leading space":       with("x-a", " v"),
 		"value trailing tab":        with("x-a", "v\t"),
 		"value newline":             with("x-a", "a\nb"),

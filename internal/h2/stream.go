@@ -299,6 +299,9 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 		if !hasScheme || scheme == "" || !hasPath || path == "" {
 			return false
 		}
+		if authority == "" && (scheme == "https" || scheme == "http") {
+			return false // RFC 9113 §8.3.1: :authority or host is mandatory
+		}
 		switch {
 		case path[0] == '/':
 			if plainPath(path) {
