@@ -79,9 +79,10 @@ type Server struct {
 	shutdown bool          // no new connections
 	gone     chan struct{} // signalled when a connection ends (Shutdown waits)
 
-	wmu    sync.Mutex
-	idle   []*worker // idle workers, most recently used last
-	closed bool      // workers exit instead of idling
+	wmu       sync.Mutex
+	idle      []*worker   // idle workers, most recently used last
+	closed    bool        // workers exit instead of idling
+	idleTimer *time.Timer // retires workers idle for workerIdleTimeout
 }
 
 // Variables, not constants, for the tests.
@@ -90,6 +91,9 @@ var (
 	settingsAckTimeout = 10 * time.Second
 	junkBudget         = 1000 // frames that make no work, per junkPeriod
 	junkPeriod         = 10 * time.Second
+	// workerIdleTimeout: a worker idle this long exits, so that the
+	// goroutines (and grown stacks) of a burst do not stay for good.
+	workerIdleTimeout = 30 * time.Second
 )
 
 const (
@@ -224,8 +228,35 @@ func (s *Server) stopWorkers() {
 	s.closed = true
 	idle := s.idle
 	s.idle = nil
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+		s.idleTimer = nil
+	}
 	s.wmu.Unlock()
 	for _, w := range idle {
+		w.ch <- nil
+	}
+}
+
+// retireIdle ends the workers idle for workerIdleTimeout (the oldest are
+// first in the list) and re-arms itself while some are left.
+func (s *Server) retireIdle() {
+	s.wmu.Lock()
+	cut := time.Now().Add(-workerIdleTimeout)
+	n := 0
+	for n < len(s.idle) && !s.idle[n].since.After(cut) {
+		n++
+	}
+	old := append([]*worker(nil), s.idle[:n]...)
+	s.idle = append(s.idle[:0], s.idle[n:]...)
+	clear(s.idle[len(s.idle):cap(s.idle)])
+	if len(s.idle) > 0 {
+		s.idleTimer.Reset(s.idle[0].since.Sub(cut))
+	} else {
+		s.idleTimer = nil
+	}
+	s.wmu.Unlock()
+	for _, w := range old {
 		w.ch <- nil
 	}
 }
@@ -233,8 +264,9 @@ func (s *Server) stopWorkers() {
 // A worker runs handlers one after another on one goroutine, which keeps
 // the stack the handlers grew.
 type worker struct {
-	srv *Server
-	ch  chan *stream
+	srv   *Server
+	ch    chan *stream
+	since time.Time // idle since (while on the idle list)
 }
 
 // start runs st's handler on an idle worker, or on a new one.
@@ -273,6 +305,10 @@ func (w *worker) park() bool {
 	if s.closed || len(s.idle) >= maxIdleWorkers {
 		return false
 	}
+	w.since = time.Now()
 	s.idle = append(s.idle, w)
+	if s.idleTimer == nil {
+		s.idleTimer = time.AfterFunc(workerIdleTimeout, s.retireIdle)
+	}
 	return true
 }
