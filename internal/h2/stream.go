@@ -920,13 +920,14 @@ func init() {
 var connSpecific = map[string]bool{"connection": true, "keep-alive": true, "proxy-connection": true,
 	"transfer-encoding": true, "upgrade": true, "te": true}
 
-// unindexed response fields change from one response to the next (or,
-// like set-cookie, are secrets a compression oracle could probe, RFC 7541
-// §7.1.3): they are sent as never-indexed literals. Entered in the HPACK
+// unindexed response fields change from one response to the next, or,
+// like set-cookie, are secrets a compression oracle could probe (RFC 7541
+// §7.1.3): they are sent as never-indexed literals (date changes once a
+// second: it stays indexed). Entered in the HPACK
 // dynamic table they would only push out the fields that repeat (the
 // security headers), which then cost a literal again instead of one byte,
 // and the table's upkeep on every response.
-var unindexed = map[string]bool{"date": true, "content-length": true, "x-request-id": true,
+var unindexed = map[string]bool{"content-length": true, "x-request-id": true,
 	"ratelimit": true, "ratelimit-remaining": true, "ratelimit-reset": true, "x-ratelimit-remaining": true,
 	"x-ratelimit-reset": true, "retry-after": true, "etag": true, "last-modified": true, "age": true,
 	"expires": true, "set-cookie": true, "location": true, "content-range": true,
@@ -960,7 +961,7 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 		c.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: cl, Sensitive: true})
 	}
 	if _, ok := h["Date"]; !ok {
-		c.henc.WriteField(hpack.HeaderField{Name: "date", Value: httpDate(), Sensitive: true})
+		c.henc.WriteField(hpack.HeaderField{Name: "date", Value: httpDate()})
 	}
 }
 
