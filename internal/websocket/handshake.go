@@ -38,7 +38,7 @@ func checkHandshake(r *http.Request) *pipeline.Rejection {
 	}
 	switch {
 	case r.ProtoMajor != 1:
-		// RFC 8441 (WebSockets over HTTP/2) is not supported; x/net/http2
+		// RFC 8441 (WebSockets over HTTP/2) is not supported; internal/h2
 		// does not offer it, so browsers use HTTP/1.1 for WebSockets.
 		return pipeline.Reject(http.StatusBadRequest, TypeHTTP2,
 			"WebSockets are served over HTTP/1.1 only; connect without HTTP/2.")

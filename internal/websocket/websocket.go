@@ -7,7 +7,7 @@
 // problem+json and before the upstream is contacted: a handshake that breaks
 // RFC 6455 §4.2.1 (400; 426 without Upgrade: websocket or with a version
 // other than 13), a request over HTTP/2 (400: RFC 8441 is not supported, and
-// since x/net/http2 does not offer it browsers use HTTP/1.1 for WebSockets),
+// since internal/h2 does not offer it browsers use HTTP/1.1 for WebSockets),
 // and an Origin that is not allowed (403: cross-site WebSocket hijacking).
 // It sends the handshake on a dedicated upstream connection and checks the
 // answer as a client must (101, Sec-WebSocket-Accept; else 502). No
