@@ -1,13 +1,9 @@
 package h2
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
-	"net"
-	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -21,39 +17,8 @@ func BenchmarkServerBurst(b *testing.B) {
 	const conns, burst = 4, 100
 	for _, impl := range []string{"rampart", "xnet"} {
 		b.Run(impl, func(b *testing.B) {
-			scfg, ccfg := tlsConfigs()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			var writes atomic.Int64
-			rs := &Server{Handler: http.HandlerFunc(benchHandler)}
-			xs := &http2.Server{}
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						tc := tls.Server(countConn{c, &writes}, scfg)
-						if tc.Handshake() != nil {
-							c.Close()
-							return
-						}
-						if impl == "rampart" {
-							rs.ServeConn(context.Background(), tc)
-						} else {
-							xs.ServeConn(tc, &http2.ServeConnOpts{Handler: http.HandlerFunc(benchHandler), BaseConfig: &http.Server{}})
-						}
-					}()
-				}
-			}()
+			bs := startBenchServer(b, impl)
+			ccfg, writes := bs.ccfg, &bs.writes
 			var blk []byte
 			{
 				var hb bytesBuffer
@@ -71,7 +36,7 @@ func BenchmarkServerBurst(b *testing.B) {
 			}
 			clients := make([]*client, conns)
 			for i := range clients {
-				c, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
+				c, err := tls.Dial("tcp", bs.addr, ccfg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -144,10 +109,7 @@ func BenchmarkServerBurst(b *testing.B) {
 			for _, cl := range clients {
 				cl.c.Close()
 			}
-			ln.Close()
-			rs.Close()
-			xs = nil
-			wg.Wait()
+			bs.stop()
 		})
 	}
 }

@@ -34,6 +34,58 @@ func (c countConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// benchServer serves benchHandler over TLS with impl ("rampart" or "xnet"),
+// counting the server's TCP writes; stop closes it and waits for its
+// goroutines.
+type benchServer struct {
+	addr   string
+	ccfg   *tls.Config
+	writes atomic.Int64
+	stop   func()
+}
+
+func startBenchServer(b *testing.B, impl string) *benchServer {
+	scfg, ccfg := tlsConfigs()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs := &benchServer{addr: ln.Addr().String(), ccfg: ccfg}
+	rs := &Server{Handler: http.HandlerFunc(benchHandler)}
+	xs := &http2.Server{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tc := tls.Server(countConn{c, &bs.writes}, scfg)
+				if tc.Handshake() != nil {
+					c.Close()
+					return
+				}
+				if impl == "rampart" {
+					rs.ServeConn(context.Background(), tc)
+				} else {
+					xs.ServeConn(tc, &http2.ServeConnOpts{Handler: http.HandlerFunc(benchHandler), BaseConfig: &http.Server{}})
+				}
+			}()
+		}
+	}()
+	bs.stop = func() {
+		ln.Close()
+		rs.Close()
+		wg.Wait()
+	}
+	return bs
+}
+
 // BenchmarkServer: small GETs, many parallel streams on a few TLS
 // connections, x/net's http2.Transport as the client. cpu-µs/op is the
 // process's CPU (client and server) per request; writes/op counts the
@@ -42,44 +94,13 @@ func BenchmarkServer(b *testing.B) {
 	for _, impl := range []string{"rampart", "xnet"} {
 		b.Run(impl, func(b *testing.B) {
 			const conns = 4
-			scfg, ccfg := tlsConfigs()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			var writes atomic.Int64
-			rs := &Server{Handler: http.HandlerFunc(benchHandler)}
-			xs := &http2.Server{}
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						tc := tls.Server(countConn{c, &writes}, scfg)
-						if tc.Handshake() != nil {
-							c.Close()
-							return
-						}
-						if impl == "rampart" {
-							rs.ServeConn(context.Background(), tc)
-						} else {
-							xs.ServeConn(tc, &http2.ServeConnOpts{Handler: http.HandlerFunc(benchHandler), BaseConfig: &http.Server{}})
-						}
-					}()
-				}
-			}()
+			bs := startBenchServer(b, impl)
+			ccfg, writes := bs.ccfg, &bs.writes
 			var trs [conns]*http2.Transport
 			for i := range trs {
 				trs[i] = &http2.Transport{TLSClientConfig: ccfg}
 			}
-			url := "https://" + ln.Addr().String() + "/bench"
+			url := "https://" + bs.addr + "/bench"
 			warm := func(tr *http2.Transport) {
 				resp, err := tr.RoundTrip(mustReq(url))
 				if err != nil {
@@ -121,9 +142,7 @@ func BenchmarkServer(b *testing.B) {
 			for _, tr := range trs {
 				tr.CloseIdleConnections()
 			}
-			ln.Close()
-			rs.Close()
-			wg.Wait()
+			bs.stop()
 		})
 	}
 }

@@ -142,13 +142,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	if f.HasPriority() && f.Priority.StreamDep == id {
 		// A stream cannot depend on itself (RFC 9113 §5.3.1).
 		c.mu.Lock()
-		c.appendRST(id, http2.ErrCodeProtocol)
-		err := c.controlLocked()
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return c.junkFrame()
+		return c.refuseLocked(id, http2.ErrCodeProtocol)
 	}
 	c.mu.Lock()
 	if c.goAway {
@@ -159,37 +153,20 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// The header list exceeded MaxHeaderBytes: 431, no handler.
 		c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: "431"})
 		c.appendHeaderBlock(id, true)
-		if !f.StreamEnded() {
-			c.appendRST(id, http2.ErrCodeNo)
+		if f.StreamEnded() {
+			return c.refuseLocked(0, 0)
 		}
-		err := c.controlLocked()
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return c.junkFrame()
+		return c.refuseLocked(id, http2.ErrCodeNo)
 	}
 	if len(c.streams) >= c.maxStreams {
-		c.appendRST(id, http2.ErrCodeRefusedStream)
-		err := c.controlLocked()
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return c.junkFrame()
+		return c.refuseLocked(id, http2.ErrCodeRefusedStream)
 	}
 	c.mu.Unlock()
 	st := c.newStream(id)
 	if !c.buildRequest(st, f) {
 		st.release()
 		c.mu.Lock()
-		c.appendRST(id, http2.ErrCodeProtocol)
-		err := c.controlLocked()
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return c.junkFrame()
+		return c.refuseLocked(id, http2.ErrCodeProtocol)
 	}
 	c.mu.Lock()
 	st.sendWindow = c.peerInitWin
@@ -213,6 +190,21 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	c.pending = append(c.pending, st)
 	c.mu.Unlock()
 	return nil
+}
+
+// refuseLocked ends a stream that gets no handler: RST_STREAM with code
+// (none when id is 0: the answer already ended it), counted against the
+// budget of frames that make no work. Called with c.mu held; releases it.
+func (c *conn) refuseLocked(id uint32, code http2.ErrCode) error {
+	if id != 0 {
+		c.appendRST(id, code)
+	}
+	err := c.controlLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.junkFrame()
 }
 
 // badValue: RFC 9113 §8.2.1 forbids leading and trailing white space (the
