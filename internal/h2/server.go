@@ -83,7 +83,9 @@ type Server struct {
 	wmu       sync.Mutex
 	idle      []*worker   // idle workers, most recently used last
 	closed    bool        // workers exit instead of idling
-	idleTimer *time.Timer // retires workers idle for workerIdleTimeout
+	idleTimer *time.Timer // retires workers idle for workerIdle()
+	// workerIdleFor overrides workerIdleTimeout (tests).
+	workerIdleFor time.Duration
 }
 
 // Variables, not constants, for the tests.
@@ -92,10 +94,18 @@ var (
 	settingsAckTimeout = 10 * time.Second
 	junkBudget         = 1000 // frames that make no work, per junkPeriod
 	junkPeriod         = 10 * time.Second
-	// workerIdleTimeout: a worker idle this long exits, so that the
-	// goroutines (and grown stacks) of a burst do not stay for good.
-	workerIdleTimeout = 30 * time.Second
 )
+
+// workerIdleTimeout: a worker idle this long exits, so that the goroutines
+// (and grown stacks) of a burst do not stay for good.
+const workerIdleTimeout = 30 * time.Second
+
+func (s *Server) workerIdle() time.Duration {
+	if s.workerIdleFor > 0 {
+		return s.workerIdleFor
+	}
+	return workerIdleTimeout
+}
 
 const (
 	defaultMaxStreams     = 100
@@ -239,11 +249,11 @@ func (s *Server) stopWorkers() {
 	}
 }
 
-// retireIdle ends the workers idle for workerIdleTimeout (the oldest are
+// retireIdle ends the workers idle for workerIdle() (the oldest are
 // first in the list) and re-arms itself while some are left.
 func (s *Server) retireIdle() {
 	s.wmu.Lock()
-	cut := time.Now().Add(-workerIdleTimeout)
+	cut := time.Now().Add(-s.workerIdle())
 	n := 0
 	for n < len(s.idle) && !s.idle[n].since.After(cut) {
 		n++
@@ -309,7 +319,7 @@ func (w *worker) park() bool {
 	w.since = time.Now()
 	s.idle = append(s.idle, w)
 	if s.idleTimer == nil {
-		s.idleTimer = time.AfterFunc(workerIdleTimeout, s.retireIdle)
+		s.idleTimer = time.AfterFunc(s.workerIdle(), s.retireIdle)
 	}
 	return true
 }

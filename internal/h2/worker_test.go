@@ -15,16 +15,13 @@ func idleWorkers(s *Server) int {
 }
 
 // The workers a burst started wait for more work, then exit once idle for
-// workerIdleTimeout: their goroutines and grown stacks do not stay for good.
+// workerIdle(): their goroutines and grown stacks do not stay for good.
 func TestIdleWorkersRetire(t *testing.T) {
-	old := workerIdleTimeout
-	workerIdleTimeout = 100 * time.Millisecond
-	t.Cleanup(func() { workerIdleTimeout = old })
 	const n = 20
 	var entered sync.WaitGroup
 	entered.Add(n)
 	release := make(chan struct{})
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{workerIdleFor: 100 * time.Millisecond, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/burst" {
 			entered.Done()
 			<-release // n handlers at once: n workers
