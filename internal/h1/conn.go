@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -72,7 +73,7 @@ var bufPool = sync.Pool{New: func() any {
 // work, what serving it needs besides, goes back to a pool then.
 type conn struct {
 	srv       *Server
-	rwc       net.Conn
+	rwc       net.Conn // nil while parked (see park_linux.go)
 	state     atomic.Int32
 	timed     bool         // some timeout is configured
 	hijacked  bool         // the handler took the connection
@@ -82,11 +83,14 @@ type conn struct {
 
 	// Parking (Linux, plain TCP), written under the poller's mutex (and
 	// read by whoever owns the connection): its place in the park order,
-	// and the token its epoll registration carries.
+	// the token its epoll registration carries, and the descriptor that
+	// waits there.
 	parkPrev, parkNext *conn
 	parkID             uint64
+	parkFD             int
+	parkLocal          netip.AddrPort
+	parkRemote         netip.AddrPort
 	parkFirst          bool // parked before its first request
-	parkReg            bool // its descriptor is in the epoll set (maybe disarmed)
 }
 
 // work is what a connection needs while it has a goroutine: its context,
@@ -156,6 +160,9 @@ func (c *conn) serve() {
 // resume serves a connection that was parked, on a new goroutine, once it
 // has bytes to read (or the peer closed). ConnContext is called again.
 func (c *conn) resume() {
+	if !c.attach() {
+		return
+	}
 	c.acquireWork()
 	c.rdl, c.wdl = unknownDeadline, unknownDeadline
 	c.resumed = true
@@ -243,7 +250,6 @@ func (c *conn) releaseBufs() {
 // close closes the connection, lingering if the client may still be
 // sending.
 func (c *conn) close() {
-	c.unregister()
 	if c.linger || c.r < c.w {
 		scratch := c.idle[:]
 		if len(c.buf) > len(scratch) {

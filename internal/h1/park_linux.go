@@ -14,17 +14,24 @@ import (
 )
 
 // Parking. A keep-alive connection that waited Server.ParkAfter for its
-// next request without a byte arriving is parked: its file descriptor goes
-// into an epoll set of the server's (EPOLLIN|EPOLLRDHUP, one-shot), what it
+// next request without a byte arriving is parked: it gives up its
+// net.Conn, keeping only a duplicate of its file descriptor (and its
+// addresses), which waits in
+// an epoll set of the server's (EPOLLIN|EPOLLRDHUP, one-shot); what it
 // needs only while served (its context, parser, scratch) goes back to a
-// pool, and its goroutine ends. It then costs its conn (~80 bytes), the
-// runtime's own socket structures, and no goroutine stack.
+// pool, and its goroutine ends. Closing the net.Conn gives back net's
+// netFD and socket addresses and the runtime's poll descriptor (which the
+// runtime never frees, only reuses: a burst of connections that all kept
+// theirs would keep ~300 bytes each for good). A parked connection then
+// costs its conn (~100 bytes), its map entries, and the kernel's socket.
 //
 // One goroutine serves the epoll set, without holding an OS thread: the
 // epoll descriptor is non-blocking and wrapped in an os.File, so Go's own
 // netpoller says when it is readable, and epoll_wait never blocks. When a
 // parked connection has bytes (or its peer closed or failed), a new
-// goroutine resumes serving it.
+// goroutine takes its descriptor out of the set, makes a net.Conn of it
+// again (fdConn) and resumes serving it. Parking and resuming cost 4 and 3
+// system calls, once per wait longer than ParkAfter.
 //
 // A parked connection keeps its idle (or, before its first request, header)
 // deadline: parked connections are kept in the order they began waiting,
@@ -34,15 +41,10 @@ import (
 //
 // Who takes a connection out of stateParked (compare-and-swap) owns it: the
 // poller waking it, the timer expiring it, or Shutdown, Close, MaxConns
-// and EMFILE closing it. A connection woken stays in the epoll set,
-// disarmed (one-shot), and is re-armed (EPOLL_CTL_MOD) when it parks again:
-// one system call per park instead of two. It is removed from the set
-// (EPOLL_CTL_DEL) before it is closed (or hijacked), while its descriptor
-// is still open (RawConn.Control holds it open), so a descriptor number
-// reused by a newer connection is never removed by mistake. Each arming
-// carries a token that is never reused, looked up in a map: an event that
-// was already on its way for a connection no longer parked there is
-// ignored.
+// and EMFILE closing it (closing the descriptor drops it from the epoll
+// set: it is the socket's only one then). Each arming carries a token that
+// is never reused, looked up in a map: an event that was already on its
+// way for a connection no longer parked there is ignored.
 //
 // Only *net.TCPConn is parked. TLS connections are not: a *tls.Conn may
 // hold records it has read but not yet returned, which epoll cannot see,
@@ -86,8 +88,11 @@ const (
 )
 
 func (c *conn) resumable() bool {
-	_, ok := c.rwc.(*net.TCPConn)
-	return ok
+	switch c.rwc.(type) {
+	case *net.TCPConn, *fdConn:
+		return true
+	}
+	return false
 }
 
 func (s *Server) poller() *poller {
@@ -142,42 +147,43 @@ func (c *conn) park(now time.Time, first bool) bool {
 	if p == nil {
 		return false
 	}
-	sc, ok := c.rwc.(syscall.Conn)
-	if !ok {
+	if !c.resumable() {
 		return false
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := c.rwc.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return false
 	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		return false
+	}
+	// s.mu too: closers read rwc under it (Server.Close), and it goes nil
+	// here.
+	s := c.srv
+	s.mu.Lock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed || !c.state.CompareAndSwap(stateIdle, stateParked) {
+		p.mu.Unlock()
+		s.mu.Unlock()
+		_ = unix.Close(fd)
 		return false
 	}
 	p.nextID++
 	id := p.nextID
-	var cerr error
-	err = rc.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-		if c.parkReg {
-			if cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev); cerr != unix.ENOENT {
-				return
-			}
-		}
-		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil && cerr == nil {
-		c.parkReg = true
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		c.state.Store(stateIdle) // no closer ran: they take s.mu
+		p.mu.Unlock()
+		s.mu.Unlock()
+		_ = unix.Close(fd)
+		s.logger().Debug("h1: parking a connection failed", "error", err.Error())
+		return false
 	}
-	if err != nil || cerr != nil {
-		if err == nil {
-			p.srv.logger().Debug("h1: parking a connection failed", "error", cerr.Error())
-		}
-		// Unless a closer took it meanwhile (it then closes and forgets
-		// it), the connection is the caller's again.
-		return !c.state.CompareAndSwap(stateParked, stateIdle)
-	}
+	old := c.rwc
+	c.parkLocal, c.parkRemote = addrPorts(old)
+	c.rwc, c.parkFD = nil, fd
 	c.parkID, c.parkFirst = id, first
 	p.conns[id] = c
 	kind := kindKeepAlive
@@ -194,6 +200,38 @@ func (c *conn) park(now time.Time, first bool) bool {
 	// Nothing of the work survives: the poller may hand c to another
 	// goroutine as soon as the lock is released.
 	c.releaseWork()
+	p.mu.Unlock()
+	s.mu.Unlock()
+	_ = old.Close() // the socket stays open: fd is a duplicate
+	return true
+}
+
+// attach gives c, just woken from parking, a net.Conn again (made of its
+// parked descriptor), and reports whether it could; if not, c is closed
+// and forgotten.
+func (c *conn) attach() bool {
+	s := c.srv
+	fd := c.parkFD
+	c.parkFD = -1
+	if p := s.park.p.Load(); p != nil {
+		// Out of the set while fd is still open (closing it would leave
+		// the registration behind: the new descriptor keeps the socket).
+		p.mu.Lock()
+		if !p.closed {
+			_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		}
+		p.mu.Unlock()
+	}
+	nc, err := newFDConn(fd, c.parkLocal, c.parkRemote)
+	if err != nil {
+		s.logger().Debug("h1: resuming a parked connection failed", "error", err.Error())
+		c.state.Store(stateClosed)
+		s.forget(c)
+		return false
+	}
+	s.mu.Lock()
+	c.rwc = nc
+	s.mu.Unlock()
 	return true
 }
 
@@ -238,10 +276,9 @@ func (l *parkList) remove(c *conn) {
 	c.parkPrev, c.parkNext = nil, nil
 }
 
-// removeLocked takes c out of the parked set, and with del its descriptor
-// out of the epoll set (a woken one stays there, disarmed, until it parks
-// again or ends).
-func (p *poller) removeLocked(c *conn, del bool) {
+// removeLocked takes c out of the parked set (its descriptor stays in the
+// epoll set until the caller deletes or closes it).
+func (p *poller) removeLocked(c *conn) {
 	if c.parkID != 0 {
 		delete(p.conns, c.parkID)
 		c.parkID = 0
@@ -250,42 +287,6 @@ func (p *poller) removeLocked(c *conn, del bool) {
 			kind = kindFirst
 		}
 		p.lists[kind].remove(c)
-	}
-	if del {
-		p.unregisterLocked(c)
-	}
-}
-
-// unregisterLocked removes c's descriptor from the epoll set, unless it is
-// not there, or was closed already (epoll then dropped it itself), or the
-// set is gone.
-func (p *poller) unregisterLocked(c *conn) {
-	if !c.parkReg {
-		return
-	}
-	c.parkReg = false
-	if p.closed {
-		return
-	}
-	if sc, ok := c.rwc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) {
-				_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-			})
-		}
-	}
-}
-
-// unregister removes c, which its goroutine is about to close or a handler
-// hijacked, from the epoll set if it was ever parked.
-func (c *conn) unregister() {
-	if !c.parkReg {
-		return
-	}
-	if p := c.srv.park.p.Load(); p != nil {
-		p.mu.Lock()
-		p.unregisterLocked(c)
-		p.mu.Unlock()
 	}
 }
 
@@ -329,7 +330,7 @@ func (p *poller) run() {
 			} else {
 				p.wakes[kindKeepAlive]++
 			}
-			p.removeLocked(c, false) // one-shot: disarmed
+			p.removeLocked(c) // one-shot: disarmed; attach deletes it
 			woken = append(woken, c)
 		}
 		p.mu.Unlock()
@@ -344,6 +345,7 @@ func (p *poller) run() {
 // expire closes the parked connections whose deadline passed.
 func (p *poller) expire() {
 	var dead []*conn
+	var fds []int
 	now := time.Now().UnixNano()
 	p.mu.Lock()
 	if p.closed {
@@ -357,9 +359,10 @@ func (p *poller) expire() {
 		for c != nil && c.idleSince.Load()+d <= now {
 			nc := c.parkNext
 			if c.state.CompareAndSwap(stateParked, stateClosed) {
-				p.removeLocked(c, true)
+				p.removeLocked(c)
 				p.expired[kind]++
 				dead = append(dead, c)
+				fds = append(fds, c.parkFD)
 			}
 			c = nc
 		}
@@ -373,8 +376,8 @@ func (p *poller) expire() {
 		p.timeAt = 0
 	}
 	p.mu.Unlock()
-	for _, c := range dead {
-		_ = c.rwc.Close()
+	for i, c := range dead {
+		_ = unix.Close(fds[i])
 		p.srv.forget(c)
 	}
 }
@@ -382,12 +385,12 @@ func (p *poller) expire() {
 // dropParked closes c, a parked connection whose state the caller moved to
 // stateClosed.
 func (s *Server) dropParked(c *conn) {
-	if p := s.park.p.Load(); p != nil {
-		p.mu.Lock()
-		p.removeLocked(c, true)
-		p.mu.Unlock()
-	}
-	_ = c.rwc.Close()
+	p := s.park.p.Load()
+	p.mu.Lock()
+	p.removeLocked(c)
+	fd := c.parkFD
+	p.mu.Unlock()
+	_ = unix.Close(fd)
 }
 
 // stopParking closes the poller (for Close and Shutdown): the connections
@@ -412,12 +415,12 @@ func (s *Server) stopParkingLocked() {
 		}
 	}
 	for _, c := range left {
-		p.removeLocked(c, true)
+		p.removeLocked(c)
 	}
 	p.closed = true
 	p.mu.Unlock()
 	for _, c := range left {
-		_ = c.rwc.Close()
+		_ = unix.Close(c.parkFD)
 		delete(s.conns, c)
 	}
 	_ = p.file.Close() // ends run

@@ -6,9 +6,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -350,4 +353,95 @@ func TestSlowHeadOutlivesParkDelay(t *testing.T) {
 			t.Fatalf("request %d: status %d", i, resp.StatusCode)
 		}
 	}
+}
+
+// A parked connection holds a bare descriptor, not a net.Conn (whose
+// netFD, addresses and poll descriptor are what made idle connections
+// cost), and only while parked is it in the epoll set: across park and
+// resume cycles the set holds one registration, the handler sees the same
+// addresses, and once the connection ends no descriptor is left behind.
+func TestParkedConnGivesUpNetConn(t *testing.T) {
+	type addrs struct{ remote, local string }
+	seen := make(chan addrs, 8)
+	srv := parkingServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		local := ""
+		if la != nil {
+			local = la.String()
+		}
+		seen <- addrs{r.RemoteAddr, local}
+		io.WriteString(w, "ok")
+	}))
+	addr := serve(t, srv)
+	before := openFDs(t)
+	c, br := keepAlive(t, addr, "/0")
+	want := addrs{c.LocalAddr().String(), c.RemoteAddr().String()}
+	if got := <-seen; got != want {
+		t.Fatalf("first request: addresses %+v, want %+v", got, want)
+	}
+	for i := int64(1); i <= 3; i++ {
+		waitFor(t, func() bool { return parks(srv) == i && srv.Parked() == 1 })
+		srv.mu.Lock()
+		for pc := range srv.conns {
+			if pc.state.Load() == stateParked && pc.rwc != nil {
+				t.Errorf("cycle %d: a parked connection still holds its net.Conn", i)
+			}
+		}
+		srv.mu.Unlock()
+		if n := epollRegistrations(t, srv); n != 1 {
+			t.Fatalf("cycle %d: %d descriptors in the epoll set while one connection is parked, want 1", i, n)
+		}
+		if status := get(t, c, br, "/again"); status != 200 {
+			t.Fatalf("cycle %d: status %d", i, status)
+		}
+		if got := <-seen; got != want {
+			t.Fatalf("cycle %d: addresses %+v after resuming, want %+v", i, got, want)
+		}
+	}
+	c.Close()
+	waitFor(t, func() bool { return srv.Conns() == 0 })
+	if n := epollRegistrations(t, srv); n != 0 {
+		t.Errorf("%d descriptors left in the epoll set", n)
+	}
+	// The epoll descriptor, made at the first park, is the one more.
+	waitFor(t, func() bool { return openFDs(t) == before+1 })
+}
+
+// openFDs counts the process's open descriptors.
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// epollRegistrations counts the descriptors in srv's epoll set (the
+// kernel lists each as a "tfd:" line in the epoll descriptor's fdinfo).
+func epollRegistrations(t *testing.T, srv *Server) int {
+	p := srv.park.p.Load()
+	if p == nil {
+		t.Fatal("no poller")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", p.epfd))
+	if err != nil {
+		t.Skipf("no fdinfo: %v", err)
+	}
+	return strings.Count(string(b), "tfd:")
+}
+
+// A resumed connection (an fdConn now) is refused and closed the way any
+// other is: a malformed head with more bytes behind it gets its 400
+// through a lingering close (CloseWrite, then draining), not a reset.
+func TestResumedConnRefusedWithLinger(t *testing.T) {
+	srv := parkingServer(okHandler)
+	addr := serve(t, srv)
+	c, br := keepAlive(t, addr, "/")
+	waitFor(t, func() bool { return parks(srv) == 1 })
+	write(t, c, "GET / HTTP/1.1\r\nHost: x\r\nBad Field\r\n\r\n"+strings.Repeat("x", 256<<10))
+	if status, _ := readResponse(t, br); status != 400 {
+		t.Fatalf("status %d, want 400", status)
+	}
+	expectClosed(t, br)
+	waitFor(t, func() bool { return srv.Conns() == 0 })
 }

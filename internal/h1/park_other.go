@@ -14,4 +14,4 @@ func (c *conn) park(time.Time, bool) bool { return false }
 func (s *Server) dropParked(c *conn)      { _ = c.rwc.Close() }
 func (s *Server) stopParkingLocked()      {}
 func (s *Server) parked() int             { return 0 }
-func (c *conn) unregister()               {}
+func (c *conn) attach() bool              { return true }

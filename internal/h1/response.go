@@ -366,7 +366,6 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.hijacked, c.hijacked = true, true
 	c.state.Store(stateHijacked)
-	c.unregister() // the descriptor is the handler's now
 	_ = c.rwc.SetDeadline(time.Time{})
 	rest := append([]byte(nil), c.buf[c.r:c.w]...)
 	c.r, c.w = 0, 0

@@ -38,15 +38,16 @@
 // goroutine runs per request. An idle keep-alive connection (or a new one
 // that has not sent a byte) waits for its next request on its goroutine for
 // [Server.ParkAfter] (1 s) only: then, on Linux and for plain TCP, it is
-// parked. Its goroutine ends, its descriptor waits in an epoll set that
-// one goroutine per server serves through Go's netpoller, and what it
-// needs only while served (its context, parser state, buffers) goes back
-// to pools; a parked connection costs about the kernel's and the runtime's
-// socket structures and ~80 bytes of its own. When bytes arrive (or the
-// client closes) a new goroutine resumes serving it, its context made
-// afresh (ConnContext is called again). Its idle or header deadline still
-// holds, and Shutdown, Close and MaxConns treat it as the idle connection
-// it is. TLS connections are not parked (a *tls.Conn may hold decrypted
+// parked. Its goroutine ends, its net.Conn is closed and a duplicate of
+// its descriptor waits in an epoll set that one goroutine per server
+// serves through Go's netpoller, and what it needs only while served (its
+// context, parser state, buffers) goes back to pools; a parked connection
+// costs the kernel's socket and ~240 bytes of Go heap. When bytes arrive
+// (or the client closes) a new goroutine resumes serving it on a new
+// net.Conn made of that descriptor (not a *net.TCPConn: see fdConn), its
+// context made afresh (ConnContext is called again). Its idle or header
+// deadline still holds, and Shutdown, Close and MaxConns treat it as the
+// idle connection it is. TLS connections are not parked (a *tls.Conn may hold decrypted
 // bytes epoll cannot see): they keep their goroutine while idle, with
 // their 4 KiB buffers pooled meanwhile, as on other systems.
 //
@@ -119,8 +120,8 @@ type Server struct {
 	MaxConns int
 	// ConnContext, when set, derives the base context of a connection's
 	// requests. It is called when a connection starts being served, and
-	// again each time it resumes after it was parked (see ParkAfter): what
-	// it returned before was dropped.
+	// again each time it resumes after it was parked (see ParkAfter), with
+	// the connection's new net.Conn: what it returned before was dropped.
 	ConnContext func(context.Context, net.Conn) context.Context
 	// ParkAfter is how long an idle connection waits for its next request
 	// on its own goroutine before it is parked (Linux, plain TCP: see the
@@ -426,7 +427,9 @@ func (s *Server) Close() error {
 	err := s.closeListenersLocked()
 	s.stopParkingLocked()
 	for c := range s.conns {
-		if !s.closeIfIdleLocked(c) && c.state.Load() != stateHijacked {
+		// rwc is nil on a connection between its wake and its new
+		// net.Conn: it finds closing set when it next waits.
+		if !s.closeIfIdleLocked(c) && c.state.Load() != stateHijacked && c.rwc != nil {
 			_ = c.rwc.Close()
 		}
 	}
