@@ -213,8 +213,8 @@ func WatchClient(ctx context.Context, c net.Conn) context.Context {
 // ClientGone check, and so does not cancel the request's context while its
 // handler runs. A step that waits on an upstream then need not register a
 // callback on the context (context.AfterFunc costs five allocations and two
-// locks per request): polling ClientGone, and ctx.Err() for a cancellation
-// a step of ours would derive, covers what a callback would.
+// locks per request) and poll ClientGone instead. A cancellation a step
+// derived itself (none does) is then seen at the next poll, not at once.
 func ServerPolls(ctx context.Context) bool { return ClientGone(ctx) != nil }
 
 // ClientGone returns the context's client check, or nil when the server
