@@ -29,3 +29,18 @@ func BenchmarkTokenSource(b *testing.B) {
 		}
 	}
 }
+
+// TestSetHeadersAllocations: the identity fields of a principal with one
+// scope share one backing array, and the scope is not copied: two
+// allocations (that array and "authenticator:subject"), not five.
+func TestSetHeadersAllocations(t *testing.T) {
+	p := &pipeline.Principal{Authenticator: "bench_jwt", Subject: "bench", Scopes: []string{"items:read"}}
+	h := http.Header{}
+	got := testing.AllocsPerRun(100, func() { auth.SetHeaders(h, p) })
+	if got > 2 {
+		t.Errorf("%.1f allocations, want at most 2", got)
+	}
+	if h.Get(auth.HeaderScopes) != "items:read" || h.Get(auth.HeaderPrincipal) != "bench_jwt:bench" {
+		t.Errorf("got %v", h)
+	}
+}

@@ -42,16 +42,23 @@ func SetHeaders(h http.Header, p *pipeline.Principal) {
 	if p == nil {
 		return
 	}
+	// One backing array for the (at most four) values, instead of one
+	// slice per field; the names are canonical already.
+	vals := make([]string, 0, 4)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)] // len == cap: an append copies
+	}
 	if safeValue(p.Subject, "") && safeValue(p.Authenticator, ":") &&
 		len(p.Authenticator)+1+len(p.Subject) <= MaxIdentityHeaderBytes {
-		h.Set(HeaderPrincipal, p.Authenticator+":"+p.Subject)
-		h.Set(HeaderSubject, p.Subject)
+		set(HeaderPrincipal, p.Authenticator+":"+p.Subject)
+		set(HeaderSubject, p.Subject)
 	}
 	if v := joinSafe(p.Scopes, " "); v != "" {
-		h.Set(HeaderScopes, v)
+		set(HeaderScopes, v)
 	}
 	if v := joinSafe(p.Roles, ","); v != "" {
-		h.Set(HeaderRoles, v)
+		set(HeaderRoles, v)
 	}
 }
 
@@ -75,6 +82,9 @@ func safeValue(v, forbidden string) bool {
 }
 
 func joinSafe(items []string, sep string) string {
+	if len(items) == 1 && safeValue(items[0], sep) {
+		return items[0] // the common single scope or role: no copy
+	}
 	var b strings.Builder
 	for _, it := range items {
 		if !safeValue(it, sep) {

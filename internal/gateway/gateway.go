@@ -31,6 +31,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -386,7 +387,7 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if propagated != "" && trusted && hygiene.ValidRequestID(propagated) {
 		info.ID = propagated
 	} else {
-		info.ID = newRequestID()
+		info.ID = newRequestID(&st.idText)
 	}
 	st.idValue[0] = info.ID
 	w.Header()["X-Request-Id"] = st.idValue[:] // len == cap: an append copies
@@ -477,6 +478,7 @@ type requestState struct {
 	info    pipeline.Info
 	rec     recorder
 	idValue [1]string  // the X-Request-Id response header's value slice
+	idText  [32]byte   // a generated request id (see newRequestID)
 	span    trace.Span // the server span; nil with tracing off
 }
 
@@ -728,11 +730,15 @@ func targetDetail(reason string) string {
 	}
 }
 
-// newRequestID returns 128 random bits in hex.
-func newRequestID() string {
+// newRequestID returns 128 random bits in hex, written into text: the
+// string shares text's memory (one allocation less per request), which is
+// never written again, so the string stays immutable; it keeps text's
+// owner (the request's state) alive as long as it is referenced.
+func newRequestID(text *[32]byte) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(text[:], b[:])
+	return unsafe.String(&text[0], len(text))
 }
 
 // LogObserver logs rejections.

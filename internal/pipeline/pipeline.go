@@ -188,6 +188,9 @@ type clientGoneKey struct{}
 // whether the client has closed its connection. A server that has no
 // background read (internal/h1) puts one in each connection's context, so
 // that a step waiting long for an upstream can notice the client left.
+// Such a server cancels a request's context only once its handler has
+// returned: a step may rely on that and poll gone instead of watching the
+// context (see ServerPolls).
 func WithClientGone(ctx context.Context, gone func() bool) context.Context {
 	return context.WithValue(ctx, clientGoneKey{}, gone)
 }
@@ -205,6 +208,14 @@ func WatchClient(ctx context.Context, c net.Conn) context.Context {
 	p := peek.New(raw)
 	return WithClientGone(ctx, func() bool { return p.Check() == peek.Closed })
 }
+
+// ServerPolls reports whether ctx comes from a server that installed a
+// ClientGone check, and so does not cancel the request's context while its
+// handler runs. A step that waits on an upstream then need not register a
+// callback on the context (context.AfterFunc costs five allocations and two
+// locks per request) and poll ClientGone instead. A cancellation a step
+// derived itself (none does) is then seen at the next poll, not at once.
+func ServerPolls(ctx context.Context) bool { return ClientGone(ctx) != nil }
 
 // ClientGone returns the context's client check, or nil when the server
 // cancels the context itself on disconnect (net/http, HTTP/2) or cannot tell.

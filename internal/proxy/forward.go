@@ -405,8 +405,12 @@ again:
 			return nil, &attemptError{err: err, connect: true}
 		}
 	}
+	// A cancellation wakes a blocked exchange at once (HTTP/2 resets a
+	// stream that way). Under a server that polls the client instead
+	// (internal/h1), the context is not cancelled before this returns:
+	// patience checks ClientGone and ctx.Err() at every slice.
 	var stop func() bool
-	if ctx.Done() != nil {
+	if !pipeline.ServerPolls(ctx) && ctx.Done() != nil { // Done makes a channel: asked last
 		stop = context.AfterFunc(ctx, pc.abortFn)
 	}
 	fail := func(err error, stale bool) (*pconn, *attemptError) {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +29,7 @@ var benchAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Th
 
 // benchUpstream answers every request head with benchAnswer, keep-alive, as
 // cheaply as a raw socket allows, so that only the proxy side is measured.
-func benchUpstream(b *testing.B) string {
+func benchUpstream(b testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -81,7 +82,7 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
-func benchRequest(b *testing.B) *http.Request {
+func benchRequest(b testing.TB) *http.Request {
 	r := httptest.NewRequest("GET", "http://gw.test/api/items/42", nil)
 	r.Header.Set("Accept", "application/json")
 	r.Header.Set("User-Agent", "bench/1.0")
@@ -173,5 +174,35 @@ func BenchmarkParseHead(b *testing.B) {
 		if err := h.read(br); err != nil || h.status != 200 || h.contentLength != 194 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestForwardAllocations pins the forwarder's allocations per request: the
+// response's header values and its head text. Under a server that polls
+// the client (internal/h1: a ClientGone check in the context), a request
+// context that can be cancelled gets no context.AfterFunc (five
+// allocations more), as the server cancels it only after the handler.
+func TestForwardAllocations(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocations counted without -race; loopback upstream")
+	}
+	target := benchUpstream(t)
+	up := newUpstream(t, Config{Timeout: 5 * time.Second}, target)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx = pipeline.WithClientGone(ctx, func() bool { return false })
+	base := benchRequest(t)
+	r := pipeline.WithInfo(base.WithContext(ctx), pipeline.InfoFrom(base.Context()))
+	w := &discardWriter{h: http.Header{}}
+	got := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		up.ServeHTTP(w, r)
+		if w.status != 200 {
+			t.Fatalf("status %d", w.status)
+		}
+	})
+	if got > 2 {
+		t.Errorf("%.1f allocations per request, want at most 2", got)
 	}
 }
