@@ -66,6 +66,7 @@ type conn struct {
 	peerInitWin  int64
 	peerMaxFrame uint32
 	henc         *hpack.Encoder
+	respKeys     map[string]respKey // responseKeyLocked's cache
 	hbuf         bytes.Buffer
 	recvWindow   int64 // bytes the peer may still send on the connection
 	connUnacked  int64 // consumed bytes not yet returned by WINDOW_UPDATE

@@ -456,11 +456,58 @@ func canonicalKey(name string) string {
 	return http.CanonicalHeaderKey(name)
 }
 
-func lowerKey(k string) string {
-	if l, ok := commonLower[k]; ok {
-		return l
+// respKey is what the encoder needs to know of a response header key, in
+// one lookup instead of four (lower case, connection-specific, valid,
+// unindexed).
+type respKey struct {
+	lower     string
+	skip      bool // connection-specific or not a valid field name: not sent
+	sensitive bool // sent as a never-indexed literal (unindexed)
+}
+
+func newRespKey(k string) respKey {
+	lk := strings.ToLower(k)
+	return respKey{lower: lk, skip: connSpecific[lk] || !httpguts.ValidHeaderFieldName(k), sensitive: unindexed[lk]}
+}
+
+// commonRespKeys: the common names, the connection-specific and the
+// unindexed ones, and the security headers a gateway adds.
+var commonRespKeys = func() map[string]respKey {
+	m := make(map[string]respKey)
+	for ck := range commonLower {
+		m[ck] = newRespKey(ck)
 	}
-	return strings.ToLower(k)
+	for lk := range connSpecific {
+		m[http.CanonicalHeaderKey(lk)] = newRespKey(lk)
+	}
+	for lk := range unindexed {
+		m[http.CanonicalHeaderKey(lk)] = newRespKey(lk)
+	}
+	for _, k := range []string{"Cross-Origin-Resource-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy",
+		"Permissions-Policy", "Ratelimit-Policy", "X-Powered-By", "X-Xss-Protection", "Alt-Svc"} {
+		m[k] = newRespKey(k)
+	}
+	return m
+}()
+
+// responseKeyLocked describes a response header key: common keys from a
+// table, others from a small per-connection cache (a gateway's responses
+// repeat their keys; strings.ToLower would allocate for each).
+func (c *conn) responseKeyLocked(k string) respKey {
+	if rk, ok := commonRespKeys[k]; ok {
+		return rk
+	}
+	if rk, ok := c.respKeys[k]; ok {
+		return rk
+	}
+	rk := newRespKey(k)
+	if c.respKeys == nil {
+		c.respKeys = make(map[string]respKey)
+	}
+	if len(c.respKeys) < 64 {
+		c.respKeys[k] = rk
+	}
+	return rk
 }
 
 // requestBody is the handler's r.Body.
@@ -942,16 +989,13 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 		if final && strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
-		lk := lowerKey(k)
-		if connSpecific[lk] || !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		if lk == "content-length" && !final {
+		rk := c.responseKeyLocked(k)
+		if rk.skip || rk.lower == "content-length" && !final {
 			continue
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
+				c.henc.WriteField(hpack.HeaderField{Name: rk.lower, Value: v, Sensitive: rk.sensitive})
 			}
 		}
 	}
@@ -968,13 +1012,13 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 
 func (c *conn) encodeFields(h http.Header) {
 	for k, vv := range h {
-		lk := lowerKey(k)
-		if connSpecific[lk] || !httpguts.ValidHeaderFieldName(k) {
+		rk := c.responseKeyLocked(k)
+		if rk.skip {
 			continue
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
+				c.henc.WriteField(hpack.HeaderField{Name: rk.lower, Value: v, Sensitive: rk.sensitive})
 			}
 		}
 	}
