@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -347,4 +349,73 @@ func FuzzHPACKDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The connection ends with COMPRESSION_ERROR on every HPACK error of a
+// request block, as with x/net's decoder.
+func TestHeaderBlockHPACKErrors(t *testing.T) {
+	get := []byte{0x82, 0x87, 0x84, 0x01, 0x01, 'a'} // GET https / :authority a, from the static table
+	cases := map[string][][]byte{
+		"index 0":                         {append([]byte{0x80}, get...)},
+		"index past the tables":           {append([]byte{0xbe}, get...)},
+		"size update above 4096":          {append([]byte{0x3f, 0xe2, 0x1f}, get...)},
+		"size update after a field":       {append([]byte{0x40, 1, 'x', 1, 'y'}, get...), append(append([]byte{}, get...), 0x20)},
+		"field cut at the end":            {append(append([]byte{}, get...), 0x00, 0x05, 'x')},
+		"Huffman with EOS":                {append(append([]byte{}, get...), 0x00, 0x01, 'x', 0x84, 0xff, 0xff, 0xff, 0xff)},
+		"string past the header list":     {append(append([]byte{}, get...), 0x00, 0x7f, 0xe1, 0xff, 0x7f)},
+		"varint overflow":                 {append(append([]byte{}, get...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		"literal name index out of range": {append(append([]byte{}, get...), 0x0f, 0x7f, 0x01, 'v')},
+	}
+	ts, calls := countingServer(t, &Server{MaxHeaderBytes: 64 << 10})
+	t.Run("each", func(t *testing.T) {
+		for name, blocks := range cases {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel() // each waits out the server's linger after its GOAWAY
+				rc := dialRaw(t, ts)
+				for i, blk := range blocks {
+					if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: blk, EndStream: true, EndHeaders: true}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				rc.expectGoAway(http2.ErrCodeCompression)
+			})
+		}
+	})
+	if n := calls.Load(); n > 1 { // the first block of "size update after a field" is valid
+		t.Errorf("handler called %d times", n)
+	}
+}
+
+// End to end: a repeated never-indexed token reaches the handler each
+// time, and a changed one is seen changed.
+func TestHeaderBlockLiteralCache(t *testing.T) {
+	var got []string
+	var mu sync.Mutex
+	ts := startTCP(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization")+"|"+r.Header.Get("X-Custom"))
+		mu.Unlock()
+	})})
+	rc := dialRaw(t, ts)
+	tokens := []string{"Bearer a", "Bearer a", "Bearer b", "Bearer a", "Bearer a"}
+	for i, tok := range tokens {
+		rc.hbuf.Reset()
+		for j := 0; j < len(getFields); j += 2 {
+			rc.enc.WriteField(hpack.HeaderField{Name: getFields[j], Value: getFields[j+1]})
+		}
+		rc.enc.WriteField(hpack.HeaderField{Name: "authorization", Value: tok, Sensitive: true})
+		rc.enc.WriteField(hpack.HeaderField{Name: "x-custom", Value: tok, Sensitive: true})
+		id := uint32(2*i + 1)
+		if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.hbuf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		if s := rc.expectResponse(id); s != "200" {
+			t.Fatalf("status %s", s)
+		}
+	}
+	for i, tok := range tokens {
+		if want := tok + "|" + tok; got[i] != want {
+			t.Errorf("request %d: %q, want %q", i+1, got[i], want)
+		}
+	}
 }
