@@ -40,6 +40,8 @@ type conn struct {
 	// reader goroutine only
 	br          *bufio.Reader
 	fr          *http2.Framer
+	hdec        *hpackDecoder
+	block       headerBlock // the last header block read (readFrame)
 	blockFrames int
 	maxClientID uint32
 	junk        int
@@ -64,6 +66,7 @@ type conn struct {
 	peerInitWin  int64
 	peerMaxFrame uint32
 	henc         *hpack.Encoder
+	respKeys     map[string]respKey // responseKeyLocked's cache
 	hbuf         bytes.Buffer
 	recvWindow   int64 // bytes the peer may still send on the connection
 	connUnacked  int64 // consumed bytes not yet returned by WINDOW_UPDATE
@@ -93,8 +96,7 @@ func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.br = bufio.NewReaderSize(netReader{c}, 16<<10)
 	c.fr = http2.NewFramer(nil, countReader{c})
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = uint32(min(c.maxHeader, 1<<31-1))
+	c.hdec = newHPACKDecoder(int(c.headerListSize()), c.block.add, c.canonical)
 	c.fr.SetMaxReadFrameSize(s.maxFrame())
 	c.fr.SetReuseFrames()
 	return c
@@ -312,8 +314,7 @@ func (c *conn) readLoop() (code http2.ErrCode, linger bool) {
 	if _, err := io.ReadFull(c.br, pre[:]); err != nil || string(pre[:]) != http2.ClientPreface {
 		return errCodeNoClose, false
 	}
-	c.blockFrames = 0
-	f, err := c.fr.ReadFrame()
+	f, err := c.readFrame()
 	if err != nil {
 		return c.readError(err)
 	}
@@ -340,8 +341,7 @@ func (c *conn) readLoop() (code http2.ErrCode, linger bool) {
 			}
 			return errCodeNoClose, false
 		}
-		c.blockFrames = 0
-		f, err = c.fr.ReadFrame()
+		f, err = c.readFrame()
 		for err != nil {
 			var se http2.StreamError
 			if !errors.As(err, &se) {
@@ -350,10 +350,26 @@ func (c *conn) readLoop() (code http2.ErrCode, linger bool) {
 			if err := c.onStreamError(se); err != nil {
 				return http2.ErrCode(err.(http2.ConnectionError)), true
 			}
-			c.blockFrames = 0
-			f, err = c.fr.ReadFrame()
+			f, err = c.readFrame()
 		}
 	}
+}
+
+// readFrame reads the next frame; a HEADERS frame comes with its whole
+// block, decoded into c.block (readHeaderBlock).
+func (c *conn) readFrame() (http2.Frame, error) {
+	c.blockFrames = 0
+	f, err := c.fr.ReadFrame()
+	if err != nil {
+		return nil, err
+	}
+	if hf, ok := f.(*http2.HeadersFrame); ok {
+		if err := c.readHeaderBlock(hf); err != nil {
+			c.block.release()
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 func (c *conn) readError(err error) (http2.ErrCode, bool) {
@@ -416,8 +432,10 @@ func (c *conn) onStreamError(se http2.StreamError) error {
 
 func (c *conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.onHeaders(f)
+	case *http2.HeadersFrame:
+		err := c.onHeaders(&c.block)
+		c.block.release()
+		return err
 	case *http2.DataFrame:
 		return c.onData(f)
 	case *http2.WindowUpdateFrame:

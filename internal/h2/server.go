@@ -2,12 +2,15 @@
 // negotiated "h2" through TLS ALPN.
 //
 // It replaces golang.org/x/net/http2's server for speed, not for
-// protocol work: frames are read, size-checked and HPACK-decoded by x/net's
-// validated http2.Framer (frame sizes, padding, stream-id rules per frame
-// type, CONTINUATION sequencing, a bound on the decoded header list, field
-// name and value validity, pseudo-header order and duplicates), and
-// responses are HPACK-encoded by x/net's hpack package. What is our own is
-// the architecture, shaped by the profiles of x/net's server under load:
+// protocol work: frames are read and size-checked by x/net's validated
+// http2.Framer (frame sizes, padding, stream-id rules per frame type,
+// CONTINUATION sequencing), and responses are HPACK-encoded by x/net's
+// hpack package. Request header blocks are decoded by our own HPACK decoder
+// (hpackdec.go), which keeps every check the Framer's ReadMetaHeaders made
+// (a bound on the decoded header list, field name and value validity,
+// pseudo-header order and duplicates: block.go) and caches the literals a
+// client repeats. What is our own is the architecture, shaped by the
+// profiles of x/net's server under load:
 //
 //   - One goroutine per connection reads frames and handles every control
 //     frame inline: no serve-loop goroutine, no channel per frame.

@@ -90,8 +90,8 @@ func (st *stream) release() {
 }
 
 // onHeaders handles a HEADERS block: a new request, or trailers.
-func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
-	id := f.StreamID
+func (c *conn) onHeaders(b *headerBlock) error {
+	id := b.streamID
 	c.mu.Lock()
 	if st := c.streams[id]; st != nil {
 		defer c.mu.Unlock()
@@ -99,14 +99,14 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			c.resetLocked(st, http2.ErrCodeStreamClosed)
 			return c.controlLocked()
 		}
-		if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
+		if !b.endStream || len(b.pseudo) > 0 {
 			c.resetLocked(st, http2.ErrCodeProtocol)
 			return c.controlLocked()
 		}
 		var tr http.Header
-		for _, hf := range f.RegularFields() {
-			k := c.canonical(hf.Name)
-			if !httpguts.ValidTrailerHeader(k) || badValue(hf.Value) {
+		for _, hf := range b.regular {
+			k := hf.canon
+			if !httpguts.ValidTrailerHeader(k) || badValue(hf.value) {
 				c.resetLocked(st, http2.ErrCodeProtocol)
 				return c.controlLocked()
 			}
@@ -117,7 +117,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 					st.r.Trailer = tr
 				}
 			}
-			tr[k] = append(tr[k], hf.Value)
+			tr[k] = append(tr[k], hf.value)
 		}
 		c.endRecvLocked(st)
 		return nil
@@ -139,7 +139,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxClientID = id
-	if f.HasPriority() && f.Priority.StreamDep == id {
+	if b.hasPriority && b.priorityDep == id {
 		// A stream cannot depend on itself (RFC 9113 §5.3.1).
 		c.mu.Lock()
 		return c.refuseLocked(id, http2.ErrCodeProtocol)
@@ -149,11 +149,11 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		c.mu.Unlock()
 		return c.junkFrame()
 	}
-	if f.Truncated {
+	if b.truncated {
 		// The header list exceeded MaxHeaderBytes: 431, no handler.
 		c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: "431"})
 		c.appendHeaderBlock(id, true)
-		if f.StreamEnded() {
+		if b.endStream {
 			return c.refuseLocked(0, 0)
 		}
 		return c.refuseLocked(id, http2.ErrCodeNo)
@@ -163,7 +163,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	c.mu.Unlock()
 	st := c.newStream(id)
-	if !c.buildRequest(st, f) {
+	if !c.buildRequest(st, b) {
 		st.release()
 		c.mu.Lock()
 		return c.refuseLocked(id, http2.ErrCodeProtocol)
@@ -173,7 +173,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	st.inMap = true
 	st.refs = 2
 	c.streams[id] = st
-	if f.StreamEnded() {
+	if b.endStream {
 		st.recvClosed = true
 		st.rerr = io.EOF
 	}
@@ -215,19 +215,19 @@ func badValue(v string) bool {
 
 // buildRequest checks the request head (RFC 9113 §8.1.1, §8.2, §8.3) and
 // fills st's request; false means malformed.
-func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
+func (c *conn) buildRequest(st *stream, b *headerBlock) bool {
 	var method, scheme, authority, path string
 	var hasScheme, hasPath, hasAuthority bool
-	for _, hf := range f.PseudoFields() {
-		switch hf.Name {
+	for _, hf := range b.pseudo {
+		switch hf.name {
 		case ":method":
-			method = hf.Value
+			method = hf.value
 		case ":scheme":
-			scheme, hasScheme = hf.Value, true
+			scheme, hasScheme = hf.value, true
 		case ":authority":
-			authority, hasAuthority = hf.Value, true
+			authority, hasAuthority = hf.value, true
 		case ":path":
-			path, hasPath = hf.Value, true
+			path, hasPath = hf.value, true
 		default: // :status, :protocol (extended CONNECT is not offered)
 			return false
 		}
@@ -235,16 +235,16 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 	if method == "" || !httpguts.ValidHeaderFieldName(method) || badValue(scheme) {
 		return false
 	}
-	regular := f.RegularFields()
+	regular := b.regular
 	var host, cl string
 	var hasHost, hasCL bool
 	nCookie, nKeys := 0, 0
 	for _, hf := range regular {
-		v := hf.Value
+		v := hf.value
 		if badValue(v) {
 			return false
 		}
-		switch hf.Name {
+		switch hf.name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			return false
 		case "te":
@@ -310,7 +310,7 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 			return false
 		}
 	}
-	end := f.StreamEnded()
+	end := b.endStream
 	contentLength := int64(-1)
 	if hasCL {
 		contentLength, _ = strconv.ParseInt(cl, 10, 64)
@@ -324,7 +324,7 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 	var trailer http.Header
 	var cookies []string
 	for _, hf := range regular {
-		switch hf.Name {
+		switch hf.name {
 		case "host":
 			continue
 		case "content-length":
@@ -333,11 +333,11 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 			}
 		case "cookie":
 			if nCookie > 1 {
-				cookies = append(cookies, hf.Value)
+				cookies = append(cookies, hf.value)
 				continue
 			}
 		case "trailer":
-			for _, k := range strings.Split(hf.Value, ",") {
+			for _, k := range strings.Split(hf.value, ",") {
 				k = http.CanonicalHeaderKey(strings.TrimSpace(k))
 				if k != "" && httpguts.ValidTrailerHeader(k) {
 					if trailer == nil {
@@ -347,11 +347,11 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) bool {
 				}
 			}
 		}
-		k := c.canonical(hf.Name)
+		k := hf.canon
 		if vv := hdr[k]; vv != nil {
-			hdr[k] = append(vv, hf.Value)
+			hdr[k] = append(vv, hf.value)
 		} else {
-			vals[0] = hf.Value
+			vals[0] = hf.value
 			hdr[k] = vals[:1:1]
 			vals = vals[1:]
 		}
@@ -427,10 +427,10 @@ func (c *conn) canonical(name string) string {
 	return k
 }
 
-var commonCanonical = map[string]string{}
-var commonLower = map[string]string{}
-
-func init() {
+// commonCanonical maps common lowercase names to their canonical keys,
+// commonLower the other way.
+var commonCanonical, commonLower = func() (canon, lower map[string]string) {
+	canon, lower = make(map[string]string), make(map[string]string)
 	for _, k := range []string{"accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges",
 		"age", "access-control-allow-origin", "allow", "authorization", "cache-control", "content-disposition",
 		"content-encoding", "content-language", "content-length", "content-location", "content-range",
@@ -442,16 +442,72 @@ func init() {
 		"x-request-id", "x-content-type-options", "x-frame-options", "content-security-policy",
 		"referrer-policy", "traceparent", "tracestate", "grpc-status", "grpc-message", "te"} {
 		ck := http.CanonicalHeaderKey(k)
-		commonCanonical[k] = ck
-		commonLower[ck] = k
+		canon[k] = ck
+		lower[ck] = k
 	}
+	return canon, lower
+}()
+
+// canonicalKey is http.CanonicalHeaderKey, without allocating for common names.
+func canonicalKey(name string) string {
+	if k, ok := commonCanonical[name]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
-func lowerKey(k string) string {
-	if l, ok := commonLower[k]; ok {
-		return l
+// respKey is what the encoder needs to know of a response header key, in
+// one lookup instead of four (lower case, connection-specific, valid,
+// unindexed).
+type respKey struct {
+	lower     string
+	skip      bool // connection-specific or not a valid field name: not sent
+	sensitive bool // sent as a never-indexed literal (unindexed)
+}
+
+func newRespKey(k string) respKey {
+	lk := strings.ToLower(k)
+	return respKey{lower: lk, skip: connSpecific[lk] || !httpguts.ValidHeaderFieldName(k), sensitive: unindexed[lk]}
+}
+
+// commonRespKeys: the common names, the connection-specific and the
+// unindexed ones, and the security headers a gateway adds.
+var commonRespKeys = func() map[string]respKey {
+	m := make(map[string]respKey)
+	for ck := range commonLower {
+		m[ck] = newRespKey(ck)
 	}
-	return strings.ToLower(k)
+	for lk := range connSpecific {
+		m[http.CanonicalHeaderKey(lk)] = newRespKey(lk)
+	}
+	for lk := range unindexed {
+		m[http.CanonicalHeaderKey(lk)] = newRespKey(lk)
+	}
+	for _, k := range []string{"Cross-Origin-Resource-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy",
+		"Permissions-Policy", "Ratelimit-Policy", "X-Powered-By", "X-Xss-Protection", "Alt-Svc"} {
+		m[k] = newRespKey(k)
+	}
+	return m
+}()
+
+// responseKeyLocked describes a response header key: common keys from a
+// table, others from a small per-connection cache (a gateway's responses
+// repeat their keys; strings.ToLower would allocate for each).
+func (c *conn) responseKeyLocked(k string) respKey {
+	if rk, ok := commonRespKeys[k]; ok {
+		return rk
+	}
+	if rk, ok := c.respKeys[k]; ok {
+		return rk
+	}
+	rk := newRespKey(k)
+	if c.respKeys == nil {
+		c.respKeys = make(map[string]respKey)
+	}
+	if len(c.respKeys) < 64 {
+		c.respKeys[k] = rk
+	}
+	return rk
 }
 
 // requestBody is the handler's r.Body.
@@ -933,16 +989,13 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 		if final && strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
-		lk := lowerKey(k)
-		if connSpecific[lk] || !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		if lk == "content-length" && !final {
+		rk := c.responseKeyLocked(k)
+		if rk.skip || rk.lower == "content-length" && !final {
 			continue
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
+				c.henc.WriteField(hpack.HeaderField{Name: rk.lower, Value: v, Sensitive: rk.sensitive})
 			}
 		}
 	}
@@ -959,13 +1012,13 @@ func (c *conn) encodeHeaders(status int, h http.Header, cl string, final bool) {
 
 func (c *conn) encodeFields(h http.Header) {
 	for k, vv := range h {
-		lk := lowerKey(k)
-		if connSpecific[lk] || !httpguts.ValidHeaderFieldName(k) {
+		rk := c.responseKeyLocked(k)
+		if rk.skip {
 			continue
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: unindexed[lk]})
+				c.henc.WriteField(hpack.HeaderField{Name: rk.lower, Value: v, Sensitive: rk.sensitive})
 			}
 		}
 	}
