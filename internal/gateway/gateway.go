@@ -478,7 +478,7 @@ type requestState struct {
 	info    pipeline.Info
 	rec     recorder
 	idValue [1]string  // the X-Request-Id response header's value slice
-	idText  [32]byte   // a generated request id (see newRequestID)
+	idText  [32]byte   // a generated request id's bytes: the state must never be pooled (see newRequestID)
 	span    trace.Span // the server span; nil with tracing off
 }
 
