@@ -391,6 +391,9 @@ func TestParkedConnGivesUpNetConn(t *testing.T) {
 		if n := epollRegistrations(t, srv); n != 1 {
 			t.Fatalf("cycle %d: %d descriptors in the epoll set while one connection is parked, want 1", i, n)
 		}
+		if n := srv.Idle(); n != 1 {
+			t.Fatalf("cycle %d: Idle() = %d with one connection parked, want 1", i, n)
+		}
 		if status := get(t, c, br, "/again"); status != 200 {
 			t.Fatalf("cycle %d: status %d", i, status)
 		}

@@ -343,6 +343,21 @@ func (s *Server) Conns() int64 {
 
 func (s *Server) Parked() int64 { return int64(s.parked()) }
 
+// Idle reports the connections open now that wait for their next request
+// (or, new, for their first), on their goroutine or parked: those
+// CloseIdlest may close.
+func (s *Server) Idle() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := int64(0)
+	for c := range s.conns {
+		if st := c.state.Load(); st == stateIdle || st == stateParked {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *Server) Refused() int64   { return s.refused.Load() }
 func (s *Server) Reclaimed() int64 { return s.reclaimed.Load() }
 

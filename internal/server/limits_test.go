@@ -157,6 +157,13 @@ func TestTLSConnectionsCountTowardsMaxConns(t *testing.T) {
 	}
 	_, firstBR := h1Conn()
 	h1Conn()
+	// Both wait for their next request (a client reads its response a
+	// moment before the server's goroutine gets there).
+	for deadline := time.Now().Add(10 * time.Second); srv.Idle() != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d HTTP/1 connections idle after 10s, want 2", srv.Idle())
+		}
+	}
 
 	// An HTTP/2 client arrives: the first HTTP/1 connection makes room.
 	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
