@@ -1,18 +1,14 @@
 package gateway
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
+	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +79,7 @@ type wireCase struct{ name, yaml, extra string }
 // wireCases are bench/run's rampart-none and rampart-full (its upstream a
 // raw socket, its JWKS served here).
 func wireCases(tb testing.TB) []wireCase {
-	up := rawUpstream(tb, wireItem)
+	up := rawhttp.Upstream(tb, rawhttp.Answer(wireItem))
 	key := authtest.NewKey("ES256", "bench-1")
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -151,90 +147,11 @@ func startWire(tb testing.TB, yaml, extra string) func() error {
 	tb.Cleanup(func() { c.Close(); srv.Close(); gw.Close(); sink.Close() })
 	req := []byte("GET /api/items/42 HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n")
 	buf := make([]byte, 8192)
-	send := func() error { return wireRoundTrip(c, req, buf) }
+	send := func() error { return rawhttp.RoundTrip(c, req, buf) }
 	for range 3 { // warm up: the JWKS fetch, the token cache, the upstream connection
 		if err := send(); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return send
-}
-
-// wireRoundTrip writes req and reads one 200 response with a Content-Length,
-// without allocating.
-func wireRoundTrip(c net.Conn, req, buf []byte) error {
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		n += k
-		if err != nil {
-			return err
-		}
-		i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-		if i < 0 {
-			continue
-		}
-		if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200 ")) {
-			return errors.New("not a 200: " + string(buf[:i]))
-		}
-		j := bytes.Index(buf[:i], []byte("Content-Length: "))
-		if j < 0 {
-			return errors.New("no Content-Length")
-		}
-		j += len("Content-Length: ")
-		e := j + bytes.IndexByte(buf[j:i+2], '\r')
-		cl, err := strconv.Atoi(string(buf[j:e]))
-		if err != nil {
-			return err
-		}
-		if n == i+4+cl {
-			return nil
-		}
-		if n > i+4+cl {
-			return errors.New("extra bytes")
-		}
-	}
-}
-
-// rawUpstream answers every request head with a fixed JSON response,
-// keep-alive, allocating nothing per request.
-func rawUpstream(b testing.TB, body string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Thu, 03 Dec 2026 19:47:22 GMT\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 4096)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) == 2 {
-							break
-						}
-					}
-					if _, err := c.Write(answer); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	return "http://" + ln.Addr().String()
 }

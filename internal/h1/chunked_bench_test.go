@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -46,7 +47,7 @@ func BenchmarkChunkedPOST(b *testing.B) {
 	}
 	defer c.Close()
 	buf := make([]byte, 4096)
-	if err := roundTrip(c, req, buf); err != nil {
+	if err := rawhttp.RoundTrip(c, req, buf); err != nil {
 		b.Fatal(err)
 	}
 	if !strings.HasPrefix(string(buf), "HTTP/1.1 200") {
@@ -55,7 +56,7 @@ func BenchmarkChunkedPOST(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := roundTrip(c, req, buf); err != nil {
+		if err := rawhttp.RoundTrip(c, req, buf); err != nil {
 			b.Fatal(err)
 		}
 	}

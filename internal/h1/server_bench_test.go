@@ -3,14 +3,13 @@ package h1
 import (
 	"bufio"
 	"bytes"
-	"errors"
+	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -27,42 +26,6 @@ func benchHandler(w http.ResponseWriter, r *http.Request) {
 	w.Write(benchBody)
 }
 
-// roundTrip writes req and reads one response with a Content-Length, without
-// allocating.
-func roundTrip(c net.Conn, req, buf []byte) error {
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		n += k
-		if err != nil {
-			return err
-		}
-		i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-		if i < 0 {
-			continue
-		}
-		j := bytes.Index(buf[:i], []byte("Content-Length: "))
-		if j < 0 {
-			return errors.New("no Content-Length")
-		}
-		j += len("Content-Length: ")
-		e := j + bytes.IndexByte(buf[j:i+2], '\r')
-		cl, err := strconv.Atoi(string(buf[j:e]))
-		if err != nil {
-			return err
-		}
-		if n == i+4+cl {
-			return nil
-		}
-		if n > i+4+cl {
-			return errors.New("extra bytes")
-		}
-	}
-}
-
 func benchServe(b *testing.B, serve func(net.Listener), stop func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,14 +40,14 @@ func benchServe(b *testing.B, serve func(net.Listener), stop func()) {
 	defer c.Close()
 	req := []byte(benchRequest)
 	buf := make([]byte, 4096)
-	if err := roundTrip(c, req, buf); err != nil { // warm up
+	if err := rawhttp.RoundTrip(c, req, buf); err != nil { // warm up
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
-		if err := roundTrip(c, req, buf); err != nil {
+		if err := rawhttp.RoundTrip(c, req, buf); err != nil {
 			b.Fatal(err)
 		}
 	}

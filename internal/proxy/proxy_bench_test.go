@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,52 +24,7 @@ var benchBody = func() string {
 	return s + strings.Repeat("x", 194-len(s)-2) + `"}`
 }()
 
-var benchAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Thu, 03 Dec 2026 19:47:22 GMT\r\nContent-Length: " +
-	strconv.Itoa(len(benchBody)) + "\r\n\r\n" + benchBody
-
-// benchUpstream answers every request head with benchAnswer, keep-alive, as
-// cheaply as a raw socket allows, so that only the proxy side is measured.
-func benchUpstream(b testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 4096)
-				answer := []byte(benchAnswer)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) == 2 {
-							break
-						}
-					}
-					if _, err := c.Write(answer); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	b.Cleanup(func() { ln.Close() })
-	return "http://" + ln.Addr().String()
-}
+var benchAnswer = string(rawhttp.Answer(benchBody))
 
 // discardWriter is a ResponseWriter that keeps nothing but the status.
 type discardWriter struct {
@@ -120,7 +75,7 @@ func processCPU() int64 {
 
 // BenchmarkForward is one GET through the synchronous forwarder.
 func BenchmarkForward(b *testing.B) {
-	target := benchUpstream(b)
+	target := rawhttp.Upstream(b, []byte(benchAnswer))
 	up := newUpstream(b, Config{Timeout: 5 * time.Second}, target)
 	runForward(b, up)
 }
@@ -128,7 +83,7 @@ func BenchmarkForward(b *testing.B) {
 // BenchmarkReverseProxy is the same GET through httputil.ReverseProxy with a
 // tuned http.Transport and a buffer pool: the baseline of issue 9.
 func BenchmarkReverseProxy(b *testing.B) {
-	target := mustURL(b, benchUpstream(b))
+	target := mustURL(b, rawhttp.Upstream(b, []byte(benchAnswer)))
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -186,7 +141,7 @@ func TestForwardAllocations(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("allocations counted without -race; loopback upstream")
 	}
-	target := benchUpstream(t)
+	target := rawhttp.Upstream(t, []byte(benchAnswer))
 	up := newUpstream(t, Config{Timeout: 5 * time.Second}, target)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
