@@ -52,7 +52,8 @@ type pconn struct {
 	idleAt  int64 // unix nanos when it went idle
 	reused  bool  // served a request before this one
 	aborted atomic.Bool
-	abortFn func() // pc.abort, bound once so that context.AfterFunc costs no closure
+	abortFn func()    // pc.abort, bound once so that context.AfterFunc costs no closure
+	dl      time.Time // the deadline patience last set on both directions (zero: none yet)
 }
 
 func newPconn(c, raw net.Conn, p *connPool) *pconn {

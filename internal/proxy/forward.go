@@ -427,7 +427,7 @@ again:
 	// exchange costs nothing more: the one deadline is just nearer.
 	x.wait = patience{ctx: ctx, pc: pc, final: start.Add(u.timeout)}
 	wait := &x.wait
-	_ = pc.conn.SetDeadline(wait.first(start))
+	wait.arm(start)
 	if s := pc.send; s != nil && whole {
 		// Sent by the first read below, which then waits for the answer
 		// without a failed read first (see sender).
@@ -466,17 +466,12 @@ again:
 	if err := x.head.read(x.br); err != nil {
 		return fail(err, false)
 	}
-	// The body has no timeout (as with http.Transport). A client that goes
-	// away wakes it through abort where the server cancels the context;
-	// where it cannot (h1), the body is read in slices too, so a client that
-	// leaves a silent stream does not hold the upstream connection.
+	// The body has no timeout (as with http.Transport), and is read in the
+	// slices the head was: a client that leaves a silent stream does not
+	// hold the upstream connection (under h1, which cannot cancel the
+	// context, the slice's end is where that is noticed). The current slice
+	// runs on: no deadline is moved for it.
 	wait.final = noTimeout
-	if pipeline.ClientGone(ctx) != nil {
-		wait.sliced = true
-		_ = pc.conn.SetReadDeadline(wait.first(time.Now()))
-	} else {
-		_ = pc.conn.SetReadDeadline(time.Time{})
-	}
 	if pc.aborted.Load() {
 		_ = pc.conn.SetDeadline(aLongTimeAgo)
 	}
@@ -504,8 +499,33 @@ type patience struct {
 	final    time.Time // the upstream's timeout
 	deadline time.Time // the current slice's end
 	gone     bool      // the client left
-	sliced   bool      // the body is read in slices: a read deadline is set
 	send     *sender   // the request is still to be sent, by the first Read
+}
+
+// lazySlice: a slice's end already on the connection within this of the one
+// asked for is kept (nginx's NGX_TIMER_LAZY_DELAY is the same 300 ms; see
+// h1's lazyDeadline). A pooled connection comes back a few milliseconds
+// after its previous request set a slice of clientCheckEvery, so most
+// exchanges then move no deadline at all: each move is a clock read and a
+// timer update in the runtime.
+const lazySlice = 300 * time.Millisecond
+
+// arm sets the first slice of a wait that starts at now, on both directions.
+// A slice's end only says when to look at the client again, so the one on
+// the connection is kept when it is within lazySlice of it, not due within
+// lazySlice, and not past the upstream's timeout. A slice that ends at the
+// timeout is set exactly.
+func (p *patience) arm(now time.Time) {
+	t := p.first(now)
+	pc := p.pc
+	if t.Before(p.final) && !pc.dl.IsZero() {
+		if d := t.Sub(pc.dl); d > -lazySlice && d < lazySlice && !pc.dl.After(p.final) && pc.dl.Sub(now) > lazySlice {
+			p.deadline = pc.dl
+			return
+		}
+	}
+	pc.dl = t
+	_ = pc.conn.SetDeadline(t)
 }
 
 // first returns the deadline of the first slice.
@@ -529,7 +549,7 @@ func (p *patience) more() bool {
 		p.gone = true
 		return false
 	}
-	_ = p.pc.conn.SetDeadline(p.first(now))
+	p.arm(now)
 	return true
 }
 

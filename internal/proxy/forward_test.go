@@ -127,10 +127,11 @@ func TestKeepAliveReusesOneConnection(t *testing.T) {
 	}
 }
 
-// TestPooledConnectionOutlivesItsSlices: behind h1 the body is read in
-// slices of clientCheckEvery; a connection that goes back to the pool must
-// not keep the last slice's read deadline, or the reuse probe would find it
-// expired and every request would dial anew.
+// TestPooledConnectionOutlivesItsSlices: the head and body are read in
+// slices of clientCheckEvery, and a connection goes back to the pool with
+// its last slice's deadline on it. Once that has passed, the next exchange
+// (sent by the sender, or written as a request with a body) must move it
+// before any I/O, or every request would fail or dial anew.
 func TestPooledConnectionOutlivesItsSlices(t *testing.T) {
 	old := clientCheckEvery
 	clientCheckEvery = 20 * time.Millisecond
@@ -138,8 +139,12 @@ func TestPooledConnectionOutlivesItsSlices(t *testing.T) {
 	up := newRawUpstream(t, fixed(okAnswer))
 	s := front(t, newUpstream(t, Config{}, up.url()))
 	c := client()
-	for i := 0; i < 3; i++ {
-		if resp, body := get(t, c, s.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
+	for i := 0; i < 4; i++ {
+		req, _ := http.NewRequest("GET", s.URL+"/x", nil)
+		if i%2 == 1 {
+			req, _ = http.NewRequest("POST", s.URL+"/x", strings.NewReader("payload"))
+		}
+		if resp, body := do(t, c, req); resp.StatusCode != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
 		}
 		// Idle for longer than a slice: the condition under test is the
@@ -147,7 +152,71 @@ func TestPooledConnectionOutlivesItsSlices(t *testing.T) {
 		time.Sleep(3 * clientCheckEvery)
 	}
 	if n := up.accepted.Load(); n != 1 {
-		t.Errorf("upstream accepted %d connections for 3 sequential requests, want 1", n)
+		t.Errorf("upstream accepted %d connections for 4 sequential requests, want 1", n)
+	}
+	if seen := up.requests(); len(seen) != 4 || seen[3].body != "payload" {
+		t.Errorf("upstream saw %d requests (last body %q), want 4 ending with the POST's body", len(seen), seen[len(seen)-1].body)
+	}
+}
+
+// TestSliceDeadlineKeptOnReuse: a pooled connection that comes back within
+// lazySlice of its previous slice keeps that slice's deadline (no timer
+// update), and one whose upstream timeout ends sooner than a slice gets
+// that timeout exactly.
+func TestSliceDeadlineKeptOnReuse(t *testing.T) {
+	up := newRawUpstream(t, fixed(okAnswer))
+	u := newUpstream(t, Config{Timeout: time.Minute}, up.url())
+	s := front(t, u)
+	c := client()
+	pooled := func(u *Upstream) *pconn {
+		t.Helper()
+		p := &u.targets[0].pool
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.idle) != 1 {
+			t.Fatalf("%d idle connections, want 1", len(p.idle))
+		}
+		return p.idle[0]
+	}
+	before := time.Now()
+	if resp, body := get(t, c, s.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("first: %d %q", resp.StatusCode, body)
+	}
+	pc := pooled(u)
+	first := pc.dl
+	if first.Before(before.Add(clientCheckEvery)) || first.After(time.Now().Add(clientCheckEvery)) {
+		t.Fatalf("first slice ends at %v, want a clientCheckEvery after the request", first)
+	}
+	for i := 0; i < 3 && time.Until(first) > 2*lazySlice; i++ {
+		if resp, _ := get(t, c, s.URL+"/x"); resp.StatusCode != 200 {
+			t.Fatalf("reuse %d: %d", i, resp.StatusCode)
+		}
+		if pooled(u) != pc {
+			t.Fatal("a second connection was used")
+		}
+		if !pc.dl.Equal(first) {
+			t.Fatalf("reuse %d moved the slice from %v to %v; want it kept", i, first, pc.dl)
+		}
+	}
+
+	// A timeout shorter than a slice is the deadline, set exactly on every
+	// exchange, though the previous one is within lazySlice of it.
+	short := newUpstream(t, Config{Timeout: 150 * time.Millisecond}, up.url())
+	s2 := front(t, short)
+	var prev time.Time
+	for i := 0; i < 2; i++ {
+		before := time.Now()
+		if resp, _ := get(t, c, s2.URL+"/x"); resp.StatusCode != 200 {
+			t.Fatalf("short timeout %d: %d", i, resp.StatusCode)
+		}
+		dl := pooled(short).dl
+		if d := dl.Sub(before); d < short.timeout || d > short.timeout+time.Since(before) {
+			t.Errorf("exchange %d: deadline %v after the request began, want its timeout %v", i, d, short.timeout)
+		}
+		if dl.Equal(prev) {
+			t.Errorf("exchange %d kept the previous deadline", i)
+		}
+		prev = dl
 	}
 }
 

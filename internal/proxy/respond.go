@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -232,10 +231,9 @@ func (u *Upstream) release(x *exchange, pc *pconn, reuse bool) {
 	}
 	x.stop = nil
 	if reuse && x.br.Buffered() == 0 && !pc.aborted.Load() && !u.closed.Load() {
-		if x.wait.sliced {
-			// An expired deadline would fail the reuse probe.
-			_ = pc.conn.SetReadDeadline(time.Time{})
-		}
+		// The connection keeps its slice's deadline: the next exchange's
+		// arm keeps or moves it before any I/O, and the reuse probe (through
+		// Control) does not see deadlines.
 		pc.pool.put(pc, nowNano())
 		return
 	}
