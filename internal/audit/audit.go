@@ -76,15 +76,21 @@ func (l *Logger) Rejected(r *http.Request, step string, rej *pipeline.Rejection)
 	l.log.LogAttrs(ctx, level, "audit", rejectedAttrs(arr[:0], r, step, rej)...)
 }
 
-// Access writes one access line.
+// Access writes one access line, stamped now.
 func (l *Logger) Access(r *http.Request, status int, bytes int64, elapsed time.Duration) {
+	l.AccessAt(r, time.Now(), status, bytes, elapsed)
+}
+
+// AccessAt writes one access line stamped at (the request's end, which
+// the caller has just read to compute elapsed).
+func (l *Logger) AccessAt(r *http.Request, at time.Time, status int, bytes int64, elapsed time.Duration) {
 	ctx := context.Background()
 	if !l.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	if l.sink != nil {
 		line := getLine()
-		line.b = appendAccess(line.b, time.Now(), r, status, bytes, elapsed)
+		line.b = appendAccess(line.b, at, r, status, bytes, elapsed)
 		l.sink.Write(line.b)
 		putLine(line)
 		return

@@ -33,7 +33,7 @@ func (g *Gateway) refuseBlocked(w http.ResponseWriter, r *http.Request, info *pi
 	if g.detect == nil {
 		return false
 	}
-	now := time.Now()
+	now := info.Start // a block's end is in seconds: the request's start is now enough
 	b, ok := g.detect.BlockedClient(info.Client, now)
 	if !ok {
 		return false
@@ -69,7 +69,7 @@ func (b *builder) principalBlock(rt *config.Route) (pipeline.Middleware, error) 
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := pipeline.InfoFrom(r.Context())
 			if p := info.Principal; p != nil {
-				now := time.Now()
+				now := info.Start
 				if blk, ok := e.Table().Principal(p.Authenticator, p.Subject, now); ok {
 					rej := pipeline.Reject(e.BlockStatus(), detect.TypePrincipalBlocked, "These credentials are blocked.")
 					blockedAnswer(rej, blk, now)

@@ -110,7 +110,8 @@ type Deps struct {
 
 // AccessLogger writes the access log.
 type AccessLogger interface {
-	Access(r *http.Request, status int, bytes int64, elapsed time.Duration)
+	// AccessAt writes the line of a request that ended at at.
+	AccessAt(r *http.Request, at time.Time, status int, bytes int64, elapsed time.Duration)
 }
 
 // Gateway is a compiled config. It is immutable; a reload builds a new one.
@@ -366,7 +367,7 @@ func (g *Gateway) Close() {
 // ServeHTTP runs the pre-routing checks, routes, and hands over to the route.
 func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// One allocation for the request's Info and its response recorder.
-	st := &requestState{info: pipeline.Info{Start: time.Now(), Scheme: "http"}}
+	st := &requestState{info: pipeline.Info{Start: received(rw), Scheme: "http"}}
 	info, w := &st.info, &st.rec
 	w.ResponseWriter = rw
 	if r.TLS != nil {
@@ -497,10 +498,23 @@ func peerString(remoteAddr string, peer netip.Addr) string {
 	return peer.String()
 }
 
+// received returns when the server read the request's first bytes, when it
+// says (internal/h1 does for keep-alive requests: one clock read less per
+// request), or now.
+func received(rw http.ResponseWriter) time.Time {
+	if r, ok := rw.(interface{ Received() time.Time }); ok {
+		if t := r.Received(); !t.IsZero() {
+			return t
+		}
+	}
+	return time.Now()
+}
+
 // finish records the access line, metrics and span of a request.
 func (g *Gateway) finish(st *requestState, r *http.Request) {
 	w, info := &st.rec, &st.info
-	elapsed := time.Since(info.Start)
+	end := time.Now()
+	elapsed := end.Sub(info.Start)
 	status := w.status
 	if status == 0 && info.WebSocket != nil {
 		status = http.StatusSwitchingProtocols // sent on the hijacked connection
@@ -528,7 +542,7 @@ func (g *Gateway) finish(st *requestState, r *http.Request) {
 		g.stats.Request(rs, status, elapsed, upstreamErr, info.Start.Add(elapsed))
 	}
 	if g.access != nil {
-		g.access.Access(r, status, w.bytes, elapsed)
+		g.access.AccessAt(r, end, status, w.bytes, elapsed)
 	}
 	if g.feed {
 		g.feedDetectors(info, status)

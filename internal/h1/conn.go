@@ -111,13 +111,14 @@ type work struct {
 	// keep-alive connections cost little memory.
 	idle [512]byte
 
-	tmpl  http.Request // filled by the parser, copied by WithContext
-	keys  []string     // scratch for sorting response fields
-	rdl   time.Time    // the read deadline last set
-	wdl   time.Time    // the write deadline last set
-	until time.Time    // while discarding a body: the end of the discard
-	t0    time.Time    // when the current request's head began
-	end   time.Time    // ResponseTimeout's deadline for this exchange
+	tmpl   http.Request // filled by the parser, copied by WithContext
+	keys   []fieldName  // scratch for sorting response fields
+	rdl    time.Time    // the read deadline last set
+	wdl    time.Time    // the write deadline last set
+	until  time.Time    // while discarding a body: the end of the discard
+	t0     time.Time    // when the current request's head began
+	t0Read bool         // t0 is when the request's first bytes were read (see Received)
+	end    time.Time    // ResponseTimeout's deadline for this exchange
 	// handlerDeadline: the handler set a write deadline (through
 	// http.ResponseController), which then holds for the response.
 	handlerDeadline bool
@@ -273,16 +274,25 @@ func (c *conn) close() {
 const lazyDeadline = 300 * time.Millisecond
 
 // closeEnough reports whether the deadline cur may stay where t was asked.
-func closeEnough(cur, t time.Time) bool {
+// now is a clock reading taken just before, or zero (the clock is read).
+func closeEnough(cur, t, now time.Time) bool {
 	if cur.IsZero() || t.IsZero() {
 		return cur.Equal(t)
 	}
 	d := t.Sub(cur)
-	return d > -lazyDeadline && d < lazyDeadline && time.Until(cur) > lazyDeadline
+	if d <= -lazyDeadline || d >= lazyDeadline {
+		return false
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return cur.Sub(now) > lazyDeadline
 }
 
-func (c *conn) setReadDeadline(t time.Time) {
-	if closeEnough(c.rdl, t) {
+// setReadDeadline sets the read deadline t, or keeps the current one when
+// close enough; now is as for closeEnough.
+func (c *conn) setReadDeadline(t, now time.Time) {
+	if closeEnough(c.rdl, t, now) {
 		return
 	}
 	c.rdl = t
@@ -309,11 +319,12 @@ func (c *conn) Write(p []byte) (n int, err error) {
 }
 
 func (c *conn) setWriteDeadline() {
-	t := c.after(c.srv.WriteTimeout, time.Now())
+	now := time.Now()
+	t := c.after(c.srv.WriteTimeout, now)
 	if !c.end.IsZero() && (t.IsZero() || t.After(c.end)) {
 		t = c.end
 	}
-	if closeEnough(c.wdl, t) {
+	if closeEnough(c.wdl, t, now) {
 		return
 	}
 	c.wdl = t
@@ -365,12 +376,13 @@ func (c *conn) fill(limit int) error {
 }
 
 // waitRequest waits, since now, for the first bytes of the next request on
-// an empty buffer, as an idle connection that Shutdown, or a new connection
+// an empty buffer (clock is a reading of the clock just taken: now is
+// earlier for a connection woken from parking), as an idle connection that Shutdown, or a new connection
 // over MaxConns, may close. A connection that can be parked (plain TCP on
 // Linux) waits on its goroutine only for Server.ParkAfter: then it is
 // parked, and waitRequest returns errParked; the connection is no longer
 // the caller's.
-func (c *conn) waitRequest(now time.Time, first bool, deadline time.Time) error {
+func (c *conn) waitRequest(now, clock time.Time, first bool, deadline time.Time) error {
 	if c.srv.closing.Load() {
 		return errClosing
 	}
@@ -397,9 +409,9 @@ func (c *conn) waitRequest(now time.Time, first bool, deadline time.Time) error 
 		}
 	}
 	if parkAt.IsZero() {
-		c.setReadDeadline(deadline)
+		c.setReadDeadline(deadline, clock)
 	} else {
-		c.setReadDeadline(parkAt)
+		c.setReadDeadline(parkAt, clock)
 	}
 	var n int
 	var err error
@@ -411,7 +423,7 @@ func (c *conn) waitRequest(now time.Time, first bool, deadline time.Time) error 
 			break
 		}
 		parkAt = time.Time{}
-		c.setReadDeadline(deadline)
+		c.setReadDeadline(deadline, time.Time{})
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			break
 		}
@@ -441,6 +453,7 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 		now := time.Now()
+		clock := now
 		if c.resumed {
 			// Woken from parking: the wait began earlier, and its deadline
 			// still holds.
@@ -448,7 +461,7 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 		}
 		var deadline time.Time
 		if first {
-			c.t0 = now
+			c.t0, c.t0Read = now, false // the connection's start: not the request's
 			deadline = c.after(c.srv.headerTimeout(), c.t0)
 		} else {
 			deadline = c.after(c.srv.idleTimeout(), now)
@@ -459,16 +472,16 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 			// poller). When nothing else is runnable this returns at once.
 			runtime.Gosched()
 		}
-		if err := c.waitRequest(now, first, deadline); err != nil {
+		if err := c.waitRequest(now, clock, first, deadline); err != nil {
 			return 0, "", err
 		}
 		// The socket may still have the park delay's deadline.
 		hdrDeadlineSet = first && c.rdl.Equal(deadline)
 		if !first && c.timed {
-			c.t0 = time.Now()
+			c.t0, c.t0Read = time.Now(), true
 		}
 	} else if c.timed {
-		c.t0 = time.Now()
+		c.t0, c.t0Read = time.Now(), true
 	}
 	scanFrom := c.r
 	c.scanner.Reset()
@@ -481,7 +494,7 @@ func (c *conn) readHead(first bool) (n int, reason framing.Reason, err error) {
 			}
 		}
 		if !hdrDeadlineSet {
-			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0))
+			c.setReadDeadline(c.after(c.srv.headerTimeout(), c.t0), time.Time{})
 			hdrDeadlineSet = true
 		}
 		off := c.w - c.r
@@ -500,7 +513,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 		c.r += n
 		return n, nil
 	}
-	c.setReadDeadline(c.bodyDeadline())
+	c.setReadDeadline(c.bodyDeadline(), time.Time{})
 	c.r, c.w = 0, 0
 	if len(p) >= len(c.buf)/2 {
 		return c.rwc.Read(p)
@@ -531,7 +544,7 @@ func (c *conn) readLine(limit int) ([]byte, error) {
 			return nil, framing.ErrLineTooLong
 		}
 		off := c.w - c.r
-		c.setReadDeadline(c.bodyDeadline())
+		c.setReadDeadline(c.bodyDeadline(), time.Time{})
 		if err := c.fill(max(limit, len(c.buf))); err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -156,13 +155,10 @@ func (w *response) writeStatusLine(code int) {
 // or value could break the head is dropped.
 func (w *response) writeFields(h http.Header, noBody bool) {
 	c := w.c
-	keys := c.keys[:0]
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := sortFieldNames(h, c.keys)
 	bw := c.bw
-	for _, k := range keys {
+	for i := range keys {
+		k := keys[i].name
 		switch {
 		case k == "Transfer-Encoding":
 			continue
@@ -371,6 +367,17 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.r, c.w = 0, 0
 	br := bufio.NewReader(&hijackReader{rest: rest, rwc: c.rwc})
 	return c.rwc, bufio.NewReadWriter(br, bufio.NewWriter(c.rwc)), nil
+}
+
+// Received returns when the request's first bytes were read, or the zero
+// time when that was not measured (a connection's first request, whose
+// clock starts at the accept; a server without timeouts). A gateway takes it
+// as the request's start instead of reading the clock again.
+func (w *response) Received() time.Time {
+	if !w.c.t0Read {
+		return time.Time{}
+	}
+	return w.c.t0
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.

@@ -521,3 +521,38 @@ func TestValidSpellingsOfFramingFields(t *testing.T) {
 		t.Errorf("recorded %+v, want %+v", got, want)
 	}
 }
+
+// TestReceived: a keep-alive request says when its first bytes were read
+// (after the client sent them, before the handler ran); a connection's first
+// request, whose clock started at the accept, and a server without
+// timeouts say nothing.
+func TestReceived(t *testing.T) {
+	type seen struct{ received, handler time.Time }
+	for _, timed := range []bool{true, false} {
+		ch := make(chan seen, 4)
+		srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ch <- seen{w.(interface{ Received() time.Time }).Received(), time.Now()}
+		})}
+		if timed {
+			srv.IdleTimeout = time.Minute
+		}
+		c, br := dial(t, serve(t, srv))
+		var sent [3]time.Time
+		for i := range sent {
+			sent[i] = time.Now()
+			write(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if status, _ := readResponse(t, br); status != 200 {
+				t.Fatalf("request %d: %d", i, status)
+			}
+			s := <-ch
+			switch {
+			case i == 0 || !timed:
+				if !s.received.IsZero() {
+					t.Errorf("timed %v, request %d: Received %v, want zero", timed, i, s.received)
+				}
+			case s.received.Before(sent[i]) || s.received.After(s.handler):
+				t.Errorf("request %d: Received %v, want between the send %v and the handler %v", i, s.received, sent[i], s.handler)
+			}
+		}
+	}
+}
