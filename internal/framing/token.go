@@ -35,8 +35,29 @@ func ValidToken[T ~string | ~[]byte](s T) bool {
 // ValidValue reports whether v may be a field value on the wire: no control
 // byte other than HTAB (so no CR, LF or NUL); obs-text is allowed
 // (RFC 9110 §5.5).
+//
+// It tests 8 bytes at a time (every field value of every response is
+// checked): a word with no byte below 0x20 and none equal to 0x7f is
+// clean; one with such a byte (an HTAB, or a refusal) is looked at byte by
+// byte.
 func ValidValue[T ~string | ~[]byte](v T) bool {
-	for i := 0; i < len(v); i++ {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; len(v)-i >= 8; i += 8 {
+		b := v[i : i+8]
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		below := (w - 0x20*ones) &^ w & highs // a byte < 0x20 (exact as a yes/no)
+		del := w ^ 0x7f*ones
+		del = (del - ones) &^ del & highs // a byte == 0x7f
+		if below|del != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
 		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
