@@ -332,7 +332,8 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, sc trace.Span
 	info := pipeline.InfoFrom(ctx)
 	x := exchanges.Get().(*exchange)
 	defer putExchange(x)
-	t := u.pick(time.Now().UnixNano(), nil)
+	start := time.Now() // one clock read picks the target and starts the first attempt
+	t := u.pick(start.UnixNano(), nil)
 	inline, err := x.buildRequest(r, info, t, sc)
 	if err != nil {
 		u.refuseRequest(w, r, err)
@@ -340,10 +341,10 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, sc trace.Span
 	}
 	tried, retriedStale, bodyUsed := 1, false, false
 	for {
-		start := time.Now()
 		pc, ae := u.attempt(ctx, x, r, t, start, inline, &bodyUsed, retriedStale)
+		end := time.Now()
 		if info != nil {
-			info.Target, info.UpstreamTime = t.url.Host, time.Since(start)
+			info.Target, info.UpstreamTime = t.url.Host, end.Sub(start)
 		}
 		if ae == nil {
 			u.respond(w, r, x, pc, info)
@@ -353,7 +354,8 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, sc trace.Span
 			w.WriteHeader(499)
 			return
 		}
-		now := time.Now().UnixNano()
+		start = end // a next attempt starts now
+		now := end.UnixNano()
 		if ae.connect || isTimeout(ae.err) {
 			t.markDown(now, u.downFor)
 		}
