@@ -2,8 +2,10 @@ package audit
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -62,4 +64,26 @@ func FuzzAppendEscaped(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkEscaped)
+}
+
+// TestAppendLatencyMS: the integer formatting prints what the float's
+// shortest form does, across the range it takes (and the fallback past it).
+func TestAppendLatencyMS(t *testing.T) {
+	check := func(d time.Duration) {
+		t.Helper()
+		got, want := string(appendLatencyMS(nil, d)), string(appendFloat(nil, latencyMS(d)))
+		if got != want {
+			t.Fatalf("appendLatencyMS(%v) = %s, want %s", d, got, want)
+		}
+	}
+	for us := int64(0); us < 20000; us++ {
+		check(time.Duration(us) * time.Microsecond)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 200000; i++ {
+		check(time.Duration(rng.Int64N(1<<62) >> rng.IntN(62)))
+	}
+	for _, d := range []time.Duration{-time.Second, 1e14*time.Microsecond - 1, 1e14 * time.Microsecond, 1<<63 - 1} {
+		check(d)
+	}
 }
