@@ -91,6 +91,10 @@ func bodyLimit(p bodyPolicy) pipeline.Middleware {
 				pipeline.Refuse(w, r, "body", p.obs, noRoom(err))
 				return
 			}
+			// The consumers (validation, login detection, object
+			// authorization, the proxy) read the bytes while the request
+			// is served and keep none: its memory can serve later bodies.
+			buf.ReuseMemory()
 			defer buf.Free()
 			if _, err := buf.Fill(r.Body, p.max+1); err != nil {
 				rej := badBody(err)

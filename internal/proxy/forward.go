@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/framing"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/spool"
 	"github.com/rampart-gw/rampart/internal/tracing"
 )
 
@@ -602,6 +603,15 @@ func (p *patience) Write(b []byte) (int, error) {
 
 // writeBody streams a large (or unknown-length, then chunked) request body.
 func writeBody(w io.Writer, body io.Reader, cl int64) error {
+	if sr, ok := body.(*spool.Reader); ok && cl > 0 {
+		// The gateway's buffered body, when in memory: written in one
+		// call, not copied through a buffer 32 KiB at a time.
+		if b, ok := sr.Unread(); ok && int64(len(b)) == cl {
+			n, err := w.Write(b)
+			sr.Skip(n)
+			return err
+		}
+	}
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp

@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -178,6 +180,7 @@ type Buffer struct {
 	diskHeld int64 // reserved on disk: the file's size, or a declared size
 	scratch  []byte
 	probe    [1]byte
+	reuse    bool // ReuseMemory: mem goes back to memPools when let go
 	// tail holds bytes read but not stored when the body ran out of room,
 	// so that readers miss nothing (a response streams on after them).
 	tail []byte
@@ -222,6 +225,12 @@ func (b *Budget) Buffer(hint, limit int64, inMemory bool) (*Buffer, error) {
 // memory is not to be had.
 func (s *Buffer) grow(want int64) error {
 	c := min(max(want, 2*int64(cap(s.mem)), 512), s.memMax)
+	class, pooled := memClass(c)
+	if pooled && int64(1)<<class <= s.memMax {
+		c = int64(1) << class // a whole class, so that it can be reused
+	} else {
+		pooled = false
+	}
 	if want > s.memMax || !reserve(&s.b.mem, c-s.memHeld, s.b.cfg.MemoryBudget) {
 		if !s.spill {
 			return fmt.Errorf("%w: memory budget exhausted", ErrNoRoom)
@@ -229,10 +238,55 @@ func (s *Buffer) grow(want int64) error {
 		return s.toFile()
 	}
 	s.memHeld = c
-	nb := make([]byte, len(s.mem), c)
+	var nb []byte
+	if pooled {
+		if p, _ := memPools[class-minClass].Get().(*[]byte); p != nil {
+			nb = (*p)[:len(s.mem)]
+		}
+	}
+	if nb == nil {
+		nb = make([]byte, len(s.mem), c)
+	}
 	copy(nb, s.mem)
+	s.letGo()
 	s.mem = nb
 	return nil
+}
+
+// Recycled body memory, by capacity: powers of two from 64 KiB to 64 MiB.
+// A large body's make costs zeroing it and, at upload rates, garbage
+// collections (1 MiB uploads: 15% of the proxy's CPU in memclr, 9% in the
+// collector). A pooled slice's bytes past its length are an earlier body's:
+// only bytes a body wrote itself are ever read.
+const (
+	minClass = 16
+	maxClass = 26
+)
+
+var memPools [maxClass - minClass + 1]sync.Pool
+
+// memClass returns the class that holds c bytes, when there is one.
+func memClass(c int64) (class int, ok bool) {
+	if c <= 1<<(minClass-1) || c > 1<<maxClass {
+		return 0, false
+	}
+	return bits.Len64(uint64(c - 1)), true
+}
+
+// ReuseMemory lets the body's memory be reused by later bodies once it is
+// freed (or outgrown): its owner promises that nothing keeps the bytes
+// (Bytes, Unread) past Free.
+func (s *Buffer) ReuseMemory() { s.reuse = true }
+
+// letGo drops mem, to the pool when it may be reused.
+func (s *Buffer) letGo() {
+	if s.reuse {
+		if class, ok := memClass(int64(cap(s.mem))); ok && cap(s.mem) == 1<<class {
+			b := s.mem[:0]
+			memPools[class-minClass].Put(&b)
+		}
+	}
+	s.mem = nil
 }
 
 // toFile moves the body to a new spill file.
@@ -248,7 +302,8 @@ func (s *Buffer) toFile() error {
 		return err
 	}
 	s.b.mem.Add(-s.memHeld)
-	s.mem, s.memHeld = nil, 0
+	s.letGo()
+	s.memHeld = 0
 	return nil
 }
 
@@ -383,7 +438,8 @@ func (s *Buffer) Free() {
 	}
 	s.b.disk.Add(-s.diskHeld)
 	s.b.mem.Add(-s.memHeld)
-	s.mem, s.tail, s.memHeld, s.diskHeld, s.n = nil, nil, 0, 0, 0
+	s.letGo()
+	s.tail, s.memHeld, s.diskHeld, s.n = nil, 0, 0, 0
 }
 
 // Reader reads a Buffer; it is the request body the gateway hands on, so
@@ -394,6 +450,25 @@ type Reader struct {
 }
 
 func (r *Reader) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// Unread returns the bytes of an in-memory body this reader has not read
+// yet, without copying them (ok false when the body spilled to a file), so
+// that a proxy writes them in one call. They must not be modified; Skip
+// reports them written.
+func (r *Reader) Unread() (b []byte, ok bool) {
+	br, ok := r.r.(*bytes.Reader)
+	if !ok {
+		return nil, false
+	}
+	return r.s.mem[len(r.s.mem)-br.Len():], true
+}
+
+// Skip marks n unread bytes as read.
+func (r *Reader) Skip(n int) {
+	if br, ok := r.r.(*bytes.Reader); ok {
+		_, _ = br.Seek(int64(n), io.SeekCurrent)
+	}
+}
 
 // Close does nothing: the Buffer's owner frees it.
 func (r *Reader) Close() error { return nil }

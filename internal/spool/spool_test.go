@@ -252,3 +252,61 @@ func TestNoRoomLosesNoByte(t *testing.T) {
 		s.Free()
 	}
 }
+
+// TestReusedMemoryShowsOnlyItsBody: a body whose memory served a larger
+// body before shows its own bytes only (length and content), holds a whole
+// class of the budget while alive and none after Free, and a reader's
+// Unread is what it has not read yet.
+func TestReusedMemoryShowsOnlyItsBody(t *testing.T) {
+	b := newBudget(t, 1<<20, 64<<20, 0)
+	first := bytes.Repeat([]byte("A"), 100<<10)
+	second := bytes.Repeat([]byte("b"), 70<<10)
+	for i, body := range [][]byte{first, second, first[:5], second} {
+		s, err := b.Buffer(int64(len(body)), 1<<20, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ReuseMemory()
+		if complete, err := s.Fill(bytes.NewReader(body), 1<<20); err != nil || !complete {
+			t.Fatalf("body %d: Fill: %v %v", i, complete, err)
+		}
+		got, inMemory := s.Bytes()
+		if !inMemory || !bytes.Equal(got, body) {
+			t.Fatalf("body %d: Bytes() = %d bytes (in memory %v), want its own %d", i, len(got), inMemory, len(body))
+		}
+		if held := b.mem.Load(); len(body) > 32<<10 && held != int64(cap(got)) || cap(got) < len(body) {
+			t.Errorf("body %d: budget holds %d, capacity %d", i, held, cap(got))
+		}
+		r := s.Open()
+		if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if rest, ok := r.Unread(); !ok || !bytes.Equal(rest, body[3:]) {
+			t.Fatalf("body %d: Unread = %d bytes (%v), want the %d after the 3 read", i, len(rest), ok, len(body)-3)
+		}
+		r.Skip(len(body) - 3)
+		if rest, _ := r.Unread(); len(rest) != 0 {
+			t.Fatalf("body %d: %d bytes unread after Skip", i, len(rest))
+		}
+		s.Free()
+		if held := b.mem.Load(); held != 0 {
+			t.Fatalf("body %d: budget holds %d after Free", i, held)
+		}
+	}
+}
+
+// TestSpilledBodyHasNoUnread: a spilled body is read, not handed over.
+func TestSpilledBodyHasNoUnread(t *testing.T) {
+	b := newBudget(t, 1<<10, 1<<20, 1<<20)
+	s, err := b.Buffer(0, 1<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Free()
+	if _, err := s.Fill(bytes.NewReader(make([]byte, 4<<10)), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Open().Unread(); ok {
+		t.Error("Unread of a spilled body reported in-memory bytes")
+	}
+}
