@@ -2,6 +2,7 @@ package h1
 
 import (
 	"encoding/binary"
+	"net/http"
 	"slices"
 )
 
@@ -33,7 +34,7 @@ const insertionMax = 32
 
 // sortFieldNames returns the keys of h's fields in byte order, in names
 // (reused: its capacity is kept by the caller).
-func sortFieldNames[H ~map[string][]string](h H, names []fieldName) []fieldName {
+func sortFieldNames(h http.Header, names []fieldName) []fieldName {
 	names = names[:0]
 	for k := range h {
 		var b [16]byte

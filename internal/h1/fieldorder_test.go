@@ -60,23 +60,23 @@ func BenchmarkSortFieldNames(b *testing.B) {
 			names = sortFieldNames(typicalResponse, names)
 		}
 	})
-	b.Run("iteration only (the floor)", func(b *testing.B) {
-		var keys []string
-		for b.Loop() {
-			keys = keys[:0]
-			for k := range typicalResponse {
-				keys = append(keys, k)
-			}
+	// What slices.Sort costs on top of the map iteration both need.
+	for _, sorted := range []bool{false, true} {
+		name := "iteration only (the floor)"
+		if sorted {
+			name = "slices.Sort"
 		}
-	})
-	b.Run("slices.Sort", func(b *testing.B) {
-		var keys []string
-		for b.Loop() {
-			keys = keys[:0]
-			for k := range typicalResponse {
-				keys = append(keys, k)
+		b.Run(name, func(b *testing.B) {
+			var keys []string
+			for b.Loop() {
+				keys = keys[:0]
+				for k := range typicalResponse {
+					keys = append(keys, k)
+				}
+				if sorted {
+					slices.Sort(keys)
+				}
 			}
-			slices.Sort(keys)
-		}
-	})
+		})
+	}
 }
