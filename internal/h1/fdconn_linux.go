@@ -4,13 +4,17 @@ package h1
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // fdConn is a resumed connection's net.Conn: the descriptor it was parked
@@ -26,6 +30,8 @@ import (
 // (without the addresses: every park ends a read with a timeout).
 type fdConn struct {
 	f             *os.File
+	io            *sockio.IO  // reads and writes f (see internal/sockio)
+	closed        atomic.Bool // Close was called: io's errors are net.ErrClosed
 	local, remote netip.AddrPort
 	laddr, raddr  net.Addr // made on first use
 }
@@ -39,20 +45,30 @@ func newFDConn(fd int, local, remote netip.AddrPort) (*fdConn, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	return &fdConn{f: f, local: local, remote: remote}, nil
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &fdConn{f: f, io: sockio.NewIO(rc), local: local, remote: remote}, nil
 }
 
 func (c *fdConn) Read(p []byte) (int, error) {
-	n, err := c.f.Read(p)
+	n, err := c.io.Read(p)
 	return n, c.opError("read", err)
 }
 
 func (c *fdConn) Write(p []byte) (int, error) {
-	n, err := c.f.Write(p)
+	n, err := c.io.Write(p)
 	return n, c.opError("write", err)
 }
 
-func (c *fdConn) Close() error { return c.opError("close", c.f.Close()) }
+func (c *fdConn) Close() error {
+	// Before the descriptor goes: a read it ends reports net.ErrClosed
+	// (io passes the poller's "use of closed file" on as it is).
+	c.closed.Store(true)
+	return c.opError("close", c.f.Close())
+}
 
 // CloseWrite half-closes, as *net.TCPConn's does (framing.Linger).
 func (c *fdConn) CloseWrite() error {
@@ -100,19 +116,19 @@ func (c *fdConn) SetWriteDeadline(t time.Time) error {
 // (pipeline.WatchClient).
 func (c *fdConn) SyscallConn() (syscall.RawConn, error) { return c.f.SyscallConn() }
 
-// opError turns an os.File error into what a *net.TCPConn returns: the
+// opError turns an os.File error (or sockio's, which are the os.File's
+// poller's and *os.SyscallError) into what a *net.TCPConn returns: the
 // cause in a *net.OpError, and net.ErrClosed for a closed connection.
 // io.EOF stays as it is.
 func (c *fdConn) opError(op string, err error) error {
-	if err == nil {
-		return nil
+	if err == nil || err == io.EOF {
+		return err
 	}
-	var pe *os.PathError
-	if !errors.As(err, &pe) {
-		return err // io.EOF
+	cause := err
+	if pe, ok := err.(*os.PathError); ok {
+		cause = pe.Err
 	}
-	cause := pe.Err
-	if errors.Is(cause, os.ErrClosed) {
+	if errors.Is(cause, os.ErrClosed) || c.closed.Load() && op != "close" {
 		cause = net.ErrClosed
 	}
 	return &net.OpError{Op: op, Net: "tcp", Err: cause}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // Parking. A keep-alive connection that waited Server.ParkAfter for its
@@ -46,7 +48,7 @@ import (
 // is never reused, looked up in a map: an event that was already on its
 // way for a connection no longer parked there is ignored.
 //
-// Only *net.TCPConn is parked. TLS connections are not: a *tls.Conn may
+// Only plain TCP connections (*sockio.Conn, *net.TCPConn) are parked. TLS connections are not: a *tls.Conn may
 // hold records it has read but not yet returned, which epoll cannot see,
 // and its state would have to be kept anyway. Other net.Conn wrappers may
 // buffer too.
@@ -89,7 +91,7 @@ const (
 
 func (c *conn) resumable() bool {
 	switch c.rwc.(type) {
-	case *net.TCPConn, *fdConn:
+	case *sockio.Conn, *net.TCPConn, *fdConn:
 		return true
 	}
 	return false

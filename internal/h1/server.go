@@ -76,6 +76,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/framing"
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // Server serves HTTP/1.x on the connections of a listener. The fields must
@@ -209,6 +210,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		rwc = sockio.Wrap(rwc)
 		c := newConn(s, rwc)
 		switch s.admit(c) {
 		case admitClosing:

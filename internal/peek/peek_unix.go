@@ -5,6 +5,8 @@ package peek
 import (
 	"net"
 	"syscall"
+
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // Prober checks one connection.
@@ -32,11 +34,11 @@ func New(c net.Conn) *Prober {
 }
 
 func (p *Prober) peek(fd uintptr) {
-	n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	n, e := sockio.Peek(fd, p.buf[:])
 	switch {
-	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
+	case e == syscall.EAGAIN:
 		p.state = Empty
-	case err == nil && n > 0:
+	case e == 0 && n > 0:
 		p.state = Data
 	default: // 0 bytes without error is the peer's FIN; any other error is fatal
 		p.state = Closed

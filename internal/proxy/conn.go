@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/peek"
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 const (
@@ -181,6 +182,7 @@ func (u *Upstream) dial(ctx context.Context, t *target) (*pconn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = sockio.Wrap(c)
 	raw := c
 	if t.tls != nil {
 		_ = c.SetDeadline(time.Now().Add(u.dialer.Timeout))

@@ -5,17 +5,24 @@ package proxy
 import (
 	"net"
 	"syscall"
+
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // newSender returns a sender for a plain TCP connection, or nil (a TLS
 // connection, or a conn without a file descriptor), whose requests then go
 // through conn.Write and conn.Read.
 func newSender(c net.Conn) *sender {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
+	var rc syscall.RawConn
+	var err error
+	switch tc := c.(type) {
+	case *sockio.Conn:
+		rc, err = tc.SyscallConn()
+	case *net.TCPConn:
+		rc, err = tc.SyscallConn()
+	default:
 		return nil
 	}
-	rc, err := tc.SyscallConn()
 	if err != nil {
 		return nil
 	}
@@ -31,43 +38,35 @@ func (s *sender) step(fd uintptr) bool {
 	if !s.sent {
 		if s.probe {
 			s.probe = false
-			_, _, err := syscall.Recvfrom(int(fd), s.peekb[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err != syscall.EAGAIN && err != syscall.EWOULDBLOCK {
+			if _, e := sockio.Peek(fd, s.peekb[:]); e != syscall.EAGAIN {
 				s.stale = true // bytes waiting, the peer's FIN (n == 0) or a failure
 				return true
 			}
 		}
 		for len(s.pending) > 0 {
-			n, err := syscall.Write(int(fd), s.pending)
-			if n > 0 {
+			n, e := sockio.Write(fd, s.pending)
+			switch e {
+			case 0:
 				s.pending = s.pending[n:]
-			}
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
+			case syscall.EAGAIN:
 				s.short = true // the send buffer is full: conn.Write waits for room
 				return true
-			case err != nil:
-				s.err = err
+			default:
+				s.err = e
 				return true
 			}
 		}
 		s.sent = true
 		return false // the answer cannot be there yet: park
 	}
-	for {
-		n, err := syscall.Read(int(fd), s.buf)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
-			return false
-		case err != nil:
-			s.err = err
-			return true
-		}
+	n, e := sockio.Read(fd, s.buf)
+	switch e {
+	case 0:
 		s.n = n // 0: the upstream closed
 		return true
+	case syscall.EAGAIN:
+		return false
 	}
+	s.err = e
+	return true
 }

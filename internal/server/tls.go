@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/h1"
 	"github.com/rampart-gw/rampart/internal/h2"
+	"github.com/rampart-gw/rampart/internal/sockio"
 )
 
 // tlsAcceptor terminates TLS itself so that the protocol ALPN chose decides
@@ -95,7 +96,7 @@ func (a *tlsAcceptor) handshake(c net.Conn) {
 			a.others.Add(-1)
 		}
 	}()
-	tc := tls.Server(c, a.cfg)
+	tc := tls.Server(sockio.Wrap(c), a.cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), a.deadline)
 	err := tc.HandshakeContext(ctx)
 	cancel()
