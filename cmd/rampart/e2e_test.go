@@ -27,6 +27,13 @@ type served struct {
 // sends SIGTERM and expects a clean exit within 30 s.
 func serveBinary(t *testing.T, cfg string, env ...string) *served {
 	t.Helper()
+	return serveBinaryLogs(t, cfg, nil, env...)
+}
+
+// serveBinaryLogs is serveBinary with the process's stdout and stderr on
+// logs (nil: the served's buffer).
+func serveBinaryLogs(t *testing.T, cfg string, logs *os.File, env ...string) *served {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "rampart")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -40,6 +47,9 @@ func serveBinary(t *testing.T, cfg string, env ...string) *served {
 	cmd := exec.Command(bin, "serve", "-c", cfgPath)
 	cmd.Env = append(append(os.Environ(), "RAMPART_ADMIN_TOKEN="+e2eAdminToken), env...)
 	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
+	if logs != nil {
+		cmd.Stdout, cmd.Stderr = logs, logs
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

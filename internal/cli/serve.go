@@ -23,8 +23,9 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	// The log stream passes a tee that alerts.syslog can branch off.
-	tee := syslog.NewTee(stderr)
+	// The log stream passes a tee that alerts.syslog can branch off. A
+	// stderr redirected to a file gets raw writes (audit.Destination).
+	tee := syslog.NewTee(audit.Destination(stderr))
 	logger, sink := jsonLogger(tee)
 	defer sink.Close()
 	stderr = sink
