@@ -35,10 +35,11 @@ const MaxIdentityHeaderBytes = 4096
 // upstream sees fewer privileges, never different ones. Authenticators refuse
 // such subjects before this point; this is the last line.
 func SetHeaders(h http.Header, p *pipeline.Principal) {
-	h.Del(HeaderPrincipal)
-	h.Del(HeaderSubject)
-	h.Del(HeaderScopes)
-	h.Del(HeaderRoles)
+	// The names are canonical: delete spares Del's canonicalization.
+	delete(h, HeaderPrincipal)
+	delete(h, HeaderSubject)
+	delete(h, HeaderScopes)
+	delete(h, HeaderRoles)
 	if p == nil {
 		return
 	}

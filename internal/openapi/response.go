@@ -160,7 +160,7 @@ func (w *filterWriter) decide(code int) wstate {
 	if code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusSwitchingProtocols {
 		return wPass
 	}
-	ct := h.Get("Content-Type")
+	ct := first(h, "Content-Type")
 	mt := "application/json"
 	if ct == "" {
 		// No declared type: clients may sniff it as JSON, so it is held
@@ -182,7 +182,7 @@ func (w *filterWriter) decide(code int) wstate {
 	if _, ok := h["Trailer"]; ok {
 		return wPass
 	}
-	if cl := h.Get("Content-Length"); cl != "" {
+	if cl := first(h, "Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > w.max {
 			return w.oversized()
 		}
@@ -210,7 +210,7 @@ func (w *filterWriter) oversized() wstate {
 // encoded says why a body with a Content-Encoding cannot be filtered, or
 // "" for an unencoded one.
 func encoded(h http.Header) string {
-	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := first(h, "Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return "the upstream sent an encoded (" + ce + ") JSON body that cannot be filtered"
 	}
 	return ""
@@ -757,4 +757,13 @@ func (s *stripper) emit(b []byte, v strictjson.Value) []byte {
 		return append(b, ']')
 	}
 	return append(b, v.Raw()...)
+}
+
+// first is h's first value for the canonical name k (Header.Get without
+// its canonicalization: the names here are constants).
+func first(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
