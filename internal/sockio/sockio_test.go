@@ -14,7 +14,7 @@ import (
 )
 
 // pair is a connected loopback TCP pair: near wrapped, far plain.
-func pair(t *testing.T) (near *Conn, far net.Conn) {
+func pair(t testing.TB) (near *Conn, far net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -261,5 +261,34 @@ func TestPeek(t *testing.T) {
 			t.Fatalf("FIN: Peek = %d, %v; want 0, 0", n, e)
 		}
 		break
+	}
+}
+
+// BenchmarkPingPong: a 64-byte write and the peer's echo read back, on a
+// Conn and on the *net.TCPConn it wraps (the same calls, ordinary).
+func BenchmarkPingPong(b *testing.B) {
+	for _, wrapped := range []bool{true, false} {
+		name := "sockio.Conn"
+		if !wrapped {
+			name = "net.TCPConn"
+		}
+		b.Run(name, func(b *testing.B) {
+			near, far := pair(b)
+			var c net.Conn = near
+			if !wrapped {
+				c = near.TCPConn
+			}
+			go io.Copy(far, far)
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

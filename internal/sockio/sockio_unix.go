@@ -13,54 +13,33 @@ import (
 // Read reads from the non-blocking socket fd into p: n > 0, or 0 with a nil
 // error when the peer closed its side (EOF), or the errno (EAGAIN when
 // nothing is there yet). EINTR is retried.
-func Read(fd uintptr, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	for {
-		n, e := sysRead(fd, p)
-		if e != syscall.EINTR {
-			if e != 0 {
-				return 0, e
-			}
-			return int(n), 0
-		}
-	}
-}
+func Read(fd uintptr, p []byte) (int, syscall.Errno) { return retry(sysRead, fd, p) }
 
 // Write writes to the non-blocking socket fd what of p the send buffer
 // takes: n bytes, and the errno when it took none of them (EAGAIN when it
 // is full). EINTR is retried.
-func Write(fd uintptr, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	for {
-		n, e := sysWrite(fd, p)
-		if e != syscall.EINTR {
-			if e != 0 {
-				return 0, e
-			}
-			return int(n), 0
-		}
-	}
-}
+func Write(fd uintptr, p []byte) (int, syscall.Errno) { return retry(sysWrite, fd, p) }
 
 // Peek looks at what waits on fd without taking it and without waiting
 // (recv with MSG_PEEK|MSG_DONTWAIT): n > 0 bytes are waiting, 0 with a nil
 // errno is the peer's FIN, EAGAIN is nothing yet.
-func Peek(fd uintptr, p []byte) (int, syscall.Errno) {
+func Peek(fd uintptr, p []byte) (int, syscall.Errno) { return retry(sysPeek, fd, p) }
+
+// retry makes call until it is not interrupted (EINTR); an empty p makes
+// no call.
+func retry(call func(uintptr, []byte) (uintptr, syscall.Errno), fd uintptr, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
 	}
 	for {
-		n, e := sysPeek(fd, p)
-		if e != syscall.EINTR {
-			if e != 0 {
-				return 0, e
-			}
+		n, e := call(fd, p)
+		switch e {
+		case 0:
 			return int(n), 0
+		case syscall.EINTR:
+			continue
 		}
+		return 0, e
 	}
 }
 
