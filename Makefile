@@ -15,9 +15,10 @@ vet: ## gofmt check and go vet
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-unit: ## race-enabled unit and integration tests (and, without the detector, the packages whose socket calls differ under it)
+unit: ## race-enabled unit and integration tests; without the detector, the packages whose socket calls differ under it and the allocation guards it skips
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -count=1 ./internal/sockio ./internal/peek ./internal/h1/... ./internal/proxy ./internal/server
+	$(GO) test -count=1 -run 'Allocations' ./internal/gateway
 
 fuzz: ## run every fuzz target briefly (FUZZTIME each)
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz-smoke
