@@ -48,10 +48,10 @@ import (
 // is never reused, looked up in a map: an event that was already on its
 // way for a connection no longer parked there is ignored.
 //
-// Only plain TCP connections (*sockio.Conn, *net.TCPConn) are parked. TLS connections are not: a *tls.Conn may
-// hold records it has read but not yet returned, which epoll cannot see,
-// and its state would have to be kept anyway. Other net.Conn wrappers may
-// buffer too.
+// Only plain TCP connections (*sockio.Conn, *net.TCPConn) are parked. TLS
+// connections are not: a *tls.Conn may hold records it has read but not
+// yet returned, which epoll cannot see, and its state would have to be
+// kept anyway. Other net.Conn wrappers may buffer too.
 
 // parking is the Server's parking state.
 type parking struct {
