@@ -155,15 +155,21 @@ func TestTLSConnectionsCountTowardsMaxConns(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		return c, br
 	}
-	_, firstBR := h1Conn()
-	h1Conn()
-	// Both wait for their next request (a client reads its response a
-	// moment before the server's goroutine gets there).
-	for deadline := time.Now().Add(10 * time.Second); srv.Idle() != 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d HTTP/1 connections idle after 10s, want 2", srv.Idle())
+	// Each waits for its next request before the next one is made (a
+	// client reads its response a moment before the server's goroutine
+	// gets there, and which is idlest is decided by when it got there).
+	waitIdle := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); srv.Idle() != want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d HTTP/1 connections idle after 10s, want %d", srv.Idle(), want)
+			}
 		}
 	}
+	_, firstBR := h1Conn()
+	waitIdle(1)
+	h1Conn()
+	waitIdle(2)
 
 	// An HTTP/2 client arrives: the first HTTP/1 connection makes room.
 	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
