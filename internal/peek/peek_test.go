@@ -5,34 +5,13 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/loopback"
 )
 
 func pair(t *testing.T) (near, far net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	near, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	far = <-accepted
-	if far == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { near.Close(); far.Close() })
-	return near, far
+	return loopback.Pair(t)
 }
 
 func TestCheck(t *testing.T) {

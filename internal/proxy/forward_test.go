@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
+
+	"github.com/rampart-gw/rampart/internal/loopback"
 )
 
 const okAnswer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -625,24 +627,7 @@ func TestClientGoneMidStreamClosesUpstream(t *testing.T) {
 }
 
 func TestAliveDetectsPeerClose(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
+	c, peer := loopback.Pair(t)
 	if !alive(c) {
 		t.Fatal("open idle connection reported dead")
 	}

@@ -13,31 +13,15 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/loopback"
 )
 
 // tcpPair returns both ends of a loopback TCP connection, the first as a
 // pooled upstream connection with a sender.
 func tcpPair(t *testing.T) (*pconn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); peer.Close() })
+	c, peer := loopback.Pair(t)
 	pc := newPconn(c, c, nil)
 	if pc.send == nil {
 		t.Fatal("a plain TCP connection has no sender")

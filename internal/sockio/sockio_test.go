@@ -11,34 +11,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/loopback"
 )
 
 // pair is a connected loopback TCP pair: near wrapped, far plain.
 func pair(t testing.TB) (near *Conn, far net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	far = <-accepted
-	if far == nil {
-		t.Fatal("accept failed")
-	}
+	c, far := loopback.Pair(t)
 	w, ok := Wrap(c).(*Conn)
 	if !ok {
 		t.Fatalf("Wrap(%T) is not a *Conn", c)
 	}
-	t.Cleanup(func() { w.Close(); far.Close() })
 	return w, far
 }
 
