@@ -1,8 +1,8 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
-	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +20,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/h1"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/rawhttp"
 	"github.com/rampart-gw/rampart/internal/stats"
 )
 
@@ -130,6 +131,15 @@ func startWire(tb testing.TB, yaml, extra string) func() error {
 	gw, err := New(cfg, Deps{Logger: logger, Access: audit.NewWithSink(logger, sink, m), Metrics: m, Stats: stats.New()})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	// The keys are fetched in the background; a request before they arrive
+	// is answered 503.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, err := range gw.WaitKeys(ctx) {
+		if err != nil {
+			tb.Fatalf("keys of %s: %v", name, err)
+		}
 	}
 	s := cfg.Server
 	srv := &h1.Server{Handler: gw, Reject: gw.ServeRejected, ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout,
