@@ -101,6 +101,7 @@ type work struct {
 	remoteAddr string
 	tlsState   *tls.ConnectionState
 	ctx        context.Context
+	ctxCancels bool // ctx can be canceled: requests get context.WithCancel
 
 	bufs *bufs
 	buf  []byte // read buffer: bufs.rd, or a larger one for a long head
@@ -186,6 +187,7 @@ func (c *conn) newContext() {
 		}
 	}
 	c.ctx = ctx
+	c.ctxCancels = ctx.Done() != nil
 }
 
 // run serves requests until the connection ends, or parks: a parked
@@ -565,6 +567,7 @@ type exchange struct {
 	u    url.URL
 	resp response
 	body body
+	ctx  requestContext
 }
 
 // What serveOne leaves a connection to.
@@ -616,8 +619,16 @@ func (c *conn) serveOne(first bool) next {
 	default:
 		r.Body = http.NoBody
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	req := r.WithContext(ctx)
+	var req *http.Request
+	var cancel context.CancelFunc
+	if !c.ctxCancels {
+		ex.ctx.parent = c.ctx
+		req = r.WithContext(&ex.ctx)
+	} else { // a ConnContext that can be canceled: never Rampart's
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(c.ctx)
+		req = r.WithContext(ctx)
+	}
 	*r = http.Request{} // drop references held by the template
 	if req.ContentLength < 0 {
 		ex.body.chunked = new(framing.ChunkedReader)
@@ -639,7 +650,11 @@ func (c *conn) serveOne(first bool) next {
 	c.handlerDeadline = false
 
 	ok := c.callHandler(handler, w, req)
-	cancel()
+	if cancel != nil {
+		cancel()
+	} else {
+		ex.ctx.cancel()
+	}
 	if c.hijacked {
 		c.bufs = nil // the write buffer is no longer ours
 		return closeConn

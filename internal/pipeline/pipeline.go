@@ -138,10 +138,19 @@ type Principal struct {
 
 type infoKey struct{}
 
-// WithInfo returns a request carrying info.
+// WithInfo returns a request carrying info. Under internal/h1, whose
+// request contexts can take one value in place, that is r itself (no
+// context and no request copy per request); it must then be called before
+// r's context is shared, as the gateway does first thing.
 func WithInfo(r *http.Request, info *Info) *http.Request {
+	if s, ok := r.Context().(valueSetter); ok && s.SetValue(infoKey{}, info) {
+		return r
+	}
 	return r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 }
+
+// valueSetter is a context that can take a value in place (internal/h1's).
+type valueSetter interface{ SetValue(key, val any) bool }
 
 // InfoFrom returns the request's Info, or nil.
 func InfoFrom(ctx context.Context) *Info {
