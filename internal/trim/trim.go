@@ -47,7 +47,8 @@ type Trimmer struct {
 	Logger   *slog.Logger  // nil: no log
 
 	trims   atomic.Int64
-	started atomic.Bool // the first trim is done (tests)
+	started atomic.Bool      // the first trim is done (tests)
+	ticks   <-chan time.Time // tests: the intervals' ends, instead of a ticker
 }
 
 // Trims reports how many times memory was trimmed.
@@ -108,8 +109,12 @@ func (t *Trimmer) Run(ctx context.Context) {
 	for i, name := range samples {
 		s[i].Name = name
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	ticks := t.ticks
+	if ticks == nil {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	var last, base figures // base: right after the last trim
 	trim := func(before figures) {
 		runtime.GC()
@@ -127,7 +132,7 @@ func (t *Trimmer) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-ticks:
 		}
 		now := read(s)
 		if now.held() < base.held() {
