@@ -104,7 +104,7 @@ func (b *builder) loginUser(rt *config.Route) (pipeline.Middleware, error) {
 // feedDetectors hands the finished request to the detectors.
 func (g *Gateway) feedDetectors(info *pipeline.Info, status int) {
 	ev := detect.Event{Time: info.Start.UnixNano(), Client: info.Client, Path: info.Path, Refusal: info.Refusal,
-		Status: status, UpstreamStatus: info.UpstreamStatus, Route: info.RouteIndex, Username: info.LoginUser}
+		Status: status, UpstreamStatus: info.UpstreamStatus, Route: int(info.RouteIndex), Username: info.LoginUser}
 	if p := info.Principal; p != nil {
 		ev.Authenticator, ev.Principal = p.Authenticator, p.Subject
 	}

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -127,7 +128,7 @@ type Gateway struct {
 	stats          *stats.Stats
 	noRoute        *metrics.Route // metrics of requests refused before routing
 	maxQueryParams int
-	secure         http.Handler                  // security headers around precheck, routing and the route
+	secure         *headers.Profile              // security headers, applied by each request's recorder
 	closers        []func()                      // background work to stop on Close (JWKS refresh)
 	jwts           map[string]*jwt.Authenticator // those fetching keys, by name; keys outlive a reload (Deps.Previous)
 	docs           map[string]*openapi.Document
@@ -224,7 +225,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 			g.routes = append(g.routes, compiledRoute{name: rt.Name, path: rt.Path, handler: h, cors: rt.CORS != "", login: rt.Login != nil})
 		}
 	}
-	secure, err := headers.New(overrides)
+	secure, err := headers.Compile(overrides)
 	if err != nil {
 		b.errs = append(b.errs, err)
 	}
@@ -241,7 +242,7 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		g.ipFiles.Start() // stopped by Close
 	}
 	g.shadows = shadows(cfg, routes, router, g.docs)
-	g.secure = secure(http.HandlerFunc(g.serve))
+	g.secure = secure
 	if g.metrics != nil {
 		g.noRoute = g.metrics.Route("")
 		for i := range g.routes {
@@ -367,9 +368,9 @@ func (g *Gateway) Close() {
 // ServeHTTP runs the pre-routing checks, routes, and hands over to the route.
 func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// One allocation for the request's Info and its response recorder.
-	st := &requestState{info: pipeline.Info{Start: received(rw), Scheme: "http"}}
+	st := &requestState{info: pipeline.Info{Start: received(rw), Scheme: "http"}, secure: g.secure}
 	info, w := &st.info, &st.rec
-	w.ResponseWriter = rw
+	w.ResponseWriter, w.Hook = rw, st
 	if r.TLS != nil {
 		info.Scheme = "https"
 	}
@@ -403,11 +404,14 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	defer g.finish(st, r)
 	defer g.recoverPanic(r)
-	g.secure.ServeHTTP(w, r)
+	g.serve(w, r)
+	// A handler that wrote nothing gets an implicit 200 from the server
+	// after it returns; that response must carry the profile too.
+	w.Finish()
 }
 
 // serve runs the pre-routing checks, routes, and hands over to the route.
-// It runs inside the security-headers wrapper, so every answer — refusals
+// Its writer applies the security headers, so every answer — refusals
 // included — carries the header profile.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	info := pipeline.InfoFrom(r.Context())
@@ -443,7 +447,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := &g.routes[res.Route]
-	info.Route, info.RouteIndex = rt.name, res.Route+1
+	info.Route, info.RouteIndex = rt.name, int32(res.Route+1)
 	if rt.deny != 0 {
 		// Before anything else, preflights included: the answer must not
 		// tell a denied path from an unknown one (with 404).
@@ -478,9 +482,17 @@ func denial(status int) *pipeline.Rejection {
 type requestState struct {
 	info    pipeline.Info
 	rec     recorder
+	secure  *headers.Profile
 	idValue [1]string  // the X-Request-Id response header's value slice
 	idText  [32]byte   // a generated request id's bytes: the state must never be pooled (see newRequestID)
 	span    trace.Span // the server span; nil with tracing off
+}
+
+// BeforeHeader applies the security headers (the recorder's hook) when the
+// response header is about to leave: then the route, the principal and the
+// upstream's headers are known.
+func (st *requestState) BeforeHeader(h http.Header) {
+	st.secure.Apply(h, &st.info, st.info.Scheme == "https")
 }
 
 // peerString is peer as text. For an IPv4 peer it is the host part of
@@ -565,9 +577,12 @@ func (g *Gateway) endSpan(span trace.Span, r *http.Request, info *pipeline.Info,
 	g.tracer.EndServer(span, s)
 }
 
-// recorder notes the status and size of a response for the access log.
+// recorder notes the status and size of a response for the access log, and
+// applies the security headers (its Hook) before the header leaves. Its
+// HeaderWriter gives it Flush, FlushError and Unwrap (so that
+// http.ResponseController reaches deadlines and Hijack).
 type recorder struct {
-	http.ResponseWriter
+	pipeline.HeaderWriter
 	status int
 	bytes  int64
 }
@@ -576,20 +591,28 @@ func (w *recorder) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
 	}
-	w.ResponseWriter.WriteHeader(code)
+	w.HeaderWriter.WriteHeader(code)
 }
 
 func (w *recorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := w.ResponseWriter.Write(p)
+	n, err := w.HeaderWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
 }
 
-// Unwrap lets http.ResponseController reach Flush and Hijack.
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// ReadFrom keeps io.Copy into the response on the server's fast path, and
+// counts what it copied.
+func (w *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.HeaderWriter.ReadFrom(src)
+	w.bytes += n
+	return n, err
+}
 
 // recoverPanic keeps a bug from becoming a stack trace on the wire or a dead
 // process: the stack goes to the log, the connection is aborted.

@@ -108,7 +108,8 @@ type override struct {
 	set    []field
 }
 
-type profile struct {
+// Profile is a compiled Config.
+type Profile struct {
 	always  []field
 	hsts    []string
 	noStore []string
@@ -123,7 +124,18 @@ const (
 // New compiles cfg into a middleware. It refuses overrides with invalid header
 // names or values and overrides of headers the gateway must control.
 func New(cfg Config) (pipeline.Middleware, error) {
-	p := &profile{
+	p, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.middleware, nil
+}
+
+// Compile compiles cfg into a Profile, for a caller that applies it from its
+// own response wrapper (the gateway's, which also records the status: one
+// wrapper per request instead of two). It refuses what New refuses.
+func Compile(cfg Config) (*Profile, error) {
+	p := &Profile{
 		always: []field{
 			{"X-Content-Type-Options", value(ContentTypeOptions)},
 			{"X-Frame-Options", value(FrameOptions)},
@@ -156,7 +168,7 @@ func New(cfg Config) (pipeline.Middleware, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return p.middleware, nil
+	return p, nil
 }
 
 // value returns a one-element slice with len == cap.
@@ -235,7 +247,7 @@ func checkName(k string) (string, error) {
 	return canon, nil
 }
 
-func (p *profile) middleware(next http.Handler) http.Handler {
+func (p *Profile) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w := &writer{p: p, info: pipeline.InfoFrom(r.Context()), tls: r.TLS != nil}
 		w.ResponseWriter, w.Hook = rw, w
@@ -246,9 +258,10 @@ func (p *profile) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// applyTo writes the profile into h: profile, HSTS, the Cache-Control rule,
-// then the route's overrides.
-func (p *profile) applyTo(h http.Header, info *pipeline.Info, tls bool) {
+// Apply writes the profile into h, a response header about to leave: profile,
+// HSTS (over TLS; removed otherwise), the Cache-Control rule, then the
+// route's overrides. info is the request's (nil: before it had one).
+func (p *Profile) Apply(h http.Header, info *pipeline.Info, tls bool) {
 	for i := range p.always {
 		h[p.always[i].key] = p.always[i].val
 	}
@@ -280,10 +293,10 @@ func (p *profile) applyTo(h http.Header, info *pipeline.Info, tls bool) {
 // writer applies the profile once, just before the response header leaves.
 type writer struct {
 	pipeline.HeaderWriter
-	p    *profile
+	p    *Profile
 	info *pipeline.Info
 	tls  bool
 }
 
 // BeforeHeader implements pipeline.HeaderHook.
-func (w *writer) BeforeHeader(h http.Header) { w.p.applyTo(h, w.info, w.tls) }
+func (w *writer) BeforeHeader(h http.Header) { w.p.Apply(h, w.info, w.tls) }

@@ -22,14 +22,13 @@ type HeaderHook interface {
 // Hook to that struct: one allocation per request for both.
 type HeaderWriter struct {
 	http.ResponseWriter
-	Hook HeaderHook
-	done bool
+	Hook HeaderHook // nil once it ran
 }
 
 func (w *HeaderWriter) apply() {
-	if !w.done {
-		w.done = true
-		w.Hook.BeforeHeader(w.ResponseWriter.Header())
+	if h := w.Hook; h != nil {
+		w.Hook = nil
+		h.BeforeHeader(w.ResponseWriter.Header())
 	}
 }
 

@@ -84,7 +84,14 @@ type Info struct {
 	Route  string    // matched route name, "" before routing
 	// RouteIndex is the gateway's own index of the matched route plus one
 	// (0 before routing), so per-route state is found without a lookup.
-	RouteIndex int
+	// (int32, beside UpstreamAborted: the gateway's per-request state
+	// stays in its allocation size class.)
+	RouteIndex int32
+	// UpstreamAborted is set when the upstream's body broke after the
+	// response head was forwarded: the client's connection was cut (no last
+	// chunk, or fewer bytes than Content-Length). The access line keeps the
+	// status that was sent and says upstream_aborted.
+	UpstreamAborted bool
 	Path       string       // canonical path that was routed (and is forwarded)
 	Params     route.Params // path parameters of the matched route (values are escaped)
 	Principal  *Principal   // nil for anonymous requests
@@ -93,11 +100,6 @@ type Info struct {
 	// and UpstreamTime how long the upstream took to send response headers.
 	Target       string
 	UpstreamTime time.Duration
-	// UpstreamAborted is set when the upstream's body broke after the
-	// response head was forwarded: the client's connection was cut (no last
-	// chunk, or fewer bytes than Content-Length). The access line keeps the
-	// status that was sent and says upstream_aborted.
-	UpstreamAborted bool
 	// UpstreamStatus is the status the upstream answered with (0 if none),
 	// before any masking.
 	UpstreamStatus int
