@@ -52,9 +52,11 @@
 //	r = pipeline.WithInfo(r, info) // per request, then
 //	g.serve.ServeHTTP(w, r)
 //
-// It reads Info.Principal and Info.Route when the header is written, so later
-// steps must fill in the same *Info (never a copy) for the Cache-Control rule
-// and the route's overrides to apply.
+// The gateway itself uses Compile and calls Profile.Apply from the response
+// wrapper it already has (its status recorder), which saves the middleware's
+// wrapper. Either way the profile reads Info.Principal and Info.Route when
+// the header is written, so later steps must fill in the same *Info (never a
+// copy) for the Cache-Control rule and the route's overrides to apply.
 package headers
 
 import (
