@@ -92,10 +92,10 @@ type Info struct {
 	// chunk, or fewer bytes than Content-Length). The access line keeps the
 	// status that was sent and says upstream_aborted.
 	UpstreamAborted bool
-	Path       string       // canonical path that was routed (and is forwarded)
-	Params     route.Params // path parameters of the matched route (values are escaped)
-	Principal  *Principal   // nil for anonymous requests
-	Scheme     string       // "http" or "https", as seen by the gateway
+	Path            string       // canonical path that was routed (and is forwarded)
+	Params          route.Params // path parameters of the matched route (values are escaped)
+	Principal       *Principal   // nil for anonymous requests
+	Scheme          string       // "http" or "https", as seen by the gateway
 	// Target is the upstream target the request was sent to ("" if none),
 	// and UpstreamTime how long the upstream took to send response headers.
 	Target       string
