@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -280,6 +282,51 @@ func TestFieldsAreSorted(t *testing.T) {
 	want := []string{"HTTP/1.1 200 OK", "Alpha: v", "Content-Type: v", "Mid: v", "Zeta: v"}
 	if got := lines[:5]; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("head %q", head)
+	}
+}
+
+// TestFieldOrderFollowsEachHead: the server remembers the last head's field
+// order; heads on one connection whose names change (same count, a name
+// swapped; fewer; more; the same names again) each come out with exactly
+// their own fields, sorted, with their own values.
+func TestFieldOrderFollowsEachHead(t *testing.T) {
+	heads := [][]string{
+		{"Zeta", "Alpha", "Mid"},
+		{"Zeta", "Alpha", "Mid"}, // the remembered order, new values
+		{"Zeta", "Beta", "Mid"},  // as many names, one swapped
+		{"Zeta"},
+		{"Omega", "Zeta", "Alpha", "Mid", "Beta"},
+		{"Zeta", "Alpha", "Mid"},
+	}
+	addr := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		for _, k := range heads[i] {
+			w.Header().Set(k, k+"-"+strconv.Itoa(i))
+		}
+		w.Header().Set("Content-Length", "1")
+		io.WriteString(w, "x")
+	})
+	c, br := dial(t, addr)
+	for i, names := range heads {
+		write(t, c, "GET /"+strconv.Itoa(i)+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		head := readRawHead(t, br)
+		if _, err := br.Discard(1); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Content-Length: 1"}
+		for _, k := range names {
+			want = append(want, k+": "+k+"-"+strconv.Itoa(i))
+		}
+		var got []string
+		for _, line := range strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")[1:] {
+			if !strings.HasPrefix(line, "Date: ") {
+				got = append(got, line)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("head %d: fields %q, want %q (sorted)", i, got, want)
+		}
 	}
 }
 

@@ -63,6 +63,7 @@ type bufs struct {
 	pend   [pendSize]byte
 	bw     *bufio.Writer
 	header http.Header
+	order  fieldOrder // the last response head's field order
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -113,7 +114,6 @@ type work struct {
 	idle [512]byte
 
 	tmpl   http.Request // filled by the parser, copied by WithContext
-	keys   []fieldName  // scratch for sorting response fields
 	rdl    time.Time    // the read deadline last set
 	wdl    time.Time    // the write deadline last set
 	until  time.Time    // while discarding a body: the end of the discard
@@ -216,16 +216,14 @@ func (c *conn) acquireWork() {
 	c.work = workPool.Get().(*work)
 }
 
-// releaseWork returns the work to its pool, cleared (keeping the capacity
-// of its scratch slice).
+// releaseWork returns the work to its pool, cleared.
 func (c *conn) releaseWork() {
 	wk := c.work
 	if wk == nil {
 		return
 	}
 	c.work = nil
-	keys := wk.keys[:0]
-	*wk = work{keys: keys}
+	*wk = work{}
 	workPool.Put(wk)
 }
 

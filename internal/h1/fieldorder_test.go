@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -60,6 +61,16 @@ func BenchmarkSortFieldNames(b *testing.B) {
 			names = sortFieldNames(typicalResponse, names)
 		}
 	})
+	// What a head with the previous head's names costs (fieldOrder's hit:
+	// one lookup per name, which writing the values needs anyway).
+	b.Run("remembered order", func(b *testing.B) {
+		var o fieldOrder
+		o.of(typicalResponse)
+		for b.Loop() {
+			o.of(typicalResponse)
+			o.done()
+		}
+	})
 	// What slices.Sort costs on top of the map iteration both need.
 	for _, sorted := range []bool{false, true} {
 		name := "iteration only (the floor)"
@@ -79,4 +90,50 @@ func BenchmarkSortFieldNames(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestFieldOrderOf: a head with the remembered names is answered from
+// memory (the names slice is the remembered one: no sort), anything else is
+// sorted afresh; values always come from the head asked about, and done
+// drops them.
+func TestFieldOrderOf(t *testing.T) {
+	var o fieldOrder
+	check := func(h http.Header, wantHit bool) {
+		t.Helper()
+		var before *string
+		if len(o.names) > 0 {
+			before = &o.names[0]
+		}
+		prev := slices.Clone(o.names)
+		names, vals := o.of(h)
+		want := slices.Sorted(maps.Keys(h))
+		if !slices.Equal(names, want) {
+			t.Fatalf("names %q, want %q", names, want)
+		}
+		for i, k := range names {
+			if !slices.Equal(vals[i], h[k]) {
+				t.Errorf("%s: values %q, want %q", k, vals[i], h[k])
+			}
+		}
+		hit := len(names) > 0 && before != nil && &names[0] == before && slices.Equal(prev, names)
+		if len(h) > 0 && hit != wantHit {
+			t.Errorf("%q: remembered order used = %v, want %v", want, hit, wantHit)
+		}
+		o.done()
+		for i := range vals {
+			if vals[i] != nil {
+				t.Fatalf("done kept the values of %s", names[i])
+			}
+		}
+	}
+	check(http.Header{"B": {"1"}, "A": {"2"}, "C": {"3"}}, false)
+	check(http.Header{"C": {"x"}, "B": {"y"}, "A": {"z"}}, true)
+	check(http.Header{"C": {"x"}, "D": {"y"}, "A": {"z"}}, false) // as many, one swapped
+	check(http.Header{"C": {"x"}, "D": {"y"}, "A": {"z"}}, true)
+	check(http.Header{"C": {"x"}, "D": {"y"}}, false) // a subset
+	check(http.Header{"C": {"x"}, "D": {"y"}, "A": {"z"}, "E": {"w"}}, false)
+	check(http.Header{}, false)
+	check(http.Header{"C": {"x"}}, false)
+	check(typicalResponse, false)
+	check(typicalResponse, true)
 }

@@ -155,10 +155,10 @@ func (w *response) writeStatusLine(code int) {
 // or value could break the head is dropped.
 func (w *response) writeFields(h http.Header, noBody bool) {
 	c := w.c
-	keys := sortFieldNames(h, c.keys)
+	order := &c.bufs.order
+	names, vals := order.of(h)
 	bw := c.bw
-	for i := range keys {
-		k := keys[i].name
+	for i, k := range names {
 		switch {
 		case k == "Transfer-Encoding":
 			continue
@@ -173,7 +173,7 @@ func (w *response) writeFields(h http.Header, noBody bool) {
 			c.srv.logBadField(k)
 			continue
 		}
-		for _, v := range h[k] {
+		for _, v := range vals[i] {
 			if !framing.ValidValue(v) {
 				c.srv.logBadField(k)
 				continue
@@ -184,8 +184,7 @@ func (w *response) writeFields(h http.Header, noBody bool) {
 			bw.WriteString("\r\n")
 		}
 	}
-	clear(keys)
-	c.keys = keys[:0]
+	order.done()
 }
 
 func (s *Server) logBadField(name string) {
