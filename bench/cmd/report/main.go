@@ -44,6 +44,7 @@ var targets = []struct{ key, label, base string }{
 	{"upstream", "bare upstream (wrk → upstream, no proxy)", ""},
 	{"nginx", "nginx `proxy_pass`, upstream keepalive", ""},
 	{"bare", "bare Go `httputil.ReverseProxy` (tuned, buffer pool)", "nginx"},
+	{"floor", "Go floor: byte copier, goroutine per connection, `net.Conn`, no HTTP work", "nginx"},
 	{"rampart-none", "Rampart, `auth: none`", "nginx"},
 	{"rampart-full", "Rampart, full policy", "nginx"},
 	{"rampart-none-b", "Rampart B (RAMPART_B), `auth: none`", "nginx"},
